@@ -1,0 +1,38 @@
+//! The report of rejected rows: a CSV an operator opens in a spreadsheet (UTF-8 with BOM, so
+//! Excel shows the Japanese), written atomically.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::{FeedError, RowError};
+
+/// Writes every row error to `path` (a temporary file renamed into place: a reader never sees
+/// half a report).
+pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
+    let io = |e: std::io::Error| FeedError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(b"\xEF\xBB\xBF").map_err(io)?;
+    {
+        let mut w = csv::Writer::from_writer(&mut tmp);
+        let csv_io = |e: csv::Error| io(std::io::Error::other(e));
+        w.write_record(["line", "column", "value", "理由", "reason"]).map_err(csv_io)?;
+        for e in errors {
+            w.write_record([
+                e.line.to_string().as_str(),
+                &e.column,
+                &e.value,
+                &e.reason_ja,
+                &e.reason_en,
+            ])
+            .map_err(csv_io)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}

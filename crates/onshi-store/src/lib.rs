@@ -1,0 +1,106 @@
+//! One storage interface for onshi, two engines.
+//!
+//! SQLite is the embedded default (one file in the data directory, WAL); PostgreSQL is the scale
+//! engine, chosen by a `postgres://` URL. Both hold the same tables through versioned migrations
+//! and answer through the same [`Store`] trait, so one test suite runs against both. The
+//! eligibility rule itself lives in `onshi-model`; a store only fetches the records it needs.
+
+mod columns;
+mod error;
+mod pool;
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use onshi_model::{Date, EligibilityRecord, Eligibility, KeyQuery, Person, PersonId};
+
+pub use error::StoreError;
+
+/// The file name of the SQLite store inside a data directory.
+pub const SQLITE_FILE: &str = "onshi.sqlite";
+
+/// What an import transaction changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Rows that were new or differed from what was stored.
+    pub changed: u64,
+    /// Rows identical to what was already stored (a re-import changes nothing).
+    pub unchanged: u64,
+}
+
+/// A write that becomes visible all at once on [`ImportTx::commit`]; dropping it without a
+/// commit (an error, a panic, a killed process) leaves the store as it was.
+pub trait ImportTx {
+    /// Inserts or replaces persons (keyed by their id).
+    fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError>;
+    /// Inserts or replaces eligibility records (keyed by [`onshi_model::RecordKey`]).
+    fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError>;
+    /// Makes every write of this transaction visible.
+    fn commit(self: Box<Self>) -> Result<ImportCounts, StoreError>;
+}
+
+/// Row counts of the main tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Persons.
+    pub persons: u64,
+    /// Eligibility records.
+    pub records: u64,
+}
+
+/// The storage interface every part of onshi uses.
+pub trait Store: Send + Sync {
+    /// The engine's name (`sqlite` or `postgres`), for messages.
+    fn engine(&self) -> &'static str;
+
+    /// Starts an import transaction.
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>, StoreError>;
+
+    /// A person by id.
+    fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError>;
+
+    /// Every person id (the feed checks that records name a known person).
+    fn person_ids(&self) -> Result<HashSet<PersonId>, StoreError>;
+
+    /// Every record of a person.
+    fn records_of_person(&self, id: &PersonId) -> Result<Vec<EligibilityRecord>, StoreError>;
+
+    /// Every record of every person who owns a record with the query's 保険者番号 + 記号 + 番号
+    /// (and 枝番 when given).
+    fn records_for_key(&self, query: &KeyQuery) -> Result<Vec<EligibilityRecord>, StoreError>;
+
+    /// Row counts.
+    fn counts(&self) -> Result<StoreCounts, StoreError>;
+
+    /// The eligibility answer for a person (a card check) on a date.
+    fn eligibility_for_person(&self, id: &PersonId, date: Date) -> Result<Eligibility, StoreError> {
+        Ok(Eligibility::for_person(self.records_of_person(id)?, date))
+    }
+
+    /// The eligibility answer for a query without a card on a date.
+    fn eligibility_for_key(&self, query: &KeyQuery, date: Date) -> Result<Eligibility, StoreError> {
+        Ok(Eligibility::for_key(query, self.records_for_key(query)?, date))
+    }
+}
+
+/// Opens the store a URL names: `postgres://…` / `postgresql://…` for PostgreSQL,
+/// `sqlite://PATH` or a plain path for a SQLite file. Migrations run on open.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::connect(url)?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Box::new(sqlite::SqliteStore::open(Path::new(path))?))
+    }
+}
+
+/// Opens (creating if needed) the SQLite store of a data directory.
+pub fn open_data_dir(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    Ok(Box::new(sqlite::SqliteStore::open(&dir.join(SQLITE_FILE))?))
+}

@@ -1,0 +1,417 @@
+//! The PostgreSQL engine: the scale engine that many service instances share.
+//!
+//! Imports stream rows with COPY into a temporary staging table and merge them with one
+//! `INSERT … ON CONFLICT` in the same transaction, so a file lands whole or not at all.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use onshi_model::{Date, EligibilityRecord, KeyQuery, Person, PersonId};
+use postgres::{Client, NoTls, Statement};
+
+use crate::columns::{
+    decode_person, decode_record, list, person_values, record_values, RowAccess, Value,
+    PERSON_COLUMNS, RECORD_COLUMNS, RECORD_KEY,
+};
+use crate::pool::{Pool, Pooled};
+use crate::{ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+
+/// Versioned migrations; a version once released is never edited, only followed.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE persons (
+        person_id text PRIMARY KEY,
+        name text NOT NULL,
+        name_kana text NOT NULL,
+        birthdate date NOT NULL,
+        sex text NOT NULL,
+        address text
+    );
+    CREATE TABLE eligibility (
+        person_id text NOT NULL,
+        insurer_number text NOT NULL,
+        symbol text NOT NULL,
+        number text NOT NULL,
+        branch text NOT NULL,
+        qualification_date date NOT NULL,
+        card_classification text NOT NULL,
+        personal_family text NOT NULL,
+        insured_name text,
+        name text NOT NULL,
+        name_kana text NOT NULL,
+        sex text NOT NULL,
+        birthdate date NOT NULL,
+        address text,
+        post_number text,
+        disqualification_date date,
+        contribution_ratio text,
+        preschool text,
+        reason_of_loss text,
+        insurer_name text NOT NULL,
+        elderly_certificate_date date,
+        elderly_valid_start date,
+        elderly_valid_end date,
+        elderly_contribution_ratio text,
+        PRIMARY KEY (insurer_number, symbol, number, branch, qualification_date)
+    );
+    CREATE INDEX eligibility_by_person ON eligibility (person_id);",
+)];
+
+/// Any 64-bit number, the same in every instance: serialises migrations of instances that start
+/// together.
+const MIGRATION_LOCK: i64 = 0x6f6e_7368_6901;
+
+/// Rows are sent to the server whenever this many bytes of COPY data are buffered.
+const COPY_FLUSH_BYTES: usize = 4 << 20;
+
+/// A connection with the statements every check uses, prepared once.
+pub(crate) struct PgConn {
+    client: Client,
+    records_of_person: Statement,
+    records_for_key: Statement,
+    person: Statement,
+}
+
+/// The store on a PostgreSQL server.
+pub struct PgStore {
+    pool: Pool<PgConn>,
+}
+
+impl RowAccess for postgres::Row {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        Ok(self.try_get::<_, Option<&str>>(i)?)
+    }
+
+    fn date(&self, i: usize) -> Result<Option<Date>, StoreError> {
+        Ok(self.try_get::<_, Option<Date>>(i)?)
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version bigint PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )?;
+    let current: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?
+        .get(0);
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tracing::info!(version, "applying PostgreSQL migration");
+        tx.batch_execute(sql)?;
+        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn connect(url: &str) -> Result<PgConn, StoreError> {
+    let mut client = Client::connect(url, NoTls)?;
+    let records_of_person = client.prepare(&format!(
+        "SELECT {} FROM eligibility WHERE person_id = $1",
+        list(&RECORD_COLUMNS)
+    ))?;
+    let records_for_key = client.prepare(&format!(
+        "SELECT {} FROM eligibility WHERE person_id IN (
+            SELECT person_id FROM eligibility
+            WHERE insurer_number = $1 AND symbol = $2 AND number = $3
+              AND ($4::text IS NULL OR branch = $4))",
+        list(&RECORD_COLUMNS)
+    ))?;
+    let person = client.prepare(&format!(
+        "SELECT {} FROM persons WHERE person_id = $1",
+        list(&PERSON_COLUMNS)
+    ))?;
+    Ok(PgConn {
+        client,
+        records_of_person,
+        records_for_key,
+        person,
+    })
+}
+
+impl PgStore {
+    /// Connects, brings the schema up to date and keeps a pool of connections.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut first = Client::connect(url, NoTls)?;
+        migrate(&mut first)?;
+        drop(first);
+        let url = url.to_owned();
+        Ok(Self {
+            pool: Pool::new(Box::new(move || connect(&url)), 16),
+        })
+    }
+
+    fn query_records(
+        &self,
+        pick: impl Fn(&PgConn) -> &Statement,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<EligibilityRecord>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let stmt = pick(&conn).clone();
+        let rows = conn.client.query(&stmt, params)?;
+        rows.iter().map(decode_record).collect()
+    }
+}
+
+/// Appends one value in COPY text format.
+fn copy_value(buf: &mut Vec<u8>, v: &Value<'_>) {
+    match v {
+        Value::Null => buf.extend_from_slice(b"\\N"),
+        Value::Date(d) => {
+            // Writing into a Vec cannot fail.
+            let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+        }
+        Value::Text(s) => {
+            for &b in s.as_bytes() {
+                match b {
+                    b'\\' => buf.extend_from_slice(b"\\\\"),
+                    b'\t' => buf.extend_from_slice(b"\\t"),
+                    b'\n' => buf.extend_from_slice(b"\\n"),
+                    b'\r' => buf.extend_from_slice(b"\\r"),
+                    _ => buf.push(b),
+                }
+            }
+        }
+    }
+}
+
+fn copy_row(buf: &mut Vec<u8>, values: &[Value<'_>]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        copy_value(buf, v);
+    }
+    buf.push(b'\n');
+}
+
+/// One staging table and its pending COPY data.
+struct Staging {
+    table: &'static str,
+    target: &'static str,
+    columns: &'static [&'static str],
+    key: &'static str,
+    created: bool,
+    rows: u64,
+    buf: Vec<u8>,
+}
+
+impl Staging {
+    fn new(
+        table: &'static str,
+        target: &'static str,
+        columns: &'static [&'static str],
+        key: &'static str,
+    ) -> Self {
+        Self {
+            table,
+            target,
+            columns,
+            key,
+            created: false,
+            rows: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self, client: &mut Client) -> Result<(), StoreError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if !self.created {
+            // LIKE copies the NOT NULL constraints but no index: staging costs no index upkeep.
+            client.batch_execute(&format!(
+                "CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP",
+                self.table, self.target
+            ))?;
+            self.created = true;
+        }
+        let mut writer = client.copy_in(&format!(
+            "COPY {} ({}) FROM STDIN",
+            self.table,
+            list(self.columns)
+        ))?;
+        writer.write_all(&self.buf).map_err(|e| StoreError::Io {
+            path: "COPY".into(),
+            source: e,
+        })?;
+        writer.finish()?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Merges the staged rows into the target; returns how many were new or changed.
+    fn merge(&mut self, client: &mut Client) -> Result<u64, StoreError> {
+        self.flush(client)?;
+        if !self.created {
+            return Ok(0);
+        }
+        let keys: Vec<&str> = self.key.split(", ").collect();
+        let rest: Vec<&str> = self
+            .columns
+            .iter()
+            .copied()
+            .filter(|c| !keys.contains(c))
+            .collect();
+        let sets: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+        let current: Vec<String> = rest.iter().map(|c| format!("{}.{c}", self.target)).collect();
+        let excluded: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+        let cols = list(self.columns);
+        // Identical rows are skipped by the WHERE, so a re-import writes nothing.
+        let sql = format!(
+            "INSERT INTO {target} ({cols}) SELECT {cols} FROM {table}
+             ON CONFLICT ({key}) DO UPDATE SET {sets}
+             WHERE ({current}) IS DISTINCT FROM ({excluded})",
+            target = self.target,
+            table = self.table,
+            key = self.key,
+            sets = sets.join(", "),
+            current = current.join(", "),
+            excluded = excluded.join(", "),
+        );
+        Ok(client.execute(&sql, &[])?)
+    }
+}
+
+struct PgImport<'a> {
+    conn: Option<Pooled<'a, PgConn>>,
+    persons: Staging,
+    records: Staging,
+}
+
+impl PgImport<'_> {
+    fn stage<T, const N: usize>(
+        conn: &mut Option<Pooled<'_, PgConn>>,
+        staging: &mut Staging,
+        items: &[T],
+        values: impl for<'x> Fn(&'x T) -> [Value<'x>; N],
+    ) -> Result<(), StoreError> {
+        let Some(conn) = conn.as_mut() else {
+            return Ok(());
+        };
+        for item in items {
+            copy_row(&mut staging.buf, &values(item));
+            staging.rows += 1;
+            if staging.buf.len() >= COPY_FLUSH_BYTES {
+                staging.flush(&mut conn.client)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ImportTx for PgImport<'_> {
+    fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError> {
+        Self::stage(&mut self.conn, &mut self.persons, persons, person_values)
+    }
+
+    fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError> {
+        Self::stage(&mut self.conn, &mut self.records, records, record_values)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<ImportCounts, StoreError> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(ImportCounts::default());
+        };
+        let result = (|| {
+            let changed = self.persons.merge(&mut conn.client)? + self.records.merge(&mut conn.client)?;
+            conn.client.batch_execute("COMMIT")?;
+            Ok(changed)
+        })();
+        match result {
+            Ok(changed) => Ok(ImportCounts {
+                changed,
+                unchanged: self.persons.rows + self.records.rows - changed,
+            }),
+            Err(e) => {
+                if conn.client.batch_execute("ROLLBACK").is_err() {
+                    conn.discard();
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for PgImport<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if conn.client.batch_execute("ROLLBACK").is_err() {
+                conn.discard();
+            }
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>, StoreError> {
+        let mut conn = self.pool.get()?;
+        conn.client.batch_execute("BEGIN")?;
+        Ok(Box::new(PgImport {
+            conn: Some(conn),
+            persons: Staging::new("staging_persons", "persons", &PERSON_COLUMNS, "person_id"),
+            records: Staging::new("staging_eligibility", "eligibility", &RECORD_COLUMNS, RECORD_KEY),
+        }))
+    }
+
+    fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let stmt = conn.person.clone();
+        let row = conn.client.query_opt(&stmt, &[&id.as_str()])?;
+        row.as_ref().map(decode_person).transpose()
+    }
+
+    fn person_ids(&self) -> Result<HashSet<PersonId>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut ids = HashSet::new();
+        for row in conn.client.query("SELECT person_id FROM persons", &[])? {
+            let s: &str = row.try_get(0)?;
+            ids.insert(PersonId::parse(s).map_err(|e| StoreError::Corrupt {
+                column: "person_id",
+                value: s.to_owned(),
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(ids)
+    }
+
+    fn records_of_person(&self, id: &PersonId) -> Result<Vec<EligibilityRecord>, StoreError> {
+        self.query_records(|c| &c.records_of_person, &[&id.as_str()])
+    }
+
+    fn records_for_key(&self, q: &KeyQuery) -> Result<Vec<EligibilityRecord>, StoreError> {
+        let symbol = q.symbol.as_ref().map_or("", |s| s.as_str());
+        let branch = q.branch.map(|b| b.to_string());
+        self.query_records(
+            |c| &c.records_for_key,
+            &[&q.insurer_number.as_str(), &symbol, &q.number.as_str(), &branch],
+        )
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let mut conn = self.pool.get()?;
+        let row = conn.client.query_one(
+            "SELECT (SELECT COUNT(*) FROM persons), (SELECT COUNT(*) FROM eligibility)",
+            &[],
+        )?;
+        Ok(StoreCounts {
+            persons: row.get::<_, i64>(0) as u64,
+            records: row.get::<_, i64>(1) as u64,
+        })
+    }
+}

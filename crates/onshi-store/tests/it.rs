@@ -1,0 +1,7 @@
+//! Integration tests of the store: every test runs against SQLite and PostgreSQL.
+
+mod it {
+    pub mod common;
+    mod eligibility;
+    mod import;
+}
