@@ -33,7 +33,11 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The 1-based line of a byte offset.
 fn line_of(bytes: &[u8], offset: usize) -> usize {
-    bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Decodes a whole file. The error says which line holds the first byte that does not decode.
@@ -43,7 +47,9 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Cow<'_, str>, String> 
         Encoding::ShiftJis => sjis(bytes),
         Encoding::Auto => utf8(bytes).or_else(|utf8_error| {
             sjis(bytes).map_err(|_| {
-                format!("UTF-8でもShift_JISでもありません / neither UTF-8 nor Shift_JIS ({utf8_error})")
+                format!(
+                    "UTF-8でもShift_JISでもありません / neither UTF-8 nor Shift_JIS ({utf8_error})"
+                )
             })
         }),
     }
@@ -88,8 +94,13 @@ mod tests {
         let (bytes, _, errors) = encoding_rs::SHIFT_JIS.encode("髙橋,山﨑,①\r\n");
         assert!(!errors);
         assert_eq!(decode(&bytes, Encoding::Auto).unwrap(), "髙橋,山﨑,①\r\n");
-        assert_eq!(decode(&bytes, Encoding::ShiftJis).unwrap(), "髙橋,山﨑,①\r\n");
-        assert!(decode(&bytes, Encoding::Utf8).unwrap_err().contains("1行目"));
+        assert_eq!(
+            decode(&bytes, Encoding::ShiftJis).unwrap(),
+            "髙橋,山﨑,①\r\n"
+        );
+        assert!(decode(&bytes, Encoding::Utf8)
+            .unwrap_err()
+            .contains("1行目"));
     }
 
     #[test]

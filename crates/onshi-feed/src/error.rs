@@ -24,7 +24,13 @@ impl std::fmt::Display for RowError {
         write!(
             f,
             "{}行目 {} 「{}」: {} / line {} {}: {}",
-            self.line, self.column, self.value, self.reason_ja, self.line, self.column, self.reason_en
+            self.line,
+            self.column,
+            self.value,
+            self.reason_ja,
+            self.line,
+            self.column,
+            self.reason_en
         )
     }
 }

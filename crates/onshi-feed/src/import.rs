@@ -136,6 +136,9 @@ fn run(
     let total = text.len() as u64;
     let mut tx = store.begin_import()?;
     let (sender, receiver) = sync_channel::<Batch>(8);
+    // Written batches go back to the checker to be freed there: freeing thousands of records is
+    // real work, and the writer is the busier thread.
+    let (recycle, recycled) = sync_channel::<Batch>(64);
 
     // The checker parses and validates; this thread writes. On two cores the two overlap.
     let (checked, write_result) = std::thread::scope(|scope| {
@@ -151,6 +154,9 @@ fn run(
                 &mut |item| {
                     batch.push(item);
                     if batch.len() >= BATCH {
+                        while let Ok(done) = recycled.try_recv() {
+                            drop(done);
+                        }
                         // A send fails only when the writer stopped on an error; checking goes
                         // on so that the error report is still complete.
                         let _ = sender.send(std::mem::replace(&mut batch, Batch::empty(kind)));
@@ -169,6 +175,8 @@ fn run(
             if write_result.is_ok() {
                 write_result = batch.write(tx.as_mut());
             }
+            // When the checker is done it no longer frees; then drop here.
+            let _ = recycle.try_send(batch);
         }
         let checked = checker.join();
         (checked, write_result)
@@ -196,7 +204,10 @@ fn run(
     let report = if errors.is_empty() {
         None
     } else {
-        let report = options.report.clone().unwrap_or_else(|| default_report(path));
+        let report = options
+            .report
+            .clone()
+            .unwrap_or_else(|| default_report(path));
         write_report(&report, &errors)?;
         Some(report)
     };

@@ -35,4 +35,25 @@ pub mod fuzzing {
             );
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn entry_point_takes_samples() {
+            let header = crate::ELIGIBILITY_COLUMNS
+                .iter()
+                .map(|c| c.0)
+                .collect::<Vec<_>>()
+                .join(",");
+            for s in [
+                String::new(),
+                header.clone(),
+                format!("{header}\n1,2,3"),
+                format!("{header}\n\"unclosed"),
+            ] {
+                super::eligibility_csv(s.as_bytes());
+            }
+            super::eligibility_csv(&[0x82, 0xff]);
+        }
+    }
 }

@@ -13,13 +13,17 @@ pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
         path: path.to_path_buf(),
         source: e,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(b"\xEF\xBB\xBF").map_err(io)?;
     {
         let mut w = csv::Writer::from_writer(&mut tmp);
         let csv_io = |e: csv::Error| io(std::io::Error::other(e));
-        w.write_record(["line", "column", "value", "理由", "reason"]).map_err(csv_io)?;
+        w.write_record(["line", "column", "value", "理由", "reason"])
+            .map_err(csv_io)?;
         for e in errors {
             w.write_record([
                 e.line.to_string().as_str(),

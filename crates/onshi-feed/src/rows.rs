@@ -4,11 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::{
-    Address, ContributionRatio, Date, EligibilityRecord, ElderlyRecipientCertificateInfo,
-    InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol,
-    InsuredIdentificationNumber, InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId,
-    PersonName, PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss,
-    Sex,
+    Address, ContributionRatio, Date, ElderlyRecipientCertificateInfo, EligibilityRecord,
+    InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
+    InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId, PersonName,
+    PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss, Sex,
 };
 
 use crate::RowError;
@@ -199,7 +198,11 @@ impl<'a> RowReader<'a> {
         self.fail(i, value, e.message_ja(), e.to_string());
     }
 
-    fn opt<T>(&mut self, column: usize, parse: impl Fn(&str) -> Result<T, ModelError>) -> Option<T> {
+    fn opt<T>(
+        &mut self,
+        column: usize,
+        parse: impl Fn(&str) -> Result<T, ModelError>,
+    ) -> Option<T> {
         let value = self.raw(column)?;
         match parse(value) {
             Ok(v) => Some(v),
@@ -211,7 +214,11 @@ impl<'a> RowReader<'a> {
     }
 
     /// A required value; `None` (with an error recorded) when it is empty or invalid.
-    fn req<T>(&mut self, column: usize, parse: impl Fn(&str) -> Result<T, ModelError>) -> Option<T> {
+    fn req<T>(
+        &mut self,
+        column: usize,
+        parse: impl Fn(&str) -> Result<T, ModelError>,
+    ) -> Option<T> {
         if self.raw(column).is_none() {
             self.fail(
                 column,
@@ -276,9 +283,15 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
     let person_id = r.req(col::PERSON_ID, PersonId::parse);
     let insurer_number = r.req(col::INSURER_NUMBER, InsurerNumber::parse);
     let symbol = r.opt(col::INSURED_CARD_SYMBOL, InsuredCardSymbol::parse);
-    let number = r.req(col::INSURED_IDENTIFICATION_NUMBER, InsuredIdentificationNumber::parse);
+    let number = r.req(
+        col::INSURED_IDENTIFICATION_NUMBER,
+        InsuredIdentificationNumber::parse,
+    );
     let branch = r.req(col::INSURED_BRANCH_NUMBER, InsuredBranchNumber::parse);
-    let personal_family = r.req(col::PERSONAL_FAMILY_CLASSIFICATION, PersonalFamilyClassification::parse);
+    let personal_family = r.req(
+        col::PERSONAL_FAMILY_CLASSIFICATION,
+        PersonalFamilyClassification::parse,
+    );
     let insured_name = r.opt(col::INSURED_NAME, PersonName::parse);
     let name = r.req(col::NAME, PersonName::parse);
     let name_kana = r.req(col::NAME_KANA, kana);
@@ -288,9 +301,18 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
     let post_number = r.opt(col::POST_NUMBER, PostNumber::parse);
     let qualification_date = r.req(col::QUALIFICATION_DATE, date);
     let disqualification_date = r.opt(col::DISQUALIFICATION_DATE, date);
-    let card_classification = r.req(col::INSURED_CARD_CLASSIFICATION, InsuredCardClassification::parse);
-    let contribution_ratio = r.opt(col::INSURED_PARTIAL_CONTRIBUTION_RATIO, ContributionRatio::parse);
-    let preschool = r.opt(col::PRESCHOOL_CLASSIFICATION, PreschoolClassification::parse);
+    let card_classification = r.req(
+        col::INSURED_CARD_CLASSIFICATION,
+        InsuredCardClassification::parse,
+    );
+    let contribution_ratio = r.opt(
+        col::INSURED_PARTIAL_CONTRIBUTION_RATIO,
+        ContributionRatio::parse,
+    );
+    let preschool = r.opt(
+        col::PRESCHOOL_CLASSIFICATION,
+        PreschoolClassification::parse,
+    );
     let reason_of_loss = r.opt(col::REASON_OF_LOSS, ReasonOfLoss::parse);
     let insurer_name = r.req(col::INSURER_NAME, InsurerName::parse);
     let elderly = parse_elderly(r);
@@ -400,7 +422,9 @@ pub(crate) fn check_file_with_progress(
             Kind::Persons => parse_person(&mut row).map(Item::Person),
             Kind::Eligibility => parse_record(&mut row).map(|r| Item::Record(Box::new(r))),
         };
-        let item = item.filter(|item| row.errors.is_empty() && check_links(&mut row, item, known_persons, &mut seen));
+        let item = item.filter(|item| {
+            row.errors.is_empty() && check_links(&mut row, item, known_persons, &mut seen)
+        });
         match item {
             Some(item) => on_valid(item),
             None => {

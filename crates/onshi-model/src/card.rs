@@ -127,12 +127,24 @@ mod tests {
 
     #[test]
     fn issued_forms_are_kept() {
-        assert_eq!(InsuredCardSymbol::parse("医国３４０").unwrap().as_str(), "医国３４０");
         assert_eq!(
-            InsuredIdentificationNumber::parse("０２８２‐００１").unwrap().as_str(),
+            InsuredCardSymbol::parse("医国３４０").unwrap().as_str(),
+            "医国３４０"
+        );
+        assert_eq!(
+            InsuredIdentificationNumber::parse("０２８２‐００１")
+                .unwrap()
+                .as_str(),
             "０２８２‐００１"
         );
-        assert_eq!(InsuredCardSymbol::parse(&"記".repeat(38)).unwrap().as_str().chars().count(), 38);
+        assert_eq!(
+            InsuredCardSymbol::parse(&"記".repeat(38))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            38
+        );
         assert!(InsuredCardSymbol::parse(&"記".repeat(39)).is_err());
         assert!(InsuredIdentificationNumber::parse(&"１".repeat(21)).is_err());
         assert!(InsuredIdentificationNumber::parse("").is_err());

@@ -21,7 +21,10 @@ impl Code {
     /// A code from a constant; panics at compile time on a bad literal.
     pub const fn new(s: &str) -> Self {
         let b = s.as_bytes();
-        assert!(!b.is_empty() && b.len() <= 3, "a code has 1 to 3 characters");
+        assert!(
+            !b.is_empty() && b.len() <= 3,
+            "a code has 1 to 3 characters"
+        );
         let mut bytes = [0u8; 3];
         let mut i = 0;
         while i < b.len() {
@@ -270,9 +273,18 @@ mod tests {
 
     #[test]
     fn known_codes_parse_and_label() {
-        assert_eq!(QualificationValidity::parse("3").unwrap(), QualificationValidity::INVALID_NEWER_EXISTS);
-        assert_eq!(QualificationValidity::VALID_UNREGISTERED.label(), Some("有効（未登録）"));
-        assert_eq!(InsuredCardClassification::parse("A1").unwrap().label(), Some("医療扶助"));
+        assert_eq!(
+            QualificationValidity::parse("3").unwrap(),
+            QualificationValidity::INVALID_NEWER_EXISTS
+        );
+        assert_eq!(
+            QualificationValidity::VALID_UNREGISTERED.label(),
+            Some("有効（未登録）")
+        );
+        assert_eq!(
+            InsuredCardClassification::parse("A1").unwrap().label(),
+            Some("医療扶助")
+        );
         assert_eq!(InsuredCardClassification::SELF_DEFENSE.as_str(), "07");
         assert_eq!(Sex::parse("3").unwrap().label(), Some("未設定"));
         assert_eq!(ReasonOfLoss::OTHER.as_str(), "99");
@@ -285,14 +297,20 @@ mod tests {
         let err = InsuredCardClassification::parse("08").unwrap_err();
         assert_eq!(
             err,
-            ModelError::UnknownCode { table: "InsuredCardClassification", value: "08".into() }
+            ModelError::UnknownCode {
+                table: "InsuredCardClassification",
+                value: "08".into()
+            }
         );
         let wire = InsuredCardClassification::from_wire("B9").unwrap();
         assert!(!wire.is_known());
         assert_eq!(wire.as_str(), "B9");
         let json = serde_json::to_string(&wire).unwrap();
         assert_eq!(json, "\"B9\"");
-        assert_eq!(serde_json::from_str::<InsuredCardClassification>(&json).unwrap(), wire);
+        assert_eq!(
+            serde_json::from_str::<InsuredCardClassification>(&json).unwrap(),
+            wire
+        );
         assert!(InsuredCardClassification::from_wire("0001").is_none());
         assert!(InsuredCardClassification::from_wire("").is_none());
         assert!(InsuredCardClassification::from_wire("０１").is_none());
@@ -300,19 +318,51 @@ mod tests {
 
     #[test]
     fn every_table_round_trips() {
-        fn check<T: Copy + PartialEq + std::fmt::Debug>(all: &[T], s: impl Fn(T) -> String, p: impl Fn(&str) -> Result<T, ModelError>) {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            s: impl Fn(T) -> String,
+            p: impl Fn(&str) -> Result<T, ModelError>,
+        ) {
             for &c in all {
                 assert_eq!(p(&s(c)).unwrap(), c);
             }
         }
-        check(QualificationValidity::ALL, |c| c.to_string(), QualificationValidity::parse);
-        check(InsuredCardClassification::ALL, |c| c.to_string(), InsuredCardClassification::parse);
-        check(PersonalFamilyClassification::ALL, |c| c.to_string(), PersonalFamilyClassification::parse);
+        check(
+            QualificationValidity::ALL,
+            |c| c.to_string(),
+            QualificationValidity::parse,
+        );
+        check(
+            InsuredCardClassification::ALL,
+            |c| c.to_string(),
+            InsuredCardClassification::parse,
+        );
+        check(
+            PersonalFamilyClassification::ALL,
+            |c| c.to_string(),
+            PersonalFamilyClassification::parse,
+        );
         check(Sex::ALL, |c| c.to_string(), Sex::parse);
         check(ReasonOfLoss::ALL, |c| c.to_string(), ReasonOfLoss::parse);
-        check(PreschoolClassification::ALL, |c| c.to_string(), PreschoolClassification::parse);
-        check(ReferenceClassification::ALL, |c| c.to_string(), ReferenceClassification::parse);
-        check(ProcessingResultStatus::ALL, |c| c.to_string(), ProcessingResultStatus::parse);
-        check(CharacterCodeIdentifier::ALL, |c| c.to_string(), CharacterCodeIdentifier::parse);
+        check(
+            PreschoolClassification::ALL,
+            |c| c.to_string(),
+            PreschoolClassification::parse,
+        );
+        check(
+            ReferenceClassification::ALL,
+            |c| c.to_string(),
+            ReferenceClassification::parse,
+        );
+        check(
+            ProcessingResultStatus::ALL,
+            |c| c.to_string(),
+            ProcessingResultStatus::parse,
+        );
+        check(
+            CharacterCodeIdentifier::ALL,
+            |c| c.to_string(),
+            CharacterCodeIdentifier::parse,
+        );
     }
 }

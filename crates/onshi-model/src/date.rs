@@ -73,10 +73,22 @@ mod tests {
 
     #[test]
     fn real_and_impossible_dates() {
-        assert_eq!(parse_yyyymmdd("20240229").unwrap(), Date::from_ymd_opt(2024, 2, 29).unwrap());
-        assert_eq!(parse_yyyymmdd("20230229"), Err(ModelError::Date("20230229".into())));
-        assert!(matches!(parse_yyyymmdd("2024-02-29"), Err(ModelError::Format { .. })));
-        assert!(matches!(parse_yyyymmdd("２０２４０２２９"), Err(ModelError::Format { .. })));
+        assert_eq!(
+            parse_yyyymmdd("20240229").unwrap(),
+            Date::from_ymd_opt(2024, 2, 29).unwrap()
+        );
+        assert_eq!(
+            parse_yyyymmdd("20230229"),
+            Err(ModelError::Date("20230229".into()))
+        );
+        assert!(matches!(
+            parse_yyyymmdd("2024-02-29"),
+            Err(ModelError::Format { .. })
+        ));
+        assert!(matches!(
+            parse_yyyymmdd("２０２４０２２９"),
+            Err(ModelError::Format { .. })
+        ));
         assert!(parse_yyyymmdd("20241301").is_err());
         assert!(parse_yyyymmdd("20240100").is_err());
     }

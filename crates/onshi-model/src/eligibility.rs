@@ -63,8 +63,20 @@ fn representative(records: &[EligibilityRecord], date: Date) -> Option<&Eligibil
         .or_else(|| records.iter().min_by_key(|r| r.qualification_date))
 }
 
+/// Records in key order, so that an answer lists them the same way every time.
 fn sorted(mut records: Vec<EligibilityRecord>) -> Vec<EligibilityRecord> {
-    records.sort_by(|a, b| a.key().cmp(&b.key()));
+    let key = |r: &EligibilityRecord| {
+        (
+            r.insurer_number,
+            r.symbol.clone(),
+            r.number.clone(),
+            r.branch,
+            r.qualification_date,
+        )
+    };
+    if records.len() > 1 {
+        records.sort_by_cached_key(key);
+    }
     records
 }
 
@@ -78,15 +90,40 @@ impl Eligibility {
     }
 
     /// The answer for a person (a card check) from all of that person's records.
-    pub fn for_person(records: Vec<EligibilityRecord>, date: Date) -> Self {
-        Self::judge(&records, &records, date)
+    pub fn for_person(mut records: Vec<EligibilityRecord>, date: Date) -> Self {
+        // The hot path of every card check: move records, never clone them.
+        if records.iter().any(|r| r.is_valid_on(date)) {
+            records.retain(|r| r.is_valid_on(date));
+            return Self {
+                validity: QualificationValidity::VALID,
+                records: sorted(records),
+            };
+        }
+        let Some(latest) = representative(&records, date) else {
+            return Self::not_found();
+        };
+        let since = latest.qualification_date;
+        let newer_exists = records.iter().any(|r| r.qualification_date > since);
+        records.retain(|r| r.qualification_date == since);
+        records.truncate(1);
+        Self {
+            validity: if newer_exists {
+                QualificationValidity::INVALID_NEWER_EXISTS
+            } else {
+                QualificationValidity::INVALID
+            },
+            records,
+        }
     }
 
     /// The answer for a query without a card. `candidates` must hold every record of every
     /// person who owns a record the query matches (the newer-record test looks at all of them).
     pub fn for_key(query: &KeyQuery, candidates: Vec<EligibilityRecord>, date: Date) -> Self {
-        let matching: Vec<EligibilityRecord> =
-            candidates.iter().filter(|r| query.matches(r)).cloned().collect();
+        let matching: Vec<EligibilityRecord> = candidates
+            .iter()
+            .filter(|r| query.matches(r))
+            .cloned()
+            .collect();
         let owners: BTreeSet<&PersonId> = matching.iter().map(|r| &r.person_id).collect();
         if owners.len() > 1 {
             return Self {
@@ -100,8 +137,11 @@ impl Eligibility {
     /// The rule on `asked` (the records the question is about) with `all_of_person` (every record
     /// of the same person, for the newer-record test).
     fn judge(asked: &[EligibilityRecord], all_of_person: &[EligibilityRecord], date: Date) -> Self {
-        let valid: Vec<EligibilityRecord> =
-            asked.iter().filter(|r| r.is_valid_on(date)).cloned().collect();
+        let valid: Vec<EligibilityRecord> = asked
+            .iter()
+            .filter(|r| r.is_valid_on(date))
+            .cloned()
+            .collect();
         if !valid.is_empty() {
             return Self {
                 validity: QualificationValidity::VALID,
@@ -111,9 +151,9 @@ impl Eligibility {
         let Some(latest) = representative(asked, date) else {
             return Self::not_found();
         };
-        let newer_exists = all_of_person
-            .iter()
-            .any(|r| r.person_id == latest.person_id && r.qualification_date > latest.qualification_date);
+        let newer_exists = all_of_person.iter().any(|r| {
+            r.person_id == latest.person_id && r.qualification_date > latest.qualification_date
+        });
         Self {
             validity: if newer_exists {
                 QualificationValidity::INVALID_NEWER_EXISTS
@@ -154,7 +194,10 @@ mod tests {
 
     #[test]
     fn person_with_none() {
-        assert_eq!(Eligibility::for_person(vec![], date("20250101")), Eligibility::not_found());
+        assert_eq!(
+            Eligibility::for_person(vec![], date("20250101")),
+            Eligibility::not_found()
+        );
     }
 
     #[test]
@@ -209,13 +252,22 @@ mod tests {
     fn key_query_needs_birthdate_and_symbol() {
         let mut q = query_old_card();
         q.birthdate = date("19800103");
-        assert_eq!(Eligibility::for_key(&q, job_change(), date("20220101")), Eligibility::not_found());
+        assert_eq!(
+            Eligibility::for_key(&q, job_change(), date("20220101")),
+            Eligibility::not_found()
+        );
         let mut q = query_old_card();
         q.symbol = None;
-        assert_eq!(Eligibility::for_key(&q, job_change(), date("20220101")), Eligibility::not_found());
+        assert_eq!(
+            Eligibility::for_key(&q, job_change(), date("20220101")),
+            Eligibility::not_found()
+        );
         let mut q = query_old_card();
         q.branch = Some(InsuredBranchNumber::parse("02").unwrap());
-        assert_eq!(Eligibility::for_key(&q, job_change(), date("20220101")), Eligibility::not_found());
+        assert_eq!(
+            Eligibility::for_key(&q, job_change(), date("20220101")),
+            Eligibility::not_found()
+        );
         let e = Eligibility::for_key(&query_old_card(), job_change(), date("20220101"));
         assert_eq!(e.validity, QualificationValidity::VALID);
     }

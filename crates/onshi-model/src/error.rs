@@ -98,7 +98,9 @@ impl ModelError {
             } => format!(
                 "保険者番号 {value} の検証番号が正しくありません（{found}、正しくは{expected}）"
             ),
-            Self::LawCode(code) => format!("法別番号 {code} は医療保険の保険者のものではありません"),
+            Self::LawCode(code) => {
+                format!("法別番号 {code} は医療保険の保険者のものではありません")
+            }
             Self::Prefecture(code) => {
                 format!("都道府県番号 {code} は 01〜47 ではありません")
             }

@@ -271,7 +271,14 @@ mod tests {
             }
         );
         assert!(wrong.message_ja().contains("検証番号"));
-        for bad in ["", "1234567", "123456789", "0113001a", "０１１３００１２", " 01130012"] {
+        for bad in [
+            "",
+            "1234567",
+            "123456789",
+            "0113001a",
+            "０１１３００１２",
+            " 01130012",
+        ] {
             assert!(InsurerNumber::parse(bad).is_err(), "{bad:?}");
         }
         // 法別番号 12 is 公費 (生活保護), not an insurer.
@@ -286,7 +293,8 @@ mod tests {
     }
 
     fn valid_body() -> impl Strategy<Value = String> {
-        let law = prop::sample::select(vec![1u8, 2, 3, 4, 6, 7, 31, 32, 33, 34, 39, 63, 67, 72, 75]);
+        let law =
+            prop::sample::select(vec![1u8, 2, 3, 4, 6, 7, 31, 32, 33, 34, 39, 63, 67, 72, 75]);
         prop_oneof![
             (law, 1u8..=47, 0u16..1000).prop_map(|(l, p, i)| format!("{l:02}{p:02}{i:03}")),
             (1u8..=47, 0u16..1000).prop_map(|(p, i)| format!("{p:02}{i:03}")),

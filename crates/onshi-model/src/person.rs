@@ -96,10 +96,19 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert_eq!(PersonId::parse("P0000000001").unwrap().as_str(), "P0000000001");
+        assert_eq!(
+            PersonId::parse("P0000000001").unwrap().as_str(),
+            "P0000000001"
+        );
         assert!(PersonId::parse("").is_err());
         assert!(PersonId::parse(&"x".repeat(33)).is_err());
-        assert!(matches!(PersonId::parse("P 1"), Err(ModelError::BadChar { position: 2, ch: ' ' })));
+        assert!(matches!(
+            PersonId::parse("P 1"),
+            Err(ModelError::BadChar {
+                position: 2,
+                ch: ' '
+            })
+        ));
         assert!(PersonId::parse("Ｐ1").is_err());
     }
 }

@@ -145,13 +145,19 @@ mod tests {
 
     #[test]
     fn wire_forms() {
-        assert_eq!(ContributionRatio::parse("010").unwrap(), ContributionRatio::TEN);
+        assert_eq!(
+            ContributionRatio::parse("010").unwrap(),
+            ContributionRatio::TEN
+        );
         assert_eq!(ContributionRatio::parse("030").unwrap().label(), "3割");
         assert_eq!(ContributionRatio::TEN.wire(), "010");
         for bad in ["10", "0100", "101", "1割", "", "０３０"] {
             assert!(ContributionRatio::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(BenefitRatio::complement_of(ContributionRatio::THIRTY).label(), "7割");
+        assert_eq!(
+            BenefitRatio::complement_of(ContributionRatio::THIRTY).label(),
+            "7割"
+        );
     }
 
     proptest! {

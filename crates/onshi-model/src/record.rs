@@ -69,7 +69,11 @@ pub struct EligibilityRecord {
     #[serde(rename = "InsurerNumber")]
     pub insurer_number: InsurerNumber,
     /// 記号.
-    #[serde(rename = "InsuredCardSymbol", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InsuredCardSymbol",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub symbol: Option<InsuredCardSymbol>,
     /// 番号.
     #[serde(rename = "InsuredIdentificationNumber")]
@@ -81,7 +85,11 @@ pub struct EligibilityRecord {
     #[serde(rename = "PersonalFamilyClassification")]
     pub personal_family: PersonalFamilyClassification,
     /// 被保険者氏名 (世帯主氏名).
-    #[serde(rename = "InsuredName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InsuredName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insured_name: Option<PersonName>,
     /// 氏名.
     #[serde(rename = "Name")]
@@ -99,7 +107,11 @@ pub struct EligibilityRecord {
     #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     /// 郵便番号.
-    #[serde(rename = "PostNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PostNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub post_number: Option<PostNumber>,
     /// 資格取得年月日.
     #[serde(rename = "QualificationDate", with = "yyyymmdd")]
@@ -120,10 +132,18 @@ pub struct EligibilityRecord {
     )]
     pub contribution_ratio: Option<ContributionRatio>,
     /// 未就学区分.
-    #[serde(rename = "PreschoolClassification", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PreschoolClassification",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub preschool: Option<PreschoolClassification>,
     /// 資格喪失事由.
-    #[serde(rename = "ReasonOfLoss", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ReasonOfLoss",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason_of_loss: Option<ReasonOfLoss>,
     /// 保険者名称.
     #[serde(rename = "InsurerName")]
@@ -279,16 +299,25 @@ pub(crate) mod tests {
         assert_eq!(sample().check_consistency(), Ok(()));
         let mut r = sample();
         r.disqualification_date = Some(date("20200331"));
-        assert_eq!(r.check_consistency().unwrap_err().field, "DisqualificationDate");
+        assert_eq!(
+            r.check_consistency().unwrap_err().field,
+            "DisqualificationDate"
+        );
         let mut r = sample();
         r.reason_of_loss = Some(ReasonOfLoss::DEATH);
         assert_eq!(r.check_consistency().unwrap_err().field, "ReasonOfLoss");
         let mut r = sample();
         r.qualification_date = date("19791231");
-        assert_eq!(r.check_consistency().unwrap_err().field, "QualificationDate");
+        assert_eq!(
+            r.check_consistency().unwrap_err().field,
+            "QualificationDate"
+        );
         let mut r = sample();
         r.insurer_number = InsurerNumber::parse("39131156").unwrap();
-        assert_eq!(r.check_consistency().unwrap_err().field, "InsuredCardSymbol");
+        assert_eq!(
+            r.check_consistency().unwrap_err().field,
+            "InsuredCardSymbol"
+        );
         r.symbol = None;
         assert_eq!(r.check_consistency(), Ok(()));
         let mut r = sample();
@@ -310,7 +339,10 @@ pub(crate) mod tests {
         assert_eq!(v["InsuredBranchNumber"], "01");
         assert_eq!(v["Birthdate"], "19800102");
         assert_eq!(v["InsuredPartialContributionRatio"], "030");
-        assert_eq!(v["ElderlyRecipientCertificateInfo"]["ElderlyRecipientContributionRatio"], "020");
+        assert_eq!(
+            v["ElderlyRecipientCertificateInfo"]["ElderlyRecipientContributionRatio"],
+            "020"
+        );
         assert!(v.get("DisqualificationDate").is_none());
         let back: EligibilityRecord = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);

@@ -23,20 +23,44 @@ fn describe_record(out: &mut String, r: &EligibilityRecord, visit: Date) {
     line(
         out,
         "保険者番号",
-        &format!("{}（{}）", r.insurer_number, r.insurer_number.kind().label()),
+        &format!(
+            "{}（{}）",
+            r.insurer_number,
+            r.insurer_number.kind().label()
+        ),
     );
     line(out, "保険者名", r.insurer_name.as_str());
-    line(out, "記号", &or_dash(r.symbol.as_ref().map(ToString::to_string)));
+    line(
+        out,
+        "記号",
+        &or_dash(r.symbol.as_ref().map(ToString::to_string)),
+    );
     line(out, "番号", r.number.as_str());
     line(out, "枝番", &r.branch.to_string());
     line(out, "氏名", r.name.as_str());
     line(out, "フリガナ", &r.name_kana.to_halfwidth());
     line(out, "生年月日", &wareki_or_plain(r.birthdate));
     line(out, "性別", r.sex.label().unwrap_or("不明"));
-    line(out, "住所", &or_dash(r.address.as_ref().map(ToString::to_string)));
-    line(out, "郵便番号", &or_dash(r.post_number.map(|p| p.to_string())));
-    line(out, "証区分", r.card_classification.label().unwrap_or("不明"));
-    line(out, "資格取得年月日", &wareki_or_plain(r.qualification_date));
+    line(
+        out,
+        "住所",
+        &or_dash(r.address.as_ref().map(ToString::to_string)),
+    );
+    line(
+        out,
+        "郵便番号",
+        &or_dash(r.post_number.map(|p| p.to_string())),
+    );
+    line(
+        out,
+        "証区分",
+        r.card_classification.label().unwrap_or("不明"),
+    );
+    line(
+        out,
+        "資格取得年月日",
+        &wareki_or_plain(r.qualification_date),
+    );
     line(
         out,
         "資格喪失年月日",
@@ -61,7 +85,11 @@ fn describe_record(out: &mut String, r: &EligibilityRecord, visit: Date) {
     if let Some(p) = r.preschool {
         line(out, "未就学区分", p.label().unwrap_or("不明"));
     }
-    line(out, "本人・家族の別", r.personal_family.label().unwrap_or("不明"));
+    line(
+        out,
+        "本人・家族の別",
+        r.personal_family.label().unwrap_or("不明"),
+    );
     line(
         out,
         "被保険者氏名",

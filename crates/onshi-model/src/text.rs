@@ -172,13 +172,23 @@ mod tests {
 
     #[test]
     fn rare_and_old_form_kanji_are_kept_exactly() {
-        for name in ["髙橋　一郎", "山﨑　花子", "𠮷田　太郎", "邉見　榮", "齋藤　龍之介", "渡邊　剛"] {
+        for name in [
+            "髙橋　一郎",
+            "山﨑　花子",
+            "𠮷田　太郎",
+            "邉見　榮",
+            "齋藤　龍之介",
+            "渡邊　剛",
+        ] {
             let n = PersonName::parse(name).unwrap();
             assert_eq!(n.as_str(), name);
             assert_eq!(n.as_str().as_bytes(), name.as_bytes());
         }
         // U+FA11 (﨑) would become 崎 under NFC; it must not.
-        assert!(PersonName::parse("山﨑").unwrap().as_str().contains('\u{FA11}'));
+        assert!(PersonName::parse("山﨑")
+            .unwrap()
+            .as_str()
+            .contains('\u{FA11}'));
     }
 
     #[test]
@@ -186,7 +196,10 @@ mod tests {
         assert_eq!(PersonName::parse(""), Err(ModelError::Empty));
         assert!(matches!(
             PersonName::parse("山田\t太郎"),
-            Err(ModelError::BadChar { position: 3, ch: '\t' })
+            Err(ModelError::BadChar {
+                position: 3,
+                ch: '\t'
+            })
         ));
         assert!(matches!(
             PersonName::parse("　山田"),

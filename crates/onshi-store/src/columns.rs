@@ -4,11 +4,10 @@
 use std::borrow::Cow;
 
 use onshi_model::{
-    Address, ContributionRatio, Date, EligibilityRecord, ElderlyRecipientCertificateInfo,
-    InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol,
-    InsuredIdentificationNumber, InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId,
-    PersonName, PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss,
-    Sex,
+    Address, ContributionRatio, Date, ElderlyRecipientCertificateInfo, EligibilityRecord,
+    InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
+    InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId, PersonName,
+    PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss, Sex,
 };
 
 use crate::StoreError;
@@ -46,8 +45,14 @@ pub(crate) const RECORD_COLUMNS: [&str; 24] = [
 pub(crate) const RECORD_KEY: &str = "insurer_number, symbol, number, branch, qualification_date";
 
 /// Columns of `persons`.
-pub(crate) const PERSON_COLUMNS: [&str; 6] =
-    ["person_id", "name", "name_kana", "birthdate", "sex", "address"];
+pub(crate) const PERSON_COLUMNS: [&str; 6] = [
+    "person_id",
+    "name",
+    "name_kana",
+    "birthdate",
+    "sex",
+    "address",
+];
 
 /// One value to bind.
 pub(crate) enum Value<'a> {

@@ -14,7 +14,7 @@ pub mod sqlite;
 use std::collections::HashSet;
 use std::path::Path;
 
-use onshi_model::{Date, EligibilityRecord, Eligibility, KeyQuery, Person, PersonId};
+use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, PersonId};
 
 pub use error::StoreError;
 
@@ -81,7 +81,11 @@ pub trait Store: Send + Sync {
 
     /// The eligibility answer for a query without a card on a date.
     fn eligibility_for_key(&self, query: &KeyQuery, date: Date) -> Result<Eligibility, StoreError> {
-        Ok(Eligibility::for_key(query, self.records_for_key(query)?, date))
+        Ok(Eligibility::for_key(
+            query,
+            self.records_for_key(query)?,
+            date,
+        ))
     }
 }
 

@@ -66,13 +66,17 @@ impl<C> Deref for Pooled<'_, C> {
     type Target = C;
     fn deref(&self) -> &C {
         // Present until drop or discard, which consume the guard.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 
 impl<C> DerefMut for Pooled<'_, C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("connection taken"))
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 

@@ -97,7 +97,10 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
         )",
     )?;
     let current: i64 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
         .get(0);
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
@@ -109,7 +112,10 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         tracing::info!(version, "applying PostgreSQL migration");
         tx.batch_execute(sql)?;
-        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )?;
     }
     tx.commit()?;
     Ok(())
@@ -265,7 +271,10 @@ impl Staging {
             .filter(|c| !keys.contains(c))
             .collect();
         let sets: Vec<String> = rest.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
-        let current: Vec<String> = rest.iter().map(|c| format!("{}.{c}", self.target)).collect();
+        let current: Vec<String> = rest
+            .iter()
+            .map(|c| format!("{}.{c}", self.target))
+            .collect();
         let excluded: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
         let cols = list(self.columns);
         // Identical rows are skipped by the WHERE, so a re-import writes nothing.
@@ -325,7 +334,8 @@ impl ImportTx for PgImport<'_> {
             return Ok(ImportCounts::default());
         };
         let result = (|| {
-            let changed = self.persons.merge(&mut conn.client)? + self.records.merge(&mut conn.client)?;
+            let changed =
+                self.persons.merge(&mut conn.client)? + self.records.merge(&mut conn.client)?;
             conn.client.batch_execute("COMMIT")?;
             Ok(changed)
         })();
@@ -365,7 +375,12 @@ impl Store for PgStore {
         Ok(Box::new(PgImport {
             conn: Some(conn),
             persons: Staging::new("staging_persons", "persons", &PERSON_COLUMNS, "person_id"),
-            records: Staging::new("staging_eligibility", "eligibility", &RECORD_COLUMNS, RECORD_KEY),
+            records: Staging::new(
+                "staging_eligibility",
+                "eligibility",
+                &RECORD_COLUMNS,
+                RECORD_KEY,
+            ),
         }))
     }
 
@@ -399,7 +414,12 @@ impl Store for PgStore {
         let branch = q.branch.map(|b| b.to_string());
         self.query_records(
             |c| &c.records_for_key,
-            &[&q.insurer_number.as_str(), &symbol, &q.number.as_str(), &branch],
+            &[
+                &q.insurer_number.as_str(),
+                &symbol,
+                &q.number.as_str(),
+                &branch,
+            ],
         )
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use onshi_model::{Date, EligibilityRecord, KeyQuery, Person, PersonId};
@@ -51,9 +52,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         elderly_valid_start INTEGER,
         elderly_valid_end INTEGER,
         elderly_contribution_ratio TEXT,
-        PRIMARY KEY (insurer_number, symbol, number, branch, qualification_date)
+        -- Clustered by person: a card check reads one person's records with one range scan.
+        PRIMARY KEY (person_id, insurer_number, symbol, number, branch, qualification_date)
     ) WITHOUT ROWID;
-    CREATE INDEX eligibility_by_person ON eligibility (person_id);",
+    -- The record key: what an import upserts on and a check without a card searches.
+    CREATE UNIQUE INDEX eligibility_key
+        ON eligibility (insurer_number, symbol, number, branch, qualification_date);",
 )];
 
 /// The store in one SQLite file.
@@ -69,7 +73,11 @@ fn date_to_int(d: Date) -> i64 {
 }
 
 fn int_to_date(v: i64) -> Option<Date> {
-    Date::from_ymd_opt((v / 10_000) as i32, ((v / 100) % 100) as u32, (v % 100) as u32)
+    Date::from_ymd_opt(
+        (v / 10_000) as i32,
+        ((v / 100) % 100) as u32,
+        (v % 100) as u32,
+    )
 }
 
 impl ToSql for Value<'_> {
@@ -151,8 +159,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
         )",
     )?;
-    let current: i64 =
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
         return Err(StoreError::SchemaTooNew {
@@ -163,7 +174,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         tracing::info!(version, "applying SQLite migration");
         tx.execute_batch(sql)?;
-        tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES (?1)",
+            [version],
+        )?;
     }
     tx.commit()?;
     Ok(())
@@ -232,20 +246,39 @@ impl SqliteImport<'_> {
     }
 }
 
-thread_local! {
-    static UPSERT_PERSON: String = upsert_sql("persons", &PERSON_COLUMNS, "person_id");
-    static UPSERT_RECORD: String = upsert_sql("eligibility", &RECORD_COLUMNS, RECORD_KEY);
-}
+static UPSERT_PERSON: LazyLock<String> =
+    LazyLock::new(|| upsert_sql("persons", &PERSON_COLUMNS, "person_id"));
+static UPSERT_RECORD: LazyLock<String> =
+    LazyLock::new(|| upsert_sql("eligibility", &RECORD_COLUMNS, RECORD_KEY));
+static RECORDS_OF_PERSON: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM eligibility WHERE person_id = ?1",
+        list(&RECORD_COLUMNS)
+    )
+});
+static RECORDS_FOR_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM eligibility WHERE person_id IN (
+            SELECT person_id FROM eligibility
+            WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3
+              AND (?4 IS NULL OR branch = ?4))",
+        list(&RECORD_COLUMNS)
+    )
+});
+static PERSON: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM persons WHERE person_id = ?1",
+        list(&PERSON_COLUMNS)
+    )
+});
 
 impl ImportTx for SqliteImport<'_> {
     fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError> {
-        let sql = UPSERT_PERSON.with(Clone::clone);
-        self.upsert(&sql, persons, person_values)
+        self.upsert(&UPSERT_PERSON, persons, person_values)
     }
 
     fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError> {
-        let sql = UPSERT_RECORD.with(Clone::clone);
-        self.upsert(&sql, records, record_values)
+        self.upsert(&UPSERT_RECORD, records, record_values)
     }
 
     fn commit(mut self: Box<Self>) -> Result<ImportCounts, StoreError> {
@@ -283,8 +316,7 @@ impl Store for SqliteStore {
 
     fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
         let conn = self.pool.get()?;
-        let sql = format!("SELECT {} FROM persons WHERE person_id = ?1", list(&PERSON_COLUMNS));
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare_cached(&PERSON)?;
         let row = stmt
             .query_row([id.as_str()], |row| Ok(decode_person(row)))
             .optional()?;
@@ -308,29 +340,20 @@ impl Store for SqliteStore {
     }
 
     fn records_of_person(&self, id: &PersonId) -> Result<Vec<EligibilityRecord>, StoreError> {
-        thread_local! {
-            static SQL: String = format!(
-                "SELECT {} FROM eligibility WHERE person_id = ?1",
-                list(&RECORD_COLUMNS)
-            );
-        }
-        let sql = SQL.with(Clone::clone);
-        self.query_records(&sql, &[&id.as_str()])
+        self.query_records(&RECORDS_OF_PERSON, &[&id.as_str()])
     }
 
     fn records_for_key(&self, q: &KeyQuery) -> Result<Vec<EligibilityRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM eligibility WHERE person_id IN (
-                SELECT person_id FROM eligibility
-                WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3
-                  AND (?4 IS NULL OR branch = ?4))",
-            list(&RECORD_COLUMNS)
-        );
         let symbol = q.symbol.as_ref().map_or("", |s| s.as_str());
         let branch = q.branch.map(|b| b.to_string());
         self.query_records(
-            &sql,
-            &[&q.insurer_number.as_str(), &symbol, &q.number.as_str(), &branch],
+            &RECORDS_FOR_KEY,
+            &[
+                &q.insurer_number.as_str(),
+                &symbol,
+                &q.number.as_str(),
+                &branch,
+            ],
         )
     }
 

@@ -37,7 +37,9 @@ pub fn postgres_admin_url() -> Option<String> {
                 std::env::var_os("ONSHI_REQUIRE_POSTGRES").is_none(),
                 "ONSHI_TEST_POSTGRES is not set but ONSHI_REQUIRE_POSTGRES is"
             );
-            eprintln!("PostgreSQL tests skipped: ONSHI_TEST_POSTGRES is not set (scripts/test sets it)");
+            eprintln!(
+                "PostgreSQL tests skipped: ONSHI_TEST_POSTGRES is not set (scripts/test sets it)"
+            );
             None
         }
     }
@@ -97,7 +99,14 @@ pub fn person(id: &str, name: &str, kana: &str, birth: &str) -> Person {
 }
 
 /// A 協会けんぽ record of a person.
-pub fn record(p: &Person, insurer: &str, symbol: &str, number: &str, branch: &str, from: &str) -> EligibilityRecord {
+pub fn record(
+    p: &Person,
+    insurer: &str,
+    symbol: &str,
+    number: &str,
+    branch: &str,
+    from: &str,
+) -> EligibilityRecord {
     EligibilityRecord {
         person_id: p.id.clone(),
         card_classification: InsuredCardClassification::GENERAL,
@@ -124,7 +133,11 @@ pub fn record(p: &Person, insurer: &str, symbol: &str, number: &str, branch: &st
 }
 
 /// Stores persons and records in one import.
-pub fn put(store: &dyn Store, persons: &[Person], records: &[EligibilityRecord]) -> onshi_store::ImportCounts {
+pub fn put(
+    store: &dyn Store,
+    persons: &[Person],
+    records: &[EligibilityRecord],
+) -> onshi_store::ImportCounts {
     let mut tx = store.begin_import().unwrap();
     tx.put_persons(persons).unwrap();
     tx.put_records(records).unwrap();

@@ -32,15 +32,28 @@ fn card_checks() {
     for e in engines() {
         let p = seed(e.store.as_ref());
         let s = e.store.as_ref();
-        let a = s.eligibility_for_person(&p[0].id, date("20250101")).unwrap();
+        let a = s
+            .eligibility_for_person(&p[0].id, date("20250101"))
+            .unwrap();
         assert_eq!(a.validity, QualificationValidity::VALID, "{}", e.name);
         assert_eq!(a.records.len(), 1);
         assert_eq!(a.records[0].insurer_number.as_str(), "06139992");
-        let before = s.eligibility_for_person(&p[0].id, date("20230331")).unwrap();
-        assert_eq!(before.records[0].insurer_number.as_str(), "01130012", "{}", e.name);
-        let gone = s.eligibility_for_person(&p[2].id, date("20250101")).unwrap();
+        let before = s
+            .eligibility_for_person(&p[0].id, date("20230331"))
+            .unwrap();
+        assert_eq!(
+            before.records[0].insurer_number.as_str(),
+            "01130012",
+            "{}",
+            e.name
+        );
+        let gone = s
+            .eligibility_for_person(&p[2].id, date("20250101"))
+            .unwrap();
         assert_eq!(gone.validity, QualificationValidity::INVALID, "{}", e.name);
-        let nobody = s.eligibility_for_person(&PersonId::parse("P9").unwrap(), date("20250101")).unwrap();
+        let nobody = s
+            .eligibility_for_person(&PersonId::parse("P9").unwrap(), date("20250101"))
+            .unwrap();
         assert_eq!(nobody, Eligibility::not_found(), "{}", e.name);
     }
 }
@@ -62,19 +75,42 @@ fn checks_without_a_card() {
         let s = e.store.as_ref();
         let d = date("20250101");
         // The old card after the job change: 無効（新しい資格あり）.
-        let old = s.eligibility_for_key(&query("01130012", "１２３", "４５６", None, "19800102"), d).unwrap();
-        assert_eq!(old.validity, QualificationValidity::INVALID_NEWER_EXISTS, "{}", e.name);
+        let old = s
+            .eligibility_for_key(&query("01130012", "１２３", "４５６", None, "19800102"), d)
+            .unwrap();
+        assert_eq!(
+            old.validity,
+            QualificationValidity::INVALID_NEWER_EXISTS,
+            "{}",
+            e.name
+        );
         // The family member by branch and birth date.
-        let fam = s.eligibility_for_key(&query("06139992", "７７", "８８", Some("01"), "19820303"), d).unwrap();
+        let fam = s
+            .eligibility_for_key(
+                &query("06139992", "７７", "８８", Some("01"), "19820303"),
+                d,
+            )
+            .unwrap();
         assert_eq!(fam.validity, QualificationValidity::VALID, "{}", e.name);
         assert_eq!(fam.records[0].name.as_str(), "山田　花子");
         // Wrong birth date: nothing.
-        let none = s.eligibility_for_key(&query("06139992", "７７", "８８", None, "19990101"), d).unwrap();
-        assert_eq!(none.validity, QualificationValidity::NOT_FOUND, "{}", e.name);
+        let none = s
+            .eligibility_for_key(&query("06139992", "７７", "８８", None, "19990101"), d)
+            .unwrap();
+        assert_eq!(
+            none.validity,
+            QualificationValidity::NOT_FOUND,
+            "{}",
+            e.name
+        );
         // 後期 without 記号.
-        let koki = s.eligibility_for_key(&query("39131156", "", "12345678", None, "19450301"), d).unwrap();
+        let koki = s
+            .eligibility_for_key(&query("39131156", "", "12345678", None, "19450301"), d)
+            .unwrap();
         assert_eq!(koki.validity, QualificationValidity::VALID, "{}", e.name);
-        let lost = s.eligibility_for_key(&query("01130012", "９", "１", Some("00"), "19700505"), d).unwrap();
+        let lost = s
+            .eligibility_for_key(&query("01130012", "９", "１", Some("00"), "19700505"), d)
+            .unwrap();
         assert_eq!(lost.validity, QualificationValidity::INVALID, "{}", e.name);
     }
 }
@@ -89,7 +125,12 @@ fn two_persons_under_one_key_are_multiple() {
         put(e.store.as_ref(), &[a, b], &[ra, rb]);
         let q = query("01130012", "１", "２", None, "20000101");
         let answer = e.store.eligibility_for_key(&q, date("20250101")).unwrap();
-        assert_eq!(answer.validity, QualificationValidity::MULTIPLE, "{}", e.name);
+        assert_eq!(
+            answer.validity,
+            QualificationValidity::MULTIPLE,
+            "{}",
+            e.name
+        );
         assert_eq!(answer.records.len(), 2);
         let q = query("01130012", "１", "２", Some("02"), "20000101");
         let answer = e.store.eligibility_for_key(&q, date("20250101")).unwrap();

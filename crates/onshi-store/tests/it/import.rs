@@ -6,7 +6,14 @@ use onshi_model::*;
 use super::common::*;
 
 fn rich_record(p: &Person) -> EligibilityRecord {
-    let mut r = record(p, "01130012", "医国３４０", "０２８２‐００１", "01", "20200401");
+    let mut r = record(
+        p,
+        "01130012",
+        "医国３４０",
+        "０２８２‐００１",
+        "01",
+        "20200401",
+    );
     r.elderly = Some(ElderlyRecipientCertificateInfo {
         certificate_date: Some(date("20240701")),
         valid_start: date("20240801"),
@@ -25,7 +32,12 @@ fn rich_record(p: &Person) -> EligibilityRecord {
 #[test]
 fn every_field_round_trips() {
     for e in engines() {
-        let p = person("P0000000001", "𠮷田　﨑太郎", "ヨシダ　サキタロウ", "19540102");
+        let p = person(
+            "P0000000001",
+            "𠮷田　﨑太郎",
+            "ヨシダ　サキタロウ",
+            "19540102",
+        );
         let koki = person("P0000000002", "渡邊　榮", "ワタナベ　サカエ", "19450301");
         let mut koki_record = record(&koki, "39131156", "", "12345678", "00", "20200301");
         koki_record.address = None;
@@ -34,15 +46,42 @@ fn every_field_round_trips() {
         koki_record.insured_name = None;
         let records = vec![rich_record(&p), koki_record];
         put(e.store.as_ref(), &[p.clone(), koki.clone()], &records);
-        assert_eq!(e.store.person(&p.id).unwrap(), Some(p.clone()), "{}", e.name);
-        assert_eq!(e.store.person(&koki.id).unwrap(), Some(koki.clone()), "{}", e.name);
-        assert_eq!(e.store.records_of_person(&p.id).unwrap(), vec![records[0].clone()], "{}", e.name);
-        assert_eq!(e.store.records_of_person(&koki.id).unwrap(), vec![records[1].clone()], "{}", e.name);
+        assert_eq!(
+            e.store.person(&p.id).unwrap(),
+            Some(p.clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.person(&koki.id).unwrap(),
+            Some(koki.clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.records_of_person(&p.id).unwrap(),
+            vec![records[0].clone()],
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.records_of_person(&koki.id).unwrap(),
+            vec![records[1].clone()],
+            "{}",
+            e.name
+        );
         let ids = e.store.person_ids().unwrap();
-        assert!(ids.contains(&p.id) && ids.contains(&koki.id) && ids.len() == 2, "{}", e.name);
+        assert!(
+            ids.contains(&p.id) && ids.contains(&koki.id) && ids.len() == 2,
+            "{}",
+            e.name
+        );
         assert_eq!(
             e.store.counts().unwrap(),
-            onshi_store::StoreCounts { persons: 2, records: 2 },
+            onshi_store::StoreCounts {
+                persons: 2,
+                records: 2
+            },
             "{}",
             e.name
         );
@@ -56,10 +95,16 @@ fn an_import_not_committed_leaves_nothing() {
         {
             let mut tx = e.store.begin_import().unwrap();
             tx.put_persons(std::slice::from_ref(&p)).unwrap();
-            tx.put_records(&[record(&p, "01130012", "１２３", "４５６", "00", "20200401")]).unwrap();
+            tx.put_records(&[record(&p, "01130012", "１２３", "４５６", "00", "20200401")])
+                .unwrap();
             // Dropped here without commit, as when an import fails halfway.
         }
-        assert_eq!(e.store.counts().unwrap(), onshi_store::StoreCounts::default(), "{}", e.name);
+        assert_eq!(
+            e.store.counts().unwrap(),
+            onshi_store::StoreCounts::default(),
+            "{}",
+            e.name
+        );
         assert_eq!(e.store.person(&p.id).unwrap(), None, "{}", e.name);
         // The store is still usable afterwards.
         put(e.store.as_ref(), std::slice::from_ref(&p), &[]);
@@ -72,15 +117,52 @@ fn reimport_changes_nothing_and_a_change_is_an_update() {
     for e in engines() {
         let p = person("P0000000001", "山田　太郎", "ヤマダ　タロウ", "19800102");
         let r = record(&p, "01130012", "１２３", "４５６", "00", "20200401");
-        let first = put(e.store.as_ref(), std::slice::from_ref(&p), std::slice::from_ref(&r));
-        assert_eq!(first, onshi_store::ImportCounts { changed: 2, unchanged: 0 }, "{}", e.name);
-        let again = put(e.store.as_ref(), std::slice::from_ref(&p), std::slice::from_ref(&r));
-        assert_eq!(again, onshi_store::ImportCounts { changed: 0, unchanged: 2 }, "{}", e.name);
+        let first = put(
+            e.store.as_ref(),
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&r),
+        );
+        assert_eq!(
+            first,
+            onshi_store::ImportCounts {
+                changed: 2,
+                unchanged: 0
+            },
+            "{}",
+            e.name
+        );
+        let again = put(
+            e.store.as_ref(),
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&r),
+        );
+        assert_eq!(
+            again,
+            onshi_store::ImportCounts {
+                changed: 0,
+                unchanged: 2
+            },
+            "{}",
+            e.name
+        );
         let mut lost = r.clone();
         lost.disqualification_date = Some(date("20240401"));
         let update = put(e.store.as_ref(), &[], std::slice::from_ref(&lost));
-        assert_eq!(update, onshi_store::ImportCounts { changed: 1, unchanged: 0 }, "{}", e.name);
-        assert_eq!(e.store.records_of_person(&p.id).unwrap(), vec![lost], "{}", e.name);
+        assert_eq!(
+            update,
+            onshi_store::ImportCounts {
+                changed: 1,
+                unchanged: 0
+            },
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.records_of_person(&p.id).unwrap(),
+            vec![lost],
+            "{}",
+            e.name
+        );
         assert_eq!(e.store.counts().unwrap().records, 1, "{}", e.name);
     }
 }
@@ -93,7 +175,8 @@ fn reopening_keeps_data_and_schema() {
         let store = onshi_store::open_data_dir(dir.path()).unwrap();
         put(store.as_ref(), std::slice::from_ref(&p), &[]);
     }
-    let store = onshi_store::open(dir.path().join(onshi_store::SQLITE_FILE).to_str().unwrap()).unwrap();
+    let store =
+        onshi_store::open(dir.path().join(onshi_store::SQLITE_FILE).to_str().unwrap()).unwrap();
     assert_eq!(store.person(&p.id).unwrap(), Some(p));
 }
 
@@ -103,24 +186,41 @@ fn a_newer_schema_is_refused() {
     let path = dir.path().join("s.sqlite");
     drop(onshi_store::sqlite::SqliteStore::open(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("INSERT INTO schema_migrations (version) VALUES (999)", []).unwrap();
+    conn.execute("INSERT INTO schema_migrations (version) VALUES (999)", [])
+        .unwrap();
     drop(conn);
     let err = onshi_store::sqlite::SqliteStore::open(&path).err().unwrap();
-    assert!(matches!(err, onshi_store::StoreError::SchemaTooNew { found: 999, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            onshi_store::StoreError::SchemaTooNew { found: 999, .. }
+        ),
+        "{err}"
+    );
     if let Some(admin) = postgres_admin_url() {
         let (url, _name) = fresh_postgres(&admin);
         drop(onshi_store::open(&url).unwrap());
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        c.execute("INSERT INTO schema_migrations (version) VALUES (999)", &[]).unwrap();
+        c.execute("INSERT INTO schema_migrations (version) VALUES (999)", &[])
+            .unwrap();
         let err = onshi_store::open(&url).err().unwrap();
-        assert!(matches!(err, onshi_store::StoreError::SchemaTooNew { found: 999, .. }), "{err}");
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {_name}")).ok();
+        assert!(
+            matches!(
+                err,
+                onshi_store::StoreError::SchemaTooNew { found: 999, .. }
+            ),
+            "{err}"
+        );
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {_name}"))
+            .ok();
     }
 }
 
 #[test]
 fn instances_starting_together_migrate_once() {
-    let Some(admin) = postgres_admin_url() else { return };
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
     let (url, _name) = fresh_postgres(&admin);
     let handles: Vec<_> = (0..4)
         .map(|_| {
@@ -132,7 +232,10 @@ fn instances_starting_together_migrate_once() {
         h.join().unwrap().unwrap();
     }
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let n: i64 = c.query_one("SELECT COUNT(*) FROM schema_migrations", &[]).unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 1);
 }
 
@@ -140,7 +243,14 @@ fn instances_starting_together_migrate_once() {
 fn readers_on_many_threads() {
     for e in engines() {
         let persons: Vec<Person> = (1..=50)
-            .map(|i| person(&format!("P{i:010}"), "山田　太郎", "ヤマダ　タロウ", "19800102"))
+            .map(|i| {
+                person(
+                    &format!("P{i:010}"),
+                    "山田　太郎",
+                    "ヤマダ　タロウ",
+                    "19800102",
+                )
+            })
             .collect();
         let records: Vec<EligibilityRecord> = persons
             .iter()
@@ -154,7 +264,9 @@ fn readers_on_many_threads() {
                 let persons = &persons;
                 s.spawn(move || {
                     for p in persons.iter().skip(t) {
-                        let a = store.eligibility_for_person(&p.id, date("20250101")).unwrap();
+                        let a = store
+                            .eligibility_for_person(&p.id, date("20250101"))
+                            .unwrap();
                         assert_eq!(a.validity, QualificationValidity::VALID);
                     }
                 });

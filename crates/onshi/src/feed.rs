@@ -1,0 +1,216 @@
+//! `onshi import`, `onshi gen` and `onshi bench`: the insurers' feed in and out of the store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use onshi_feed::{Encoding, FeedError, ImportOptions, ImportSummary};
+use onshi_model::date::parse_yyyymmdd;
+
+use crate::StoreArgs;
+
+/// Which feed file is imported.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FeedKind {
+    /// persons.csv: PersonId, Name, NameKana, Birthdate, Sex1, Address.
+    Persons,
+    /// eligibility.csv: the result format's element names.
+    Eligibility,
+}
+
+/// Arguments of `onshi import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// What the file holds.
+    kind: FeedKind,
+    /// The CSV file.
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The file's encoding: auto, utf-8 or shift_jis.
+    #[arg(long, default_value = "auto")]
+    encoding: Encoding,
+    /// Store the valid rows even when some rows are invalid (the rest go to the report).
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Where to write the report of rejected rows (default: FILE.rejected.csv).
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// A progress bar on a terminal (hidden otherwise).
+pub fn progress_bar(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {percent:>3}% {bytes}/{total_bytes} 残り{eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    bar
+}
+
+/// Runs one import with a progress bar; prints the summary.
+pub fn import_file(
+    store: &dyn onshi_store::Store,
+    kind: FeedKind,
+    file: &std::path::Path,
+    options: &ImportOptions,
+) -> Result<ImportSummary, FeedError> {
+    let bar = progress_bar("取り込み中");
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let result = match kind {
+        FeedKind::Persons => onshi_feed::import_persons(store, file, options, &progress),
+        FeedKind::Eligibility => onshi_feed::import_eligibility(store, file, options, &progress),
+    };
+    bar.finish_and_clear();
+    result
+}
+
+fn print_summary(file: &std::path::Path, s: &ImportSummary) {
+    println!(
+        "{}: 読込 {} 行 / 登録・更新 {} 行 / 変更なし {} 行 / 不正 {} 行 / {:.1} 秒",
+        file.display(),
+        s.rows,
+        s.stored,
+        s.unchanged,
+        s.rejected,
+        s.seconds
+    );
+    println!(
+        "  rows read {}, stored {}, unchanged {}, rejected {}, {:.1} s",
+        s.rows, s.stored, s.unchanged, s.rejected, s.seconds
+    );
+    if let Some(report) = &s.report {
+        println!("  不正な行の一覧 / rejected rows: {}", report.display());
+    }
+}
+
+/// Runs `onshi import`.
+pub fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = a.store.open()?;
+    let options = ImportOptions {
+        encoding: a.encoding,
+        skip_invalid: a.skip_invalid,
+        report: a.report.clone(),
+    };
+    match import_file(store.as_ref(), a.kind, &a.file, &options) {
+        Ok(summary) => {
+            print_summary(&a.file, &summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(FeedError::Invalid {
+            path,
+            rows,
+            errors,
+            report,
+        }) => {
+            eprintln!(
+                "{}: {rows} 行が不正なため、何も取り込みませんでした / {rows} invalid rows, nothing was stored",
+                path.display()
+            );
+            for e in errors.iter().take(20) {
+                eprintln!("  {}:{e}", path.display());
+            }
+            if let Some(report) = report {
+                eprintln!("  全件の一覧 / every error: {}", report.display());
+            }
+            eprintln!("  直してから取り込み直すか、--skip-invalid で正しい行だけを取り込めます / fix the file, or use --skip-invalid to store the valid rows");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Arguments of `onshi gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    /// How many persons.
+    #[arg(long, default_value_t = 1000)]
+    persons: u64,
+    /// The random seed (the same seed gives the same files).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The date the data describes, yyyyMMdd.
+    #[arg(long, default_value = "20260401")]
+    as_of: String,
+    /// The output directory.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `onshi gen`.
+pub fn gen(a: &GenArgs) -> anyhow::Result<ExitCode> {
+    let as_of = parse_yyyymmdd(&a.as_of).map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+    let summary = generate(a.persons, a.seed, as_of, &a.out)?;
+    println!(
+        "{}: persons.csv {} 人, eligibility.csv {} 件（世帯 {}） / {} persons, {} records, {} households",
+        a.out.display(),
+        summary.persons,
+        summary.records,
+        summary.families,
+        summary.persons,
+        summary.records,
+        summary.families
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Generates synthetic feed files with a progress bar.
+pub fn generate(
+    persons: u64,
+    seed: u64,
+    as_of: onshi_model::Date,
+    out: &std::path::Path,
+) -> anyhow::Result<onshi_synth::SynthSummary> {
+    let bar = ProgressBar::new(persons);
+    bar.set_style(
+        ProgressStyle::with_template("生成中 [{bar:40}] {pos}/{len} 人 残り{eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = onshi_synth::SynthOptions {
+        persons,
+        seed,
+        as_of,
+    };
+    let summary = onshi_synth::generate(&options, out, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+/// Arguments of `onshi bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Persons to generate (records are about 1.1-1.2 times as many).
+    #[arg(long, default_value_t = 1_000_000)]
+    persons: u64,
+    /// Lookups to time on each engine.
+    #[arg(long, default_value_t = 200_000)]
+    lookups: u64,
+    /// A PostgreSQL URL to measure too (an empty database: its tables are created and dropped).
+    #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
+    postgres: Option<String>,
+    /// Work directory (generated files and the SQLite databases); a temporary one by default.
+    #[arg(long)]
+    work: Option<PathBuf>,
+}
+
+/// Runs `onshi bench`.
+pub fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let options = onshi_bench::BenchOptions {
+        persons: a.persons,
+        lookups: a.lookups,
+        postgres: a.postgres.clone(),
+        work: a.work.clone(),
+    };
+    let report = onshi_bench::run(&options, &mut |stage| eprintln!("… {stage}"))?;
+    print!("{}", report.table());
+    Ok(ExitCode::SUCCESS)
+}

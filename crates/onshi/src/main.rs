@@ -1,0 +1,79 @@
+//! `onshi`: the one binary. It parses arguments and calls the library crates; nothing else.
+
+mod demo;
+mod feed;
+mod lookup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// onshi: オンライン資格確認（資格確認限定型） for 柔道整復・あはき clinics.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the whole flow on this machine: synthetic data, import, eligibility answers (SQLite).
+    Demo(demo::DemoArgs),
+    /// Import the insurers' feed (CSV) into the store.
+    Import(feed::ImportArgs),
+    /// Print the eligibility answer for a person or for 保険者番号・記号・番号 + birth date.
+    Lookup(lookup::LookupArgs),
+    /// Write synthetic persons.csv and eligibility.csv (same seed, same files).
+    Gen(feed::GenArgs),
+    /// Measure import and lookup rates of the store engines beside bare baselines.
+    Bench(feed::BenchArgs),
+}
+
+/// Which store to use: a data directory (SQLite, the default) or a database URL.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory holding the SQLite store.
+    #[arg(long, env = "ONSHI_DATA", default_value = "onshi-data")]
+    data: PathBuf,
+    /// A database URL instead (postgres://user@host/db, or sqlite://FILE).
+    #[arg(long, env = "ONSHI_DATABASE")]
+    database: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the chosen store, running migrations.
+    pub fn open(&self) -> anyhow::Result<Box<dyn onshi_store::Store>> {
+        let store = match &self.database {
+            Some(url) => onshi_store::open(url),
+            None => onshi_store::open_data_dir(&self.data),
+        };
+        store.map_err(|e| anyhow::anyhow!("ストアを開けません / cannot open the store: {e}"))
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONSHI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Import(a) => feed::import(&a),
+        Command::Lookup(a) => lookup::run(&a),
+        Command::Gen(a) => feed::gen(&a),
+        Command::Bench(a) => feed::bench(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("エラー / error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
