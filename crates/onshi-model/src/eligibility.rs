@@ -282,4 +282,87 @@ mod tests {
         assert_eq!(e.validity, QualificationValidity::MULTIPLE);
         assert_eq!(e.records.len(), 2);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Up to five records of one person: (days from 2000-01-01 to the 取得日, days held or
+        /// none).
+        fn histories() -> impl Strategy<Value = Vec<(u16, Option<u16>)>> {
+            prop::collection::vec((0u16..9000, prop::option::of(0u16..4000)), 0..5)
+        }
+
+        fn build(history: &[(u16, Option<u16>)]) -> Vec<EligibilityRecord> {
+            let base = date("20000101");
+            history
+                .iter()
+                .enumerate()
+                .map(|(i, &(from, held))| {
+                    let mut r = sample();
+                    r.number = InsuredIdentificationNumber::parse(&i.to_string()).unwrap();
+                    r.qualification_date = base + chrono::Days::new(u64::from(from));
+                    r.disqualification_date =
+                        held.map(|h| r.qualification_date + chrono::Days::new(u64::from(h)));
+                    r
+                })
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn the_rule_holds(history in histories(), visit in 0u16..12000) {
+                let records = build(&history);
+                let date = date("20000101") + chrono::Days::new(u64::from(visit));
+                let answer = Eligibility::for_person(records.clone(), date);
+                let any_valid = records.iter().any(|r| r.is_valid_on(date));
+                if records.is_empty() {
+                    prop_assert_eq!(answer, Eligibility::not_found());
+                } else if any_valid {
+                    // 有効: exactly the records valid that day.
+                    prop_assert_eq!(answer.validity, QualificationValidity::VALID);
+                    prop_assert!(answer.records.iter().all(|r| r.is_valid_on(date)));
+                    let valid = records.iter().filter(|r| r.is_valid_on(date)).count();
+                    prop_assert_eq!(answer.records.len(), valid);
+                } else {
+                    // 無効: one record; 3 exactly when a record started later than it.
+                    prop_assert_eq!(answer.records.len(), 1);
+                    let shown = &answer.records[0];
+                    let newer = records.iter().any(|r| r.qualification_date > shown.qualification_date);
+                    let expected = if newer {
+                        QualificationValidity::INVALID_NEWER_EXISTS
+                    } else {
+                        QualificationValidity::INVALID
+                    };
+                    prop_assert_eq!(answer.validity, expected);
+                    // It is the latest record that had started by the visit, if any had.
+                    let started = records.iter().filter(|r| r.qualification_date <= date).map(|r| r.qualification_date).max();
+                    if let Some(latest) = started {
+                        prop_assert_eq!(shown.qualification_date, latest);
+                    }
+                }
+                // A card query for the person's own numbers agrees with the card check.
+                if let Some(first) = records.first() {
+                    let q = KeyQuery {
+                        insurer_number: first.insurer_number,
+                        symbol: first.symbol.clone(),
+                        number: first.number.clone(),
+                        branch: Some(first.branch),
+                        birthdate: first.birthdate,
+                    };
+                    let by_key = Eligibility::for_key(&q, records.clone(), date);
+                    let own: Vec<EligibilityRecord> =
+                        records.iter().filter(|r| q.matches(r)).cloned().collect();
+                    if own.iter().any(|r| r.is_valid_on(date)) {
+                        prop_assert_eq!(by_key.validity, QualificationValidity::VALID);
+                    } else {
+                        prop_assert!(matches!(
+                            by_key.validity,
+                            QualificationValidity::INVALID | QualificationValidity::INVALID_NEWER_EXISTS
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -160,6 +160,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn benefit_ratio_prefers_the_elderly_certificate_on_its_dates() {
+        use crate::record::tests::{date, sample};
+        use crate::ElderlyRecipientCertificateInfo;
+        let mut r = sample();
+        assert_eq!(
+            benefit_ratio(&r, date("20250101")).map(BenefitRatio::percent),
+            Some(70)
+        );
+        r.elderly = Some(ElderlyRecipientCertificateInfo {
+            certificate_date: None,
+            valid_start: date("20240801"),
+            valid_end: date("20250731"),
+            contribution_ratio: ContributionRatio::TWENTY,
+        });
+        assert_eq!(
+            benefit_ratio(&r, date("20250731")).map(BenefitRatio::percent),
+            Some(80)
+        );
+        assert_eq!(
+            benefit_ratio(&r, date("20250801")).map(BenefitRatio::percent),
+            Some(70)
+        );
+        r.contribution_ratio = None;
+        assert_eq!(benefit_ratio(&r, date("20250801")), None);
+        r.preschool = Some(PreschoolClassification::PRESCHOOL);
+        assert_eq!(
+            benefit_ratio(&r, date("20250801")).map(BenefitRatio::percent),
+            Some(80)
+        );
+    }
+
     proptest! {
         #[test]
         fn ratio_round_trips(p in 0u8..=100) {

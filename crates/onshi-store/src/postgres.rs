@@ -1,7 +1,8 @@
 //! The PostgreSQL engine: the scale engine that many service instances share.
 //!
-//! Imports stream rows with COPY into a temporary staging table and merge them with one
-//! `INSERT … ON CONFLICT` in the same transaction, so a file lands whole or not at all.
+//! Imports stream rows with COPY, chunk by chunk, in one transaction, so a file lands whole or not
+//! at all: new rows straight into the table, chunks that touch stored keys through a staging
+//! table and `INSERT … ON CONFLICT`.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -202,6 +203,21 @@ fn copy_row(buf: &mut Vec<u8>, values: &[Value<'_>]) {
     buf.push(b'\n');
 }
 
+/// Streams COPY text-format rows into a table.
+fn copy(
+    client: &mut Client,
+    table: &str,
+    columns: &[&str],
+    data: &[u8],
+) -> Result<u64, StoreError> {
+    let mut writer = client.copy_in(&format!("COPY {table} ({}) FROM STDIN", list(columns)))?;
+    writer.write_all(data).map_err(|e| StoreError::Io {
+        path: "COPY".into(),
+        source: e,
+    })?;
+    Ok(writer.finish()?)
+}
+
 /// One staging table and its pending COPY data.
 struct Staging {
     table: &'static str,
@@ -210,7 +226,9 @@ struct Staging {
     key: &'static str,
     created: bool,
     rows: u64,
+    changed: u64,
     buf: Vec<u8>,
+    buf_rows: u64,
 }
 
 impl Staging {
@@ -227,42 +245,49 @@ impl Staging {
             key,
             created: false,
             rows: 0,
+            changed: 0,
             buf: Vec::new(),
+            buf_rows: 0,
         }
     }
 
+    /// Sends the buffered rows. First optimistically with COPY straight into the target (the
+    /// bulk case: new rows, as fast as a bare COPY); if any row's key is already stored, that
+    /// chunk is undone to a savepoint and goes through the staging table and `INSERT … ON
+    /// CONFLICT` instead, so the server merges one chunk while the feed checks the next.
     fn flush(&mut self, client: &mut Client) -> Result<(), StoreError> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if !self.created {
-            // LIKE copies the NOT NULL constraints but no index: staging costs no index upkeep.
-            client.batch_execute(&format!(
-                "CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP",
-                self.table, self.target
-            ))?;
-            self.created = true;
+        client.batch_execute("SAVEPOINT onshi_chunk")?;
+        if copy(client, self.target, self.columns, &self.buf).is_ok() {
+            client.batch_execute("RELEASE SAVEPOINT onshi_chunk")?;
+            self.changed += self.buf_rows;
+        } else {
+            client.batch_execute(
+                "ROLLBACK TO SAVEPOINT onshi_chunk; RELEASE SAVEPOINT onshi_chunk",
+            )?;
+            if !self.created {
+                // LIKE copies the NOT NULL constraints but no index: staging costs no index
+                // upkeep.
+                client.batch_execute(&format!(
+                    "CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP",
+                    self.table, self.target
+                ))?;
+                self.created = true;
+            }
+            copy(client, self.table, self.columns, &self.buf)?;
+            self.changed += client.execute(&self.merge_sql(), &[])?;
+            client.batch_execute(&format!("TRUNCATE {}", self.table))?;
         }
-        let mut writer = client.copy_in(&format!(
-            "COPY {} ({}) FROM STDIN",
-            self.table,
-            list(self.columns)
-        ))?;
-        writer.write_all(&self.buf).map_err(|e| StoreError::Io {
-            path: "COPY".into(),
-            source: e,
-        })?;
-        writer.finish()?;
         self.buf.clear();
+        self.buf_rows = 0;
         Ok(())
     }
 
-    /// Merges the staged rows into the target; returns how many were new or changed.
-    fn merge(&mut self, client: &mut Client) -> Result<u64, StoreError> {
-        self.flush(client)?;
-        if !self.created {
-            return Ok(0);
-        }
+    /// `INSERT … ON CONFLICT` from the staging table into the target. Identical rows are
+    /// skipped by the WHERE, so a re-import writes nothing.
+    fn merge_sql(&self) -> String {
         let keys: Vec<&str> = self.key.split(", ").collect();
         let rest: Vec<&str> = self
             .columns
@@ -277,8 +302,7 @@ impl Staging {
             .collect();
         let excluded: Vec<String> = rest.iter().map(|c| format!("EXCLUDED.{c}")).collect();
         let cols = list(self.columns);
-        // Identical rows are skipped by the WHERE, so a re-import writes nothing.
-        let sql = format!(
+        format!(
             "INSERT INTO {target} ({cols}) SELECT {cols} FROM {table}
              ON CONFLICT ({key}) DO UPDATE SET {sets}
              WHERE ({current}) IS DISTINCT FROM ({excluded})",
@@ -288,8 +312,13 @@ impl Staging {
             sets = sets.join(", "),
             current = current.join(", "),
             excluded = excluded.join(", "),
-        );
-        Ok(client.execute(&sql, &[])?)
+        )
+    }
+
+    /// Merges what is still buffered; returns how many rows were new or changed in all.
+    fn finish(&mut self, client: &mut Client) -> Result<u64, StoreError> {
+        self.flush(client)?;
+        Ok(self.changed)
     }
 }
 
@@ -312,6 +341,7 @@ impl PgImport<'_> {
         for item in items {
             copy_row(&mut staging.buf, &values(item));
             staging.rows += 1;
+            staging.buf_rows += 1;
             if staging.buf.len() >= COPY_FLUSH_BYTES {
                 staging.flush(&mut conn.client)?;
             }
@@ -335,7 +365,7 @@ impl ImportTx for PgImport<'_> {
         };
         let result = (|| {
             let changed =
-                self.persons.merge(&mut conn.client)? + self.records.merge(&mut conn.client)?;
+                self.persons.finish(&mut conn.client)? + self.records.finish(&mut conn.client)?;
             conn.client.batch_execute("COMMIT")?;
             Ok(changed)
         })();

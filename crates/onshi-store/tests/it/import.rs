@@ -274,3 +274,46 @@ fn readers_on_many_threads() {
         });
     }
 }
+
+#[test]
+fn a_chunk_with_new_and_stored_rows_and_a_record_moving_to_another_person() {
+    for e in engines() {
+        let a = person("P0000000001", "山田　太郎", "ヤマダ　タロウ", "19800102");
+        let b = person("P0000000002", "山田　次郎", "ヤマダ　ジロウ", "19800102");
+        let r1 = record(&a, "01130012", "１", "１", "00", "20200401");
+        let r2 = record(&a, "01130012", "１", "２", "00", "20200401");
+        put(
+            e.store.as_ref(),
+            &[a.clone(), b.clone()],
+            std::slice::from_ref(&r1),
+        );
+        // The insurer corrects the link of r1 to person b, and sends r2 for the first time.
+        let mut moved = r1.clone();
+        moved.person_id = b.id.clone();
+        moved.name = b.name.clone();
+        moved.name_kana = b.name_kana.clone();
+        let counts = put(e.store.as_ref(), &[], &[moved.clone(), r2.clone()]);
+        assert_eq!(
+            counts,
+            onshi_store::ImportCounts {
+                changed: 2,
+                unchanged: 0
+            },
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.records_of_person(&a.id).unwrap(),
+            vec![r2],
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.store.records_of_person(&b.id).unwrap(),
+            vec![moved],
+            "{}",
+            e.name
+        );
+        assert_eq!(e.store.counts().unwrap().records, 2, "{}", e.name);
+    }
+}

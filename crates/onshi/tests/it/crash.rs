@@ -105,3 +105,105 @@ fn killed_import_leaves_the_store_as_it_was() {
     ]);
     assert!(now.contains("\"QualificationValidity\": \"1\""), "{now}");
 }
+
+/// The test server (`ONSHI_TEST_POSTGRES`); required when `ONSHI_REQUIRE_POSTGRES` is set.
+fn postgres_admin() -> Option<String> {
+    match std::env::var("ONSHI_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("ONSHI_REQUIRE_POSTGRES").is_none(),
+                "ONSHI_TEST_POSTGRES missing"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn killed_postgres_import_leaves_the_database_as_it_was() {
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let name = format!("onshi_crash_{}", std::process::id());
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed");
+    ok(&[
+        "gen",
+        "--persons",
+        "60000",
+        "--seed",
+        "5",
+        "--out",
+        s(&feed),
+    ]);
+    ok(&[
+        "import",
+        "persons",
+        s(&feed.join("persons.csv")),
+        "--database",
+        &url,
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args([
+            "import",
+            "eligibility",
+            s(&feed.join("eligibility.csv")),
+            "--database",
+            &url,
+        ])
+        .spawn()
+        .unwrap();
+    // Wait until the server has taken a good part of the rows, then kill the importer hard.
+    let mut watch = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let started = Instant::now();
+    loop {
+        let copied: i64 = watch
+            .query_one(
+                "SELECT COALESCE(SUM(tuples_processed), 0)::bigint FROM pg_stat_progress_copy",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if copied > 5000 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "import finished before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "import sent nothing"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let records: i64 = watch
+        .query_one("SELECT COUNT(*) FROM eligibility", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(records, 0, "a killed import must leave nothing behind");
+    let done = ok(&[
+        "import",
+        "eligibility",
+        s(&feed.join("eligibility.csv")),
+        "--database",
+        &url,
+    ]);
+    assert!(done.contains("不正 0 行"), "{done}");
+    let records: i64 = watch
+        .query_one("SELECT COUNT(*) FROM eligibility", &[])
+        .unwrap()
+        .get(0);
+    assert!(records > 60000, "{records}");
+    drop(watch);
+    c.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+}
