@@ -5,60 +5,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::check_text;
+use crate::text::text_type;
 use crate::ModelError;
 
-macro_rules! card_text {
-    ($(#[$doc:meta])* $name:ident, $max:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The longest value accepted, in characters.
-            pub const MAX_CHARS: usize = $max;
-
-            /// Accepts the value exactly as printed on the card: no control characters, no white
-            /// space at either end, at most `MAX_CHARS` characters.
-            pub fn parse(s: &str) -> Result<Self, ModelError> {
-                check_text(s, Self::MAX_CHARS)?;
-                Ok(Self(s.to_owned()))
-            }
-
-            /// The value as issued.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({:?})"), self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-card_text!(
+text_type!(
     /// 記号 (InsuredCardSymbol): up to 38 characters; 後期高齢者 records have none.
     InsuredCardSymbol,
     38
 );
-card_text!(
+text_type!(
     /// 番号 (InsuredIdentificationNumber): up to 20 characters.
     InsuredIdentificationNumber,
     20

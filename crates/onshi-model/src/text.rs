@@ -49,9 +49,10 @@ macro_rules! text_type {
             /// The longest value accepted, in characters.
             pub const MAX_CHARS: usize = $max;
 
-            /// Accepts the value exactly as given (see the type's rules).
+            /// Accepts the value exactly as given: not empty, at most `MAX_CHARS` characters, no
+            /// control characters, no white space at either end.
             pub fn parse(s: &str) -> Result<Self, ModelError> {
-                check_text(s, Self::MAX_CHARS)?;
+                $crate::text::check_text(s, Self::MAX_CHARS)?;
                 Ok(Self(s.to_owned()))
             }
 
@@ -88,6 +89,8 @@ macro_rules! text_type {
         }
     };
 }
+
+pub(crate) use text_type;
 
 text_type!(
     /// A person's name in kanji (or as registered), surname and given name separated by U+3000,
