@@ -63,7 +63,7 @@ impl ContributionRatio {
 }
 
 fn tenths_label(percent: u8) -> String {
-    if percent % 10 == 0 {
+    if percent.is_multiple_of(10) {
         format!("{}割", percent / 10)
     } else {
         format!("{percent}%")

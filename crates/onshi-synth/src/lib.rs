@@ -161,7 +161,7 @@ fn write_all(
     let mut summary = SynthSummary::default();
     let mut hh = Household::new();
     let mut each_person = |id: u64| {
-        if id % PROGRESS_EVERY == 0 {
+        if id.is_multiple_of(PROGRESS_EVERY) {
             progress(id);
         }
     };

@@ -1,7 +1,9 @@
 //! `onshi`: the one binary. It parses arguments and calls the library crates; nothing else.
 
+mod card;
 mod demo;
 mod feed;
+mod jlis;
 mod lookup;
 
 use std::path::PathBuf;
@@ -29,6 +31,12 @@ enum Command {
     Gen(feed::GenArgs),
     /// Measure import and lookup rates of the store engines beside bare baselines.
     Bench(feed::BenchArgs),
+    /// Talk to a My Number card (a reader through PC/SC, or a software card file).
+    #[command(subcommand)]
+    Card(card::CardCommand),
+    /// The test card authority (acting as J-LIS would): test root, software cards, CRLs.
+    #[command(subcommand)]
+    Jlis(jlis::JlisCommand),
 }
 
 /// Which store to use: a data directory (SQLite, the default) or a database URL.
@@ -68,6 +76,8 @@ fn main() -> ExitCode {
         Command::Lookup(a) => lookup::run(&a),
         Command::Gen(a) => feed::gen(&a),
         Command::Bench(a) => feed::bench(&a),
+        Command::Card(c) => card::run(&c),
+        Command::Jlis(c) => jlis::run(&c),
     };
     match result {
         Ok(code) => code,

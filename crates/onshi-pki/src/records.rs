@@ -1,0 +1,271 @@
+//! The authority's two registers as CSV: `issued.csv` (`Serial,PersonId,NotBefore,NotAfter`, the
+//! link from a card's certificate to a person that the eligibility service imports) and
+//! `revoked.csv` (`Serial,RevokedAt`). Serials in canonical form ([`crate::serial_text`]), times
+//! RFC 3339 UTC with whole seconds.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::PkiError;
+use crate::files::{self, MODE_PRIVATE};
+use crate::serial::canonical_serial;
+use crate::time::{parse_rfc3339, rfc3339};
+
+/// The header of `issued.csv`.
+pub const ISSUED_HEADER: [&str; 4] = ["Serial", "PersonId", "NotBefore", "NotAfter"];
+/// The header of `revoked.csv`.
+pub const REVOKED_HEADER: [&str; 2] = ["Serial", "RevokedAt"];
+
+/// One line of `issued.csv`: a certificate this authority put on a card, and whose card it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRecord {
+    /// The certificate's serial, canonical text.
+    pub serial: String,
+    /// The person the card was issued to.
+    pub person_id: String,
+    /// Start of the certificate's validity.
+    pub not_before: DateTime<Utc>,
+    /// End of the certificate's validity.
+    pub not_after: DateTime<Utc>,
+}
+
+/// One line of `revoked.csv`: a revoked certificate and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedRecord {
+    /// The certificate's serial, canonical text.
+    pub serial: String,
+    /// When it was revoked (the CRL's revocationDate).
+    pub revoked_at: DateTime<Utc>,
+}
+
+/// Whether `id` is an acceptable person id: 1–32 ASCII letters, digits, '-' or '_' (the same rule
+/// as the store's `PersonId`).
+pub fn is_valid_person_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The CSV text of a header line or a record line.
+pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let malformed = |what: String| PkiError::Malformed {
+        path: "(csv)".into(),
+        what,
+    };
+    writer
+        .write_record(fields)
+        .map_err(|e| malformed(e.to_string()))?;
+    writer.into_inner().map_err(|e| malformed(e.to_string()))
+}
+
+impl IssuedRecord {
+    fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+        csv_line(&[
+            &self.serial,
+            &self.person_id,
+            &rfc3339(self.not_before),
+            &rfc3339(self.not_after),
+        ])
+    }
+}
+
+impl RevokedRecord {
+    fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+        csv_line(&[&self.serial, &rfc3339(self.revoked_at)])
+    }
+}
+
+/// Reads and checks every line of `issued.csv`.
+pub(crate) fn read_issued(path: &Path) -> Result<Vec<IssuedRecord>, PkiError> {
+    read_rows(
+        path,
+        "発行記録 / the issue record",
+        &ISSUED_HEADER,
+        |row| {
+            let serial = serial_field(row[0])?;
+            if !is_valid_person_id(row[1]) {
+                return Err(format!("PersonId {:?} is not a valid person id", row[1]));
+            }
+            Ok(IssuedRecord {
+                serial,
+                person_id: row[1].to_owned(),
+                not_before: time_field("NotBefore", row[2])?,
+                not_after: time_field("NotAfter", row[3])?,
+            })
+        },
+    )
+}
+
+/// Reads and checks every line of `revoked.csv`.
+pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> {
+    read_rows(
+        path,
+        "失効記録 / the revocation record",
+        &REVOKED_HEADER,
+        |row| {
+            Ok(RevokedRecord {
+                serial: serial_field(row[0])?,
+                revoked_at: time_field("RevokedAt", row[1])?,
+            })
+        },
+    )
+}
+
+/// Adds one line to `issued.csv` (rewriting the file atomically).
+pub(crate) fn append_issued(path: &Path, record: &IssuedRecord) -> Result<(), PkiError> {
+    append(path, "発行記録 / the issue record", &record.to_line()?)
+}
+
+/// Adds one line to `revoked.csv` (rewriting the file atomically).
+pub(crate) fn append_revoked(path: &Path, record: &RevokedRecord) -> Result<(), PkiError> {
+    append(path, "失効記録 / the revocation record", &record.to_line()?)
+}
+
+fn append(path: &Path, what: &'static str, line: &[u8]) -> Result<(), PkiError> {
+    let mut bytes = files::read_bytes(path, what)?;
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(line);
+    files::write_atomic(path, &bytes, MODE_PRIVATE)
+}
+
+fn read_rows<T>(
+    path: &Path,
+    what: &'static str,
+    header: &[&str],
+    parse: impl Fn(&[&str]) -> Result<T, String>,
+) -> Result<Vec<T>, PkiError> {
+    let bytes = files::read_bytes(path, what)?;
+    let malformed = |what: String| PkiError::Malformed {
+        path: path.to_path_buf(),
+        what,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let found = reader.headers().map_err(|e| malformed(csv_error(&e)))?;
+    if found.iter().ne(header.iter().copied()) {
+        return Err(malformed(format!(
+            "line 1: the header must be {}",
+            header.join(",")
+        )));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| malformed(csv_error(&e)))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let fields: Vec<&str> = record.iter().collect();
+        let row = parse(&fields).map_err(|why| malformed(format!("line {line}: {why}")))?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The CSV reader's complaint, led by the line it concerns.
+fn csv_error(e: &csv::Error) -> String {
+    match e.position() {
+        Some(pos) => format!("line {}: {e}", pos.line()),
+        None => e.to_string(),
+    }
+}
+
+fn serial_field(text: &str) -> Result<String, String> {
+    match canonical_serial(text) {
+        Ok(serial) if serial == text => Ok(serial),
+        _ => Err(format!(
+            "Serial {text:?} is not uppercase hexadecimal without separators"
+        )),
+    }
+}
+
+fn time_field(column: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    parse_rfc3339(text).ok_or_else(|| format!("{column} {text:?} is not an RFC 3339 time"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn issued_file(dir: &Path, body: &str) -> std::path::PathBuf {
+        let path = dir.join("issued.csv");
+        std::fs::write(&path, format!("Serial,PersonId,NotBefore,NotAfter\n{body}")).unwrap();
+        path
+    }
+
+    #[test]
+    fn person_ids() {
+        for good in ["P0000000001", "a", "A-b_9", &"x".repeat(32)] {
+            assert!(is_valid_person_id(good), "{good}");
+        }
+        for bad in ["", &"x".repeat(33), "山田", "a b", "a,b", "a\"b", "a\nb"] {
+            assert!(!is_valid_person_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn issued_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = issued_file(dir.path(), "");
+        let record = IssuedRecord {
+            serial: "4A00000000000000000001".into(),
+            person_id: "P0000000001".into(),
+            not_before: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
+            not_after: Utc.with_ymd_and_hms(2031, 4, 1, 0, 0, 0).unwrap(),
+        };
+        append_issued(&path, &record).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "Serial,PersonId,NotBefore,NotAfter\n\
+             4A00000000000000000001,P0000000001,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n"
+        );
+        assert_eq!(read_issued(&path).unwrap(), vec![record]);
+    }
+
+    #[test]
+    fn bad_issued_lines_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (body, needle) in [
+            (
+                "4a01,P1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n",
+                "line 2",
+            ),
+            (
+                "4A01,P 1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n",
+                "PersonId",
+            ),
+            ("4A01,P1,2026-04-01,2031-04-01T00:00:00Z\n", "NotBefore"),
+            ("4A01,P1,2026-04-01T00:00:00Z\n", "line 2"),
+        ] {
+            let path = issued_file(dir.path(), body);
+            let err = read_issued(&path).unwrap_err().to_string();
+            assert!(err.contains(needle), "{body}: {err}");
+            assert!(err.contains("issued.csv"), "{err}");
+        }
+        let path = dir.path().join("issued.csv");
+        std::fs::write(&path, "Serial,Person,NotBefore,NotAfter\n").unwrap();
+        let err = read_issued(&path).unwrap_err().to_string();
+        assert!(err.contains("header"), "{err}");
+    }
+
+    #[test]
+    fn revoked_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("revoked.csv");
+        std::fs::write(&path, "Serial,RevokedAt\n").unwrap();
+        let record = RevokedRecord {
+            serial: "4A01".into(),
+            revoked_at: Utc.with_ymd_and_hms(2027, 1, 2, 3, 4, 5).unwrap(),
+        };
+        append_revoked(&path, &record).unwrap();
+        assert_eq!(read_revoked(&path).unwrap(), vec![record]);
+    }
+}
