@@ -43,6 +43,17 @@ const MAX_FRAME: usize = u16::MAX as usize;
 /// Connects `card` to vpcd at `addr` and answers it until the connection closes (`Ok`) or `stop`
 /// is set (`Ok`, checked at least every 100 ms). No reconnection.
 pub fn serve(card: SoftCard, addr: SocketAddr, stop: &AtomicBool) -> Result<(), EmuError> {
+    serve_until_removed(card, addr, stop, None)
+}
+
+/// [`serve`], but the card is "taken out of the reader" (the connection closes without an
+/// answer) when the APDU after the first `remove_after` arrives: how tests pull a card mid-read.
+pub fn serve_until_removed(
+    card: SoftCard,
+    addr: SocketAddr,
+    stop: &AtomicBool,
+    remove_after: Option<usize>,
+) -> Result<(), EmuError> {
     let err = |source| EmuError::Vpcd { addr, source };
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(err)?;
     stream.set_read_timeout(Some(POLL_INTERVAL)).map_err(err)?;
@@ -50,6 +61,7 @@ pub fn serve(card: SoftCard, addr: SocketAddr, stop: &AtomicBool) -> Result<(), 
     stream.set_nodelay(true).map_err(err)?;
     tracing::info!(%addr, "connected to vpcd");
     let mut bridge = Bridge::new(card);
+    bridge.apdus_left = remove_after;
     let result = bridge.run(&mut stream, stop);
     tracing::info!(%addr, "vpcd bridge stopped");
     result.map_err(err)
@@ -59,6 +71,8 @@ pub fn serve(card: SoftCard, addr: SocketAddr, stop: &AtomicBool) -> Result<(), 
 struct Bridge {
     card: SoftCard,
     frames: FrameReader,
+    /// APDUs still answered before the card is pulled out (`None`: never).
+    apdus_left: Option<usize>,
 }
 
 impl Bridge {
@@ -66,6 +80,7 @@ impl Bridge {
         Self {
             card,
             frames: FrameReader::default(),
+            apdus_left: None,
         }
     }
 
@@ -88,6 +103,16 @@ impl Bridge {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            if frame.len() > 1 {
+                match self.apdus_left {
+                    Some(0) => {
+                        tracing::info!("card pulled out of the virtual reader");
+                        return Ok(());
+                    }
+                    Some(n) => self.apdus_left = Some(n - 1),
+                    None => {}
+                }
+            }
             if let Some(answer) = self.answer(&frame) {
                 write_frame(stream, &answer)?;
             }

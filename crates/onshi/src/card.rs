@@ -58,6 +58,9 @@ pub enum CardCommand {
         /// The address vpcd listens on.
         #[arg(long, default_value = "127.0.0.1:35963")]
         vpcd: SocketAddr,
+        /// Pull the card out after this many APDUs (for testing a card removed mid-read).
+        #[arg(long, hide = true)]
+        remove_after: Option<usize>,
     },
 }
 
@@ -80,8 +83,9 @@ mod exit {
 /// Opens the card the `--reader` argument names.
 pub fn open_reader(spec: &str) -> anyhow::Result<Box<dyn Transport>> {
     if let Some(file) = spec.strip_prefix("emu:") {
-        let card = onshi_card_emu::SoftCard::open(Path::new(file))
-            .with_context(|| format!("ソフトウェアカード {file} を開けません / cannot open the software card"))?;
+        let card = onshi_card_emu::SoftCard::open(Path::new(file)).with_context(|| {
+            format!("ソフトウェアカード {file} を開けません / cannot open the software card")
+        })?;
         return Ok(Box::new(onshi_card_emu::InProcess::new(card)));
     }
     let name = match spec {
@@ -164,7 +168,10 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// Writes a file atomically (temporary name in the same directory, then rename).
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -177,7 +184,10 @@ fn info(client: &mut Client<Box<dyn Transport>>, cert_out: Option<&Path>) -> Res
     match x509_parser::parse_x509_certificate(&der) {
         Ok((_, cert)) => {
             println!("利用者証明用電子証明書");
-            println!("  シリアル番号\t{}", onshi_pki::serial_text(cert.raw_serial()));
+            println!(
+                "  シリアル番号\t{}",
+                onshi_pki::serial_text(cert.raw_serial())
+            );
             println!("  発行者\t{}", cert.issuer());
             println!("  有効期間の開始\t{}", cert.validity().not_before);
             println!("  有効期間の満了\t{}", cert.validity().not_after);
@@ -187,15 +197,24 @@ fn info(client: &mut Client<Box<dyn Transport>>, cert_out: Option<&Path>) -> Res
     if let Some(path) = cert_out {
         write_atomic(path, pem("CERTIFICATE", &der).as_bytes())
             .with_context(|| format!("{}: 書き込めません / cannot write", path.display()))?;
-        println!("証明書を書き出しました / certificate written: {}", path.display());
+        println!(
+            "証明書を書き出しました / certificate written: {}",
+            path.display()
+        );
     }
     Ok(())
 }
 
 /// Runs `onshi card …`.
 pub fn run(command: &CardCommand) -> anyhow::Result<ExitCode> {
-    if let CardCommand::Emulate { card, foreign, vpcd } = command {
-        return emulate(card.as_deref(), *foreign, *vpcd);
+    if let CardCommand::Emulate {
+        card,
+        foreign,
+        vpcd,
+        remove_after,
+    } = command
+    {
+        return emulate(card.as_deref(), *foreign, *vpcd, *remove_after);
     }
     let reader = match command {
         CardCommand::Info { reader, .. }
@@ -215,7 +234,9 @@ pub fn run(command: &CardCommand) -> anyhow::Result<ExitCode> {
     let result = match command {
         CardCommand::Info { cert_out, .. } => info(&mut client, cert_out.as_deref()),
         CardCommand::Status { .. } => status(&mut client),
-        CardCommand::VerifyPin { .. } => verify(&mut client).map(|_| println!("暗証番号を確認しました / PIN verified")),
+        CardCommand::VerifyPin { .. } => {
+            verify(&mut client).map(|_| println!("暗証番号を確認しました / PIN verified"))
+        }
         CardCommand::Sign { input, output, .. } => sign(&mut client, input, output),
         CardCommand::Emulate { .. } => unreachable!("handled above"),
     };
@@ -250,7 +271,11 @@ fn verify(client: &mut Client<Box<dyn Transport>>) -> Result<(), Failure> {
     Ok(client.verify_auth_pin(&pin)?)
 }
 
-fn sign(client: &mut Client<Box<dyn Transport>>, input: &Path, output: &Path) -> Result<(), Failure> {
+fn sign(
+    client: &mut Client<Box<dyn Transport>>,
+    input: &Path,
+    output: &Path,
+) -> Result<(), Failure> {
     let data = std::fs::read(input)
         .with_context(|| format!("{}: 読めません / cannot read", input.display()))?;
     let digest: [u8; 32] = sha2::Sha256::digest(&data).into();
@@ -258,23 +283,38 @@ fn sign(client: &mut Client<Box<dyn Transport>>, input: &Path, output: &Path) ->
     let signature = client.sign_with_auth_key(&sha256_digest_info(&digest))?;
     write_atomic(output, &signature)
         .with_context(|| format!("{}: 書き込めません / cannot write", output.display()))?;
-    println!("署名しました（{} バイト） / signed: {}", signature.len(), output.display());
+    println!(
+        "署名しました（{} バイト） / signed: {}",
+        signature.len(),
+        output.display()
+    );
     Ok(())
 }
 
-fn emulate(card: Option<&Path>, foreign: bool, vpcd: SocketAddr) -> anyhow::Result<ExitCode> {
+fn emulate(
+    card: Option<&Path>,
+    foreign: bool,
+    vpcd: SocketAddr,
+    remove_after: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let soft = if foreign {
         onshi_card_emu::SoftCard::foreign()
     } else {
         let Some(path) = card else {
-            anyhow::bail!("--card ファイル か --foreign を指定してください / give --card FILE or --foreign");
+            anyhow::bail!(
+                "--card ファイル か --foreign を指定してください / give --card FILE or --foreign"
+            );
         };
-        onshi_card_emu::SoftCard::open(path)
-            .with_context(|| format!("{}: カードファイルを開けません / cannot open the card file", path.display()))?
+        onshi_card_emu::SoftCard::open(path).with_context(|| {
+            format!(
+                "{}: カードファイルを開けません / cannot open the card file",
+                path.display()
+            )
+        })?
     };
     eprintln!("仮想カードリーダー（vpcd {vpcd}）にカードを挿入しました。Ctrl-C で取り出します。");
     let stop = std::sync::atomic::AtomicBool::new(false);
-    onshi_card_emu::vpcd::serve(soft, vpcd, &stop)
+    onshi_card_emu::vpcd::serve_until_removed(soft, vpcd, &stop, remove_after)
         .map_err(|e| anyhow::anyhow!("vpcd {vpcd}: {e} (pcscd と vsmartcard-vpcd は動いていますか / is pcscd with vsmartcard-vpcd running?)"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -73,8 +73,9 @@ pub enum JlisCommand {
 }
 
 fn day(s: &str, what: &str) -> anyhow::Result<chrono::DateTime<Utc>> {
-    let d = NaiveDate::parse_from_str(s, "%Y%m%d")
-        .with_context(|| format!("{what}: yyyyMMdd で指定してください / expected yyyyMMdd: {s:?}"))?;
+    let d = NaiveDate::parse_from_str(s, "%Y%m%d").with_context(|| {
+        format!("{what}: yyyyMMdd で指定してください / expected yyyyMMdd: {s:?}")
+    })?;
     Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()))
 }
 
@@ -84,8 +85,14 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
     match command {
         JlisCommand::Init { dir } => {
             onshi_pki::Authority::init(dir, now)?;
-            println!("試験用の認証局を作成しました / test authority created: {}", dir.display());
-            println!("  CA証明書 / CA certificate: {}", dir.join("ca.pem").display());
+            println!(
+                "試験用の認証局を作成しました / test authority created: {}",
+                dir.display()
+            );
+            println!(
+                "  CA証明書 / CA certificate: {}",
+                dir.join("ca.pem").display()
+            );
         }
         JlisCommand::IssueCard {
             dir,
@@ -100,7 +107,8 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
             not_after,
         } => {
             let authority = onshi_pki::Authority::open(dir)?;
-            let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("--pin: {} / {e}", e.message_ja()))?;
+            let pin =
+                Pin::parse(pin).map_err(|e| anyhow::anyhow!("--pin: {} / {e}", e.message_ja()))?;
             let request = onshi_pki::IssueRequest {
                 person_id: person.clone(),
                 pin,
@@ -111,15 +119,24 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
                     sex: sex.clone(),
                 },
                 attributes_pin: None,
-                not_before: not_before.as_deref().map(|s| day(s, "--not-before")).transpose()?,
-                not_after: not_after.as_deref().map(|s| day(s, "--not-after")).transpose()?,
+                not_before: not_before
+                    .as_deref()
+                    .map(|s| day(s, "--not-before"))
+                    .transpose()?,
+                not_after: not_after
+                    .as_deref()
+                    .map(|s| day(s, "--not-after"))
+                    .transpose()?,
                 out: out.clone(),
             };
             let card = authority.issue_card(&request, now)?;
             println!("カードを発行しました / card issued: {}", out.display());
             println!("  シリアル番号 / serial\t{}", card.serial);
             println!("  個人ID / person\t{person}");
-            println!("  有効期間 / validity\t{} – {}", card.not_before, card.not_after);
+            println!(
+                "  有効期間 / validity\t{} – {}",
+                card.not_before, card.not_after
+            );
         }
         JlisCommand::Revoke { dir, serial } => {
             onshi_pki::Authority::open(dir)?.revoke(serial, now)?;

@@ -19,12 +19,21 @@ fn onshi_with_input(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Issues a card for a person from a fresh authority; returns (authority dir, card file).
@@ -34,7 +43,18 @@ fn issue(dir: &Path, person: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     if !authority.join("ca.pem").exists() {
         ok(&["jlis", "init", "--dir", s(&authority)]);
     }
-    ok(&["jlis", "issue-card", "--dir", s(&authority), "--person", person, "--pin", "1234", "--out", s(&card)]);
+    ok(&[
+        "jlis",
+        "issue-card",
+        "--dir",
+        s(&authority),
+        "--person",
+        person,
+        "--pin",
+        "1234",
+        "--out",
+        s(&card),
+    ]);
     (authority, card)
 }
 
@@ -46,16 +66,37 @@ fn software_card_through_the_in_process_reader() {
     let pem = dir.path().join("cert.pem");
     let info = ok(&["card", "info", "--reader", &reader, "--cert-out", s(&pem)]);
     let issued = std::fs::read_to_string(authority.join("issued.csv")).unwrap();
-    let serial = issued.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let serial = issued
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(info.contains(&serial), "{info}\n{issued}");
-    assert!(std::fs::read_to_string(&pem).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(std::fs::read_to_string(&pem)
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(ok(&["card", "status", "--reader", &reader]).contains("残り3回"));
 
     // Sign a file and verify the signature with openssl, independently of our code.
     let data = dir.path().join("data.bin");
     let sig = dir.path().join("sig.bin");
     std::fs::write(&data, b"nonce and terminal id").unwrap();
-    let out = onshi_with_input(&["card", "sign", "--reader", &reader, "--in", s(&data), "--out", s(&sig)], "1234\n");
+    let out = onshi_with_input(
+        &[
+            "card",
+            "sign",
+            "--reader",
+            &reader,
+            "--in",
+            s(&data),
+            "--out",
+            s(&sig),
+        ],
+        "1234\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(std::fs::read(&sig).unwrap().len(), 256);
     verify_with_openssl(dir.path(), &pem, &data, &sig);
@@ -82,7 +123,10 @@ fn software_card_through_the_in_process_reader() {
 }
 
 fn verify_with_openssl(dir: &Path, pem: &Path, data: &Path, sig: &Path) {
-    let Ok(out) = Command::new("openssl").args(["x509", "-in", s(pem), "-pubkey", "-noout"]).output() else {
+    let Ok(out) = Command::new("openssl")
+        .args(["x509", "-in", s(pem), "-pubkey", "-noout"])
+        .output()
+    else {
         eprintln!("openssl not installed: independent verification skipped");
         return;
     };
@@ -90,7 +134,15 @@ fn verify_with_openssl(dir: &Path, pem: &Path, data: &Path, sig: &Path) {
     let public = dir.join("pub.pem");
     std::fs::write(&public, &out.stdout).unwrap();
     let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify", s(&public), "-signature", s(sig), s(data)])
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            s(&public),
+            "-signature",
+            s(sig),
+            s(data),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "openssl: {}", text(&out));
@@ -102,7 +154,10 @@ fn vpcd() -> Option<String> {
     match std::env::var("ONSHI_TEST_VPCD") {
         Ok(addr) if !addr.is_empty() => Some(addr),
         _ => {
-            assert!(std::env::var_os("ONSHI_REQUIRE_VPCD").is_none(), "ONSHI_TEST_VPCD missing");
+            assert!(
+                std::env::var_os("ONSHI_REQUIRE_VPCD").is_none(),
+                "ONSHI_TEST_VPCD missing"
+            );
             eprintln!("PC/SC tests skipped: ONSHI_TEST_VPCD is not set (scripts/test sets it)");
             None
         }
@@ -131,16 +186,26 @@ impl Drop for Emulator {
 fn insert(args: &[&str], addr: &str, reader: &str) -> Emulator {
     let mut all = vec!["card", "emulate", "--vpcd", addr];
     all.extend_from_slice(args);
-    let child = Command::new(env!("CARGO_BIN_EXE_onshi")).args(&all).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args(&all)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let emulator = Emulator(child);
     let started = Instant::now();
     loop {
-        let out = Command::new(env!("CARGO_BIN_EXE_onshi")).args(["card", "status", "--reader", reader]).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(["card", "status", "--reader", reader])
+            .output()
+            .unwrap();
         let t = text(&out);
         if out.status.success() || t.contains("マイナンバーカードではない") {
             return emulator;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the virtual card never appeared: {t}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the virtual card never appeared: {t}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -161,7 +226,19 @@ fn software_card_through_pcscd_and_vpcd() {
         let data = dir.path().join("data.bin");
         let sig = dir.path().join("sig.bin");
         std::fs::write(&data, b"challenge").unwrap();
-        let out = onshi_with_input(&["card", "sign", "--reader", reader, "--in", s(&data), "--out", s(&sig)], "1234\n");
+        let out = onshi_with_input(
+            &[
+                "card",
+                "sign",
+                "--reader",
+                reader,
+                "--in",
+                s(&data),
+                "--out",
+                s(&sig),
+            ],
+            "1234\n",
+        );
         assert!(out.status.success(), "{}", text(&out));
         verify_with_openssl(dir.path(), &pem, &data, &sig);
         for _ in 0..3 {
@@ -179,11 +256,37 @@ fn software_card_through_pcscd_and_vpcd() {
     // A card that is not a My Number card.
     {
         let _card = insert(&["--foreign"], &addr, reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_onshi")).args(["card", "info", "--reader", reader]).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(["card", "info", "--reader", reader])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-        assert!(text(&out).contains("マイナンバーカードではない"), "{}", text(&out));
+        assert!(
+            text(&out).contains("マイナンバーカードではない"),
+            "{}",
+            text(&out)
+        );
+    }
+    // Pulled out in the middle of reading the certificate: `insert` waits with one `card status`
+    // (6 APDUs: SELECT AP, SELECT EF, VERIFY for each PIN); then `card info` sends SELECT AP,
+    // SELECT EF and the first READ BINARY, and the card is gone before the next READ BINARY.
+    {
+        let _card = insert(&["--card", s(&card), "--remove-after", "9"], &addr, reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(["card", "info", "--reader", reader])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+        assert!(
+            text(&out).contains("読み取り中にカードが外されました"),
+            "{}",
+            text(&out)
+        );
     }
     // No card at all.
-    let out = Command::new(env!("CARGO_BIN_EXE_onshi")).args(["card", "info", "--reader", reader]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args(["card", "info", "--reader", reader])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
 }
