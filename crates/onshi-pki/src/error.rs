@@ -1,9 +1,13 @@
-//! Errors of the test card authority: each names the file, the serial or the value concerned and
-//! says what went wrong, in Japanese and English like the rest of onshi.
+//! Errors of onshi's PKI: [`PkiError`] for the authorities (each names the file, the serial or the
+//! value concerned and says what went wrong, in Japanese and English like the rest of onshi), and
+//! [`CardCheckError`] for a patient's card certificate refused by the eligibility service (with the
+//! service's code and a message for clinic staff).
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+
+use crate::time::date_ja;
 
 /// Why an authority operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -134,4 +138,149 @@ pub enum PkiError {
         /// The cause.
         source: onshi_card_emu::EmuError,
     },
+    /// A certificate given as a trusted JPKI CA that cannot serve as one.
+    #[error(
+        "信頼する認証局の証明書（{index}番目）を使えません / trusted CA certificate #{index}: {what}"
+    )]
+    TrustAnchor {
+        /// Its position in the list given, from 1.
+        index: usize,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// A CRL that was not loaded: malformed, or not signed by a trusted CA.
+    #[error("失効リスト（{index}番目）を読み込めません / CRL #{index} refused: {what}")]
+    Crl {
+        /// Its position in the list given, from 1.
+        index: usize,
+        /// Why it was refused.
+        what: String,
+    },
+    /// A certificate signing request the terminal CA does not sign.
+    #[error("証明書署名要求（CSR）を受け付けられません / CSR refused: {what}")]
+    Csr {
+        /// Why it was refused.
+        what: String,
+    },
+    /// A terminal id that cannot be a terminal certificate's common name.
+    #[error(
+        "端末ID「{id}」は英数字・'-'・'_'・'.' の1〜64文字で指定してください / terminal id {id:?}: use 1–64 ASCII letters, digits, '-', '_' or '.'"
+    )]
+    TerminalId {
+        /// The refused id.
+        id: String,
+    },
+}
+
+/// Why the eligibility service refuses a patient's card certificate or its signature.
+///
+/// [`CardCheckError::code`] is the service's answer code; [`CardCheckError::message_ja`] tells the
+/// clinic's staff what happened and what the patient can do. The `Display` text is for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardCheckError {
+    /// Not a DER X.509 certificate this service can read (truncated, trailing bytes, bad fields).
+    #[error("カードの電子証明書の形式が正しくありません / malformed card certificate: {0}")]
+    Malformed(String),
+    /// No trusted JPKI CA has the certificate's issuer name.
+    #[error("電子証明書の発行元が信頼された認証局ではありません / issued by an untrusted CA")]
+    UnknownIssuer,
+    /// A trusted CA has the issuer's name, but the certificate's signature does not verify with
+    /// its key (tampered, or another CA with the same name).
+    #[error(
+        "電子証明書の署名を認証局の鍵で検証できません / the certificate's signature does not verify with the CA's key"
+    )]
+    BadCertificateSignature,
+    /// The certificate's validity starts after `now`.
+    #[error("電子証明書の有効期間が始まっていません（{not_before}から） / not valid before {not_before}")]
+    NotYetValid {
+        /// Start of its validity.
+        not_before: DateTime<Utc>,
+    },
+    /// The certificate expired and the grace period (if any) is over.
+    #[error(
+        "電子証明書の有効期限（{not_after}）と猶予期間（{grace_ended}まで）が過ぎています / expired at {not_after}, grace period ended {grace_ended}"
+    )]
+    Expired {
+        /// End of its validity.
+        not_after: DateTime<Utc>,
+        /// The last second of the grace period (`not_after` itself when there is none).
+        grace_ended: DateTime<Utc>,
+    },
+    /// The certificate's serial is on its CA's CRL.
+    #[error(
+        "電子証明書（シリアル番号 {serial}）は失効しています / certificate {serial} is revoked"
+    )]
+    Revoked {
+        /// The serial, canonical text ([`crate::serial_text`]).
+        serial: String,
+    },
+    /// The certificate's key is not RSA, or RSA with fewer than 2048 bits.
+    #[error(
+        "電子証明書の鍵がRSA 2048ビット以上ではありません / the certificate's key is not RSA of 2048 bits or more"
+    )]
+    WeakKey,
+    /// The card's signature does not verify with the certificate's key.
+    #[error("署名を検証できません / the signature does not verify")]
+    BadSignature,
+}
+
+impl CardCheckError {
+    /// The service's answer code: `E004` untrusted, malformed or weak; `E005` expired or not yet
+    /// valid; `E006` revoked; `E007` bad signature (the values of `onshi_proto::codes`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_)
+            | Self::UnknownIssuer
+            | Self::BadCertificateSignature
+            | Self::WeakKey => "E004",
+            Self::NotYetValid { .. } | Self::Expired { .. } => "E005",
+            Self::Revoked { .. } => "E006",
+            Self::BadSignature => "E007",
+        }
+    }
+
+    /// What happened and what to do, in Japanese, for the clinic's staff (dates as in Japan).
+    pub fn message_ja(&self) -> String {
+        match self {
+            Self::Malformed(_) => "カードの電子証明書を読み取れませんでした（形式が正しくありません）。\
+                 カードを置き直してもう一度読み取ってください。"
+                .to_owned(),
+            Self::UnknownIssuer | Self::BadCertificateSignature => {
+                "カードの電子証明書を確認できませんでした（信頼できる発行元の証明書ではありません）。\
+                 マイナンバーカードでの資格確認はできません。"
+                    .to_owned()
+            }
+            Self::NotYetValid { not_before } => format!(
+                "電子証明書の有効期間がまだ始まっていません（{}から有効）。\
+                 端末の日付と時刻が正しいか確認してください。",
+                date_ja(*not_before)
+            ),
+            Self::Expired {
+                not_after,
+                grace_ended,
+            } => {
+                let when = if grace_ended > not_after {
+                    format!(
+                        "有効期限：{}、猶予期間：{}まで",
+                        date_ja(*not_after),
+                        date_ja(*grace_ended)
+                    )
+                } else {
+                    format!("有効期限：{}", date_ja(*not_after))
+                };
+                format!(
+                    "電子証明書の有効期限が切れています（{when}）。市区町村の窓口で更新してください。"
+                )
+            }
+            Self::Revoked { .. } => "このカードの電子証明書は失効しています。\
+                 市区町村の窓口で電子証明書の再発行が必要です。目視確認での受付はできません。"
+                .to_owned(),
+            Self::WeakKey => "カードの電子証明書の鍵が要件を満たしていません。\
+                 マイナンバーカードでの資格確認はできません。"
+                .to_owned(),
+            Self::BadSignature => "カードによる署名を確認できませんでした。\
+                 もう一度カードを読み取り、暗証番号を入力してください。"
+                .to_owned(),
+        }
+    }
 }

@@ -1,4 +1,6 @@
-//! The test card authority: onshi's stand-in for J-LIS.
+//! onshi's PKI: the test card authority (onshi's stand-in for J-LIS), the eligibility service's
+//! checks of a patient's card certificate ([`card_check`]), and the service's own CAs for
+//! terminals and for its TLS server ([`terminal_ca`]).
 //!
 //! An [`Authority`] lives in a directory (layout in [`authority`]): an RSA-2048 root for
 //! user-authentication certificates, clearly marked as a TEST authority in its subject; it issues
@@ -10,14 +12,18 @@
 //! No function reads the clock; each takes `now`.
 
 pub mod authority;
+pub mod card_check;
 pub mod error;
 mod files;
 pub mod records;
 pub mod serial;
 mod state;
+pub mod terminal_ca;
 mod time;
 
 pub use authority::{Authority, IssueRequest, IssuedCard};
-pub use error::PkiError;
+pub use card_check::{CardPublicKey, CardWarning, CheckedCard, CrlInfo, GracePolicy, TrustedJpki};
+pub use error::{CardCheckError, PkiError};
 pub use records::{is_valid_person_id, IssuedRecord, RevokedRecord};
 pub use serial::{canonical_serial, serial_text};
+pub use terminal_ca::{serial_of, terminal_id_of, IssuedTerminal, ServerPki};

@@ -4,7 +4,7 @@
 //! conversion adds the seconds since the Unix epoch to rcgen's own epoch value
 //! ([`rcgen::date_time_ymd`]), which is why times before 1970 are refused.
 
-use chrono::{DateTime, Months, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, FixedOffset, Months, Offset, SecondsFormat, SubsecRound, Utc};
 
 use crate::error::PkiError;
 
@@ -46,6 +46,18 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Japan Standard Time (UTC+9, no daylight saving): the calendar of the national rules and of
+/// the clinic's staff.
+pub(crate) fn jst() -> FixedOffset {
+    // 9 hours is within ±24 h, so `east_opt` cannot return `None`; UTC is only a formal fallback.
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// A date as the staff read it, in JST: `2026年4月30日`.
+pub(crate) fn date_ja(t: DateTime<Utc>) -> String {
+    t.with_timezone(&jst()).format("%Y年%-m月%-d日").to_string()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -75,6 +87,14 @@ mod tests {
         assert!(since_epoch(before).is_err());
         let after = Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap();
         assert!(since_epoch(after).is_err());
+    }
+
+    #[test]
+    fn dates_for_staff_are_in_jst() {
+        // 15:00 UTC is already the next day in Japan.
+        let t = Utc.with_ymd_and_hms(2026, 4, 30, 15, 0, 0).unwrap();
+        assert_eq!(date_ja(t), "2026年5月1日");
+        assert_eq!(date_ja(t - chrono::Duration::seconds(1)), "2026年4月30日");
     }
 
     #[test]

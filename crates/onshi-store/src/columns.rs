@@ -58,6 +58,9 @@ pub(crate) const PERSON_COLUMNS: [&str; 6] = [
 pub(crate) enum Value<'a> {
     Text(Cow<'a, str>),
     Date(Date),
+    /// A point in time (the service tables); kept to the microsecond.
+    Time(chrono::DateTime<chrono::Utc>),
+    Bool(bool),
     Null,
 }
 

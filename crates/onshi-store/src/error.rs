@@ -40,4 +40,18 @@ pub enum StoreError {
         /// The newest version this build knows.
         known: i64,
     },
+    /// The thing an operation names does not exist (an unknown clinic, terminal).
+    #[error("no {what} {id}")]
+    NotFound {
+        /// What was looked for (`clinic`, `terminal`).
+        what: &'static str,
+        /// The id given.
+        id: String,
+    },
+    /// Every id of a kind has been handed out (terminal ids are `W` and seven digits).
+    #[error("no {what} id left to allocate")]
+    Exhausted {
+        /// What ran out (`terminal`).
+        what: &'static str,
+    },
 }

@@ -4,11 +4,16 @@
 //! engine, chosen by a `postgres://` URL. Both hold the same tables through versioned migrations
 //! and answer through the same [`Store`] trait, so one test suite runs against both. The
 //! eligibility rule itself lives in `onshi-model`; a store only fetches the records it needs.
+//!
+//! The eligibility service needs more (clinics, terminals, card links, CRLs, secrets, the audit
+//! log): [`ServiceStore`], a second trait both engines implement, opened with [`open_service`].
 
 mod columns;
 mod error;
 mod pool;
 pub mod postgres;
+mod service;
+mod service_columns;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -17,6 +22,11 @@ use std::path::Path;
 use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, PersonId};
 
 pub use error::StoreError;
+pub use service::{
+    audit_hash, AuditEntry, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
+    EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, ENROLL_ATTEMPTS,
+    GENESIS_HASH,
+};
 
 /// The file name of the SQLite store inside a data directory.
 pub const SQLITE_FILE: &str = "onshi.sqlite";
@@ -37,6 +47,10 @@ pub trait ImportTx {
     fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError>;
     /// Inserts or replaces eligibility records (keyed by [`onshi_model::RecordKey`]).
     fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError>;
+    /// Inserts or replaces links from card certificates to persons (keyed by serial). A card
+    /// once registered for use stays registered: a link imported as unregistered does not undo
+    /// [`ServiceStore::register_card`].
+    fn put_card_links(&mut self, links: &[CardLink]) -> Result<(), StoreError>;
     /// Makes every write of this transaction visible.
     fn commit(self: Box<Self>) -> Result<ImportCounts, StoreError>;
 }
@@ -92,6 +106,16 @@ pub trait Store: Send + Sync {
 /// Opens the store a URL names: `postgres://…` / `postgresql://…` for PostgreSQL,
 /// `sqlite://PATH` or a plain path for a SQLite file. Migrations run on open.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    Ok(open_service(url)?)
+}
+
+/// Opens (creating if needed) the SQLite store of a data directory.
+pub fn open_data_dir(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+    Ok(open_service_data_dir(dir)?)
+}
+
+/// Opens the store a URL names, as [`open`], with the eligibility service's interface.
+pub fn open_service(url: &str) -> Result<Box<dyn ServiceStore>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(postgres::PgStore::connect(url)?))
     } else {
@@ -100,8 +124,9 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
-/// Opens (creating if needed) the SQLite store of a data directory.
-pub fn open_data_dir(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+/// Opens (creating if needed) the SQLite store of a data directory, with the eligibility
+/// service's interface.
+pub fn open_service_data_dir(dir: &Path) -> Result<Box<dyn ServiceStore>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
         path: dir.to_path_buf(),
         source: e,

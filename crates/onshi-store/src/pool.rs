@@ -34,6 +34,14 @@ impl<C> Pool<C> {
         }
     }
 
+    /// Takes every idle connection out of the pool.
+    pub(crate) fn drain(&self) -> Vec<C> {
+        self.idle
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
     /// An idle connection, or a new one.
     pub(crate) fn get(&self) -> Result<Pooled<'_, C>, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());

@@ -15,12 +15,16 @@ use crate::columns::{
     PERSON_COLUMNS, RECORD_COLUMNS, RECORD_KEY,
 };
 use crate::pool::{Pool, Pooled};
-use crate::{ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
+use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+
+mod service;
 
 /// Versioned migrations; a version once released is never edited, only followed.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE persons (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE persons (
         person_id text PRIMARY KEY,
         name text NOT NULL,
         name_kana text NOT NULL,
@@ -56,7 +60,81 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         PRIMARY KEY (insurer_number, symbol, number, branch, qualification_date)
     );
     CREATE INDEX eligibility_by_person ON eligibility (person_id);",
-)];
+    ),
+    (
+        2,
+        // The eligibility service.
+        "CREATE TABLE clinics (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL,
+        registration text NOT NULL,
+        created_at timestamptz NOT NULL
+    );
+    -- Named counters: the last terminal number allocated, the CRL generation.
+    CREATE TABLE counters (
+        name text PRIMARY KEY,
+        value bigint NOT NULL
+    );
+    INSERT INTO counters (name, value) VALUES ('terminal', 0), ('crl_generation', 0);
+    -- Every check updates its terminal's row (the audit head): room on each page for HOT
+    -- updates.
+    CREATE TABLE terminals (
+        id text PRIMARY KEY,
+        clinic_id bigint NOT NULL REFERENCES clinics (id),
+        status text NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+        -- The look-up of every request; a certificate serial belongs to one terminal for good.
+        certificate_serial text UNIQUE,
+        created_at timestamptz NOT NULL,
+        enrolled_at timestamptz,
+        revoked_at timestamptz,
+        last_used_at timestamptz,
+        -- SHA-256 of the one-time enrollment code; NULL once spent.
+        code_hash bytea,
+        code_expires_at timestamptz,
+        code_failures bigint NOT NULL DEFAULT 0,
+        -- The head of the terminal's audit chain: its length and the hash of its last record.
+        checks bigint NOT NULL DEFAULT 0,
+        audit_head bytea NOT NULL
+    ) WITH (fillfactor = 80);
+    CREATE INDEX terminals_by_clinic ON terminals (clinic_id);
+    CREATE TABLE card_links (
+        serial text PRIMARY KEY,
+        person_id text NOT NULL,
+        not_before timestamptz NOT NULL,
+        not_after timestamptz NOT NULL,
+        registered boolean NOT NULL,
+        registered_at timestamptz
+    );
+    CREATE TABLE crls (
+        issuer text PRIMARY KEY,
+        der bytea NOT NULL,
+        loaded_at timestamptz NOT NULL
+    );
+    CREATE TABLE secrets (
+        name text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    -- Append-only: onshi only ever INSERTs here (an operator may REVOKE UPDATE, DELETE,
+    -- TRUNCATE ON audit_log from onshi's role). One hash chain per terminal.
+    CREATE TABLE audit_log (
+        terminal_id text NOT NULL REFERENCES terminals (id),
+        seq bigint NOT NULL,
+        at timestamptz NOT NULL,
+        clinic_id bigint NOT NULL,
+        mode text NOT NULL,
+        certificate_serial text,
+        person_id text,
+        answer text NOT NULL,
+        reference_number text NOT NULL,
+        -- A challenge is redeemed once: the unique index is the single-use check.
+        nonce_id bytea UNIQUE,
+        prev_hash bytea NOT NULL,
+        hash bytea NOT NULL,
+        PRIMARY KEY (terminal_id, seq)
+    );
+    CREATE INDEX audit_by_person ON audit_log (person_id, at);",
+    ),
+];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start
 /// together.
@@ -71,6 +149,7 @@ pub(crate) struct PgConn {
     records_of_person: Statement,
     records_for_key: Statement,
     person: Statement,
+    service: service::Statements,
 }
 
 /// The store on a PostgreSQL server.
@@ -139,11 +218,13 @@ fn connect(url: &str) -> Result<PgConn, StoreError> {
         "SELECT {} FROM persons WHERE person_id = $1",
         list(&PERSON_COLUMNS)
     ))?;
+    let service = service::Statements::prepare(&mut client)?;
     Ok(PgConn {
         client,
         records_of_person,
         records_for_key,
         person,
+        service,
     })
 }
 
@@ -179,6 +260,11 @@ fn copy_value(buf: &mut Vec<u8>, v: &Value<'_>) {
             // Writing into a Vec cannot fail.
             let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
         }
+        Value::Time(t) => {
+            // As above; microseconds, the precision of timestamptz.
+            let _ = write!(buf, "{}", t.format("%Y-%m-%d %H:%M:%S%.6f+00"));
+        }
+        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
         Value::Text(s) => {
             for &b in s.as_bytes() {
                 match b {
@@ -218,12 +304,27 @@ fn copy(
     Ok(writer.finish()?)
 }
 
+/// Merges staged card links. A card stays registered once registered (`registered` is OR-ed);
+/// identical rows are skipped as in [`Staging::merge_sql`].
+const MERGE_CARD_LINKS: &str =
+    "INSERT INTO card_links (serial, person_id, not_before, not_after, registered)
+     SELECT serial, person_id, not_before, not_after, registered FROM staging_card_links
+     ON CONFLICT (serial) DO UPDATE SET person_id = EXCLUDED.person_id,
+         not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after,
+         registered = card_links.registered OR EXCLUDED.registered
+     WHERE (card_links.person_id, card_links.not_before, card_links.not_after,
+            card_links.registered)
+         IS DISTINCT FROM (EXCLUDED.person_id, EXCLUDED.not_before, EXCLUDED.not_after,
+            card_links.registered OR EXCLUDED.registered)";
+
 /// One staging table and its pending COPY data.
 struct Staging {
     table: &'static str,
     target: &'static str,
     columns: &'static [&'static str],
     key: &'static str,
+    /// The merge statement when the generic one does not fit.
+    merge: Option<&'static str>,
     created: bool,
     rows: u64,
     changed: u64,
@@ -243,6 +344,7 @@ impl Staging {
             target,
             columns,
             key,
+            merge: None,
             created: false,
             rows: 0,
             changed: 0,
@@ -277,7 +379,11 @@ impl Staging {
                 self.created = true;
             }
             copy(client, self.table, self.columns, &self.buf)?;
-            self.changed += client.execute(&self.merge_sql(), &[])?;
+            let merge = match self.merge {
+                Some(sql) => sql.to_owned(),
+                None => self.merge_sql(),
+            };
+            self.changed += client.execute(&merge, &[])?;
             client.batch_execute(&format!("TRUNCATE {}", self.table))?;
         }
         self.buf.clear();
@@ -315,6 +421,12 @@ impl Staging {
         )
     }
 
+    /// Uses `sql` to merge the staging table into the target.
+    fn with_merge(mut self, sql: &'static str) -> Self {
+        self.merge = Some(sql);
+        self
+    }
+
     /// Merges what is still buffered; returns how many rows were new or changed in all.
     fn finish(&mut self, client: &mut Client) -> Result<u64, StoreError> {
         self.flush(client)?;
@@ -326,6 +438,7 @@ struct PgImport<'a> {
     conn: Option<Pooled<'a, PgConn>>,
     persons: Staging,
     records: Staging,
+    card_links: Staging,
 }
 
 impl PgImport<'_> {
@@ -359,20 +472,30 @@ impl ImportTx for PgImport<'_> {
         Self::stage(&mut self.conn, &mut self.records, records, record_values)
     }
 
+    fn put_card_links(&mut self, links: &[CardLink]) -> Result<(), StoreError> {
+        Self::stage(
+            &mut self.conn,
+            &mut self.card_links,
+            links,
+            card_link_values,
+        )
+    }
+
     fn commit(mut self: Box<Self>) -> Result<ImportCounts, StoreError> {
         let Some(mut conn) = self.conn.take() else {
             return Ok(ImportCounts::default());
         };
         let result = (|| {
-            let changed =
-                self.persons.finish(&mut conn.client)? + self.records.finish(&mut conn.client)?;
+            let changed = self.persons.finish(&mut conn.client)?
+                + self.records.finish(&mut conn.client)?
+                + self.card_links.finish(&mut conn.client)?;
             conn.client.batch_execute("COMMIT")?;
             Ok(changed)
         })();
         match result {
             Ok(changed) => Ok(ImportCounts {
                 changed,
-                unchanged: self.persons.rows + self.records.rows - changed,
+                unchanged: self.persons.rows + self.records.rows + self.card_links.rows - changed,
             }),
             Err(e) => {
                 if conn.client.batch_execute("ROLLBACK").is_err() {
@@ -394,6 +517,17 @@ impl Drop for PgImport<'_> {
     }
 }
 
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // The sync client closes its connection by blocking on its own runtime, which panics on
+        // a thread that drives an async runtime (the server's). Close them on a plain thread.
+        let idle = self.pool.drain();
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl Store for PgStore {
     fn engine(&self) -> &'static str {
         "postgres"
@@ -411,6 +545,13 @@ impl Store for PgStore {
                 &RECORD_COLUMNS,
                 RECORD_KEY,
             ),
+            card_links: Staging::new(
+                "staging_card_links",
+                "card_links",
+                &CARD_LINK_COLUMNS,
+                "serial",
+            )
+            .with_merge(MERGE_CARD_LINKS),
         }))
     }
 

@@ -14,12 +14,16 @@ use crate::columns::{
     PERSON_COLUMNS, RECORD_COLUMNS, RECORD_KEY,
 };
 use crate::pool::{Pool, Pooled};
-use crate::{ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
+use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+
+mod service;
 
 /// Versioned migrations; a version once released is never edited, only followed.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE persons (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE persons (
         person_id TEXT PRIMARY KEY NOT NULL,
         name TEXT NOT NULL,
         name_kana TEXT NOT NULL,
@@ -58,7 +62,80 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     -- The record key: what an import upserts on and a check without a card searches.
     CREATE UNIQUE INDEX eligibility_key
         ON eligibility (insurer_number, symbol, number, branch, qualification_date);",
-)];
+    ),
+    (
+        2,
+        // The eligibility service. Times are INTEGER microseconds since the Unix epoch
+        // (`datetime(x / 1000000, 'unixepoch')` in the sqlite3 shell); hashes are 32-byte BLOBs.
+        "CREATE TABLE clinics (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        registration TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    -- Named counters: the last terminal number allocated, the CRL generation.
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY NOT NULL,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO counters (name, value) VALUES ('terminal', 0), ('crl_generation', 0);
+    CREATE TABLE terminals (
+        id TEXT PRIMARY KEY NOT NULL,
+        clinic_id INTEGER NOT NULL REFERENCES clinics (id),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+        certificate_serial TEXT,
+        created_at INTEGER NOT NULL,
+        enrolled_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER,
+        -- SHA-256 of the one-time enrollment code; NULL once spent.
+        code_hash BLOB,
+        code_expires_at INTEGER,
+        code_failures INTEGER NOT NULL DEFAULT 0,
+        -- The head of the terminal's audit chain: its length and the hash of its last record.
+        checks INTEGER NOT NULL DEFAULT 0,
+        audit_head BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX terminals_by_clinic ON terminals (clinic_id);
+    -- The look-up of every request; a certificate serial belongs to one terminal for good.
+    CREATE UNIQUE INDEX terminals_by_serial ON terminals (certificate_serial);
+    CREATE TABLE card_links (
+        serial TEXT PRIMARY KEY NOT NULL,
+        person_id TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        registered INTEGER NOT NULL,
+        registered_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE crls (
+        issuer TEXT PRIMARY KEY NOT NULL,
+        der BLOB NOT NULL,
+        loaded_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
+    -- Append-only: onshi only ever INSERTs here. One hash chain per terminal.
+    CREATE TABLE audit_log (
+        terminal_id TEXT NOT NULL REFERENCES terminals (id),
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        clinic_id INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        certificate_serial TEXT,
+        person_id TEXT,
+        answer TEXT NOT NULL,
+        reference_number TEXT NOT NULL,
+        -- A challenge is redeemed once: the unique index is the single-use check.
+        nonce_id BLOB UNIQUE,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (terminal_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX audit_by_person ON audit_log (person_id, at);",
+    ),
+];
 
 /// The store in one SQLite file.
 pub struct SqliteStore {
@@ -85,6 +162,10 @@ impl ToSql for Value<'_> {
         Ok(match self {
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(date_to_int(*d))),
+            Value::Time(t) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Integer(t.timestamp_micros()))
+            }
+            Value::Bool(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b))),
             Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
         })
     }
@@ -145,7 +226,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA synchronous = FULL;
          PRAGMA cache_size = -262144;
          PRAGMA temp_store = MEMORY;
-         PRAGMA mmap_size = 1073741824;",
+         PRAGMA mmap_size = 1073741824;
+         PRAGMA foreign_keys = ON;",
     )?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
@@ -250,6 +332,21 @@ static UPSERT_PERSON: LazyLock<String> =
     LazyLock::new(|| upsert_sql("persons", &PERSON_COLUMNS, "person_id"));
 static UPSERT_RECORD: LazyLock<String> =
     LazyLock::new(|| upsert_sql("eligibility", &RECORD_COLUMNS, RECORD_KEY));
+/// Upsert of a card link. A card stays registered once registered (`registered` is OR-ed); the
+/// WHERE skips identical rows as in [`upsert_sql`].
+static UPSERT_CARD_LINK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO card_links ({}) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (serial) DO UPDATE SET person_id = excluded.person_id,
+             not_before = excluded.not_before, not_after = excluded.not_after,
+             registered = (card_links.registered OR excluded.registered)
+         WHERE (card_links.person_id, card_links.not_before, card_links.not_after,
+                card_links.registered)
+            IS NOT (excluded.person_id, excluded.not_before, excluded.not_after,
+                    (card_links.registered OR excluded.registered))",
+        list(&CARD_LINK_COLUMNS)
+    )
+});
 static RECORDS_OF_PERSON: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM eligibility WHERE person_id = ?1",
@@ -279,6 +376,10 @@ impl ImportTx for SqliteImport<'_> {
 
     fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError> {
         self.upsert(&UPSERT_RECORD, records, record_values)
+    }
+
+    fn put_card_links(&mut self, links: &[CardLink]) -> Result<(), StoreError> {
+        self.upsert(&UPSERT_CARD_LINK, links, card_link_values)
     }
 
     fn commit(mut self: Box<Self>) -> Result<ImportCounts, StoreError> {

@@ -4,4 +4,5 @@ mod it {
     pub mod common;
     mod eligibility;
     mod import;
+    mod service;
 }

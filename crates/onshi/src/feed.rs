@@ -10,6 +10,17 @@ use onshi_model::date::parse_yyyymmdd;
 
 use crate::StoreArgs;
 
+/// `onshi import …`.
+#[derive(clap::Subcommand)]
+pub enum ImportCommand {
+    /// persons.csv: PersonId, Name, NameKana, Birthdate, Sex1, Address.
+    Persons(ImportArgs),
+    /// eligibility.csv: the result format's element names.
+    Eligibility(ImportArgs),
+    /// The card authority's issued.csv: which card certificate belongs to which person.
+    CardLinks(crate::server::CardLinksArgs),
+}
+
 /// Which feed file is imported.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FeedKind {
@@ -22,8 +33,6 @@ pub enum FeedKind {
 /// Arguments of `onshi import`.
 #[derive(Args)]
 pub struct ImportArgs {
-    /// What the file holds.
-    kind: FeedKind,
     /// The CSV file.
     file: PathBuf,
     #[command(flatten)]
@@ -92,15 +101,23 @@ fn print_summary(file: &std::path::Path, s: &ImportSummary) {
     }
 }
 
-/// Runs `onshi import`.
-pub fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
+/// Runs `onshi import …`.
+pub fn import(command: &ImportCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ImportCommand::Persons(a) => import_feed(FeedKind::Persons, a),
+        ImportCommand::Eligibility(a) => import_feed(FeedKind::Eligibility, a),
+        ImportCommand::CardLinks(a) => crate::server::import_card_links(a),
+    }
+}
+
+fn import_feed(kind: FeedKind, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open()?;
     let options = ImportOptions {
         encoding: a.encoding,
         skip_invalid: a.skip_invalid,
         report: a.report.clone(),
     };
-    match import_file(store.as_ref(), a.kind, &a.file, &options) {
+    match import_file(store.as_ref(), kind, &a.file, &options) {
         Ok(summary) => {
             print_summary(&a.file, &summary);
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod demo;
 mod feed;
 mod jlis;
 mod lookup;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,8 @@ enum Command {
     /// Show the whole flow on this machine: synthetic data, import, eligibility answers (SQLite).
     Demo(demo::DemoArgs),
     /// Import the insurers' feed (CSV) into the store.
-    Import(feed::ImportArgs),
+    #[command(subcommand)]
+    Import(feed::ImportCommand),
     /// Print the eligibility answer for a person or for 保険者番号・記号・番号 + birth date.
     Lookup(lookup::LookupArgs),
     /// Write synthetic persons.csv and eligibility.csv (same seed, same files).
@@ -37,6 +39,12 @@ enum Command {
     /// The test card authority (acting as J-LIS would): test root, software cards, CRLs.
     #[command(subcommand)]
     Jlis(jlis::JlisCommand),
+    /// The eligibility service (資格確認限定用).
+    #[command(subcommand)]
+    Server(server::ServerCommand),
+    /// Operator commands: clinics, terminals, CRLs, the audit log.
+    #[command(subcommand)]
+    Admin(server::AdminCommand),
 }
 
 /// Which store to use: a data directory (SQLite, the default) or a database URL.
@@ -78,6 +86,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => feed::bench(&a),
         Command::Card(c) => card::run(&c),
         Command::Jlis(c) => jlis::run(&c),
+        Command::Server(c) => server::run(&c),
+        Command::Admin(c) => server::admin_run(&c),
     };
     match result {
         Ok(code) => code,

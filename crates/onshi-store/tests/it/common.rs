@@ -3,7 +3,7 @@
 
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::*;
-use onshi_store::Store;
+use onshi_store::{ServiceStore, Store};
 
 /// A store under test with whatever keeps it alive (a temporary directory, a database to drop).
 pub struct Engine {
@@ -77,6 +77,63 @@ pub fn engines() -> Vec<Engine> {
         out.push(Engine {
             name: "postgres",
             store: onshi_store::open(&url).unwrap(),
+            _keep: Keep::Database { admin, name },
+        });
+    }
+    out
+}
+
+/// A store under test through the service's interface, with the means to open another
+/// instance on the same database and to change it behind onshi's back.
+pub struct ServiceEngine {
+    pub name: &'static str,
+    pub store: Box<dyn ServiceStore>,
+    /// The SQLite file or the PostgreSQL URL.
+    pub url: String,
+    _keep: Keep,
+}
+
+impl ServiceEngine {
+    /// Another instance on the same database (as a second server would open it).
+    pub fn another(&self) -> Box<dyn ServiceStore> {
+        onshi_store::open_service(&self.url).unwrap()
+    }
+
+    /// Runs one SQL statement directly, as someone tampering with the database would; the
+    /// number of rows changed.
+    pub fn raw(&self, sql: &str) -> u64 {
+        if self.name == "sqlite" {
+            let c = rusqlite::Connection::open(&self.url).unwrap();
+            c.execute(sql, []).unwrap() as u64
+        } else {
+            let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+            c.execute(sql, &[]).unwrap()
+        }
+    }
+}
+
+/// Every engine, each empty, through the service's interface.
+pub fn service_engines() -> Vec<ServiceEngine> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = onshi_store::open_service_data_dir(dir.path()).unwrap();
+    let url = dir
+        .path()
+        .join(onshi_store::SQLITE_FILE)
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut out = vec![ServiceEngine {
+        name: "sqlite",
+        store,
+        url,
+        _keep: Keep::Dir(dir),
+    }];
+    if let Some(admin) = postgres_admin_url() {
+        let (url, name) = fresh_postgres(&admin);
+        out.push(ServiceEngine {
+            name: "postgres",
+            store: onshi_store::open_service(&url).unwrap(),
+            url,
             _keep: Keep::Database { admin, name },
         });
     }

@@ -1,0 +1,231 @@
+//! The eligibility service's API, defined once for the server and the reception app.
+//!
+//! Routes are under [`API_PREFIX`]. Every eligibility route is called over mutual TLS with the
+//! terminal's client certificate; [`ENROLL`] is the one route a terminal calls before it has one.
+//! Binary values travel as standard base64; dates as `yyyyMMdd`; the answer uses the result
+//! format's element names, like `onshi lookup --json`.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+/// The prefix of every API route.
+pub const API_PREFIX: &str = "/api/v1";
+/// `POST`: a CSR and a one-time enrollment code in, the terminal's client certificate out.
+pub const ENROLL: &str = "/api/v1/enroll";
+/// `POST`: a single-use nonce bound to the calling terminal.
+pub const CHALLENGE: &str = "/api/v1/challenge";
+/// `POST`: a card check (PIN or visual mode).
+pub const VERIFY: &str = "/api/v1/verify";
+/// `POST`: registering a card for health-insurance use on the spot (PIN mode, with consent).
+pub const REGISTER: &str = "/api/v1/register";
+/// `POST`: a check by 保険者番号・記号・番号・枝番 and birth date (no card; 資格確認書).
+pub const QUERY: &str = "/api/v1/query";
+/// `GET`: the process is alive.
+pub const HEALTHZ: &str = "/healthz";
+/// `GET`: the process can serve (the store answers).
+pub const READYZ: &str = "/readyz";
+/// `GET`: Prometheus metrics.
+pub const METRICS: &str = "/metrics";
+
+/// How the patient was identified at the desk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The patient entered the card's 4-digit PIN; the card signed the challenge.
+    Pin,
+    /// 目視確認: the staff compared the card's photo with the patient.
+    Visual,
+}
+
+impl Mode {
+    /// `pin` or `visual`, as stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pin => "pin",
+            Self::Visual => "visual",
+        }
+    }
+}
+
+/// `POST /api/v1/enroll`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The app account (`W0000001`).
+    pub account: String,
+    /// The one-time enrollment code shown when the terminal was added.
+    pub code: String,
+    /// A PEM CSR for a P-256 key the terminal keeps.
+    pub csr_pem: String,
+}
+
+/// The answer to an enrollment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The terminal's client certificate (PEM).
+    pub certificate_pem: String,
+    /// The terminal CA's certificate (PEM), for the terminal's records.
+    pub terminal_ca_pem: String,
+}
+
+/// The answer to `POST /api/v1/challenge`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChallengeResponse {
+    /// The challenge token to send back in [`VerifyRequest::nonce`] (base64).
+    pub nonce: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// `POST /api/v1/verify` (and `/register`, which takes the same body in PIN mode).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// PIN or visual.
+    pub mode: Mode,
+    /// The card's 利用者証明用電子証明書, DER, base64.
+    pub certificate: String,
+    /// PIN mode: the card's signature over [`signed_message`], base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The token from `challenge`.
+    pub nonce: String,
+    /// The visit date, `yyyyMMdd`.
+    pub visit_date: String,
+}
+
+/// `POST /api/v1/query`: a check without a card.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// 保険者番号.
+    pub insurer_number: String,
+    /// 記号 (absent for 後期高齢者).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// 番号.
+    pub number: String,
+    /// 枝番 (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// 生年月日, `yyyyMMdd`.
+    pub birthdate: String,
+    /// The visit date, `yyyyMMdd`.
+    pub visit_date: String,
+}
+
+/// The answer of a check: the result format's MessageBody, as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CheckResponse {
+    /// 照会番号.
+    #[serde(rename = "ReferenceNumber")]
+    pub reference_number: String,
+    /// 処理結果状況: `1` 正常終了, `2` 異常終了.
+    #[serde(rename = "ProcessingResultStatus")]
+    pub processing_result_status: String,
+    /// 処理結果コード: see [`codes`].
+    #[serde(
+        rename = "ProcessingResultCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub processing_result_code: Option<String>,
+    /// 処理結果メッセージ, in Japanese for the staff.
+    #[serde(
+        rename = "ProcessingResultMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub processing_result_message: Option<String>,
+    /// 資格有効性 (`1`–`6`).
+    #[serde(rename = "QualificationValidity")]
+    pub qualification_validity: String,
+    /// ResultList of ResultOfQualificationConfirmation (element names of the result format).
+    #[serde(rename = "ResultList")]
+    pub result_list: Vec<serde_json::Value>,
+}
+
+/// The body of every error answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// A stable code for programs (see [`codes`]).
+    pub code: String,
+    /// What happened and what to do, in Japanese, for the staff.
+    pub message: String,
+}
+
+/// Codes of [`ErrorBody::code`] and [`CheckResponse::processing_result_code`].
+pub mod codes {
+    /// The request has no client certificate.
+    pub const NO_CLIENT_CERTIFICATE: &str = "E001";
+    /// The client certificate is not an active terminal's (unknown or revoked).
+    pub const TERMINAL_NOT_ACTIVE: &str = "E002";
+    /// The nonce is unknown, expired, spent or another terminal's.
+    pub const BAD_NONCE: &str = "E003";
+    /// The card certificate is not from a trusted JPKI CA, or malformed.
+    pub const CARD_CERTIFICATE_UNTRUSTED: &str = "E004";
+    /// The card certificate is expired beyond the grace period, or not yet valid.
+    pub const CARD_CERTIFICATE_EXPIRED: &str = "E005";
+    /// The card certificate is revoked.
+    pub const CARD_CERTIFICATE_REVOKED: &str = "E006";
+    /// The signature does not verify.
+    pub const BAD_SIGNATURE: &str = "E007";
+    /// The request is malformed.
+    pub const BAD_REQUEST: &str = "E008";
+    /// The enrollment code is wrong, spent or expired.
+    pub const BAD_ENROLLMENT: &str = "E009";
+    /// Too many requests from this terminal.
+    pub const RATE_LIMITED: &str = "E010";
+    /// Something failed inside the service.
+    pub const INTERNAL: &str = "E999";
+    /// Warning: the card's certificate expired and is inside the grace period.
+    pub const WARN_CERTIFICATE_IN_GRACE: &str = "W001";
+    /// Warning: the card's certificate expires within three months.
+    pub const WARN_CERTIFICATE_EXPIRES_SOON: &str = "W002";
+    /// The card is not registered for health-insurance use (利用登録).
+    pub const CARD_NOT_REGISTERED: &str = "W003";
+}
+
+/// The message a card signs in PIN mode: the nonce token's bytes, a 0 byte, and the terminal id.
+/// Binding the terminal id means a signature captured at one terminal is worthless at another.
+pub fn signed_message(nonce: &[u8], terminal_id: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(nonce.len() + 1 + terminal_id.len());
+    m.extend_from_slice(nonce);
+    m.push(0);
+    m.extend_from_slice(terminal_id.as_bytes());
+    m
+}
+
+/// SHA-256 of [`signed_message`]: the card receives the DigestInfo of this digest
+/// (RSASSA-PKCS1-v1_5 with SHA-256 over the message).
+pub fn signed_digest(nonce: &[u8], terminal_id: &str) -> [u8; 32] {
+    sha2::Sha256::digest(signed_message(nonce, terminal_id)).into()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_forms() {
+        let r = VerifyRequest {
+            mode: Mode::Pin,
+            certificate: "AA==".into(),
+            signature: None,
+            nonce: "n".into(),
+            visit_date: "20260401".into(),
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["mode"], "pin");
+        assert!(v.get("signature").is_none());
+        assert!(serde_json::from_str::<VerifyRequest>(
+            r#"{"mode":"pin","certificate":"","nonce":"","visit_date":"","extra":1}"#
+        )
+        .is_err());
+        assert_ne!(
+            signed_digest(b"n", "W0000001"),
+            signed_digest(b"n", "W0000002")
+        );
+    }
+}

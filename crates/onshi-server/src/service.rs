@@ -1,0 +1,485 @@
+//! The logic of the service, apart from HTTP: who is calling, challenges, checks, enrollment.
+//! Every method takes `now`; the HTTP layer passes the clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use axum::http::StatusCode;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use onshi_model::date::parse_yyyymmdd;
+use onshi_model::{
+    Date, Eligibility, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
+    InsurerNumber, KeyQuery, PersonId, QualificationValidity,
+};
+use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
+use onshi_pki::terminal_ca::ServerPki;
+use onshi_proto::{
+    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, QueryRequest, VerifyRequest,
+};
+use onshi_store::{AuditEntry, ServiceStore, Terminal};
+
+use crate::challenge::{Challenges, TokenError};
+use crate::config::ServerConfig;
+use crate::ApiError;
+
+/// The name of the challenge MAC key in the store (shared by every instance).
+const CHALLENGE_KEY: &str = "challenge-mac-key";
+
+/// The service: the store, the PKI material and the trusted JPKI CAs with their CRLs.
+pub struct Service {
+    store: Arc<dyn ServiceStore>,
+    pki: ServerPki,
+    jpki_cas: Vec<Vec<u8>>,
+    /// The CRL generation loaded, and the trusted CAs with those CRLs (none when no JPKI CA is
+    /// configured: every card is then refused as untrusted).
+    jpki: RwLock<(i64, Option<Arc<TrustedJpki>>)>,
+    challenges: Challenges,
+    grace: GracePolicy,
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+fn forbidden(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+impl Service {
+    /// Opens the service's data directory with its store.
+    pub fn open(
+        dir: &Path,
+        config: &ServerConfig,
+        store: Arc<dyn ServiceStore>,
+    ) -> Result<Self, String> {
+        let pki = ServerPki::open(dir).map_err(|e| e.to_string())?;
+        let mut jpki_cas = Vec::new();
+        for ca in &config.jpki_ca {
+            let path: PathBuf = if ca.is_absolute() {
+                ca.clone()
+            } else {
+                dir.join(ca)
+            };
+            jpki_cas.push(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?);
+        }
+        let key = store
+            .secret(CHALLENGE_KEY, &|| {
+                let mut k = vec![0u8; 32];
+                // A failed RNG leaves zeros; refuse that below rather than run with a weak key.
+                let _ = aws_lc_rs::rand::fill(&mut k);
+                k
+            })
+            .map_err(|e| e.to_string())?;
+        if key.iter().all(|&b| b == 0) {
+            return Err("the challenge key could not be generated".to_owned());
+        }
+        let service = Self {
+            store,
+            pki,
+            jpki_cas,
+            jpki: RwLock::new((-1, None)),
+            challenges: Challenges::new(&key, config.challenge_ttl_seconds),
+            grace: GracePolicy {
+                months_after_expiry: config.grace_months,
+            },
+        };
+        service.reload_crls().map_err(|e| e.to_string())?;
+        Ok(service)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ServiceStore> {
+        &self.store
+    }
+
+    /// Reloads the trusted CAs with the store's CRLs when they changed; returns whether it did.
+    pub fn reload_crls(&self) -> Result<bool, ApiError> {
+        let generation = self.store.crl_generation()?;
+        if self.jpki.read().map(|g| g.0 == generation).unwrap_or(false) {
+            return Ok(false);
+        }
+        if self.jpki_cas.is_empty() {
+            tracing::warn!("no JPKI CA configured: every card will be refused");
+            if let Ok(mut guard) = self.jpki.write() {
+                *guard = (generation, None);
+            }
+            return Ok(true);
+        }
+        let mut trusted = TrustedJpki::new(&self.jpki_cas).map_err(ApiError::internal)?;
+        let crls: Vec<Vec<u8>> = self.store.crls()?.into_iter().map(|c| c.der).collect();
+        trusted.with_crls(&crls).map_err(ApiError::internal)?;
+        if let Ok(mut guard) = self.jpki.write() {
+            *guard = (generation, Some(Arc::new(trusted)));
+        }
+        tracing::info!(
+            generation,
+            crls = crls.len(),
+            "trusted JPKI CAs and CRLs loaded"
+        );
+        Ok(true)
+    }
+
+    fn trusted(&self) -> Option<Arc<TrustedJpki>> {
+        match self.jpki.read() {
+            Ok(g) => g.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// The active terminal behind a client certificate; 401 without one, 403 for an unknown or
+    /// revoked terminal.
+    pub fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ApiError> {
+        let Some(der) = peer else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::NO_CLIENT_CERTIFICATE,
+                "端末の証明書がありません。この端末はまだ登録（利用開始）されていません。",
+            ));
+        };
+        let serial = onshi_pki::terminal_ca::serial_of(der).ok_or_else(|| {
+            forbidden(codes::TERMINAL_NOT_ACTIVE, "端末の証明書を読み取れません。")
+        })?;
+        match self.store.active_terminal_by_serial(&serial)? {
+            Some(t) => Ok(t),
+            None => {
+                tracing::warn!(%serial, "refused: terminal certificate not active");
+                Err(forbidden(
+                    codes::TERMINAL_NOT_ACTIVE,
+                    "この端末は利用できません（登録が取り消されたか、証明書が更新されています）。施術所の管理者に連絡してください。",
+                ))
+            }
+        }
+    }
+
+    /// `enroll`: a one-time code and a CSR in, the terminal's certificate out.
+    pub fn enroll(
+        &self,
+        req: &EnrollRequest,
+        now: DateTime<Utc>,
+    ) -> Result<EnrollResponse, ApiError> {
+        let refused = |why: &str| {
+            tracing::warn!(account = %req.account, why, "enrollment refused");
+            forbidden(
+                codes::BAD_ENROLLMENT,
+                "登録コードが正しくないか、有効期限が切れているか、既に使われています。施術所の管理画面で新しいコードを発行してください。",
+            )
+        };
+        let Some(terminal) = self.store.terminal(&req.account)? else {
+            return Err(refused("unknown account"));
+        };
+        if terminal.status != onshi_store::TerminalStatus::Pending {
+            return Err(refused("not pending"));
+        }
+        let issued = self
+            .pki
+            .issue_terminal_certificate(&req.csr_pem, &req.account, now)
+            .map_err(|e| {
+                ApiError::bad_request(format!("証明書署名要求（CSR）が正しくありません: {e}"))
+            })?;
+        let code_hash = crate::admin::code_hash(req.code.trim());
+        match self
+            .store
+            .enroll_terminal(&req.account, code_hash, &issued.serial, now)?
+        {
+            Ok(_) => {
+                tracing::info!(account = %req.account, serial = %issued.serial, "terminal enrolled");
+                Ok(EnrollResponse {
+                    certificate_pem: issued.certificate_pem,
+                    terminal_ca_pem: self.pki.terminal_ca_pem().to_owned(),
+                })
+            }
+            Err(refusal) => Err(refused(&format!("{refusal:?}"))),
+        }
+    }
+
+    /// `challenge`: a fresh single-use token for the terminal.
+    pub fn challenge(
+        &self,
+        terminal: &Terminal,
+        now: DateTime<Utc>,
+    ) -> Result<(String, u64), ApiError> {
+        self.challenges
+            .mint(&terminal.id, now)
+            .map_err(ApiError::internal)
+    }
+
+    /// Writes the audit record of one request (spending its nonce) and returns the 照会番号.
+    fn audit(
+        &self,
+        terminal: &Terminal,
+        what: Audited<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<String, ApiError> {
+        let reference_number = reference_number(now);
+        let entry = AuditEntry {
+            at: now,
+            terminal_id: terminal.id.clone(),
+            clinic_id: terminal.clinic_id,
+            mode: what.mode.to_owned(),
+            certificate_serial: what.serial.map(str::to_owned),
+            person_id: what.person.map(str::to_owned),
+            answer: what.answer.to_owned(),
+            reference_number: reference_number.clone(),
+            nonce_id: what.nonce_id,
+        };
+        match self.store.record_check(&entry)? {
+            Ok(_) => Ok(reference_number),
+            Err(_spent) => Err(forbidden(
+                codes::BAD_NONCE,
+                "この確認要求は既に使われています。もう一度最初から確認してください。",
+            )),
+        }
+    }
+
+    /// `verify` (and, with `register`, 利用登録 on the spot): the card check.
+    pub fn verify(
+        &self,
+        terminal: &Terminal,
+        req: &VerifyRequest,
+        register: bool,
+        now: DateTime<Utc>,
+    ) -> Result<CheckResponse, ApiError> {
+        let mode = if register {
+            "register"
+        } else {
+            req.mode.as_str()
+        };
+        let redeemed = match self.challenges.redeem(&req.nonce, &terminal.id, now) {
+            Ok(r) => r,
+            Err(e) => {
+                self.audit(
+                    terminal,
+                    Audited {
+                        mode,
+                        serial: None,
+                        person: None,
+                        answer: codes::BAD_NONCE,
+                        nonce_id: None,
+                    },
+                    now,
+                )?;
+                return Err(forbidden(
+                    codes::BAD_NONCE,
+                    match e {
+                        TokenError::Expired => {
+                            "確認の有効時間（2分）が過ぎました。もう一度最初から確認してください。"
+                        }
+                        TokenError::WrongTerminal | TokenError::Malformed => {
+                            "確認要求が正しくありません。もう一度最初から確認してください。"
+                        }
+                    },
+                ));
+            }
+        };
+        let visit = parse_date("visit_date", &req.visit_date)?;
+        let certificate = b64()
+            .decode(&req.certificate)
+            .map_err(|_| ApiError::bad_request("certificate は base64 の DER 証明書です"))?;
+        let card = match self.check_card(
+            &certificate,
+            req,
+            &redeemed.bytes,
+            &terminal.id,
+            register,
+            now,
+        ) {
+            Ok(card) => card,
+            Err(e) => {
+                let what = Audited {
+                    mode,
+                    serial: None,
+                    person: None,
+                    answer: e.code(),
+                    nonce_id: Some(redeemed.id),
+                };
+                let reference = self.audit(terminal, what, now)?;
+                return Ok(failure(reference, e.code(), &e.message_ja()));
+            }
+        };
+        let link = self.store.card_link(&card.serial)?;
+        let Some(link) = link else {
+            let what = Audited {
+                mode,
+                serial: Some(&card.serial),
+                person: None,
+                answer: "4",
+                nonce_id: Some(redeemed.id),
+            };
+            let reference = self.audit(terminal, what, now)?;
+            return Ok(answer(reference, &Eligibility::not_found(), None));
+        };
+        if register && !link.registered {
+            self.store.register_card(&card.serial, now)?;
+        }
+        let eligibility = self.store.eligibility_for_person(&link.person_id, visit)?;
+        let registered = link.registered || register;
+        let (shown, note) = if registered {
+            (eligibility, warning_note(card.warning.as_ref()))
+        } else {
+            // Not registered for health-insurance use: say so, show no records until the patient
+            // registers (PIN mode, with consent).
+            let validity = if eligibility.validity == QualificationValidity::VALID {
+                QualificationValidity::VALID_UNREGISTERED
+            } else {
+                eligibility.validity
+            };
+            (
+                Eligibility { validity, records: Vec::new() },
+                Some((codes::CARD_NOT_REGISTERED, "このマイナンバーカードは健康保険証としての利用登録がされていません。患者さんの同意があれば、暗証番号による確認でこの場で登録できます。".to_owned())),
+            )
+        };
+        let reference = self.audit(
+            terminal,
+            Audited {
+                mode,
+                serial: Some(&card.serial),
+                person: Some(link.person_id.as_str()),
+                answer: shown.validity.as_str(),
+                nonce_id: Some(redeemed.id),
+            },
+            now,
+        )?;
+        Ok(answer(reference, &shown, note))
+    }
+
+    fn check_card(
+        &self,
+        certificate: &[u8],
+        req: &VerifyRequest,
+        nonce: &[u8],
+        terminal_id: &str,
+        register: bool,
+        now: DateTime<Utc>,
+    ) -> Result<CheckedCard, CardCheckError> {
+        let trusted = self.trusted().ok_or(CardCheckError::UnknownIssuer)?;
+        let card = trusted.check_card(certificate, now, &self.grace)?;
+        if req.mode == Mode::Pin || register {
+            let signature = req
+                .signature
+                .as_deref()
+                .and_then(|s| b64().decode(s).ok())
+                .ok_or(CardCheckError::BadSignature)?;
+            card.verify_message(&onshi_proto::signed_message(nonce, terminal_id), &signature)?;
+        }
+        Ok(card)
+    }
+
+    /// `query`: a check by the numbers on a 資格確認書 (no card).
+    pub fn query(
+        &self,
+        terminal: &Terminal,
+        req: &QueryRequest,
+        now: DateTime<Utc>,
+    ) -> Result<CheckResponse, ApiError> {
+        let field = |name: &str, value: &str, e: onshi_model::ModelError| {
+            ApiError::bad_request(format!("{name}「{value}」: {}", e.message_ja()))
+        };
+        let query = KeyQuery {
+            insurer_number: InsurerNumber::parse(&req.insurer_number)
+                .map_err(|e| field("保険者番号", &req.insurer_number, e))?,
+            symbol: req
+                .symbol
+                .as_deref()
+                .map(|s| InsuredCardSymbol::parse(s).map_err(|e| field("記号", s, e)))
+                .transpose()?,
+            number: InsuredIdentificationNumber::parse(&req.number)
+                .map_err(|e| field("番号", &req.number, e))?,
+            branch: req
+                .branch
+                .as_deref()
+                .map(|s| InsuredBranchNumber::parse(s).map_err(|e| field("枝番", s, e)))
+                .transpose()?,
+            birthdate: parse_date("birthdate", &req.birthdate)?,
+        };
+        let visit = parse_date("visit_date", &req.visit_date)?;
+        let eligibility = self.store.eligibility_for_key(&query, visit)?;
+        let person = eligibility
+            .records
+            .first()
+            .map(|r| r.person_id.as_str().to_owned());
+        let what = Audited {
+            mode: "query",
+            serial: None,
+            person: person.as_deref(),
+            answer: eligibility.validity.as_str(),
+            nonce_id: None,
+        };
+        let reference = self.audit(terminal, what, now)?;
+        Ok(answer(reference, &eligibility, None))
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub fn ready(&self) -> bool {
+        self.store.crl_generation().is_ok()
+    }
+
+    /// The person a card serial is linked to (for tests and admin tools).
+    pub fn person_of_serial(&self, serial: &str) -> Result<Option<PersonId>, ApiError> {
+        Ok(self.store.card_link(serial)?.map(|l| l.person_id))
+    }
+}
+
+/// What one audit record says about a request.
+struct Audited<'a> {
+    mode: &'a str,
+    serial: Option<&'a str>,
+    person: Option<&'a str>,
+    answer: &'a str,
+    nonce_id: Option<[u8; 32]>,
+}
+
+fn parse_date(field: &str, value: &str) -> Result<Date, ApiError> {
+    parse_yyyymmdd(value)
+        .map_err(|e| ApiError::bad_request(format!("{field}「{value}」: {}", e.message_ja())))
+}
+
+/// 照会番号: the time to the second and 8 random hex digits — unique, and sortable by time.
+fn reference_number(now: DateTime<Utc>) -> String {
+    let mut r = [0u8; 4];
+    let _ = aws_lc_rs::rand::fill(&mut r);
+    format!("{}{}", now.format("%Y%m%d%H%M%S"), hex::encode_upper(r))
+}
+
+fn warning_note(w: Option<&CardWarning>) -> Option<(&'static str, String)> {
+    match w? {
+        CardWarning::InGracePeriod { .. } => Some((
+            codes::WARN_CERTIFICATE_IN_GRACE,
+            "マイナンバーカードの電子証明書の有効期限が切れています（猶予期間中のため確認できました）。お早めに市区町村の窓口で更新するよう患者さんにお伝えください。".to_owned(),
+        )),
+        CardWarning::ExpiresSoon { .. } => Some((
+            codes::WARN_CERTIFICATE_EXPIRES_SOON,
+            "マイナンバーカードの電子証明書の有効期限が3か月以内に切れます。市区町村の窓口で更新するよう患者さんにお伝えください。".to_owned(),
+        )),
+    }
+}
+
+/// A successful answer.
+fn answer(
+    reference: String,
+    e: &Eligibility,
+    note: Option<(&'static str, String)>,
+) -> CheckResponse {
+    let json = onshi_model::show::result_json(e);
+    let result_list = json["ResultList"].as_array().cloned().unwrap_or_default();
+    CheckResponse {
+        reference_number: reference,
+        processing_result_status: "1".to_owned(),
+        processing_result_code: note.as_ref().map(|n| n.0.to_owned()),
+        processing_result_message: note.map(|n| n.1),
+        qualification_validity: e.validity.as_str().to_owned(),
+        result_list,
+    }
+}
+
+/// A check that ended in a card error: 異常終了 with the code and what to do.
+fn failure(reference: String, code: &str, message: &str) -> CheckResponse {
+    CheckResponse {
+        reference_number: reference,
+        processing_result_status: "2".to_owned(),
+        processing_result_code: Some(code.to_owned()),
+        processing_result_message: Some(message.to_owned()),
+        qualification_validity: QualificationValidity::NOT_FOUND.as_str().to_owned(),
+        result_list: Vec::new(),
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the eligibility service over real TLS on loopback, against SQLite and
+//! PostgreSQL.
+
+mod it {
+    mod checks;
+    pub mod harness;
+}

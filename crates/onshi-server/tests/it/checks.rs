@@ -1,0 +1,454 @@
+//! The checks the issue lists, each against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{Duration, Utc};
+use onshi_proto::{self as proto, Mode};
+use serde_json::Value;
+
+use super::harness::*;
+
+fn today() -> String {
+    Utc::now().format("%Y%m%d").to_string()
+}
+
+async fn each_engine<F, Fut>(test: F)
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let scratch = tempfile::tempdir().unwrap();
+    for (_, database) in databases(scratch.path()) {
+        test(database).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_and_visual_checks_answer_with_exact_fields() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(false);
+        let t = world.terminal().await;
+        for mode in [Mode::Pin, Mode::Visual] {
+            let (status, body) = t.check(&card, mode, &today()).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["ProcessingResultStatus"], "1", "{body}");
+            assert_eq!(body["QualificationValidity"], "1", "{body}");
+            assert_eq!(
+                body["ReferenceNumber"].as_str().unwrap().len(),
+                22,
+                "{body}"
+            );
+            let r = &body["ResultList"][0];
+            assert_eq!(r["InsurerNumber"], "01130012");
+            assert_eq!(r["InsuredCardSymbol"], "医国３４０");
+            assert_eq!(r["InsuredIdentificationNumber"], "１");
+            assert_eq!(r["InsuredBranchNumber"], "00");
+            assert_eq!(r["Name"], "髙橋　花子");
+            assert_eq!(r["NameKana"], "ﾀｶﾊｼ ﾊﾅｺ");
+            assert_eq!(r["Birthdate"], "19800102");
+            assert_eq!(r["QualificationDate"], "20200401");
+            assert_eq!(r["InsuredPartialContributionRatio"], "030");
+            assert!(r.get("PersonId").is_none(), "{r}");
+        }
+        // Audit: two records for the person, chain intact.
+        let audit = sync(|| world.store.audit_for_person("P0000000001").unwrap());
+        assert_eq!(audit.len(), 2);
+        assert!(sync(|| world.store.audit_verify().unwrap())
+            .problems
+            .is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonces_are_single_use_bound_and_short_lived() {
+    each_engine(|db| async move {
+        let world = World::start(db, |c| c.challenge_ttl_seconds = 1).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(false);
+        let t = world.terminal().await;
+        let other = world.terminal().await;
+
+        let nonce = t.challenge().await;
+        let (certificate, signature) = card_answer(&card, &nonce, &t.id, Some("1234"));
+        let req = proto::VerifyRequest {
+            mode: Mode::Pin,
+            certificate,
+            signature,
+            nonce: nonce.clone(),
+            visit_date: today(),
+        };
+        let body = serde_json::to_value(&req).unwrap();
+        let (status, first) = t.https.post(proto::VERIFY, &body).await;
+        assert_eq!(
+            (status, first["QualificationValidity"].clone()),
+            (200, Value::from("1")),
+            "{first}"
+        );
+        // Replayed.
+        let (status, replay) = t.https.post(proto::VERIFY, &body).await;
+        assert_eq!(
+            (status, replay["code"].clone()),
+            (403, Value::from(proto::codes::BAD_NONCE)),
+            "{replay}"
+        );
+        // Another terminal's nonce.
+        let theirs = other.challenge().await;
+        let (certificate, signature) = card_answer(&card, &theirs, &t.id, Some("1234"));
+        let req = proto::VerifyRequest {
+            mode: Mode::Pin,
+            certificate,
+            signature,
+            nonce: theirs,
+            visit_date: today(),
+        };
+        let (status, body) = t
+            .https
+            .post(proto::VERIFY, &serde_json::to_value(req).unwrap())
+            .await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (403, Value::from(proto::codes::BAD_NONCE)),
+            "{body}"
+        );
+        // Expired (the test server's nonces live one second).
+        let nonce = t.challenge().await;
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (certificate, signature) = card_answer(&card, &nonce, &t.id, Some("1234"));
+        let req = proto::VerifyRequest {
+            mode: Mode::Pin,
+            certificate,
+            signature,
+            nonce,
+            visit_date: today(),
+        };
+        let (status, body) = t
+            .https
+            .post(proto::VERIFY, &serde_json::to_value(req).unwrap())
+            .await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (403, Value::from(proto::codes::BAD_NONCE)),
+            "{body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains("有効時間"),
+            "{body}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_cards_are_refused_with_what_to_do() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let good = world.cards.valid("P0000000001");
+        let revoked = world.cards.valid("P0000000002");
+        let now = Utc::now();
+        let in_grace = world.cards.issue(
+            "P0000000001",
+            now - Duration::days(900),
+            now - Duration::days(20),
+        );
+        let beyond = world.cards.issue(
+            "P0000000001",
+            now - Duration::days(900),
+            now - Duration::days(200),
+        );
+        let soon = world.cards.issue(
+            "P0000000001",
+            now - Duration::days(900),
+            now + Duration::days(20),
+        );
+        world.link_cards(false);
+        let t = world.terminal().await;
+
+        // Forged signature: signed for another terminal id.
+        let nonce = t.challenge().await;
+        let (certificate, signature) = card_answer(&good, &nonce, "W9999999", Some("1234"));
+        let req = proto::VerifyRequest {
+            mode: Mode::Pin,
+            certificate,
+            signature,
+            nonce,
+            visit_date: today(),
+        };
+        let (_, body) = t
+            .https
+            .post(proto::VERIFY, &serde_json::to_value(req).unwrap())
+            .await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::BAD_SIGNATURE,
+            "{body}"
+        );
+        assert_eq!(body["ProcessingResultStatus"], "2");
+
+        // A card from another CA.
+        let other = Cards::new(&world.root.path().join("other"));
+        let foreign = other.valid("P0000000001");
+        let (_, body) = t.check(&foreign, Mode::Visual, &today()).await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::CARD_CERTIFICATE_UNTRUSTED,
+            "{body}"
+        );
+
+        // Revoked: the CRL goes into the store; the server picks it up within a poll.
+        let serial = world
+            .cards
+            .authority
+            .issued()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.person_id == "P0000000002")
+            .unwrap()
+            .serial;
+        world.cards.authority.revoke(&serial, Utc::now()).unwrap();
+        let crl = world
+            .cards
+            .authority
+            .crl(Utc::now(), Duration::days(7))
+            .unwrap();
+        sync(|| onshi_server::admin::load_crl(world.store.as_ref(), &crl, Utc::now()).unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let (_, body) = t.check(&revoked, Mode::Visual, &today()).await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::CARD_CERTIFICATE_REVOKED,
+            "{body}"
+        );
+        assert!(
+            body["ProcessingResultMessage"]
+                .as_str()
+                .unwrap()
+                .contains("失効"),
+            "{body}"
+        );
+
+        // Expired: inside the grace period with a warning; beyond it refused.
+        let (_, body) = t.check(&in_grace, Mode::Pin, &today()).await;
+        assert_eq!(body["QualificationValidity"], "1", "{body}");
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::WARN_CERTIFICATE_IN_GRACE,
+            "{body}"
+        );
+        let (_, body) = t.check(&beyond, Mode::Pin, &today()).await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::CARD_CERTIFICATE_EXPIRED,
+            "{body}"
+        );
+        let (_, body) = t.check(&soon, Mode::Visual, &today()).await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::WARN_CERTIFICATE_EXPIRES_SOON,
+            "{body}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_by_the_persons_records() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let lost = world.cards.valid("P0000000002");
+        let changed = world.cards.valid("P0000000003");
+        let nobody = world.cards.valid("P0000000004");
+        world.link_cards(false);
+        // A card nobody links to.
+        let unlinked = world.cards.valid("P0000000001");
+        let t = world.terminal().await;
+        let validity = |b: &Value| b["QualificationValidity"].as_str().unwrap().to_owned();
+        assert_eq!(
+            validity(&t.check(&lost, Mode::Visual, &today()).await.1),
+            "2"
+        );
+        assert_eq!(
+            validity(&t.check(&changed, Mode::Visual, &today()).await.1),
+            "1"
+        );
+        assert_eq!(
+            validity(&t.check(&nobody, Mode::Visual, &today()).await.1),
+            "4"
+        );
+        assert_eq!(
+            validity(&t.check(&unlinked, Mode::Visual, &today()).await.1),
+            "4"
+        );
+        // By numbers: the old card of P3 (3), P1's card (1), wrong birth date (4).
+        let q = |insurer: &str, number: &str, birth: &str| proto::QueryRequest {
+            insurer_number: insurer.into(),
+            symbol: Some("医国３４０".into()),
+            number: number.into(),
+            branch: Some("00".into()),
+            birthdate: birth.into(),
+            visit_date: today(),
+        };
+        for (query, expected) in [
+            (q("01130012", "３", "19900303"), "3"),
+            (q("01130012", "１", "19800102"), "1"),
+            (q("01130012", "１", "19800103"), "4"),
+        ] {
+            let (status, body) = t
+                .https
+                .post(proto::QUERY, &serde_json::to_value(query).unwrap())
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["QualificationValidity"], expected, "{body}");
+        }
+        let (status, body) = t
+            .https
+            .post(
+                proto::QUERY,
+                &serde_json::to_value(q("01130013", "１", "19800102")).unwrap(),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("検証番号"),
+            "{body}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_cards_and_registration_on_the_spot() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(true);
+        let t = world.terminal().await;
+        let (_, body) = t.check(&card, Mode::Visual, &today()).await;
+        assert_eq!(
+            body["ProcessingResultCode"],
+            proto::codes::CARD_NOT_REGISTERED,
+            "{body}"
+        );
+        assert_eq!(body["QualificationValidity"], "6", "{body}");
+        assert_eq!(body["ResultList"].as_array().unwrap().len(), 0);
+        // Visual mode cannot register.
+        let nonce = t.challenge().await;
+        let (certificate, _) = card_answer(&card, &nonce, &t.id, None);
+        let req = proto::VerifyRequest {
+            mode: Mode::Visual,
+            certificate,
+            signature: None,
+            nonce,
+            visit_date: today(),
+        };
+        let (status, _) = t
+            .https
+            .post(proto::REGISTER, &serde_json::to_value(req).unwrap())
+            .await;
+        assert_eq!(status, 400);
+        // PIN mode with consent registers and answers.
+        let nonce = t.challenge().await;
+        let (certificate, signature) = card_answer(&card, &nonce, &t.id, Some("1234"));
+        let req = proto::VerifyRequest {
+            mode: Mode::Pin,
+            certificate,
+            signature,
+            nonce,
+            visit_date: today(),
+        };
+        let (status, body) = t
+            .https
+            .post(proto::REGISTER, &serde_json::to_value(req).unwrap())
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["QualificationValidity"], "1", "{body}");
+        let (_, body) = t.check(&card, Mode::Visual, &today()).await;
+        assert_eq!(body["QualificationValidity"], "1", "{body}");
+        assert!(body.get("ProcessingResultCode").is_none(), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_must_be_enrolled_and_active() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(false);
+        // No client certificate.
+        let anonymous = Https::new(&world, None);
+        let (status, body) = anonymous.post(proto::CHALLENGE, &Value::Null).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (401, Value::from(proto::codes::NO_CLIENT_CERTIFICATE)),
+            "{body}"
+        );
+        // A certificate from another CA is refused at the handshake.
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["W0000001".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let stranger = Https::new(&world, Some((cert.pem(), key.serialize_pem())));
+        let (status, _) = stranger.post(proto::CHALLENGE, &Value::Null).await;
+        assert_eq!(
+            status, 0,
+            "a stranger's certificate must fail the handshake"
+        );
+
+        // Enrollment: the code works once; a wrong code and a reuse are refused.
+        let (clinic, added) = sync(|| {
+            let clinic = onshi_server::admin::add_clinic(
+                world.store.as_ref(),
+                "テスト鍼灸院",
+                "契7654321",
+                Utc::now(),
+            )
+            .unwrap();
+            let added =
+                onshi_server::admin::add_terminal(world.store.as_ref(), clinic.id, Utc::now())
+                    .unwrap();
+            (clinic, added)
+        });
+        let (status, body) = world
+            .enroll(&added.terminal.id, "AAAA-AAAA-AAAA")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            (status, body["code"].clone()),
+            (403, Value::from(proto::codes::BAD_ENROLLMENT)),
+            "{body}"
+        );
+        let t = world.enroll(&added.terminal.id, &added.code).await.unwrap();
+        assert!(
+            world.enroll(&added.terminal.id, &added.code).await.is_err(),
+            "a spent code must not work again"
+        );
+        assert_eq!(t.check(&card, Mode::Visual, &today()).await.0, 200);
+        // An expired code.
+        let late = sync(|| {
+            onshi_server::admin::add_terminal(
+                world.store.as_ref(),
+                clinic.id,
+                Utc::now() - Duration::hours(73),
+            )
+            .unwrap()
+        });
+        assert!(world.enroll(&late.terminal.id, &late.code).await.is_err());
+
+        // Revoked: refused on the next request.
+        assert!(sync(|| world
+            .store
+            .revoke_terminal(&t.id, Utc::now())
+            .unwrap()));
+        let (status, body) = t.https.post(proto::CHALLENGE, &Value::Null).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (403, Value::from(proto::codes::TERMINAL_NOT_ACTIVE)),
+            "{body}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,555 @@
+//! The eligibility service's storage on PostgreSQL, shared by every instance. A read-then-write
+//! (an enrollment, a chain append) locks the terminal's row with `SELECT … FOR UPDATE`, so
+//! instances serialise per terminal and never on one global lock.
+
+use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, IsolationLevel, Statement, Transaction};
+
+use super::{PgConn, PgStore};
+use crate::service::{
+    audit_hash, decide_enrollment, stored_time, terminal_id, AuditEntry, AuditRecord,
+    AuditVerification, CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish,
+    NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, GENESIS_HASH,
+};
+use crate::service_columns::{
+    decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
+    decode_terminal, hash32, ServiceRow, AUDIT_COLUMNS, CARD_LINK_COLUMNS, CLINIC_COLUMNS,
+    CRL_COLUMNS, ENROLL_COLUMNS, TERMINAL_COLUMNS,
+};
+use crate::StoreError;
+
+/// The statements of every request, prepared once per connection.
+pub(crate) struct Statements {
+    active_terminal_by_serial: Statement,
+    card_link: Statement,
+    crl_generation: Statement,
+    lock_head: Statement,
+    append_audit: Statement,
+}
+
+impl Statements {
+    pub(crate) fn prepare(client: &mut Client) -> Result<Self, StoreError> {
+        Ok(Self {
+            active_terminal_by_serial: client.prepare(&format!(
+                "SELECT {TERMINAL_COLUMNS} FROM terminals
+                 WHERE certificate_serial = $1 AND status = 'active'"
+            ))?,
+            card_link: client.prepare(&format!(
+                "SELECT {} FROM card_links WHERE serial = $1",
+                CARD_LINK_COLUMNS.join(", ")
+            ))?,
+            crl_generation: client
+                .prepare("SELECT value FROM counters WHERE name = 'crl_generation'")?,
+            lock_head: client
+                .prepare("SELECT checks, audit_head FROM terminals WHERE id = $1 FOR UPDATE")?,
+            // The audit row and the new head in one statement; a spent nonce inserts nothing
+            // and so updates nothing.
+            append_audit: client.prepare(&format!(
+                "WITH inserted AS (
+                    INSERT INTO audit_log ({AUDIT_COLUMNS})
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    ON CONFLICT (nonce_id) DO NOTHING
+                    RETURNING 1
+                 )
+                 UPDATE terminals SET checks = $2, audit_head = $12, last_used_at = $3
+                 WHERE id = $1 AND EXISTS (SELECT 1 FROM inserted)"
+            ))?,
+        })
+    }
+}
+
+impl ServiceRow for postgres::Row {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+fn terminal_in(tx: &mut Transaction<'_>, id: &str) -> Result<Option<Terminal>, StoreError> {
+    tx.query_opt(
+        &format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = $1"),
+        &[&id],
+    )?
+    .as_ref()
+    .map(decode_terminal)
+    .transpose()
+}
+
+impl PgStore {
+    /// Runs `f` on a pooled connection; a connection that broke is not given back.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut PgConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        let result = f(&mut conn);
+        if result.is_err() && conn.client.is_closed() {
+            conn.discard();
+        }
+        result
+    }
+
+    /// Runs `f` in a transaction; an error rolls back.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<Finish<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with(|conn| {
+            let mut tx = conn.client.transaction()?;
+            match f(&mut tx)? {
+                Finish::Commit(v) => {
+                    tx.commit()?;
+                    Ok(v)
+                }
+                Finish::Rollback(v) => {
+                    tx.rollback()?;
+                    Ok(v)
+                }
+            }
+        })
+    }
+
+    /// Every row of a query, decoded.
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        decode: impl Fn(&postgres::Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.with(|conn| conn.client.query(sql, params)?.iter().map(decode).collect())
+    }
+
+    /// The row of a query, if any, decoded.
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        decode: impl Fn(&postgres::Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.with(|conn| {
+            conn.client
+                .query_opt(sql, params)?
+                .as_ref()
+                .map(decode)
+                .transpose()
+        })
+    }
+
+    /// The number of rows a statement changed.
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.with(|conn| Ok(conn.client.execute(sql, params)?))
+    }
+}
+
+impl ServiceStore for PgStore {
+    fn add_clinic(
+        &self,
+        name: &str,
+        registration: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Clinic, StoreError> {
+        let now = stored_time(now);
+        let id = self.with(|conn| {
+            Ok(conn
+                .client
+                .query_one(
+                    "INSERT INTO clinics (name, registration, created_at) VALUES ($1, $2, $3)
+                     RETURNING id",
+                    &[&name, &registration, &now],
+                )?
+                .try_get(0)?)
+        })?;
+        Ok(Clinic {
+            id,
+            name: name.to_owned(),
+            registration: registration.to_owned(),
+            created_at: now,
+        })
+    }
+
+    fn clinic(&self, id: i64) -> Result<Option<Clinic>, StoreError> {
+        self.one(
+            &format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1"),
+            &[&id],
+            decode_clinic,
+        )
+    }
+
+    fn clinics(&self) -> Result<Vec<Clinic>, StoreError> {
+        self.all(
+            &format!("SELECT {CLINIC_COLUMNS} FROM clinics ORDER BY id"),
+            &[],
+            decode_clinic,
+        )
+    }
+
+    fn add_terminal(
+        &self,
+        clinic_id: i64,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Terminal, StoreError> {
+        let now = stored_time(now);
+        let code_expires_at = stored_time(code_expires_at);
+        self.write(|tx| {
+            if tx
+                .query_opt("SELECT id FROM clinics WHERE id = $1", &[&clinic_id])?
+                .is_none()
+            {
+                return Err(StoreError::NotFound {
+                    what: "clinic",
+                    id: clinic_id.to_string(),
+                });
+            }
+            // The counter's row lock orders concurrent additions: ids commit in order, no gaps.
+            let n: i64 = tx
+                .query_one(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'terminal' RETURNING value",
+                    &[],
+                )?
+                .try_get(0)?;
+            let id = terminal_id(n)?;
+            tx.execute(
+                "INSERT INTO terminals (id, clinic_id, status, created_at, code_hash,
+                     code_expires_at, code_failures, checks, audit_head)
+                 VALUES ($1, $2, 'pending', $3, $4, $5, 0, 0, $6)",
+                &[
+                    &id,
+                    &clinic_id,
+                    &now,
+                    &&code_hash[..],
+                    &code_expires_at,
+                    &&GENESIS_HASH[..],
+                ],
+            )?;
+            Ok(Finish::Commit(Terminal {
+                id,
+                clinic_id,
+                status: TerminalStatus::Pending,
+                certificate_serial: None,
+                created_at: now,
+                enrolled_at: None,
+                revoked_at: None,
+                last_used_at: None,
+                checks: 0,
+            }))
+        })
+    }
+
+    fn reset_enrollment_code(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "UPDATE terminals SET code_hash = $2, code_expires_at = $3, code_failures = 0
+             WHERE id = $1 AND status = 'pending'",
+            &[&id, &&code_hash[..], &stored_time(code_expires_at)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError> {
+        self.one(
+            &format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = $1"),
+            &[&id],
+            decode_terminal,
+        )
+    }
+
+    fn terminals_of_clinic(&self, clinic_id: i64) -> Result<Vec<Terminal>, StoreError> {
+        self.all(
+            &format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE clinic_id = $1 ORDER BY id"),
+            &[&clinic_id],
+            decode_terminal,
+        )
+    }
+
+    fn enroll_terminal(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        certificate_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Terminal, EnrollRefusal>, StoreError> {
+        let now = stored_time(now);
+        self.write(|tx| {
+            let state = tx
+                .query_opt(
+                    &format!("SELECT {ENROLL_COLUMNS} FROM terminals WHERE id = $1 FOR UPDATE"),
+                    &[&id],
+                )?
+                .as_ref()
+                .map(decode_enroll_state)
+                .transpose()?;
+            match decide_enrollment(state.as_ref(), &code_hash, now) {
+                EnrollDecision::Refuse(r) => Ok(Finish::Rollback(Err(r))),
+                EnrollDecision::WrongCode { failures, spend } => {
+                    let sql = if spend {
+                        "UPDATE terminals SET code_failures = $2, code_hash = NULL,
+                             code_expires_at = NULL WHERE id = $1"
+                    } else {
+                        "UPDATE terminals SET code_failures = $2 WHERE id = $1"
+                    };
+                    tx.execute(sql, &[&id, &failures])?;
+                    Ok(Finish::Commit(Err(EnrollRefusal::WrongCode)))
+                }
+                EnrollDecision::Enroll => {
+                    tx.execute(
+                        "UPDATE terminals SET status = 'active', certificate_serial = $2,
+                             enrolled_at = $3, code_hash = NULL, code_expires_at = NULL
+                         WHERE id = $1",
+                        &[&id, &certificate_serial, &now],
+                    )?;
+                    let terminal = terminal_in(tx, id)?.ok_or_else(|| StoreError::NotFound {
+                        what: "terminal",
+                        id: id.to_owned(),
+                    })?;
+                    Ok(Finish::Commit(Ok(terminal)))
+                }
+            }
+        })
+    }
+
+    fn renew_terminal_certificate(
+        &self,
+        id: &str,
+        new_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "UPDATE terminals SET certificate_serial = $2, enrolled_at = $3
+             WHERE id = $1 AND status = 'active'",
+            &[&id, &new_serial, &stored_time(now)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn revoke_terminal(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "UPDATE terminals SET status = 'revoked', revoked_at = $2, code_hash = NULL,
+                 code_expires_at = NULL
+             WHERE id = $1 AND status <> 'revoked'",
+            &[&id, &stored_time(now)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn active_terminal_by_serial(&self, serial: &str) -> Result<Option<Terminal>, StoreError> {
+        self.with(|conn| {
+            let stmt = conn.service.active_terminal_by_serial.clone();
+            conn.client
+                .query_opt(&stmt, &[&serial])?
+                .as_ref()
+                .map(decode_terminal)
+                .transpose()
+        })
+    }
+
+    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError> {
+        self.with(|conn| {
+            let stmt = conn.service.card_link.clone();
+            conn.client
+                .query_opt(&stmt, &[&serial])?
+                .as_ref()
+                .map(decode_card_link)
+                .transpose()
+        })
+    }
+
+    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "UPDATE card_links SET registered = true,
+                 registered_at = COALESCE(registered_at, $2)
+             WHERE serial = $1",
+            &[&serial, &stored_time(now)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError> {
+        let loaded_at = stored_time(crl.loaded_at);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO crls (issuer, der, loaded_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (issuer) DO UPDATE SET der = EXCLUDED.der,
+                     loaded_at = EXCLUDED.loaded_at",
+                &[&crl.issuer, &crl.der, &loaded_at],
+            )?;
+            tx.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
+                &[],
+            )?;
+            Ok(Finish::Commit(()))
+        })
+    }
+
+    fn crls(&self) -> Result<Vec<StoredCrl>, StoreError> {
+        self.all(
+            &format!("SELECT {CRL_COLUMNS} FROM crls ORDER BY issuer"),
+            &[],
+            decode_crl,
+        )
+    }
+
+    fn crl_generation(&self) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            let stmt = conn.service.crl_generation.clone();
+            Ok(conn.client.query_one(&stmt, &[])?.try_get(0)?)
+        })
+    }
+
+    fn secret(&self, name: &str, generate: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        self.with(|conn| {
+            let read = |client: &mut Client| -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(client
+                    .query_opt("SELECT value FROM secrets WHERE name = $1", &[&name])?
+                    .map(|r| r.try_get(0))
+                    .transpose()?)
+            };
+            if let Some(v) = read(&mut conn.client)? {
+                return Ok(v);
+            }
+            conn.client.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &generate()],
+            )?;
+            read(&mut conn.client)?.ok_or_else(|| StoreError::NotFound {
+                what: "secret",
+                id: name.to_owned(),
+            })
+        })
+    }
+
+    fn record_check(
+        &self,
+        entry: &AuditEntry,
+    ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
+        let mut entry = entry.clone();
+        entry.at = stored_time(entry.at);
+        self.with(|conn| {
+            let lock_head = conn.service.lock_head.clone();
+            let append = conn.service.append_audit.clone();
+            let mut tx = conn.client.transaction()?;
+            let Some(head) = tx.query_opt(&lock_head, &[&entry.terminal_id])? else {
+                return Err(StoreError::NotFound {
+                    what: "terminal",
+                    id: entry.terminal_id.clone(),
+                });
+            };
+            let checks: i64 = head.try_get(0)?;
+            let prev_hash = hash32("audit_head", head.try_get(1)?)?;
+            let seq = checks + 1;
+            let hash = audit_hash(&prev_hash, &entry, seq);
+            let nonce = entry.nonce_id.as_ref().map(|n| &n[..]);
+            let updated = tx.execute(
+                &append,
+                &[
+                    &entry.terminal_id,
+                    &seq,
+                    &entry.at,
+                    &entry.clinic_id,
+                    &entry.mode,
+                    &entry.certificate_serial,
+                    &entry.person_id,
+                    &entry.answer,
+                    &entry.reference_number,
+                    &nonce,
+                    &&prev_hash[..],
+                    &&hash[..],
+                ],
+            )?;
+            if updated == 0 {
+                tx.rollback()?;
+                return Ok(Err(NonceSpent));
+            }
+            tx.commit()?;
+            Ok(Ok(AuditRecord {
+                seq,
+                entry: entry.clone(),
+                prev_hash,
+                hash,
+            }))
+        })
+    }
+
+    fn audit_verify(&self) -> Result<AuditVerification, StoreError> {
+        self.with(|conn| {
+            // One snapshot for the heads and the records.
+            let mut tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let mut heads = Vec::new();
+            for row in tx.query(
+                "SELECT id, checks, audit_head FROM terminals ORDER BY id",
+                &[],
+            )? {
+                let head: Option<Vec<u8>> = row.try_get(2)?;
+                heads.push((
+                    row.try_get::<_, String>(0)?,
+                    row.try_get::<_, i64>(1)?,
+                    head.and_then(|h| hash32("audit_head", h).ok()),
+                ));
+            }
+            let mut check = ChainCheck::new(heads);
+            {
+                // Streamed: the log may be far larger than memory.
+                let mut rows = tx.query_raw(
+                    &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY terminal_id, seq"),
+                    std::iter::empty::<&str>(),
+                )?;
+                while let Some(row) = rows.next()? {
+                    let terminal_id: String = row.try_get(0)?;
+                    let seq: i64 = row.try_get(1)?;
+                    check.record(&terminal_id, seq, decode_audit(&row));
+                }
+            }
+            tx.commit()?;
+            Ok(check.finish())
+        })
+    }
+
+    fn audit_for_person(&self, person_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        self.all(
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE person_id = $1
+                 ORDER BY at, terminal_id, seq"
+            ),
+            &[&person_id],
+            decode_audit,
+        )
+    }
+
+    fn audit_of_terminal(&self, terminal_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        self.all(
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE terminal_id = $1 ORDER BY seq"),
+            &[&terminal_id],
+            decode_audit,
+        )
+    }
+}

@@ -1,0 +1,768 @@
+//! What the eligibility service stores besides persons and records: clinics and their terminals
+//! (enrollment, certificates, revocation), the links from card certificates to persons, CRLs,
+//! server-wide secrets and the hash-chained audit log.
+//!
+//! Every instance of the service shares these tables, so every rule that must hold across
+//! instances (a terminal revoked, an enrollment code spent, a nonce used once) is enforced by
+//! the store in one transaction, never by an instance's memory. Times are parameters; the store
+//! keeps them to the microsecond (both engines do), so a value read back equals the value
+//! returned when it was written.
+//!
+//! # The audit log
+//!
+//! `audit_log` is a table onshi only ever INSERTs into. Each terminal has its own chain, so
+//! instances serving different terminals never wait on one another: record `seq` (from 1) of a
+//! terminal stores `prev_hash`, the hash of the terminal's record `seq - 1` (32 zero bytes for
+//! record 1, [`GENESIS_HASH`]), and `hash` = [`audit_hash`]`(prev_hash, entry, seq)`. The
+//! terminal's row holds the head: the number of records (`checks`) and the hash of the last one,
+//! so deleting the last record is detected too. [`ServiceStore::audit_verify`] recomputes every
+//! chain.
+//!
+//! A chain has no key: someone who can write the database and knows this format can rewrite a
+//! terminal's chain from the edited record on, head included. To catch that as well, keep the
+//! heads somewhere else (export [`Terminal::checks`] and the verification result regularly),
+//! and on PostgreSQL take the writing rights away from the role onshi connects as:
+//!
+//! ```sql
+//! REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM onshi;
+//! ```
+//!
+//! (with the table owned by another role, since an owner can grant itself the rights back).
+//! onshi keeps working: it needs only INSERT and SELECT on `audit_log`.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use onshi_model::PersonId;
+use sha2::{Digest, Sha256};
+
+use crate::{Store, StoreError};
+
+/// A clinic (保険医療機関等) that owns terminals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clinic {
+    /// The id the store allocated.
+    pub id: i64,
+    /// The clinic's name.
+    pub name: String,
+    /// Its registration (登録記号番号), as the operator entered it.
+    pub registration: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a terminal is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TerminalStatus {
+    /// Added, waiting for the app to enroll with its one-time code.
+    Pending,
+    /// Enrolled: holds a client certificate and may call the service.
+    Active,
+    /// Revoked: refused from the next request on, for good.
+    Revoked,
+}
+
+impl TerminalStatus {
+    /// The text stored for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// The status a stored text names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "active" => Some(Self::Active),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TerminalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A terminal account (the reception app of one PC or tablet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Terminal {
+    /// `W` and seven digits, allocated in order (`W0000001`, `W0000002`, …), unique across
+    /// instances.
+    pub id: String,
+    /// The clinic that owns it.
+    pub clinic_id: i64,
+    /// Pending, active or revoked.
+    pub status: TerminalStatus,
+    /// The serial of its current client certificate (set by enrollment, changed by renewal).
+    pub certificate_serial: Option<String>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When its current certificate was recorded: at enrollment, then at each renewal.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The time of its last audit record.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// How many audit records it has (its chain's length).
+    pub checks: i64,
+}
+
+/// Which person a card certificate belongs to (the card authority's issue record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardLink {
+    /// The certificate's serial number, as the authority writes it.
+    pub serial: String,
+    /// The person the card was issued to.
+    pub person_id: PersonId,
+    /// Start of the certificate's validity.
+    pub not_before: DateTime<Utc>,
+    /// End of the certificate's validity.
+    pub not_after: DateTime<Utc>,
+    /// Registered for health-insurance use (利用登録).
+    pub registered: bool,
+}
+
+/// A certificate revocation list as loaded by an operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCrl {
+    /// An opaque key for the issuer, chosen by the caller; a new CRL replaces the one with the
+    /// same key.
+    pub issuer: String,
+    /// The CRL, DER-encoded.
+    pub der: Vec<u8>,
+    /// When it was loaded.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// What one request that reached the eligibility logic did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When (kept to the microsecond).
+    pub at: DateTime<Utc>,
+    /// The terminal that asked.
+    pub terminal_id: String,
+    /// Its clinic.
+    pub clinic_id: i64,
+    /// `pin`, `visual`, `query` or `register`.
+    pub mode: String,
+    /// The serial of the card certificate presented, if any.
+    pub certificate_serial: Option<String>,
+    /// The person the answer was about, if one was found.
+    pub person_id: Option<String>,
+    /// A QualificationValidity code or an error code.
+    pub answer: String,
+    /// The 照会番号 of the answer.
+    pub reference_number: String,
+    /// The id of the challenge redeemed; each may be recorded once. `None` for queries by
+    /// numbers, which have no challenge.
+    pub nonce_id: Option<[u8; 32]>,
+}
+
+/// An audit entry as stored: its place and hashes in its terminal's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Its number in the terminal's chain, from 1.
+    pub seq: i64,
+    /// What happened.
+    pub entry: AuditEntry,
+    /// The hash of the terminal's previous record ([`GENESIS_HASH`] for the first).
+    pub prev_hash: [u8; 32],
+    /// [`audit_hash`] of this record.
+    pub hash: [u8; 32],
+}
+
+/// The result of recomputing every chain of the audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Terminals checked.
+    pub terminals: u64,
+    /// Audit records read.
+    pub records: u64,
+    /// Everything that does not match (empty when the log is intact).
+    pub problems: Vec<AuditProblem>,
+}
+
+/// One place where the audit log does not match its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditProblem {
+    /// The terminal whose chain is broken.
+    pub terminal_id: String,
+    /// The record concerned (for a missing record: the first missing number).
+    pub seq: i64,
+    /// What is wrong, for people.
+    pub what: String,
+}
+
+/// Why an enrollment was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnrollRefusal {
+    /// No terminal has that id.
+    #[error("unknown terminal")]
+    UnknownTerminal,
+    /// The code does not match (the attempt is counted).
+    #[error("wrong enrollment code")]
+    WrongCode,
+    /// The code matches but has expired.
+    #[error("the enrollment code has expired")]
+    Expired,
+    /// The terminal is already enrolled (its code is spent).
+    #[error("the terminal is already enrolled")]
+    AlreadyEnrolled,
+    /// The terminal has been revoked.
+    #[error("the terminal has been revoked")]
+    Revoked,
+    /// [`ENROLL_ATTEMPTS`] wrong codes spent the code; an operator must issue a new one.
+    #[error("too many wrong enrollment codes; ask for a new code")]
+    TooManyAttempts,
+}
+
+/// The challenge of an audit entry was already recorded: the request is a replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the challenge has already been used")]
+pub struct NonceSpent;
+
+/// Wrong enrollment codes a terminal may send before its code is spent.
+pub const ENROLL_ATTEMPTS: i64 = 5;
+
+/// The `prev_hash` of a terminal's first audit record.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// The storage interface of the eligibility service (both engines implement it).
+pub trait ServiceStore: Store {
+    /// Adds a clinic.
+    fn add_clinic(
+        &self,
+        name: &str,
+        registration: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Clinic, StoreError>;
+
+    /// A clinic by id.
+    fn clinic(&self, id: i64) -> Result<Option<Clinic>, StoreError>;
+
+    /// Every clinic, by id.
+    fn clinics(&self) -> Result<Vec<Clinic>, StoreError>;
+
+    /// Adds a pending terminal to a clinic with the SHA-256 of its one-time enrollment code;
+    /// allocates the next `W` id. An unknown clinic is [`StoreError::NotFound`].
+    fn add_terminal(
+        &self,
+        clinic_id: i64,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Terminal, StoreError>;
+
+    /// Gives a pending terminal a new enrollment code (after the old one expired or was spent
+    /// by wrong attempts) and clears the count of wrong attempts. False unless the terminal
+    /// exists and is pending.
+    fn reset_enrollment_code(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// A terminal by id.
+    fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError>;
+
+    /// The terminals of a clinic, by id.
+    fn terminals_of_clinic(&self, clinic_id: i64) -> Result<Vec<Terminal>, StoreError>;
+
+    /// Enrolls a pending terminal, atomically: the code (its SHA-256, compared in constant time)
+    /// must match and not have expired at `now`; the terminal becomes active with the
+    /// certificate's serial and the code is spent. A wrong code is counted and, at the
+    /// [`ENROLL_ATTEMPTS`]th, spent.
+    fn enroll_terminal(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        certificate_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Terminal, EnrollRefusal>, StoreError>;
+
+    /// Replaces the certificate serial of an active terminal (the old certificate is refused
+    /// from then on) and sets `enrolled_at` to `now`. False unless the terminal is active.
+    fn renew_terminal_certificate(
+        &self,
+        id: &str,
+        new_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes a pending or active terminal (its enrollment code, if any, is spent). Every
+    /// instance sees it on the next request. False if unknown or already revoked.
+    fn revoke_terminal(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The active terminal holding the certificate with this serial: the look-up of every
+    /// request (one unique-index probe).
+    fn active_terminal_by_serial(&self, serial: &str) -> Result<Option<Terminal>, StoreError>;
+
+    /// The link of a card certificate's serial.
+    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError>;
+
+    /// Marks a card as registered for health-insurance use (利用登録); `now` is kept as the
+    /// time of the first registration. False if the serial is unknown.
+    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Stores a CRL, replacing the one with the same issuer key, and bumps the CRL generation.
+    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError>;
+
+    /// Every stored CRL, by issuer key.
+    fn crls(&self) -> Result<Vec<StoredCrl>, StoreError>;
+
+    /// A number that changes whenever a CRL is stored: instances poll it and reload the CRLs
+    /// when it moved.
+    fn crl_generation(&self) -> Result<i64, StoreError>;
+
+    /// The server-wide secret with this name; if there is none yet, `generate`s one and stores
+    /// it. Instances racing to create it all get the one stored first.
+    fn secret(&self, name: &str, generate: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
+
+    /// Appends an entry to its terminal's audit chain, in one transaction that also redeems the
+    /// entry's challenge: if that `nonce_id` was recorded before, nothing is written and the
+    /// answer is [`NonceSpent`]. Updates the terminal's head, `checks` and `last_used_at`
+    /// (= `entry.at`). An unknown terminal is [`StoreError::NotFound`].
+    fn record_check(
+        &self,
+        entry: &AuditEntry,
+    ) -> Result<Result<AuditRecord, NonceSpent>, StoreError>;
+
+    /// Recomputes every terminal's chain and compares it with the stored hashes and with the
+    /// head on the terminal's row: catches a changed, deleted (anywhere, the last one too) or
+    /// reordered record. Reads one consistent snapshot.
+    fn audit_verify(&self) -> Result<AuditVerification, StoreError>;
+
+    /// Every audit record about a person (who checked them, when), oldest first.
+    fn audit_for_person(&self, person_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// A terminal's audit chain, in order.
+    fn audit_of_terminal(&self, terminal_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// The hash of an audit record: SHA-256 over, in this order,
+///
+/// | field | encoding |
+/// |---|---|
+/// | `prev_hash` | 32 bytes |
+/// | `at` | microseconds since 1970-01-01T00:00:00Z, i64 big-endian |
+/// | `terminal_id` | string |
+/// | `clinic_id` | i64 big-endian |
+/// | `mode` | string |
+/// | `certificate_serial` | optional string |
+/// | `person_id` | optional string |
+/// | `answer` | string |
+/// | `reference_number` | string |
+/// | `nonce_id` | `0x00`, or `0x01` and the 32 bytes |
+/// | `seq` | i64 big-endian |
+///
+/// where a string is its UTF-8 length in bytes as u64 big-endian followed by the bytes, and an
+/// optional string is `0x00`, or `0x01` followed by the string. The lengths make the encoding
+/// unambiguous; sub-microsecond digits of `at` are ignored (the store keeps microseconds).
+pub fn audit_hash(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> [u8; 32] {
+    fn string(h: &mut Sha256, s: &str) {
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    }
+    fn opt_string(h: &mut Sha256, s: Option<&str>) {
+        match s {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                string(h, s);
+            }
+        }
+    }
+    let mut h = Sha256::new();
+    h.update(prev_hash);
+    h.update(entry.at.timestamp_micros().to_be_bytes());
+    string(&mut h, &entry.terminal_id);
+    h.update(entry.clinic_id.to_be_bytes());
+    string(&mut h, &entry.mode);
+    opt_string(&mut h, entry.certificate_serial.as_deref());
+    opt_string(&mut h, entry.person_id.as_deref());
+    string(&mut h, &entry.answer);
+    string(&mut h, &entry.reference_number);
+    match &entry.nonce_id {
+        None => h.update([0u8]),
+        Some(n) => {
+            h.update([1u8]);
+            h.update(n);
+        }
+    }
+    h.update(seq.to_be_bytes());
+    h.finalize().into()
+}
+
+/// How an engine ends a write transaction.
+pub(crate) enum Finish<T> {
+    /// Commit, then answer.
+    Commit(T),
+    /// Roll back (nothing written), then answer.
+    Rollback(T),
+}
+
+/// A time as the store keeps it: to the microsecond.
+pub(crate) fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// The id of the `n`th terminal, if `n` fits in seven digits.
+pub(crate) fn terminal_id(n: i64) -> Result<String, StoreError> {
+    if (1..=9_999_999).contains(&n) {
+        Ok(format!("W{n:07}"))
+    } else {
+        Err(StoreError::Exhausted { what: "terminal" })
+    }
+}
+
+/// Equality of two hashes in time that does not depend on where they differ.
+pub(crate) fn same_hash(a: &[u8], b: &[u8; 32]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// What an enrollment attempt found on the terminal's row (read under its lock).
+pub(crate) struct EnrollState {
+    pub(crate) status: TerminalStatus,
+    pub(crate) code_hash: Option<Vec<u8>>,
+    pub(crate) code_expires_at: Option<DateTime<Utc>>,
+    pub(crate) failures: i64,
+}
+
+/// What an enrollment attempt does to the terminal's row.
+pub(crate) enum EnrollDecision {
+    /// Refuse and write nothing.
+    Refuse(EnrollRefusal),
+    /// Count a wrong code; `spend` when it was the last attempt allowed.
+    WrongCode { failures: i64, spend: bool },
+    /// Activate.
+    Enroll,
+}
+
+/// The rule of enrollment, shared by both engines. The code is checked before its expiry, so
+/// only someone who knows the code learns that it expired.
+pub(crate) fn decide_enrollment(
+    state: Option<&EnrollState>,
+    code_hash: &[u8; 32],
+    now: DateTime<Utc>,
+) -> EnrollDecision {
+    let Some(s) = state else {
+        return EnrollDecision::Refuse(EnrollRefusal::UnknownTerminal);
+    };
+    match s.status {
+        TerminalStatus::Revoked => return EnrollDecision::Refuse(EnrollRefusal::Revoked),
+        TerminalStatus::Active => return EnrollDecision::Refuse(EnrollRefusal::AlreadyEnrolled),
+        TerminalStatus::Pending => {}
+    }
+    let Some(stored) = &s.code_hash else {
+        return EnrollDecision::Refuse(EnrollRefusal::TooManyAttempts);
+    };
+    if !same_hash(stored, code_hash) {
+        let failures = s.failures + 1;
+        return EnrollDecision::WrongCode {
+            failures,
+            spend: failures >= ENROLL_ATTEMPTS,
+        };
+    }
+    match s.code_expires_at {
+        Some(expires) if now < expires => EnrollDecision::Enroll,
+        _ => EnrollDecision::Refuse(EnrollRefusal::Expired),
+    }
+}
+
+/// Recomputes chains from the terminals' heads and the records streamed in `(terminal, seq)`
+/// order; shared by both engines.
+pub(crate) struct ChainCheck {
+    heads: std::collections::BTreeMap<String, (i64, Option<[u8; 32]>)>,
+    current: Option<Chain>,
+    terminals: u64,
+    records: u64,
+    problems: Vec<AuditProblem>,
+}
+
+/// Where the walk of one terminal's chain is.
+struct Chain {
+    terminal_id: String,
+    last_seq: i64,
+    /// `None` after a record that could not be read.
+    last_hash: Option<[u8; 32]>,
+}
+
+impl ChainCheck {
+    /// Starts with every terminal's `(id, checks, head)`; a head that could not be read is
+    /// `None`.
+    pub(crate) fn new(heads: impl IntoIterator<Item = (String, i64, Option<[u8; 32]>)>) -> Self {
+        let heads: std::collections::BTreeMap<_, _> =
+            heads.into_iter().map(|(id, n, h)| (id, (n, h))).collect();
+        Self {
+            terminals: heads.len() as u64,
+            heads,
+            current: None,
+            records: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, terminal_id: &str, seq: i64, what: String) {
+        self.problems.push(AuditProblem {
+            terminal_id: terminal_id.to_owned(),
+            seq,
+            what,
+        });
+    }
+
+    /// Checks the next record; `record` is the decoded row or why it could not be decoded.
+    pub(crate) fn record(
+        &mut self,
+        terminal_id: &str,
+        seq: i64,
+        record: Result<AuditRecord, StoreError>,
+    ) {
+        self.records += 1;
+        let mut chain = match self.current.take() {
+            Some(c) if c.terminal_id == terminal_id => c,
+            other => {
+                if let Some(done) = other {
+                    self.end_chain(done);
+                }
+                if !self.heads.contains_key(terminal_id) {
+                    self.problem(
+                        terminal_id,
+                        seq,
+                        "records of a terminal that does not exist".to_owned(),
+                    );
+                }
+                Chain {
+                    terminal_id: terminal_id.to_owned(),
+                    last_seq: 0,
+                    last_hash: Some(GENESIS_HASH),
+                }
+            }
+        };
+        let expected = chain.last_seq + 1;
+        let gap = seq != expected;
+        if gap {
+            let what = if seq > expected + 1 {
+                format!("records {expected} to {} are missing", seq - 1)
+            } else if seq > expected {
+                format!("record {expected} is missing")
+            } else {
+                format!("record {seq} comes after record {}", chain.last_seq)
+            };
+            self.problem(terminal_id, expected, what);
+        }
+        match record {
+            Err(e) => {
+                self.problem(terminal_id, seq, format!("the record cannot be read: {e}"));
+                chain.last_hash = None;
+            }
+            Ok(r) => {
+                if !gap && chain.last_hash.is_some_and(|h| h != r.prev_hash) {
+                    self.problem(
+                        terminal_id,
+                        seq,
+                        format!(
+                            "prev_hash does not match the hash of record {}",
+                            chain.last_seq
+                        ),
+                    );
+                }
+                if audit_hash(&r.prev_hash, &r.entry, seq) != r.hash {
+                    self.problem(
+                        terminal_id,
+                        seq,
+                        "the record does not match its hash (it was changed)".to_owned(),
+                    );
+                }
+                chain.last_hash = Some(r.hash);
+            }
+        }
+        chain.last_seq = seq;
+        self.current = Some(chain);
+    }
+
+    /// Compares a walked chain with the head on its terminal's row.
+    fn end_chain(&mut self, chain: Chain) {
+        let Some((checks, head)) = self.heads.remove(&chain.terminal_id) else {
+            return;
+        };
+        if checks > chain.last_seq {
+            let what = if checks > chain.last_seq + 1 {
+                format!(
+                    "records {} to {checks} are missing: the terminal counts {checks}, its chain \
+                     ends at {}",
+                    chain.last_seq + 1,
+                    chain.last_seq
+                )
+            } else {
+                format!(
+                    "record {checks} is missing: the terminal counts {checks}, its chain ends at {}",
+                    chain.last_seq
+                )
+            };
+            self.problem(&chain.terminal_id, chain.last_seq + 1, what);
+        } else if checks < chain.last_seq {
+            self.problem(
+                &chain.terminal_id,
+                checks + 1,
+                format!(
+                    "the chain goes on to record {} but the terminal counts {checks}",
+                    chain.last_seq
+                ),
+            );
+        } else {
+            match (head, chain.last_hash) {
+                (None, _) => self.problem(
+                    &chain.terminal_id,
+                    checks,
+                    "the head hash on the terminal's row cannot be read".to_owned(),
+                ),
+                (Some(h), Some(last)) if h != last => self.problem(
+                    &chain.terminal_id,
+                    checks,
+                    "the head hash on the terminal's row does not match its last record".to_owned(),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    /// The verification, once every record was fed.
+    pub(crate) fn finish(mut self) -> AuditVerification {
+        if let Some(chain) = self.current.take() {
+            self.end_chain(chain);
+        }
+        // Terminals without a single record left: their rows must count none.
+        let unwalked: Vec<String> = self.heads.keys().cloned().collect();
+        for terminal_id in unwalked {
+            self.end_chain(Chain {
+                terminal_id,
+                last_seq: 0,
+                last_hash: Some(GENESIS_HASH),
+            });
+        }
+        self.problems
+            .sort_by(|a, b| (&a.terminal_id, a.seq).cmp(&(&b.terminal_id, b.seq)));
+        AuditVerification {
+            terminals: self.terminals,
+            records: self.records,
+            problems: self.problems,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            at: "2025-04-02T09:00:00.000001Z".parse().unwrap(),
+            terminal_id: "W0000001".to_owned(),
+            clinic_id: 7,
+            mode: "pin".to_owned(),
+            certificate_serial: Some("0A".to_owned()),
+            person_id: None,
+            answer: "1".to_owned(),
+            reference_number: "R1".to_owned(),
+            nonce_id: Some([0xAB; 32]),
+        }
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_documented_encoding() {
+        let prev = [0x11; 32];
+        let mut bytes = prev.to_vec();
+        bytes.extend(1_743_584_400_000_001i64.to_be_bytes());
+        bytes.extend(8u64.to_be_bytes());
+        bytes.extend(b"W0000001");
+        bytes.extend(7i64.to_be_bytes());
+        bytes.extend(3u64.to_be_bytes());
+        bytes.extend(b"pin");
+        bytes.push(1);
+        bytes.extend(2u64.to_be_bytes());
+        bytes.extend(b"0A");
+        bytes.push(0);
+        bytes.extend(1u64.to_be_bytes());
+        bytes.extend(b"1");
+        bytes.extend(2u64.to_be_bytes());
+        bytes.extend(b"R1");
+        bytes.push(1);
+        bytes.extend([0xAB; 32]);
+        bytes.extend(5i64.to_be_bytes());
+        let expected: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(audit_hash(&prev, &entry(), 5), expected);
+    }
+
+    #[test]
+    fn every_field_and_the_place_count() {
+        let base = audit_hash(&GENESIS_HASH, &entry(), 1);
+        let mut moved = entry();
+        // The same characters split differently between two fields.
+        moved.answer = "1R".to_owned();
+        moved.reference_number = "1".to_owned();
+        let variants = [
+            audit_hash(&[1; 32], &entry(), 1),
+            audit_hash(&GENESIS_HASH, &entry(), 2),
+            audit_hash(&GENESIS_HASH, &moved, 1),
+            audit_hash(
+                &GENESIS_HASH,
+                &AuditEntry {
+                    person_id: Some(String::new()),
+                    ..entry()
+                },
+                1,
+            ),
+            audit_hash(
+                &GENESIS_HASH,
+                &AuditEntry {
+                    nonce_id: None,
+                    ..entry()
+                },
+                1,
+            ),
+        ];
+        for v in variants {
+            assert_ne!(v, base);
+        }
+    }
+
+    #[test]
+    fn terminal_ids_have_seven_digits() {
+        assert_eq!(terminal_id(1).unwrap(), "W0000001");
+        assert_eq!(terminal_id(9_999_999).unwrap(), "W9999999");
+        assert!(terminal_id(10_000_000).is_err());
+        assert!(terminal_id(0).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in [
+            TerminalStatus::Pending,
+            TerminalStatus::Active,
+            TerminalStatus::Revoked,
+        ] {
+            assert_eq!(TerminalStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(TerminalStatus::parse("Active"), None);
+    }
+
+    #[test]
+    fn hashes_compare_by_value_and_length() {
+        assert!(same_hash(&[3; 32], &[3; 32]));
+        assert!(!same_hash(&[3; 31], &[3; 32]));
+        let mut last = [3; 32];
+        last[31] = 4;
+        assert!(!same_hash(&last, &[3; 32]));
+    }
+}

@@ -1,0 +1,510 @@
+//! The eligibility service's storage on SQLite. Every write that must be atomic runs under
+//! `BEGIN IMMEDIATE`, which takes the database's write lock first, so a read-then-write (an
+//! enrollment, a chain append) never races another connection.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::SqliteStore;
+use crate::service::{
+    audit_hash, decide_enrollment, stored_time, terminal_id, AuditEntry, AuditRecord,
+    AuditVerification, CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish,
+    NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, GENESIS_HASH,
+};
+use crate::service_columns::{
+    decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
+    decode_terminal, hash32, time_from_micros, ServiceRow, AUDIT_COLUMNS, CARD_LINK_COLUMNS,
+    CLINIC_COLUMNS, CRL_COLUMNS, ENROLL_COLUMNS, TERMINAL_COLUMNS,
+};
+use crate::StoreError;
+
+/// A time as SQLite stores it: microseconds since the Unix epoch.
+fn us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+impl ServiceRow for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.get::<_, Option<i64>>(i)?
+            .map(|v| time_from_micros("time", v))
+            .transpose()
+    }
+
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.get::<_, i64>(i)? != 0)
+    }
+}
+
+/// Runs a query and decodes every row.
+fn all<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a query and decodes its row, if any.
+fn one<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    rows.next()?.map(decode).transpose()
+}
+
+fn terminal_in(conn: &rusqlite::Connection, id: &str) -> Result<Option<Terminal>, StoreError> {
+    one(
+        conn,
+        &format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = ?1"),
+        [id],
+        |r| decode_terminal(r),
+    )
+}
+
+impl SqliteStore {
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction; an error rolls back.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<Finish<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match f(&tx)? {
+            Finish::Commit(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            Finish::Rollback(v) => {
+                tx.rollback()?;
+                Ok(v)
+            }
+        }
+    }
+}
+
+impl ServiceStore for SqliteStore {
+    fn add_clinic(
+        &self,
+        name: &str,
+        registration: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Clinic, StoreError> {
+        let now = stored_time(now);
+        let conn = self.pool.get()?;
+        let id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO clinics (name, registration, created_at) VALUES (?1, ?2, ?3)
+                 RETURNING id",
+            )?
+            .query_row(params![name, registration, us(now)], |r| r.get(0))?;
+        Ok(Clinic {
+            id,
+            name: name.to_owned(),
+            registration: registration.to_owned(),
+            created_at: now,
+        })
+    }
+
+    fn clinic(&self, id: i64) -> Result<Option<Clinic>, StoreError> {
+        let conn = self.pool.get()?;
+        one(
+            &conn,
+            &format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = ?1"),
+            [id],
+            |r| decode_clinic(r),
+        )
+    }
+
+    fn clinics(&self) -> Result<Vec<Clinic>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            &format!("SELECT {CLINIC_COLUMNS} FROM clinics ORDER BY id"),
+            [],
+            |r| decode_clinic(r),
+        )
+    }
+
+    fn add_terminal(
+        &self,
+        clinic_id: i64,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Terminal, StoreError> {
+        let now = stored_time(now);
+        self.write(|tx| {
+            let clinic: Option<i64> = tx
+                .prepare_cached("SELECT id FROM clinics WHERE id = ?1")?
+                .query_row([clinic_id], |r| r.get(0))
+                .optional()?;
+            if clinic.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "clinic",
+                    id: clinic_id.to_string(),
+                });
+            }
+            let n: i64 = tx
+                .prepare_cached(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'terminal' RETURNING value",
+                )?
+                .query_row([], |r| r.get(0))?;
+            let id = terminal_id(n)?;
+            tx.prepare_cached(
+                "INSERT INTO terminals (id, clinic_id, status, created_at, code_hash,
+                     code_expires_at, code_failures, checks, audit_head)
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, 0, 0, ?6)",
+            )?
+            .execute(params![
+                id,
+                clinic_id,
+                us(now),
+                &code_hash[..],
+                us(code_expires_at),
+                &GENESIS_HASH[..]
+            ])?;
+            Ok(Finish::Commit(Terminal {
+                id,
+                clinic_id,
+                status: TerminalStatus::Pending,
+                certificate_serial: None,
+                created_at: now,
+                enrolled_at: None,
+                revoked_at: None,
+                last_used_at: None,
+                checks: 0,
+            }))
+        })
+    }
+
+    fn reset_enrollment_code(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        code_expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.pool.get()?;
+        let n = conn
+            .prepare_cached(
+                "UPDATE terminals SET code_hash = ?2, code_expires_at = ?3, code_failures = 0
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, &code_hash[..], us(code_expires_at)])?;
+        Ok(n == 1)
+    }
+
+    fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError> {
+        terminal_in(&*self.pool.get()?, id)
+    }
+
+    fn terminals_of_clinic(&self, clinic_id: i64) -> Result<Vec<Terminal>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            &format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE clinic_id = ?1 ORDER BY id"),
+            [clinic_id],
+            |r| decode_terminal(r),
+        )
+    }
+
+    fn enroll_terminal(
+        &self,
+        id: &str,
+        code_hash: [u8; 32],
+        certificate_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Terminal, EnrollRefusal>, StoreError> {
+        let now = stored_time(now);
+        self.write(|tx| {
+            let state = one(
+                tx,
+                &format!("SELECT {ENROLL_COLUMNS} FROM terminals WHERE id = ?1"),
+                [id],
+                |r| decode_enroll_state(r),
+            )?;
+            match decide_enrollment(state.as_ref(), &code_hash, now) {
+                EnrollDecision::Refuse(r) => Ok(Finish::Rollback(Err(r))),
+                EnrollDecision::WrongCode { failures, spend } => {
+                    let sql = if spend {
+                        "UPDATE terminals SET code_failures = ?2, code_hash = NULL,
+                             code_expires_at = NULL WHERE id = ?1"
+                    } else {
+                        "UPDATE terminals SET code_failures = ?2 WHERE id = ?1"
+                    };
+                    tx.prepare_cached(sql)?.execute(params![id, failures])?;
+                    Ok(Finish::Commit(Err(EnrollRefusal::WrongCode)))
+                }
+                EnrollDecision::Enroll => {
+                    tx.prepare_cached(
+                        "UPDATE terminals SET status = 'active', certificate_serial = ?2,
+                             enrolled_at = ?3, code_hash = NULL, code_expires_at = NULL
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, certificate_serial, us(now)])?;
+                    let terminal = terminal_in(tx, id)?.ok_or_else(|| StoreError::NotFound {
+                        what: "terminal",
+                        id: id.to_owned(),
+                    })?;
+                    Ok(Finish::Commit(Ok(terminal)))
+                }
+            }
+        })
+    }
+
+    fn renew_terminal_certificate(
+        &self,
+        id: &str,
+        new_serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.pool.get()?;
+        let n = conn
+            .prepare_cached(
+                "UPDATE terminals SET certificate_serial = ?2, enrolled_at = ?3
+                 WHERE id = ?1 AND status = 'active'",
+            )?
+            .execute(params![id, new_serial, us(stored_time(now))])?;
+        Ok(n == 1)
+    }
+
+    fn revoke_terminal(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let conn = self.pool.get()?;
+        let n = conn
+            .prepare_cached(
+                "UPDATE terminals SET status = 'revoked', revoked_at = ?2, code_hash = NULL,
+                     code_expires_at = NULL
+                 WHERE id = ?1 AND status <> 'revoked'",
+            )?
+            .execute(params![id, us(stored_time(now))])?;
+        Ok(n == 1)
+    }
+
+    fn active_terminal_by_serial(&self, serial: &str) -> Result<Option<Terminal>, StoreError> {
+        let conn = self.pool.get()?;
+        one(
+            &conn,
+            &format!(
+                "SELECT {TERMINAL_COLUMNS} FROM terminals
+                 WHERE certificate_serial = ?1 AND status = 'active'"
+            ),
+            [serial],
+            |r| decode_terminal(r),
+        )
+    }
+
+    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError> {
+        let conn = self.pool.get()?;
+        one(
+            &conn,
+            &format!(
+                "SELECT {} FROM card_links WHERE serial = ?1",
+                CARD_LINK_COLUMNS.join(", ")
+            ),
+            [serial],
+            |r| decode_card_link(r),
+        )
+    }
+
+    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let conn = self.pool.get()?;
+        let n = conn
+            .prepare_cached(
+                "UPDATE card_links SET registered = 1,
+                     registered_at = COALESCE(registered_at, ?2)
+                 WHERE serial = ?1",
+            )?
+            .execute(params![serial, us(stored_time(now))])?;
+        Ok(n == 1)
+    }
+
+    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO crls (issuer, der, loaded_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (issuer) DO UPDATE SET der = excluded.der,
+                     loaded_at = excluded.loaded_at",
+            )?
+            .execute(params![crl.issuer, crl.der, us(crl.loaded_at)])?;
+            tx.prepare_cached(
+                "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
+            )?
+            .execute([])?;
+            Ok(Finish::Commit(()))
+        })
+    }
+
+    fn crls(&self) -> Result<Vec<StoredCrl>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            &format!("SELECT {CRL_COLUMNS} FROM crls ORDER BY issuer"),
+            [],
+            |r| decode_crl(r),
+        )
+    }
+
+    fn crl_generation(&self) -> Result<i64, StoreError> {
+        let conn = self.pool.get()?;
+        let n = conn
+            .prepare_cached("SELECT value FROM counters WHERE name = 'crl_generation'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(n)
+    }
+
+    fn secret(&self, name: &str, generate: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let conn = self.pool.get()?;
+        let read = |conn: &rusqlite::Connection| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(conn
+                .prepare_cached("SELECT value FROM secrets WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?)
+        };
+        if let Some(v) = read(&conn)? {
+            return Ok(v);
+        }
+        conn.prepare_cached(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![name, generate()])?;
+        read(&conn)?.ok_or_else(|| StoreError::NotFound {
+            what: "secret",
+            id: name.to_owned(),
+        })
+    }
+
+    fn record_check(
+        &self,
+        entry: &AuditEntry,
+    ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
+        let mut entry = entry.clone();
+        entry.at = stored_time(entry.at);
+        self.write(|tx| {
+            let head: Option<(i64, Vec<u8>)> = tx
+                .prepare_cached("SELECT checks, audit_head FROM terminals WHERE id = ?1")?
+                .query_row([&entry.terminal_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((checks, head)) = head else {
+                return Err(StoreError::NotFound {
+                    what: "terminal",
+                    id: entry.terminal_id.clone(),
+                });
+            };
+            let prev_hash = hash32("audit_head", head)?;
+            let seq = checks + 1;
+            let hash = audit_hash(&prev_hash, &entry, seq);
+            let inserted = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO audit_log ({AUDIT_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (nonce_id) DO NOTHING"
+                ))?
+                .execute(params![
+                    entry.terminal_id,
+                    seq,
+                    us(entry.at),
+                    entry.clinic_id,
+                    entry.mode,
+                    entry.certificate_serial,
+                    entry.person_id,
+                    entry.answer,
+                    entry.reference_number,
+                    entry.nonce_id.as_ref().map(|n| &n[..]),
+                    &prev_hash[..],
+                    &hash[..],
+                ])?;
+            if inserted == 0 {
+                return Ok(Finish::Rollback(Err(NonceSpent)));
+            }
+            tx.prepare_cached(
+                "UPDATE terminals SET checks = ?2, audit_head = ?3, last_used_at = ?4
+                 WHERE id = ?1",
+            )?
+            .execute(params![entry.terminal_id, seq, &hash[..], us(entry.at)])?;
+            Ok(Finish::Commit(Ok(AuditRecord {
+                seq,
+                entry: entry.clone(),
+                prev_hash,
+                hash,
+            })))
+        })
+    }
+
+    fn audit_verify(&self) -> Result<AuditVerification, StoreError> {
+        let mut conn = self.pool.get()?;
+        // One read transaction: the heads and the records are one snapshot (WAL).
+        let tx = conn.transaction()?;
+        let heads = all(
+            &tx,
+            "SELECT id, checks, audit_head FROM terminals ORDER BY id",
+            [],
+            |r| {
+                let head: Option<Vec<u8>> = r.get(2)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    head.and_then(|h| hash32("audit_head", h).ok()),
+                ))
+            },
+        )?;
+        let mut check = ChainCheck::new(heads);
+        {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY terminal_id, seq"
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let terminal_id: String = row.get(0)?;
+                let seq: i64 = row.get(1)?;
+                check.record(&terminal_id, seq, decode_audit(row));
+            }
+        }
+        tx.commit()?;
+        Ok(check.finish())
+    }
+
+    fn audit_for_person(&self, person_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE person_id = ?1
+                 ORDER BY at, terminal_id, seq"
+            ),
+            [person_id],
+            |r| decode_audit(r),
+        )
+    }
+
+    fn audit_of_terminal(&self, terminal_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE terminal_id = ?1 ORDER BY seq"),
+            [terminal_id],
+            |r| decode_audit(r),
+        )
+    }
+}

@@ -1,0 +1,890 @@
+//! The eligibility service's storage: clinics, terminals, enrollment, card links, CRLs,
+//! secrets and the hash-chained audit log, on both engines.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, Duration, Utc};
+use onshi_model::PersonId;
+use onshi_store::{
+    audit_hash, AuditEntry, AuditRecord, CardLink, EnrollRefusal, NonceSpent, ServiceStore,
+    StoreError, StoredCrl, TerminalStatus, ENROLL_ATTEMPTS, GENESIS_HASH,
+};
+
+use super::common::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+const CODE: [u8; 32] = [7; 32];
+const WRONG: [u8; 32] = [8; 32];
+
+/// A clinic with one pending terminal whose code expires 72 h after 2025-04-01 09:00.
+fn clinic_and_terminal(store: &dyn ServiceStore) -> (i64, String) {
+    let now = t("2025-04-01T09:00:00Z");
+    let clinic = store
+        .add_clinic("霞が関クリニック", "1312345", now)
+        .unwrap();
+    let terminal = store
+        .add_terminal(clinic.id, CODE, now + Duration::hours(72), now)
+        .unwrap();
+    (clinic.id, terminal.id)
+}
+
+/// A clinic with one active terminal holding certificate `serial`.
+fn active_terminal(store: &dyn ServiceStore, serial: &str) -> (i64, String) {
+    let (clinic, id) = clinic_and_terminal(store);
+    store
+        .enroll_terminal(&id, CODE, serial, t("2025-04-01T10:00:00Z"))
+        .unwrap()
+        .unwrap();
+    (clinic, id)
+}
+
+fn entry(terminal: &str, clinic: i64, at: &str, person: Option<&str>, nonce: u8) -> AuditEntry {
+    AuditEntry {
+        at: t(at),
+        terminal_id: terminal.to_owned(),
+        clinic_id: clinic,
+        mode: "pin".to_owned(),
+        certificate_serial: Some("0A1B2C".to_owned()),
+        person_id: person.map(str::to_owned),
+        answer: "1".to_owned(),
+        reference_number: format!("R{nonce:04}"),
+        nonce_id: Some([nonce; 32]),
+    }
+}
+
+/// Three checks on one terminal; the records.
+fn three_checks(store: &dyn ServiceStore, terminal: &str, clinic: i64) -> Vec<AuditRecord> {
+    (1..=3u8)
+        .map(|i| {
+            let at = format!("2025-04-02T09:0{i}:00Z");
+            store
+                .record_check(&entry(terminal, clinic, &at, Some("P0000000001"), i))
+                .unwrap()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn clinics_and_terminals_are_added_and_listed() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let now = t("2025-04-01T09:00:00.123456789Z");
+        let a = s.add_clinic("霞が関クリニック", "1312345", now).unwrap();
+        let b = s.add_clinic("大手町歯科", "1354321", now).unwrap();
+        assert_ne!(a.id, b.id, "{}", e.name);
+        // Kept to the microsecond: what was returned is what is read back.
+        assert_eq!(a.created_at, t("2025-04-01T09:00:00.123456Z"), "{}", e.name);
+        assert_eq!(s.clinic(a.id).unwrap(), Some(a.clone()), "{}", e.name);
+        assert_eq!(s.clinic(b.id + 100).unwrap(), None, "{}", e.name);
+        assert_eq!(
+            s.clinics().unwrap(),
+            vec![a.clone(), b.clone()],
+            "{}",
+            e.name
+        );
+
+        let expires = now + Duration::hours(72);
+        let t1 = s.add_terminal(a.id, CODE, expires, now).unwrap();
+        let t2 = s.add_terminal(b.id, CODE, expires, now).unwrap();
+        let t3 = s.add_terminal(a.id, CODE, expires, now).unwrap();
+        assert_eq!(
+            [&t1.id, &t2.id, &t3.id],
+            ["W0000001", "W0000002", "W0000003"],
+            "{}",
+            e.name
+        );
+        assert_eq!(t1.status, TerminalStatus::Pending, "{}", e.name);
+        assert_eq!(t1.clinic_id, a.id, "{}", e.name);
+        assert_eq!(
+            (t1.certificate_serial.as_ref(), t1.enrolled_at, t1.checks),
+            (None, None, 0),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.terminal("W0000001").unwrap(),
+            Some(t1.clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.terminal("W0000009").unwrap(), None, "{}", e.name);
+        assert_eq!(
+            s.terminals_of_clinic(a.id).unwrap(),
+            vec![t1, t3],
+            "{}",
+            e.name
+        );
+        assert_eq!(s.terminals_of_clinic(b.id).unwrap(), vec![t2], "{}", e.name);
+
+        let err = s.add_terminal(b.id + 100, CODE, expires, now).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound { what: "clinic", .. }),
+            "{}: {err}",
+            e.name
+        );
+        // The refused addition used no number.
+        assert_eq!(
+            s.add_terminal(a.id, CODE, expires, now).unwrap().id,
+            "W0000004",
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn terminal_ids_are_unique_and_in_order_across_instances() {
+    for e in service_engines() {
+        let now = t("2025-04-01T09:00:00Z");
+        let clinic = e
+            .store
+            .add_clinic("霞が関クリニック", "1312345", now)
+            .unwrap()
+            .id;
+        let others: Vec<_> = (0..2).map(|_| e.another()).collect();
+        let mut ids: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = others
+                .iter()
+                .chain(std::iter::once(&e.store))
+                .map(|store| {
+                    scope.spawn(move || {
+                        (0..10)
+                            .map(|_| store.add_terminal(clinic, CODE, now, now).unwrap().id)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    let mine = h.join().unwrap();
+                    // Each instance sees its own ids increase.
+                    assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+                    mine
+                })
+                .collect()
+        });
+        ids.sort();
+        let expected: Vec<String> = (1..=30).map(|n| format!("W{n:07}")).collect();
+        assert_eq!(ids, expected, "{}", e.name);
+    }
+}
+
+#[test]
+fn enrollment_succeeds_once() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = clinic_and_terminal(s);
+        let now = t("2025-04-01T10:00:00Z");
+        let enrolled = s
+            .enroll_terminal(&id, CODE, "5E0001", now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(enrolled.status, TerminalStatus::Active, "{}", e.name);
+        assert_eq!(
+            enrolled.certificate_serial.as_deref(),
+            Some("5E0001"),
+            "{}",
+            e.name
+        );
+        assert_eq!(enrolled.enrolled_at, Some(now), "{}", e.name);
+        assert_eq!(
+            s.terminal(&id).unwrap(),
+            Some(enrolled.clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.active_terminal_by_serial("5E0001").unwrap(),
+            Some(enrolled),
+            "{}",
+            e.name
+        );
+        // The code is spent: the same code again, on this instance or another, is refused.
+        assert_eq!(
+            s.enroll_terminal(&id, CODE, "5E0002", now).unwrap(),
+            Err(EnrollRefusal::AlreadyEnrolled),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            e.another()
+                .enroll_terminal(&id, CODE, "5E0002", now)
+                .unwrap(),
+            Err(EnrollRefusal::AlreadyEnrolled),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.active_terminal_by_serial("5E0002").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.enroll_terminal("W0000099", CODE, "5E0003", now).unwrap(),
+            Err(EnrollRefusal::UnknownTerminal),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn a_wrong_code_is_counted_but_does_not_spend_the_code() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = clinic_and_terminal(s);
+        let now = t("2025-04-01T10:00:00Z");
+        for _ in 0..ENROLL_ATTEMPTS - 1 {
+            assert_eq!(
+                s.enroll_terminal(&id, WRONG, "5E0001", now).unwrap(),
+                Err(EnrollRefusal::WrongCode),
+                "{}",
+                e.name
+            );
+        }
+        assert_eq!(
+            s.terminal(&id).unwrap().unwrap().status,
+            TerminalStatus::Pending,
+            "{}",
+            e.name
+        );
+        assert!(
+            s.enroll_terminal(&id, CODE, "5E0001", now).unwrap().is_ok(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn too_many_wrong_codes_spend_the_code() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = clinic_and_terminal(s);
+        let now = t("2025-04-01T10:00:00Z");
+        for _ in 0..ENROLL_ATTEMPTS {
+            assert_eq!(
+                s.enroll_terminal(&id, WRONG, "5E0001", now).unwrap(),
+                Err(EnrollRefusal::WrongCode),
+                "{}",
+                e.name
+            );
+        }
+        // Now even the right code is refused.
+        assert_eq!(
+            s.enroll_terminal(&id, CODE, "5E0001", now).unwrap(),
+            Err(EnrollRefusal::TooManyAttempts),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.active_terminal_by_serial("5E0001").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        // An operator issues a new code.
+        let new_code = [9; 32];
+        assert!(
+            s.reset_enrollment_code(&id, new_code, now + Duration::hours(72))
+                .unwrap(),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.enroll_terminal(&id, CODE, "5E0001", now).unwrap(),
+            Err(EnrollRefusal::WrongCode),
+            "{}",
+            e.name
+        );
+        assert!(
+            s.enroll_terminal(&id, new_code, "5E0001", now)
+                .unwrap()
+                .is_ok(),
+            "{}",
+            e.name
+        );
+        // Only a pending terminal gets a new code.
+        assert!(
+            !s.reset_enrollment_code(&id, new_code, now).unwrap(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn an_expired_code_is_refused() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = clinic_and_terminal(s);
+        // Added at 2025-04-01 09:00, valid 72 h.
+        let late = t("2025-04-04T09:00:00Z");
+        assert_eq!(
+            s.enroll_terminal(&id, CODE, "5E0001", late).unwrap(),
+            Err(EnrollRefusal::Expired),
+            "{}",
+            e.name
+        );
+        // A wrong code learns nothing about the expiry.
+        assert_eq!(
+            s.enroll_terminal(&id, WRONG, "5E0001", late).unwrap(),
+            Err(EnrollRefusal::WrongCode),
+            "{}",
+            e.name
+        );
+        let just_in_time = t("2025-04-04T08:59:59Z");
+        assert!(
+            s.enroll_terminal(&id, CODE, "5E0001", just_in_time)
+                .unwrap()
+                .is_ok(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn revocation_takes_effect_at_once_everywhere() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = active_terminal(s, "5E0001");
+        let other = e.another();
+        assert!(
+            other.active_terminal_by_serial("5E0001").unwrap().is_some(),
+            "{}",
+            e.name
+        );
+        let now = t("2025-05-01T12:00:00Z");
+        assert!(s.revoke_terminal(&id, now).unwrap(), "{}", e.name);
+        assert_eq!(
+            other.active_terminal_by_serial("5E0001").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.active_terminal_by_serial("5E0001").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        let revoked = s.terminal(&id).unwrap().unwrap();
+        assert_eq!(revoked.status, TerminalStatus::Revoked, "{}", e.name);
+        assert_eq!(revoked.revoked_at, Some(now), "{}", e.name);
+        // The serial stays on record (the audit names it).
+        assert_eq!(
+            revoked.certificate_serial.as_deref(),
+            Some("5E0001"),
+            "{}",
+            e.name
+        );
+        assert!(!s.revoke_terminal(&id, now).unwrap(), "{}", e.name);
+        assert!(!s.revoke_terminal("W0000099", now).unwrap(), "{}", e.name);
+        assert!(
+            !s.renew_terminal_certificate(&id, "5E0009", now).unwrap(),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.enroll_terminal(&id, CODE, "5E0009", now).unwrap(),
+            Err(EnrollRefusal::Revoked),
+            "{}",
+            e.name
+        );
+
+        // A pending terminal revoked before enrolling: its code is dead.
+        let (_, pending) = clinic_and_terminal(s);
+        assert!(s.revoke_terminal(&pending, now).unwrap(), "{}", e.name);
+        assert_eq!(
+            s.enroll_terminal(&pending, CODE, "5E0010", now).unwrap(),
+            Err(EnrollRefusal::Revoked),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn renewal_replaces_the_certificate() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (_, id) = active_terminal(s, "5E0001");
+        let now = t("2026-03-01T09:00:00Z");
+        assert!(
+            s.renew_terminal_certificate(&id, "5E0002", now).unwrap(),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.active_terminal_by_serial("5E0001").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        let renewed = s.active_terminal_by_serial("5E0002").unwrap().unwrap();
+        assert_eq!(renewed.id, id, "{}", e.name);
+        assert_eq!(renewed.enrolled_at, Some(now), "{}", e.name);
+        let (_, pending) = clinic_and_terminal(s);
+        assert!(
+            !s.renew_terminal_certificate(&pending, "5E0003", now)
+                .unwrap(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+fn link(serial: &str, person: &str, registered: bool) -> CardLink {
+    CardLink {
+        serial: serial.to_owned(),
+        person_id: PersonId::parse(person).unwrap(),
+        not_before: t("2024-04-01T00:00:00Z"),
+        not_after: t("2029-03-31T14:59:59Z"),
+        registered,
+    }
+}
+
+fn import_links(store: &dyn ServiceStore, links: &[CardLink]) -> onshi_store::ImportCounts {
+    let mut tx = store.begin_import().unwrap();
+    tx.put_card_links(links).unwrap();
+    tx.commit().unwrap()
+}
+
+#[test]
+fn card_links_import_idempotently_and_register() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let links = vec![
+            link("0001", "P0000000001", false),
+            link("0002", "P0000000002", true),
+        ];
+        {
+            let mut tx = s.begin_import().unwrap();
+            tx.put_card_links(&links).unwrap();
+            // Dropped without commit.
+        }
+        assert_eq!(s.card_link("0001").unwrap(), None, "{}", e.name);
+        let first = import_links(s, &links);
+        assert_eq!((first.changed, first.unchanged), (2, 0), "{}", e.name);
+        let again = import_links(s, &links);
+        assert_eq!((again.changed, again.unchanged), (0, 2), "{}", e.name);
+        assert_eq!(
+            s.card_link("0001").unwrap(),
+            Some(links[0].clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.card_link("0002").unwrap(),
+            Some(links[1].clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.card_link("0003").unwrap(), None, "{}", e.name);
+
+        // 利用登録 at the reader.
+        let now = t("2025-04-02T09:00:00Z");
+        assert!(s.register_card("0001", now).unwrap(), "{}", e.name);
+        assert!(
+            s.card_link("0001").unwrap().unwrap().registered,
+            "{}",
+            e.name
+        );
+        assert!(!s.register_card("0003", now).unwrap(), "{}", e.name);
+        // Importing the issue record again does not undo the registration…
+        let third = import_links(s, &links);
+        assert_eq!((third.changed, third.unchanged), (0, 2), "{}", e.name);
+        assert!(
+            s.card_link("0001").unwrap().unwrap().registered,
+            "{}",
+            e.name
+        );
+        // …but a corrected link replaces the stored one.
+        let mut moved = link("0002", "P0000000003", true);
+        moved.not_after = t("2030-03-31T14:59:59Z");
+        let fourth = import_links(s, &[moved.clone(), link("0004", "P0000000004", false)]);
+        assert_eq!((fourth.changed, fourth.unchanged), (2, 0), "{}", e.name);
+        assert_eq!(s.card_link("0002").unwrap(), Some(moved), "{}", e.name);
+    }
+}
+
+#[test]
+fn a_crl_replaces_the_one_of_its_issuer_and_bumps_the_generation() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        assert_eq!(s.crls().unwrap(), vec![], "{}", e.name);
+        let g0 = s.crl_generation().unwrap();
+        let a1 = StoredCrl {
+            issuer: "jpki-sign".to_owned(),
+            der: vec![0x30, 0x03, 0x01, 0x01, 0x00],
+            loaded_at: t("2025-04-01T00:00:00Z"),
+        };
+        let b1 = StoredCrl {
+            issuer: "jpki-auth".to_owned(),
+            der: vec![0x30, 0x00],
+            loaded_at: t("2025-04-01T00:00:00Z"),
+        };
+        s.put_crl(&a1).unwrap();
+        s.put_crl(&b1).unwrap();
+        let g2 = s.crl_generation().unwrap();
+        assert_eq!(g2, g0 + 2, "{}", e.name);
+        assert_eq!(s.crls().unwrap(), vec![b1.clone(), a1], "{}", e.name);
+        let a2 = StoredCrl {
+            issuer: "jpki-sign".to_owned(),
+            der: vec![0x30, 0x01, 0xff],
+            loaded_at: t("2025-04-02T00:00:00Z"),
+        };
+        s.put_crl(&a2).unwrap();
+        // Another instance polls the generation and sees the new list.
+        let other = e.another();
+        assert_eq!(other.crl_generation().unwrap(), g2 + 1, "{}", e.name);
+        assert_eq!(other.crls().unwrap(), vec![b1, a2], "{}", e.name);
+    }
+}
+
+#[test]
+fn a_secret_is_created_once_even_by_racing_instances() {
+    for e in service_engines() {
+        let other = e.another();
+        // Both instances generate before either stores: both try to insert.
+        let both_generated = std::sync::Barrier::new(2);
+        let run = |store: &dyn ServiceStore, value: u8| {
+            store
+                .secret("nonce-key", &|| {
+                    both_generated.wait();
+                    vec![value; 32]
+                })
+                .unwrap()
+        };
+        let (mine, theirs) = (e.store.as_ref(), other.as_ref());
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| run(mine, 1));
+            let b = scope.spawn(|| run(theirs, 2));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(a, b, "{}", e.name);
+        assert!(a == vec![1; 32] || a == vec![2; 32], "{}", e.name);
+        // Later calls read it; the generator is not called.
+        let again = e
+            .store
+            .secret("nonce-key", &|| panic!("generated twice"))
+            .unwrap();
+        assert_eq!(again, a, "{}", e.name);
+        assert_ne!(
+            e.store.secret("other", &|| vec![3; 16]).unwrap(),
+            a,
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn checks_are_chained_per_terminal() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let (clinic2, id2) = active_terminal(s, "5E0002");
+        let records = three_checks(s, &id, clinic);
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3],
+            "{}",
+            e.name
+        );
+        assert_eq!(records[0].prev_hash, GENESIS_HASH, "{}", e.name);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(
+                r.hash,
+                audit_hash(&r.prev_hash, &r.entry, r.seq),
+                "{}",
+                e.name
+            );
+            if i > 0 {
+                assert_eq!(r.prev_hash, records[i - 1].hash, "{}", e.name);
+            }
+        }
+        assert_eq!(s.audit_of_terminal(&id).unwrap(), records, "{}", e.name);
+        let terminal = s.terminal(&id).unwrap().unwrap();
+        assert_eq!(terminal.checks, 3, "{}", e.name);
+        assert_eq!(
+            terminal.last_used_at,
+            Some(t("2025-04-02T09:03:00Z")),
+            "{}",
+            e.name
+        );
+
+        // Another terminal's chain starts afresh; a query by numbers has no nonce; the time
+        // is kept to the microsecond.
+        let mut query = entry(&id2, clinic2, "2025-04-02T09:04:00.000001999Z", None, 0);
+        query.mode = "query".to_owned();
+        query.certificate_serial = None;
+        query.nonce_id = None;
+        let q = s.record_check(&query).unwrap().unwrap();
+        assert_eq!((q.seq, q.prev_hash), (1, GENESIS_HASH), "{}", e.name);
+        assert_eq!(q.entry.at, t("2025-04-02T09:04:00.000001Z"), "{}", e.name);
+        let q2 = s.record_check(&query).unwrap().unwrap();
+        assert_eq!((q2.seq, q2.prev_hash), (2, q.hash), "{}", e.name);
+        assert_eq!(
+            s.audit_of_terminal(&id2).unwrap(),
+            vec![q, q2],
+            "{}",
+            e.name
+        );
+
+        let v = s.audit_verify().unwrap();
+        assert_eq!(
+            (v.terminals, v.records, v.problems),
+            (2, 5, vec![]),
+            "{}",
+            e.name
+        );
+
+        let err = s
+            .record_check(&entry("W0000099", clinic, "2025-04-02T10:00:00Z", None, 99))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::NotFound {
+                    what: "terminal",
+                    ..
+                }
+            ),
+            "{}: {err}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn a_replayed_nonce_is_refused_and_writes_nothing() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let (clinic2, id2) = active_terminal(s, "5E0002");
+        let first = s
+            .record_check(&entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P1"), 1))
+            .unwrap()
+            .unwrap();
+        let replay = entry(&id, clinic, "2025-04-02T09:00:05Z", Some("P1"), 1);
+        assert_eq!(
+            s.record_check(&replay).unwrap(),
+            Err(NonceSpent),
+            "{}",
+            e.name
+        );
+        // On another instance, through another terminal: still spent.
+        let elsewhere = entry(&id2, clinic2, "2025-04-02T09:00:06Z", Some("P1"), 1);
+        assert_eq!(
+            e.another().record_check(&elsewhere).unwrap(),
+            Err(NonceSpent),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.audit_of_terminal(&id).unwrap(), vec![first], "{}", e.name);
+        assert_eq!(s.audit_of_terminal(&id2).unwrap(), vec![], "{}", e.name);
+        let terminal = s.terminal(&id).unwrap().unwrap();
+        assert_eq!(
+            (terminal.checks, terminal.last_used_at),
+            (1, Some(t("2025-04-02T09:00:00Z"))),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.terminal(&id2).unwrap().unwrap().checks, 0, "{}", e.name);
+        assert!(s.audit_verify().unwrap().problems.is_empty(), "{}", e.name);
+        // The chain goes on where it was.
+        let next = s
+            .record_check(&entry(&id, clinic, "2025-04-02T09:01:00Z", Some("P1"), 2))
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.seq, 2, "{}", e.name);
+    }
+}
+
+#[test]
+fn concurrent_checks_on_one_terminal_keep_one_chain() {
+    for e in service_engines() {
+        let (clinic, id) = active_terminal(e.store.as_ref(), "5E0001");
+        let others: Vec<_> = (0..3).map(|_| e.another()).collect();
+        std::thread::scope(|scope| {
+            for (n, store) in others.iter().enumerate() {
+                let id = &id;
+                scope.spawn(move || {
+                    for i in 0..20u8 {
+                        let mut en = entry(id, clinic, "2025-04-02T09:00:00Z", None, 0);
+                        en.nonce_id = Some([n as u8 * 20 + i + 1; 32]);
+                        store.record_check(&en).unwrap().unwrap();
+                    }
+                });
+            }
+        });
+        let chain = e.store.audit_of_terminal(&id).unwrap();
+        assert_eq!(
+            chain.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=60).collect::<Vec<_>>(),
+            "{}",
+            e.name
+        );
+        let v = e.store.audit_verify().unwrap();
+        assert_eq!((v.records, v.problems), (60, vec![]), "{}", e.name);
+    }
+}
+
+/// The problems audit_verify finds after `tamper` on a terminal with three checks (and an
+/// untouched second terminal).
+fn problems_after(e: &ServiceEngine, tamper: &[&str]) -> Vec<(String, i64, String)> {
+    let s = e.store.as_ref();
+    let (clinic, id) = active_terminal(s, "5E0001");
+    let (clinic2, id2) = active_terminal(s, "5E0002");
+    three_checks(s, &id, clinic);
+    s.record_check(&entry(&id2, clinic2, "2025-04-02T10:00:00Z", None, 50))
+        .unwrap()
+        .unwrap();
+    assert!(s.audit_verify().unwrap().problems.is_empty(), "{}", e.name);
+    for sql in tamper {
+        assert_eq!(e.raw(sql), 1, "{}: {sql}", e.name);
+    }
+    let v = s.audit_verify().unwrap();
+    assert_eq!(v.terminals, 2, "{}", e.name);
+    v.problems
+        .into_iter()
+        .map(|p| (p.terminal_id, p.seq, p.what))
+        .collect()
+}
+
+#[test]
+fn audit_verify_catches_an_edited_row() {
+    for e in service_engines() {
+        let p = problems_after(
+            &e,
+            &["UPDATE audit_log SET answer = '4' WHERE terminal_id = 'W0000001' AND seq = 2"],
+        );
+        assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
+        assert_eq!((p[0].0.as_str(), p[0].1), ("W0000001", 2), "{}", e.name);
+        assert!(p[0].2.contains("changed"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn audit_verify_catches_an_edited_row_with_its_hash_recomputed() {
+    for e in service_engines() {
+        // Someone edits record 2 and stores a hash of the new content: record 3 no longer
+        // follows it.
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let records = three_checks(s, &id, clinic);
+        let mut forged = records[1].entry.clone();
+        forged.person_id = Some("P0000000002".to_owned());
+        let hash = audit_hash(&records[1].prev_hash, &forged, 2);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let literal = if e.name == "sqlite" {
+            format!("X'{hex}'")
+        } else {
+            format!("'\\x{hex}'::bytea")
+        };
+        e.raw(&format!(
+            "UPDATE audit_log SET person_id = 'P0000000002', hash = {literal}
+             WHERE terminal_id = '{id}' AND seq = 2"
+        ));
+        let p = s.audit_verify().unwrap().problems;
+        assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
+        assert_eq!(p[0].seq, 3, "{}: {p:?}", e.name);
+        assert!(p[0].what.contains("prev_hash"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn audit_verify_catches_a_deleted_middle_row() {
+    for e in service_engines() {
+        let p = problems_after(
+            &e,
+            &["DELETE FROM audit_log WHERE terminal_id = 'W0000001' AND seq = 2"],
+        );
+        assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
+        assert_eq!((p[0].0.as_str(), p[0].1), ("W0000001", 2), "{}", e.name);
+        assert!(p[0].2.contains("missing"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn audit_verify_catches_a_deleted_last_row() {
+    for e in service_engines() {
+        let p = problems_after(
+            &e,
+            &["DELETE FROM audit_log WHERE terminal_id = 'W0000001' AND seq = 3"],
+        );
+        assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
+        assert_eq!((p[0].0.as_str(), p[0].1), ("W0000001", 3), "{}", e.name);
+        assert!(p[0].2.contains("missing"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn audit_verify_catches_reordered_rows() {
+    for e in service_engines() {
+        let p = problems_after(
+            &e,
+            &[
+                "UPDATE audit_log SET seq = 0 WHERE terminal_id = 'W0000001' AND seq = 2",
+                "UPDATE audit_log SET seq = 2 WHERE terminal_id = 'W0000001' AND seq = 3",
+                "UPDATE audit_log SET seq = 3 WHERE terminal_id = 'W0000001' AND seq = 0",
+            ],
+        );
+        assert!(!p.is_empty(), "{}", e.name);
+        assert!(
+            p.iter().all(|(id, seq, _)| id == "W0000001" && *seq >= 2),
+            "{}: {p:?}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn audit_verify_catches_a_rewound_head() {
+    for e in service_engines() {
+        // Deleting the last record and setting the count back leaves the head hash behind.
+        let p = problems_after(
+            &e,
+            &[
+                "DELETE FROM audit_log WHERE terminal_id = 'W0000001' AND seq = 3",
+                "UPDATE terminals SET checks = 2 WHERE id = 'W0000001'",
+            ],
+        );
+        assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
+        assert_eq!((p[0].0.as_str(), p[0].1), ("W0000001", 2), "{}", e.name);
+        assert!(p[0].2.contains("head"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn the_audit_shows_who_checked_a_person() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let (clinic2, id2) = active_terminal(s, "5E0002");
+        let a = s
+            .record_check(&entry(&id2, clinic2, "2025-04-02T09:00:00Z", Some("P1"), 1))
+            .unwrap()
+            .unwrap();
+        s.record_check(&entry(&id, clinic, "2025-04-02T09:30:00Z", Some("P2"), 2))
+            .unwrap()
+            .unwrap();
+        let b = s
+            .record_check(&entry(&id, clinic, "2025-04-03T09:00:00Z", Some("P1"), 3))
+            .unwrap()
+            .unwrap();
+        let mut unknown = entry(&id, clinic, "2025-04-03T09:05:00Z", None, 4);
+        unknown.answer = "4".to_owned();
+        s.record_check(&unknown).unwrap().unwrap();
+        assert_eq!(s.audit_for_person("P1").unwrap(), vec![a, b], "{}", e.name);
+        assert_eq!(s.audit_for_person("P2").unwrap().len(), 1, "{}", e.name);
+        assert_eq!(s.audit_for_person("P3").unwrap(), vec![], "{}", e.name);
+    }
+}
