@@ -4,4 +4,5 @@ mod it {
     mod card;
     mod cli;
     mod crash;
+    mod server;
 }
