@@ -199,11 +199,14 @@ impl Bare for BareSqlite {
     }
 }
 
-/// Drops onshi's tables so that the run starts from an empty database.
-pub(crate) fn reset_postgres(url: &str) -> Result<(), BenchError> {
+/// Drops onshi's tables (the service's too, which `bench verify` creates: with them left behind,
+/// the migrations would start again from nothing and fail) so that the run starts from an empty
+/// database.
+pub(crate) fn reset_postgres(url: &str) -> Result<(), postgres::Error> {
     let mut client = postgres::Client::connect(url, postgres::NoTls)?;
     client.batch_execute(
-        "DROP TABLE IF EXISTS eligibility, persons, schema_migrations, bare_eligibility",
+        "DROP TABLE IF EXISTS audit_log, card_links, crls, secrets, terminals, clinics, counters,
+         eligibility, persons, schema_migrations, bare_eligibility",
     )?;
     Ok(())
 }

@@ -1,9 +1,15 @@
-//! The load test behind `onshi bench`: generate a synthetic feed, import it into each engine and
+//! The load tests behind `onshi bench`.
+//!
+//! `onshi bench store` (this module): generate a synthetic feed, import it into each engine and
 //! time eligibility lookups, each beside a bare baseline measured in the same run on the same
 //! rows — a plain prepared INSERT loop in one transaction (SQLite) or one COPY (PostgreSQL), and
 //! plain primary-key SELECTs — so the table shows what onshi's checks and upserts cost.
+//!
+//! `onshi bench verify` ([`verify`]): verified PIN-mode checks per second through the eligibility
+//! service over mutual TLS, beside the single-core RSA verify rate as the ceiling.
 
 mod baseline;
+pub mod verify;
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

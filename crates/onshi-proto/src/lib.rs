@@ -12,6 +12,9 @@ use sha2::Digest;
 pub const API_PREFIX: &str = "/api/v1";
 /// `POST`: a CSR and a one-time enrollment code in, the terminal's client certificate out.
 pub const ENROLL: &str = "/api/v1/enroll";
+/// `POST`: a new client certificate for an enrolled terminal (a fresh CSR; the old certificate is
+/// refused from then on).
+pub const RENEW: &str = "/api/v1/renew";
 /// `POST`: a single-use nonce bound to the calling terminal.
 pub const CHALLENGE: &str = "/api/v1/challenge";
 /// `POST`: a card check (PIN or visual mode).
@@ -24,8 +27,18 @@ pub const QUERY: &str = "/api/v1/query";
 pub const HEALTHZ: &str = "/healthz";
 /// `GET`: the process can serve (the store answers).
 pub const READYZ: &str = "/readyz";
-/// `GET`: Prometheus metrics.
+/// `GET`: Prometheus metrics (text format; no client certificate needed: firewall it if it must
+/// not be seen).
 pub const METRICS: &str = "/metrics";
+/// `GET`: the OpenAPI 3.1 document of this API (YAML).
+pub const OPENAPI: &str = "/openapi.yaml";
+
+/// Every route above, for tests, documentation and metrics labels.
+pub const ROUTES: &[&str] = &[
+    ENROLL, RENEW, CHALLENGE, VERIFY, REGISTER, QUERY, HEALTHZ, READYZ, METRICS, OPENAPI,
+];
+/// The routes a terminal calls with its client certificate (rate-limited per terminal).
+pub const TERMINAL_ROUTES: &[&str] = &[RENEW, CHALLENGE, VERIFY, REGISTER, QUERY];
 
 /// How the patient was identified at the desk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +72,15 @@ pub struct EnrollRequest {
     pub csr_pem: String,
 }
 
-/// The answer to an enrollment.
+/// `POST /api/v1/renew`: the terminal's new key, over its current certificate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// A PEM CSR for a new P-256 key.
+    pub csr_pem: String,
+}
+
+/// The answer to an enrollment (and to a renewal).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EnrollResponse {
     /// The terminal's client certificate (PEM).
@@ -184,6 +205,24 @@ pub mod codes {
     pub const WARN_CERTIFICATE_EXPIRES_SOON: &str = "W002";
     /// The card is not registered for health-insurance use (利用登録).
     pub const CARD_NOT_REGISTERED: &str = "W003";
+
+    /// Every code above, in order.
+    pub const ALL: &[&str] = &[
+        NO_CLIENT_CERTIFICATE,
+        TERMINAL_NOT_ACTIVE,
+        BAD_NONCE,
+        CARD_CERTIFICATE_UNTRUSTED,
+        CARD_CERTIFICATE_EXPIRED,
+        CARD_CERTIFICATE_REVOKED,
+        BAD_SIGNATURE,
+        BAD_REQUEST,
+        BAD_ENROLLMENT,
+        RATE_LIMITED,
+        INTERNAL,
+        WARN_CERTIFICATE_IN_GRACE,
+        WARN_CERTIFICATE_EXPIRES_SOON,
+        CARD_NOT_REGISTERED,
+    ];
 }
 
 /// The message a card signs in PIN mode: the nonce token's bytes, a 0 byte, and the terminal id.
@@ -227,5 +266,34 @@ mod tests {
             signed_digest(b"n", "W0000001"),
             signed_digest(b"n", "W0000002")
         );
+    }
+
+    /// The values of `pub const NAME: &str = "…";` lines in this file whose value starts with
+    /// `prefix` — so that a constant added without being listed is caught.
+    fn consts_in_source(prefix: &str) -> Vec<String> {
+        include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split_once(": &str = \""))
+            .filter_map(|(_, v)| v.strip_suffix("\";"))
+            .filter(|v| v.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_route_and_code_is_listed() {
+        let mut routes = consts_in_source("/");
+        routes.retain(|r| r != API_PREFIX);
+        assert_eq!(routes, ROUTES);
+        for r in TERMINAL_ROUTES {
+            assert!(ROUTES.contains(r));
+        }
+        let mut codes = consts_in_source("E");
+        codes.extend(consts_in_source("W"));
+        let mut all = codes::ALL.to_vec();
+        all.sort_unstable();
+        codes.sort_unstable();
+        assert_eq!(codes, all);
     }
 }

@@ -1,18 +1,27 @@
 //! The HTTP API: axum routes over [`Service`]. Routes and bodies come from onshi-proto.
+//!
+//! Around the routes: every request is counted and timed in [`Metrics`]; the terminal routes are
+//! rate-limited per terminal ([`RateLimiter`]) before their body is read; bodies are capped at
+//! `max_body_bytes`; store work is cut off after `request_timeout_seconds`. `/healthz`,
+//! `/readyz`, `/metrics` and `/openapi.yaml` need no client certificate (firewall `/metrics` if
+//! it must not be seen from the terminals' network).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::Utc;
 use onshi_proto as proto;
 use serde::de::DeserializeOwned;
 
+use crate::limit::RateLimiter;
+use crate::metrics::{self, Metrics};
 use crate::serve::PeerCertificate;
 use crate::{ApiError, ServerConfig, Service};
 
@@ -20,6 +29,8 @@ use crate::{ApiError, ServerConfig, Service};
 #[derive(Clone)]
 pub struct AppState {
     service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    limiter: Arc<RateLimiter>,
     timeout: Duration,
 }
 
@@ -65,22 +76,105 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// The router of the whole API.
-pub fn router(service: Arc<Service>, config: &ServerConfig) -> Router {
+/// The router of the whole API, counting into `metrics`.
+pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics>) -> Router {
     let state = AppState {
         service,
+        metrics,
+        limiter: Arc::new(RateLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        )),
         timeout: Duration::from_secs(config.request_timeout_seconds),
     };
-    Router::new()
-        .route(proto::ENROLL, post(enroll))
+    let terminal_routes = Router::new()
+        .route(proto::RENEW, post(renew))
         .route(proto::CHALLENGE, post(challenge))
         .route(proto::VERIFY, post(verify))
         .route(proto::REGISTER, post(register))
         .route(proto::QUERY, post(query))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    Router::new()
+        .route(proto::ENROLL, post(enroll))
+        .merge(terminal_routes)
         .route(proto::HEALTHZ, get(|| async { "ok" }))
         .route(proto::READYZ, get(readyz))
+        .route(proto::METRICS, get(metrics_text))
+        .route(proto::OPENAPI, get(openapi))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Counts and times every request; logs one line per request at debug level (route, status,
+/// time, terminal id: never a body).
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = Metrics::route_label(req.uri().path());
+    let peer = req.extensions().get::<PeerCertificate>().cloned();
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.request(route, status, elapsed);
+    tracing::debug!(
+        route,
+        status,
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        terminal = peer.as_ref().and_then(PeerCertificate::terminal_id),
+        "request"
+    );
+    response
+}
+
+/// 429 with `E010` when the calling terminal has used up its bucket. Requests without a
+/// certificate pass (the handler answers 401).
+async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(terminal) = req
+        .extensions()
+        .get::<PeerCertificate>()
+        .and_then(PeerCertificate::terminal_id)
+    {
+        if !state.limiter.allow(terminal, Instant::now()) {
+            tracing::debug!(terminal, "rate limited");
+            return (
+                [(header::RETRY_AFTER, "1")],
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    proto::codes::RATE_LIMITED,
+                    "この端末からの要求が多すぎます。少し待ってからもう一度お試しください。",
+                ),
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.render(state.service.crl_generation()),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, crate::openapi::CONTENT_TYPE)],
+        crate::openapi::DOCUMENT,
+    )
+}
+
+/// Counts a check's answer by QualificationValidity and ProcessingResultCode.
+fn counted(
+    state: &AppState,
+    answer: Result<proto::CheckResponse, ApiError>,
+) -> Result<Json<proto::CheckResponse>, ApiError> {
+    let answer = answer?;
+    state.metrics.check(
+        &answer.qualification_validity,
+        answer.processing_result_code.as_deref(),
+    );
+    Ok(Json(answer))
 }
 
 async fn enroll(
@@ -110,12 +204,12 @@ async fn verify(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::VerifyRequest>,
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
-    blocking(&state, move |s| {
+    let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
         s.verify(&terminal, &req, false, Utc::now())
     })
-    .await
-    .map(Json)
+    .await;
+    counted(&state, answer)
 }
 
 async fn register(
@@ -123,7 +217,7 @@ async fn register(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::VerifyRequest>,
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
-    blocking(&state, move |s| {
+    let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
         if req.mode != proto::Mode::Pin {
             return Err(ApiError::bad_request(
@@ -131,6 +225,19 @@ async fn register(
             ));
         }
         s.verify(&terminal, &req, true, Utc::now())
+    })
+    .await;
+    counted(&state, answer)
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    Extension(peer): Extension<PeerCertificate>,
+    ApiJson(req): ApiJson<proto::RenewRequest>,
+) -> Result<Json<proto::EnrollResponse>, ApiError> {
+    blocking(&state, move |s| {
+        let terminal = s.terminal(peer.der())?;
+        s.renew(&terminal, &req, Utc::now())
     })
     .await
     .map(Json)
@@ -141,12 +248,12 @@ async fn query(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::QueryRequest>,
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
-    blocking(&state, move |s| {
+    let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
         s.query(&terminal, &req, Utc::now())
     })
-    .await
-    .map(Json)
+    .await;
+    counted(&state, answer)
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

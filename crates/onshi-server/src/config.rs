@@ -38,9 +38,20 @@ pub struct ServerConfig {
     /// Seconds before a request is cut off.
     #[serde(default = "default_timeout")]
     pub request_timeout_seconds: u64,
-    /// Seconds between checks for a new CRL in the store.
+    /// Seconds between checks for a new CRL in the store (SIGHUP checks at once).
     #[serde(default = "default_crl_poll")]
     pub crl_poll_seconds: u64,
+    /// Requests a second each terminal may make on average (`ONSHI_RATE_LIMIT_PER_SECOND`);
+    /// 0 turns the limit off. Kept per instance: behind a load balancer the limit is per instance.
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_second: u32,
+    /// Requests a terminal may make at once before the rate applies.
+    #[serde(default = "default_burst")]
+    pub rate_limit_burst: u32,
+    /// Seconds a connection may wait for the next request head (idle keep-alive, or a slow
+    /// sender) before it is closed.
+    #[serde(default = "default_idle")]
+    pub idle_timeout_seconds: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -61,6 +72,15 @@ fn default_timeout() -> u64 {
 fn default_crl_poll() -> u64 {
     10
 }
+fn default_rate() -> u32 {
+    20
+}
+fn default_burst() -> u32 {
+    40
+}
+fn default_idle() -> u64 {
+    60
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -73,6 +93,9 @@ impl Default for ServerConfig {
             max_body_bytes: default_body(),
             request_timeout_seconds: default_timeout(),
             crl_poll_seconds: default_crl_poll(),
+            rate_limit_per_second: default_rate(),
+            rate_limit_burst: default_burst(),
+            idle_timeout_seconds: default_idle(),
         }
     }
 }
@@ -107,7 +130,8 @@ pub enum ConfigError {
 }
 
 impl ServerConfig {
-    /// Reads `DIR/config.toml`, then applies `ONSHI_LISTEN` and `ONSHI_DATABASE`.
+    /// Reads `DIR/config.toml`, then applies `ONSHI_LISTEN`, `ONSHI_DATABASE` and
+    /// `ONSHI_RATE_LIMIT_PER_SECOND`.
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Io {
@@ -126,6 +150,12 @@ impl ServerConfig {
         }
         if let Ok(url) = std::env::var("ONSHI_DATABASE") {
             config.database = Some(url);
+        }
+        if let Ok(rate) = std::env::var("ONSHI_RATE_LIMIT_PER_SECOND") {
+            config.rate_limit_per_second = rate.parse().map_err(|e| ConfigError::Env {
+                name: "ONSHI_RATE_LIMIT_PER_SECOND",
+                message: format!("{rate:?}: {e}"),
+            })?;
         }
         Ok(config)
     }
@@ -169,5 +199,34 @@ mod tests {
         .unwrap();
         let e = ServerConfig::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("colour") && e.contains("config.toml"), "{e}");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_can_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        let c = ServerConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            (
+                c.rate_limit_per_second,
+                c.rate_limit_burst,
+                c.idle_timeout_seconds
+            ),
+            (20, 40, 60)
+        );
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "rate_limit_per_second = 0\nrate_limit_burst = 5\nidle_timeout_seconds = 30\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            (
+                c.rate_limit_per_second,
+                c.rate_limit_burst,
+                c.idle_timeout_seconds
+            ),
+            (0, 5, 30)
+        );
     }
 }

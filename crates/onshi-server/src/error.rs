@@ -61,6 +61,28 @@ impl IntoResponse for ApiError {
 
 impl From<onshi_store::StoreError> for ApiError {
     fn from(e: onshi_store::StoreError) -> Self {
-        Self::internal(e)
+        Self::internal(loggable(&e))
+    }
+}
+
+/// A store error as it may be logged: without the values a database error can quote
+/// (PostgreSQL's messages and DETAIL may quote a row; a corrupt stored value may be a patient's
+/// name or number).
+fn loggable(e: &onshi_store::StoreError) -> String {
+    use onshi_store::StoreError;
+    match e {
+        StoreError::Postgres(pg) => match pg.as_db_error() {
+            Some(db) => format!(
+                "postgres: {} SQLSTATE {} (table {}, column {}, constraint {})",
+                db.severity(),
+                db.code().code(),
+                db.table().unwrap_or("-"),
+                db.column().unwrap_or("-"),
+                db.constraint().unwrap_or("-"),
+            ),
+            None => e.to_string(),
+        },
+        StoreError::Corrupt { column, .. } => format!("stored value of {column} is not valid"),
+        other => other.to_string(),
     }
 }

@@ -1,4 +1,5 @@
-//! Creating a server's data directory and running it.
+//! Creating a server's data directory and running it: listening, serving, and reloading CRLs
+//! (periodically, and at once on SIGHUP).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::config::{ServerConfig, JPKI_DIR};
+use crate::metrics::Metrics;
 use crate::{api, serve, Service};
 
 /// `onshi server init`: config, SQLite store, terminal CA, server CA and TLS certificate, and the
@@ -42,15 +44,21 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
     Ok(config)
 }
 
-/// A running server: its address and how to stop it.
+/// A running server: its address, its metrics, and how to stop it.
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
+    /// The server's counters (what `/metrics` shows).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Stops accepting and waits for the accept loop to end.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -66,6 +74,9 @@ impl RunningServer {
 }
 
 /// Opens the data directory and starts serving on `config.listen` (port 0: any free port).
+///
+/// CRLs: every instance polls the store's CRL generation every `crl_poll_seconds`; on unix,
+/// SIGHUP reloads the trusted CAs and CRLs at once.
 pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, String> {
     // The store clients block: open them off the async threads.
     let (owned_dir, owned_config) = (dir.to_path_buf(), config.clone());
@@ -87,24 +98,17 @@ pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, S
         .await
         .map_err(|e| format!("{}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = api::router(service.clone(), config);
+    let metrics = Arc::new(Metrics::new());
+    let router = api::router(service.clone(), config, metrics.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    // New CRLs reach every instance through the store: poll its generation counter.
     let poll = Duration::from_secs(config.crl_poll_seconds.max(1));
-    let watcher = service.clone();
-    let crl_task = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(poll).await;
-            let s = watcher.clone();
-            match tokio::task::spawn_blocking(move || s.reload_crls()).await {
-                Ok(Err(e)) => tracing::warn!(?e, "CRL reload failed"),
-                Err(e) => tracing::warn!(%e, "CRL reload task failed"),
-                Ok(Ok(_)) => {}
-            }
-        }
-    });
+    let crl_task = tokio::spawn(watch_crls(service.clone(), poll, Hangup::new()));
+    let options = serve::ConnectionOptions {
+        metrics: metrics.clone(),
+        idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
+    };
     let task = tokio::spawn(async move {
-        serve::serve(listener, tls, router, async {
+        serve::serve(listener, tls, router, options, async {
             let _ = stopped.await;
         })
         .await;
@@ -113,7 +117,75 @@ pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, S
     tracing::info!(%addr, "eligibility service listening");
     Ok(RunningServer {
         addr,
+        metrics,
         stop: Some(stop),
         task,
     })
+}
+
+/// New CRLs reach every instance through the store: poll its generation counter, and reload at
+/// once on SIGHUP.
+async fn watch_crls(service: Arc<Service>, poll: Duration, mut hangup: Hangup) {
+    loop {
+        let forced = tokio::select! {
+            () = tokio::time::sleep(poll) => false,
+            () = hangup.recv() => true,
+        };
+        if forced {
+            tracing::info!("SIGHUP: reloading the trusted JPKI CAs and CRLs");
+        }
+        let s = service.clone();
+        let reloaded = tokio::task::spawn_blocking(move || {
+            if forced {
+                s.force_reload_crls()
+            } else {
+                s.reload_crls()
+            }
+        })
+        .await;
+        match reloaded {
+            Ok(Ok(_)) if forced => tracing::info!(
+                generation = service.crl_generation(),
+                "CRLs reloaded after SIGHUP"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(?e, forced, "CRL reload failed"),
+            Err(e) => tracing::warn!(%e, "CRL reload task failed"),
+        }
+    }
+}
+
+/// SIGHUP, where there is such a thing.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    #[cfg(unix)]
+    fn new() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let signal = signal(SignalKind::hangup())
+            .map_err(|e| tracing::warn!(%e, "SIGHUP cannot be caught; CRLs reload by polling only"))
+            .ok();
+        Self { signal }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Self {
+        Self {}
+    }
+
+    /// Completes on the next SIGHUP; never where there is none.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if let Some(signal) = &mut self.signal {
+                if signal.recv().await.is_some() {
+                    return;
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    }
 }

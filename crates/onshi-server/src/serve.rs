@@ -1,28 +1,52 @@
 //! Serving HTTPS with rustls: the terminal's client certificate (if any) is taken from the TLS
 //! session and put into every request of that connection, because axum's own servers do not
-//! hand it to handlers.
+//! hand it to handlers. Connections are kept alive (closed after
+//! [`ConnectionOptions::idle_timeout`] without a request) and TLS sessions resume from tickets or
+//! the session cache, because a full mutual-TLS handshake costs far more than a check.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::HandshakeKind;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::metrics::{Handshake, Metrics};
+
 /// The end-entity certificate the client presented, verified by rustls against the terminal CA,
-/// or none (enrollment is the one route that works without).
+/// or none (enrollment is the one route that works without), and the terminal id it names.
 #[derive(Clone, Debug, Default)]
-pub struct PeerCertificate(pub Option<Arc<Vec<u8>>>);
+pub struct PeerCertificate {
+    der: Option<Arc<[u8]>>,
+    terminal_id: Option<Arc<str>>,
+}
 
 impl PeerCertificate {
+    /// The peer of a connection whose client presented `der` (or nothing).
+    pub fn new(der: Option<&[u8]>) -> Self {
+        Self {
+            der: der.map(Arc::from),
+            terminal_id: der
+                .and_then(onshi_pki::terminal_ca::terminal_id_of)
+                .map(Arc::from),
+        }
+    }
+
     /// The certificate's DER.
     pub fn der(&self) -> Option<&[u8]> {
-        self.0.as_deref().map(Vec::as_slice)
+        self.der.as_deref()
+    }
+
+    /// The terminal id (`W0000001`) in the certificate's subject, read once per connection; the
+    /// store still decides whether that terminal is active.
+    pub fn terminal_id(&self) -> Option<&str> {
+        self.terminal_id.as_deref()
     }
 }
 
@@ -67,11 +91,22 @@ pub fn tls_config(
     Ok(Arc::new(config))
 }
 
+/// How accepted connections are served.
+#[derive(Clone)]
+pub struct ConnectionOptions {
+    /// Where handshakes and open connections are counted.
+    pub metrics: Arc<Metrics>,
+    /// How long a connection may wait for a complete request head, from its handshake or its
+    /// previous answer: closes idle keep-alive connections and slow senders alike.
+    pub idle_timeout: Duration,
+}
+
 /// Accepts connections until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     router: Router,
+    options: ConnectionOptions,
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
@@ -89,30 +124,41 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let options = options.clone();
         tokio::spawn(async move {
+            let metrics = options.metrics;
+            let _open = metrics.connection();
             let _ = tcp.set_nodelay(true);
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     // No, unknown, expired or revoked client certificates end here.
+                    metrics.handshake(Handshake::Refused);
                     tracing::warn!(%remote, error = %e, "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
+                    metrics.handshake(Handshake::TimedOut);
                     tracing::warn!(%remote, "TLS handshake timed out");
                     return;
                 }
             };
-            let peer = PeerCertificate(
-                tls.get_ref()
-                    .1
+            let session = tls.get_ref().1;
+            metrics.handshake(match session.handshake_kind() {
+                Some(HandshakeKind::Resumed) => Handshake::Resumed,
+                _ => Handshake::Full,
+            });
+            let peer = PeerCertificate::new(
+                session
                     .peer_certificates()
                     .and_then(|c| c.first())
-                    .map(|c| Arc::new(c.as_ref().to_vec())),
+                    .map(|c| c.as_ref()),
             );
             let service =
                 hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(peer)));
             let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(options.idle_timeout)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service)
                 .await;

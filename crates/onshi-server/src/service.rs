@@ -15,7 +15,8 @@ use onshi_model::{
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
 use onshi_pki::terminal_ca::ServerPki;
 use onshi_proto::{
-    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, QueryRequest, VerifyRequest,
+    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, QueryRequest, RenewRequest,
+    VerifyRequest,
 };
 use onshi_store::{AuditEntry, ServiceStore, Terminal};
 
@@ -120,6 +121,22 @@ impl Service {
         Ok(true)
     }
 
+    /// Reloads the trusted CAs and CRLs even when the store's generation is unchanged (SIGHUP).
+    pub fn force_reload_crls(&self) -> Result<bool, ApiError> {
+        if let Ok(mut guard) = self.jpki.write() {
+            guard.0 = -1;
+        }
+        self.reload_crls()
+    }
+
+    /// The CRL generation loaded (-1 before the first load), for the metrics.
+    pub fn crl_generation(&self) -> i64 {
+        match self.jpki.read() {
+            Ok(g) => g.0,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+
     fn trusted(&self) -> Option<Arc<TrustedJpki>> {
         match self.jpki.read() {
             Ok(g) => g.1.clone(),
@@ -191,6 +208,35 @@ impl Service {
             }
             Err(refusal) => Err(refused(&format!("{refusal:?}"))),
         }
+    }
+
+    /// `renew`: a new certificate for an enrolled terminal; the old one is refused from now on.
+    pub fn renew(
+        &self,
+        terminal: &Terminal,
+        req: &RenewRequest,
+        now: DateTime<Utc>,
+    ) -> Result<EnrollResponse, ApiError> {
+        let issued = self
+            .pki
+            .issue_terminal_certificate(&req.csr_pem, &terminal.id, now)
+            .map_err(|e| {
+                ApiError::bad_request(format!("証明書署名要求（CSR）が正しくありません: {e}"))
+            })?;
+        if !self
+            .store
+            .renew_terminal_certificate(&terminal.id, &issued.serial, now)?
+        {
+            return Err(forbidden(
+                codes::TERMINAL_NOT_ACTIVE,
+                "この端末は利用できません。施術所の管理者に連絡してください。",
+            ));
+        }
+        tracing::info!(terminal = %terminal.id, "terminal certificate renewed");
+        Ok(EnrollResponse {
+            certificate_pem: issued.certificate_pem,
+            terminal_ca_pem: self.pki.terminal_ca_pem().to_owned(),
+        })
     }
 
     /// `challenge`: a fresh single-use token for the terminal.

@@ -4,4 +4,5 @@
 mod it {
     mod checks;
     pub mod harness;
+    mod ops;
 }

@@ -1,4 +1,5 @@
-//! `onshi import`, `onshi gen` and `onshi bench`: the insurers' feed in and out of the store.
+//! `onshi import`, `onshi gen` and `onshi bench`: the insurers' feed in and out of the store, and
+//! the load tests.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -202,9 +203,20 @@ pub fn generate(
     Ok(summary?)
 }
 
-/// Arguments of `onshi bench`.
+/// `onshi bench …`.
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Import and lookup rates of the store engines beside bare baselines.
+    Store(BenchStoreArgs),
+    /// Verified PIN-mode checks per second through the eligibility service over mutual TLS,
+    /// beside the single-core RSA verify rate (a throwaway server, cards and terminals); exits 1
+    /// when any check was not answered with 200 and QualificationValidity 1.
+    Verify(BenchVerifyArgs),
+}
+
+/// Arguments of `onshi bench store`.
 #[derive(Args)]
-pub struct BenchArgs {
+pub struct BenchStoreArgs {
     /// Persons to generate (records are about 1.1-1.2 times as many).
     #[arg(long, default_value_t = 1_000_000)]
     persons: u64,
@@ -219,8 +231,36 @@ pub struct BenchArgs {
     work: Option<PathBuf>,
 }
 
-/// Runs `onshi bench`.
-pub fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+/// Arguments of `onshi bench verify`.
+#[derive(Args)]
+pub struct BenchVerifyArgs {
+    /// Checks to prepare (a challenge and a card signature each, not timed) and send.
+    #[arg(long, default_value_t = 10_000)]
+    requests: usize,
+    /// Concurrent clients, each with its own connection.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Enrolled terminals the clients speak for.
+    #[arg(long, default_value_t = 8)]
+    terminals: usize,
+    /// Run the server on this PostgreSQL database instead of SQLite (its onshi tables are
+    /// dropped first).
+    #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
+    postgres: Option<String>,
+    /// A new TLS connection per check: one row with full handshakes, one with resumed sessions.
+    #[arg(long)]
+    new_connection: bool,
+}
+
+/// Runs `onshi bench …`.
+pub fn bench(command: &BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Store(a) => bench_store(a),
+        BenchCommand::Verify(a) => bench_verify(a),
+    }
+}
+
+fn bench_store(a: &BenchStoreArgs) -> anyhow::Result<ExitCode> {
     let options = onshi_bench::BenchOptions {
         persons: a.persons,
         lookups: a.lookups,
@@ -230,4 +270,23 @@ pub fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = onshi_bench::run(&options, &mut |stage| eprintln!("… {stage}"))?;
     print!("{}", report.table());
     Ok(ExitCode::SUCCESS)
+}
+
+fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
+    let options = onshi_bench::verify::VerifyOptions {
+        requests: a.requests,
+        concurrency: a.concurrency,
+        terminals: a.terminals,
+        postgres: a.postgres.clone(),
+        new_connection: a.new_connection,
+        ..Default::default()
+    };
+    let report = onshi_bench::verify::run(&options, &mut |stage| eprintln!("… {stage}"))?;
+    print!("{}", report.table());
+    let failed = report.rows.iter().any(|r| r.failures > 0);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// onshi: オンライン資格確認（資格確認限定型） for 柔道整復・あはき clinics.
 #[derive(Parser)]
@@ -31,8 +33,9 @@ enum Command {
     Lookup(lookup::LookupArgs),
     /// Write synthetic persons.csv and eligibility.csv (same seed, same files).
     Gen(feed::GenArgs),
-    /// Measure import and lookup rates of the store engines beside bare baselines.
-    Bench(feed::BenchArgs),
+    /// Load tests: store import and lookup rates, eligibility checks through the service.
+    #[command(subcommand)]
+    Bench(feed::BenchCommand),
     /// Talk to a My Number card (a reader through PC/SC, or a software card file).
     #[command(subcommand)]
     Card(card::CardCommand),
@@ -70,20 +73,27 @@ impl StoreArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ONSHI_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    // No patient data in the logs, whatever ONSHI_LOG asks of the database driver.
+    let allowed = tracing_subscriber::filter::filter_fn(onshi_server::logging::may_log);
+    // ONSHI_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if std::env::var("ONSHI_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().finish().with(allowed).init();
+    } else {
+        logs.finish().with(allowed).init();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(&a),
         Command::Import(a) => feed::import(&a),
         Command::Lookup(a) => lookup::run(&a),
         Command::Gen(a) => feed::gen(&a),
-        Command::Bench(a) => feed::bench(&a),
+        Command::Bench(c) => feed::bench(&c),
         Command::Card(c) => card::run(&c),
         Command::Jlis(c) => jlis::run(&c),
         Command::Server(c) => server::run(&c),

@@ -438,6 +438,41 @@ async fn terminals_must_be_enrolled_and_active() {
         });
         assert!(world.enroll(&late.terminal.id, &late.code).await.is_err());
 
+        // Renewal: the new certificate works, the old one is refused from then on.
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let csr = rcgen::CertificateParams::new(vec![])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .pem()
+            .unwrap();
+        let (status, body) = t
+            .https
+            .post(
+                proto::RENEW,
+                &serde_json::to_value(proto::RenewRequest { csr_pem: csr }).unwrap(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let renewed = Https::new(
+            &world,
+            Some((
+                body["certificate_pem"].as_str().unwrap().to_owned(),
+                key.serialize_pem(),
+            )),
+        );
+        assert_eq!(renewed.post(proto::CHALLENGE, &Value::Null).await.0, 200);
+        let (status, body) = t.https.post(proto::CHALLENGE, &Value::Null).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (403, Value::from(proto::codes::TERMINAL_NOT_ACTIVE)),
+            "{body}"
+        );
+        let t = Terminal {
+            id: t.id.clone(),
+            https: renewed,
+        };
+
         // Revoked: refused on the next request.
         assert!(sync(|| world
             .store

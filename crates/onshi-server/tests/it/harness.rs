@@ -373,6 +373,16 @@ impl Https {
         }
     }
 
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The TLS connector (one client config: its session store lets connections resume).
+    pub fn connector(&self) -> &tokio_rustls::TlsConnector {
+        &self.connector
+    }
+
     /// POSTs JSON on a fresh connection; (status, JSON body). A refused handshake is status 0.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
