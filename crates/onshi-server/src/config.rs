@@ -52,6 +52,13 @@ pub struct ServerConfig {
     /// sender) before it is closed.
     #[serde(default = "default_idle")]
     pub idle_timeout_seconds: u64,
+    /// The operator's own TLS server certificate chain (PEM), instead of the one `onshi server
+    /// init` issued from `server-ca.pem`; relative to the data directory. Needs `tls_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key of `tls_certificate` (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -96,6 +103,8 @@ impl Default for ServerConfig {
             rate_limit_per_second: default_rate(),
             rate_limit_burst: default_burst(),
             idle_timeout_seconds: default_idle(),
+            tls_certificate: None,
+            tls_key: None,
         }
     }
 }

@@ -44,6 +44,31 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
     Ok(config)
 }
 
+/// The server's certificate chain and key: the operator's own when configured, else the one
+/// `init` issued.
+fn server_identity(
+    dir: &Path,
+    config: &ServerConfig,
+    pki: &ServerPki,
+) -> Result<(String, zeroize::Zeroizing<String>), String> {
+    let read = |p: &Path| {
+        let path = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        };
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    match (&config.tls_certificate, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok((read(cert)?, zeroize::Zeroizing::new(read(key)?))),
+        (None, None) => Ok((pki.server_cert_chain_pem(), pki.server_key_pem())),
+        _ => Err(
+            "tls_certificate と tls_key は両方指定してください / set both tls_certificate and tls_key"
+                .to_owned(),
+        ),
+    }
+}
+
 /// A running server: its address, its metrics, and how to stop it.
 pub struct RunningServer {
     /// Where it listens.
@@ -89,11 +114,8 @@ pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, S
     .await
     .map_err(|e| e.to_string())??;
     let pki = ServerPki::open(dir).map_err(|e| e.to_string())?;
-    let tls = serve::tls_config(
-        &pki.server_cert_chain_pem(),
-        &pki.server_key_pem(),
-        pki.terminal_ca_pem(),
-    )?;
+    let (chain, key) = server_identity(dir, config, &pki)?;
+    let tls = serve::tls_config(&chain, &key, pki.terminal_ca_pem())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("{}: {e}", config.listen))?;

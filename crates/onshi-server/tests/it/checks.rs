@@ -487,3 +487,29 @@ async fn terminals_must_be_enrolled_and_active() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_server_certificate() {
+    let own = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(own.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(own.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let world = World::start(None, |c| {
+        c.tls_certificate = Some(own.path().join("cert.pem"));
+        c.tls_key = Some(own.path().join("key.pem"));
+    })
+    .await;
+    // A client trusting the operator's certificate gets through; one trusting server-ca.pem does not.
+    let trusting_own = Https::with(world.addr, &cert.pem(), None);
+    let (status, body) = trusting_own.post(proto::CHALLENGE, &Value::Null).await;
+    assert_eq!(status, 401, "{body}");
+    let trusting_ours = Https::new(&world, None);
+    assert_eq!(
+        trusting_ours.post(proto::CHALLENGE, &Value::Null).await.0,
+        0
+    );
+}
