@@ -92,7 +92,7 @@ impl BenchReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "onshi bench: {} persons, {} eligibility records",
+            "onshi bench store: {} persons, {} eligibility records",
             self.persons, self.records
         );
         let _ = writeln!(

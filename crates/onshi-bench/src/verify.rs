@@ -2,10 +2,10 @@
 //! eligibility service over mutual TLS, beside the single-core RSA-2048 verify rate measured in
 //! the same run as the ceiling.
 //!
-//! A throwaway world ([`world`]) is set up and the server started in process on 127.0.0.1. N
-//! requests are prepared ([`prepare`]: a challenge from the server and the card's signature over
+//! A throwaway world (`world`) is set up and the server started in process on 127.0.0.1. N
+//! requests are prepared (`prepare`: a challenge from the server and the card's signature over
 //! it; signing is the card's cost, not the server's, and is not timed), then sent to
-//! `POST /api/v1/verify` from C concurrent tasks ([`load`]), each speaking for one of the T
+//! `POST /api/v1/verify` from C concurrent tasks (`load`), each speaking for one of the T
 //! terminals on its own kept-alive connection — or, with new connections, on a connection per
 //! check, once with full handshakes and once resuming TLS sessions. Every latency is recorded.
 
@@ -16,14 +16,14 @@ mod prepare;
 mod world;
 
 use std::fmt::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use load::ConnectionMode;
 
-use https::client_config;
 use load::{Outcome, TaskLoad};
-use world::World;
+use world::{Terminal, World};
 
 /// How long challenges live in the bench's server (the service's default is 120 s): long enough
 /// for every prepared request to be sent before its nonce expires.
@@ -292,7 +292,8 @@ fn plan(opts: &VerifyOptions) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Runs the load test. `stage` hears what is being done.
+/// Runs the load test. `stage` hears what is being done. It makes its own async runtime: call it
+/// from a plain thread, not from async code.
 pub fn run(opts: &VerifyOptions, stage: &mut dyn FnMut(&str)) -> Result<VerifyReport, VerifyError> {
     for (name, value) in [
         ("requests", opts.requests),
@@ -328,30 +329,81 @@ fn measure(
         opts.terminals
     ));
     let server = runtime.block_on(world.start())?;
-    let addr = server.addr;
-    let terminals = runtime.block_on(world.enroll(addr))?;
-    let server_ca = world.server_ca_pem()?;
+    let terminals = runtime.block_on(world.enroll(server.addr))?;
     let modes = if opts.new_connection {
         vec![ConnectionMode::NewFull, ConnectionMode::NewResumed]
     } else {
         vec![ConnectionMode::KeepAlive]
     };
+    let prepared = prepare_rows(world, runtime, server.addr, &terminals, opts, &modes, stage)?;
 
+    stage("measuring the ceiling: RSA-2048 verifications on one core (aws-lc-rs)");
+    let ceiling = ceiling::verify_rate(&world.cards[0], opts.ceiling_seconds)?;
+
+    let mut rows = Vec::with_capacity(modes.len());
+    for (mode, loads) in modes.into_iter().zip(prepared.loads) {
+        stage(&format!(
+            "driving POST {}: {} checks from {} tasks, {}",
+            onshi_proto::VERIFY,
+            opts.requests,
+            opts.concurrency,
+            mode.label()
+        ));
+        let outcome = runtime.block_on(load::drive(server.addr, mode, loads))?;
+        rows.push(VerifyRow::new(
+            world.engine,
+            mode,
+            opts.concurrency,
+            outcome,
+        ));
+    }
+    runtime.block_on(server.stop());
+    let defaults = onshi_server::ServerConfig::default();
+    Ok(VerifyReport {
+        persons: world.persons,
+        records: world.records,
+        cards: world.cards.len(),
+        terminals: terminals.len(),
+        challenge_ttl_seconds: CHALLENGE_TTL_SECONDS,
+        server_defaults: (
+            defaults.challenge_ttl_seconds,
+            defaults.rate_limit_per_second,
+        ),
+        signing_seconds: prepared.signing_seconds,
+        signing_threads: prepared.signing_threads,
+        ceiling,
+        rows,
+    })
+}
+
+/// Requests ready to send: for each row, every task's share.
+struct Prepared {
+    loads: Vec<Vec<TaskLoad>>,
+    signing_seconds: f64,
+    signing_threads: usize,
+}
+
+/// Fetches the challenges of every row, has the cards sign them, and deals them out to the
+/// tasks: each task gets requests minted for its own terminal.
+fn prepare_rows(
+    world: &World,
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    terminals: &[Terminal],
+    opts: &VerifyOptions,
+    modes: &[ConnectionMode],
+    stage: &mut dyn FnMut(&str),
+) -> Result<Prepared, VerifyError> {
+    let server_ca = world.server_ca_pem()?;
+    // One configuration per terminal with session storage: the challenge connections, the
+    // kept-alive rows and the resumed rows share it, as a terminal's app would.
+    let resuming = client_configs(&server_ca, terminals, true)?;
+    let full = client_configs(&server_ca, terminals, false)?;
     let tasks = plan(opts);
-    let mut wanted = vec![0usize; opts.terminals];
+    let mut wanted = vec![0usize; terminals.len()];
     for &(terminal, count) in &tasks {
         wanted[terminal] += count * modes.len();
     }
-    // One configuration per terminal with session storage: the challenge connections, the
-    // kept-alive rows and the resumed rows share it, as a terminal's app would.
-    let resuming = terminals
-        .iter()
-        .map(|t| client_config(&server_ca, Some(&t.identity), true))
-        .collect::<Result<Vec<_>, _>>()?;
-    let full = terminals
-        .iter()
-        .map(|t| client_config(&server_ca, Some(&t.identity), false))
-        .collect::<Result<Vec<_>, _>>()?;
 
     stage(&format!(
         "fetching {} challenges (not timed)",
@@ -364,57 +416,43 @@ fn measure(
         world.cards.len()
     ));
     let signing = Instant::now();
-    let bodies = prepare::sign_all(&world.cards, &terminals, &nonces, &world.visit_date)?;
+    let bodies = prepare::sign_all(&world.cards, terminals, &nonces, &world.visit_date)?;
     let signing_seconds = signing.elapsed().as_secs_f64();
 
-    stage("measuring the ceiling: RSA-2048 verifications on one core (aws-lc-rs)");
-    let ceiling = ceiling::verify_rate(&world.cards[0], opts.ceiling_seconds)?;
-
     let mut pools: Vec<_> = bodies.into_iter().map(Vec::into_iter).collect();
-    let mut rows = Vec::with_capacity(modes.len());
-    for mode in modes {
-        let configs: &[Arc<rustls::ClientConfig>] = match mode {
-            ConnectionMode::NewFull => &full,
-            ConnectionMode::KeepAlive | ConnectionMode::NewResumed => &resuming,
-        };
-        let loads = tasks
-            .iter()
-            .map(|&(terminal, count)| TaskLoad {
-                config: configs[terminal].clone(),
-                requests: pools[terminal].by_ref().take(count).collect(),
-            })
-            .collect();
-        stage(&format!(
-            "driving POST {}: {} checks from {} tasks, {}",
-            onshi_proto::VERIFY,
-            opts.requests,
-            opts.concurrency,
-            mode.label()
-        ));
-        let outcome = runtime.block_on(load::drive(addr, mode, loads))?;
-        rows.push(VerifyRow::new(
-            world.engine,
-            mode,
-            opts.concurrency,
-            outcome,
-        ));
-    }
-    runtime.block_on(server.stop());
-    Ok(VerifyReport {
-        persons: world.persons,
-        records: world.records,
-        cards: world.cards.len(),
-        terminals: terminals.len(),
-        challenge_ttl_seconds: CHALLENGE_TTL_SECONDS,
-        server_defaults: {
-            let d = onshi_server::ServerConfig::default();
-            (d.challenge_ttl_seconds, d.rate_limit_per_second)
-        },
+    let loads = modes
+        .iter()
+        .map(|mode| {
+            let configs = match mode {
+                ConnectionMode::NewFull => &full,
+                ConnectionMode::KeepAlive | ConnectionMode::NewResumed => &resuming,
+            };
+            tasks
+                .iter()
+                .map(|&(terminal, count)| TaskLoad {
+                    config: configs[terminal].clone(),
+                    requests: pools[terminal].by_ref().take(count).collect(),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Prepared {
+        loads,
         signing_seconds,
         signing_threads,
-        ceiling,
-        rows,
     })
+}
+
+/// Each terminal's client configuration, with or without TLS session storage.
+fn client_configs(
+    server_ca_pem: &str,
+    terminals: &[Terminal],
+    resume: bool,
+) -> Result<Vec<Arc<rustls::ClientConfig>>, VerifyError> {
+    terminals
+        .iter()
+        .map(|t| https::client_config(server_ca_pem, Some(&t.identity), resume))
+        .collect()
 }
 
 #[cfg(test)]

@@ -208,9 +208,11 @@ pub fn generate(
 pub enum BenchCommand {
     /// Import and lookup rates of the store engines beside bare baselines.
     Store(BenchStoreArgs),
-    /// Verified PIN-mode checks per second through the eligibility service over mutual TLS,
-    /// beside the single-core RSA verify rate (a throwaway server, cards and terminals); exits 1
-    /// when any check was not answered with 200 and QualificationValidity 1.
+    /// Verified PIN-mode checks per second over mutual TLS, beside the RSA verify rate.
+    ///
+    /// Sets up a throwaway server, software cards and terminals; the cards' signing is prepared
+    /// beforehand and not timed. Exits 1 when any check was not answered with 200 and
+    /// QualificationValidity 1.
     Verify(BenchVerifyArgs),
 }
 
