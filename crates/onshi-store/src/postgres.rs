@@ -236,7 +236,9 @@ impl PgStore {
         drop(first);
         let url = url.to_owned();
         Ok(Self {
-            pool: Pool::new(Box::new(move || connect(&url)), 16),
+            // Enough idle connections for every blocking worker that may hold one: closing and
+            // reopening connections under load costs more than keeping them.
+            pool: Pool::new(Box::new(move || connect(&url)), 128),
         })
     }
 

@@ -242,9 +242,10 @@ pub struct BenchVerifyArgs {
     /// Concurrent clients, each with its own connection.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Enrolled terminals the clients speak for.
-    #[arg(long, default_value_t = 8)]
-    terminals: usize,
+    /// Enrolled terminals the clients speak for (default: one per client, as at real desks,
+    /// where a terminal makes one check at a time).
+    #[arg(long)]
+    terminals: Option<usize>,
     /// Run the server on this PostgreSQL database instead of SQLite (its onshi tables are
     /// dropped first).
     #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
@@ -278,7 +279,7 @@ fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
     let options = onshi_bench::verify::VerifyOptions {
         requests: a.requests,
         concurrency: a.concurrency,
-        terminals: a.terminals,
+        terminals: a.terminals.unwrap_or(a.concurrency),
         postgres: a.postgres.clone(),
         new_connection: a.new_connection,
         ..Default::default()
