@@ -1,5 +1,6 @@
 //! `onshi`: the one binary. It parses arguments and calls the library crates; nothing else.
 
+mod app;
 mod card;
 mod demo;
 mod feed;
@@ -48,6 +49,9 @@ enum Command {
     /// Operator commands: clinics, terminals, CRLs, the audit log.
     #[command(subcommand)]
     Admin(server::AdminCommand),
+    /// The reception app: enroll this terminal, check a patient's card, the history of checks.
+    #[command(subcommand)]
+    App(app::AppCommand),
 }
 
 /// Which store to use: a data directory (SQLite, the default) or a database URL.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Jlis(c) => jlis::run(&c),
         Command::Server(c) => server::run(&c),
         Command::Admin(c) => server::admin_run(&c),
+        Command::App(c) => app::run(&c),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `onshi` binary on real files and stores.
 
 mod it {
+    mod app;
     mod card;
     mod cli;
     mod crash;

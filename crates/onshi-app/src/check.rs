@@ -1,0 +1,299 @@
+//! One check at the desk: the card (PIN or 目視), the service's challenge and verify, the answer
+//! shown, the history written, and the hook where the receipt-computer files will be written.
+
+use std::path::Path;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use onshi_card::client::{sha256_digest_info, Client};
+use onshi_card::error::CardError;
+use onshi_card::{Pin, Transport};
+use onshi_model::{Date, Eligibility, QualificationValidity};
+use onshi_proto::{self as proto, CheckResponse, Mode};
+
+use crate::client::ServiceClient;
+use crate::data::{self, AppConfig, RececonConfig};
+use crate::error::AppError;
+use crate::exit;
+use crate::history::{self, Entry, Status};
+
+/// The people at the desk: the patient types the PIN, the staff confirm the photo.
+pub trait Desk {
+    /// PIN mode: shows `tries_left` and returns the PIN the patient typed.
+    fn pin(&mut self, tries_left: u8) -> Result<Pin, AppError>;
+    /// 目視 mode: whether the staff confirmed that the card's photo is the patient. Asked before
+    /// anything is read from the card.
+    fn confirm_photo(&mut self) -> Result<bool, AppError>;
+}
+
+/// The service's answer to one check.
+#[derive(Clone, Debug)]
+pub struct CheckOutcome {
+    /// The answer as the service sent it.
+    pub response: CheckResponse,
+    /// The visit date.
+    pub visit: Date,
+    /// The receipt-computer files written for it (and any character a Shift_JIS file could not
+    /// carry), once written.
+    pub files: Option<onshi_rececon::Written>,
+}
+
+impl CheckOutcome {
+    /// The answer as the model's [`Eligibility`] (for [`onshi_model::show::describe`]); `None`
+    /// if the service sent records onshi cannot read.
+    pub fn eligibility(&self) -> Option<Eligibility> {
+        let validity = QualificationValidity::parse(&self.response.qualification_validity).ok()?;
+        let records = self
+            .response
+            .result_list
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                // The result format has no PersonId; the model's record wants one.
+                r.as_object_mut()?
+                    .insert("PersonId".into(), "P0000000000".into());
+                serde_json::from_value(r).ok()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Eligibility { validity, records })
+    }
+
+    /// The exit code of `onshi app verify`: [`exit::VALID`] or [`exit::NOT_VALID`].
+    pub fn exit_code(&self) -> u8 {
+        if self.response.processing_result_status == "1"
+            && self.response.qualification_validity == QualificationValidity::VALID.as_str()
+        {
+            exit::VALID
+        } else {
+            exit::NOT_VALID
+        }
+    }
+
+    /// The patient's name from the first record.
+    pub fn name(&self) -> Option<String> {
+        self.response
+            .result_list
+            .first()
+            .and_then(|r| r.get("Name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+    }
+
+    /// The answer in Japanese: [`onshi_model::show::describe`], the ReferenceNumber, and the
+    /// service's message (warnings such as a card certificate about to expire).
+    pub fn describe(&self) -> String {
+        let mut out = match self.eligibility() {
+            Some(e) => onshi_model::show::describe(&e, self.visit),
+            None => format!(
+                "資格有効性\t{}\n",
+                QualificationValidity::parse(&self.response.qualification_validity)
+                    .ok()
+                    .and_then(|q| q.label())
+                    .unwrap_or("不明なコード")
+            ),
+        };
+        if self.response.processing_result_status != "1" {
+            out.push_str("処理結果\t異常終了\n");
+        }
+        out.push_str(&format!("照会番号\t{}\n", self.response.reference_number));
+        if let Some(m) = &self.response.processing_result_message {
+            let code = self
+                .response
+                .processing_result_code
+                .as_deref()
+                .unwrap_or("");
+            out.push_str(&format!("メッセージ\t{m}（{code}）\n"));
+        }
+        out
+    }
+}
+
+/// The medical-institution code written into the result files while the clinic's own is not
+/// configured (ten zeros: readers check only the length).
+const UNKNOWN_INSTITUTION_CODE: &str = "0000000000";
+
+/// Writes the files the receipt computer reads (OQS result XML, clipboard text, JSON) into
+/// `config.output` after a check the service answered. Called only for answered checks, never
+/// for 未確認 ones, so no card data reaches the folder when the service was not asked.
+pub fn write_rececon_files(
+    config: &RececonConfig,
+    outcome: &CheckOutcome,
+    now: DateTime<Utc>,
+) -> Result<onshi_rececon::Written, AppError> {
+    let eligibility = outcome.eligibility().unwrap_or_else(Eligibility::not_found);
+    let r = &outcome.response;
+    let result = onshi_rececon::CheckResult {
+        eligibility: &eligibility,
+        visit: outcome.visit,
+        processed_at: now.with_timezone(&chrono::Local).naive_local(),
+        reference_number: &r.reference_number,
+        processing_result_status: &r.processing_result_status,
+        processing_result_code: r.processing_result_code.as_deref(),
+        processing_result_message: r.processing_result_message.as_deref(),
+        reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
+        institution_code: UNKNOWN_INSTITUTION_CODE,
+    };
+    let encoding = match config.encoding {
+        crate::data::Encoding::Utf8 => onshi_rececon::Encoding::Utf8,
+        crate::data::Encoding::ShiftJis => onshi_rececon::Encoding::ShiftJis,
+    };
+    onshi_rececon::write_all(&config.output, &result, encoding)
+        .map_err(|e| AppError::data(&config.output, e))
+}
+
+/// Runs one check with the card behind `card` and records it in the history. On a service error
+/// (unreachable, timeout, terminal refused) the visit is recorded as 未確認 with nothing read
+/// from the card, and the error is returned.
+pub async fn check<T: Transport>(
+    dir: &Path,
+    card: &mut Client<T>,
+    desk: &mut dyn Desk,
+    mode: Mode,
+    visit: Date,
+    now: DateTime<Utc>,
+) -> Result<CheckOutcome, AppError> {
+    let config = AppConfig::load(dir)?;
+    let identity = data::load_identity(dir)?;
+    let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
+    let mut client = ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))?;
+    let visit_date = visit.format("%Y%m%d").to_string();
+
+    if mode == Mode::Visual && !desk.confirm_photo()? {
+        return Err(AppError::PhotoNotConfirmed);
+    }
+    let certificate = card.read_auth_certificate()?;
+    if mode == Mode::Pin {
+        let tries = card.auth_pin_tries_left()?;
+        if tries == 0 {
+            return Err(CardError::PinBlocked.into());
+        }
+        let pin = desk.pin(tries)?;
+        card.verify_auth_pin(&pin)?;
+    }
+
+    let asked = ask(
+        &mut client,
+        card,
+        &config.account,
+        mode,
+        &certificate,
+        &visit_date,
+    )
+    .await;
+    let response = match asked {
+        Ok(r) => r,
+        Err(e) => {
+            if e.is_service_error() {
+                history::append(
+                    dir,
+                    Entry {
+                        time: now,
+                        mode,
+                        status: Status::Unconfirmed,
+                        visit_date,
+                        validity: None,
+                        reference_number: None,
+                        name: None,
+                        message: Some(e.message_ja()),
+                    },
+                    now,
+                )?;
+            }
+            return Err(e);
+        }
+    };
+    let outcome = CheckOutcome {
+        response,
+        visit,
+        files: None,
+    };
+    history::append(
+        dir,
+        Entry {
+            time: now,
+            mode,
+            status: if outcome.response.processing_result_status == "1" {
+                Status::Confirmed
+            } else {
+                Status::Failed
+            },
+            visit_date,
+            validity: Some(outcome.response.qualification_validity.clone()),
+            reference_number: Some(outcome.response.reference_number.clone()),
+            name: outcome.name(),
+            message: outcome.response.processing_result_message.clone(),
+        },
+        now,
+    )?;
+    let mut outcome = outcome;
+    outcome.files = Some(write_rececon_files(&config.rececon, &outcome, now)?);
+    Ok(outcome)
+}
+
+/// Challenge, the card's signature (PIN mode, after a verified PIN), verify.
+async fn ask<T: Transport>(
+    client: &mut ServiceClient,
+    card: &mut Client<T>,
+    account: &str,
+    mode: Mode,
+    certificate: &[u8],
+    visit_date: &str,
+) -> Result<CheckResponse, AppError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let challenge: proto::ChallengeResponse = client.post(proto::CHALLENGE, None::<&()>).await?;
+    let signature = match mode {
+        Mode::Pin => {
+            let nonce = b64
+                .decode(&challenge.nonce)
+                .map_err(|e| AppError::Protocol(format!("nonce: {e}")))?;
+            let digest = proto::signed_digest(&nonce, account);
+            Some(b64.encode(card.sign_with_auth_key(&sha256_digest_info(&digest))?))
+        }
+        Mode::Visual => None,
+    };
+    let request = proto::VerifyRequest {
+        mode,
+        certificate: b64.encode(certificate),
+        signature,
+        nonce: challenge.nonce,
+        visit_date: visit_date.to_owned(),
+    };
+    client.post(proto::VERIFY, Some(&request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: &str, validity: &str) -> CheckOutcome {
+        CheckOutcome {
+            response: CheckResponse {
+                reference_number: "R1".into(),
+                processing_result_status: status.into(),
+                processing_result_code: Some("W002".into()),
+                processing_result_message: Some("更新をお伝えください".into()),
+                qualification_validity: validity.into(),
+                result_list: Vec::new(),
+            },
+            visit: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default(),
+            files: None,
+        }
+    }
+
+    #[test]
+    fn exit_codes_and_text() {
+        assert_eq!(outcome("1", "1").exit_code(), exit::VALID);
+        for v in ["2", "3", "4", "5", "6"] {
+            assert_eq!(outcome("1", v).exit_code(), exit::NOT_VALID, "{v}");
+        }
+        assert_eq!(outcome("2", "1").exit_code(), exit::NOT_VALID);
+        let text = outcome("2", "4").describe();
+        assert!(text.contains("資格有効性\t該当資格なし"), "{text}");
+        assert!(text.contains("処理結果\t異常終了"), "{text}");
+        assert!(text.contains("照会番号\tR1"), "{text}");
+        assert!(
+            text.contains("メッセージ\t更新をお伝えください（W002）"),
+            "{text}"
+        );
+    }
+}

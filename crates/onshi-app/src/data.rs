@@ -1,0 +1,184 @@
+//! The app's data directory: its files, their modes, and `app.toml`.
+//!
+//! | file                | mode | what                                                         |
+//! |---------------------|------|--------------------------------------------------------------|
+//! | (the directory)     | 0700 | created by `onshi app enroll`                                |
+//! | `terminal-key.pem`  | 0600 | the terminal's P-256 key (PKCS#8), never printed             |
+//! | `terminal.pem`      | 0644 | the terminal's client certificate, issued by the service     |
+//! | `server-ca.pem`     | 0644 | the only CA trusted for the service's TLS certificate        |
+//! | `app.toml`          | 0600 | server URL, account, output folder and encoding              |
+//! | `history.jsonl`     | 0600 | the terminal's own log of checks (90 days)                   |
+//! | `rececon/`          |      | default output folder for the receipt computer               |
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Identity, ServerUrl};
+use crate::error::AppError;
+
+/// The terminal's key.
+pub const KEY_FILE: &str = "terminal-key.pem";
+/// The terminal's certificate.
+pub const CERT_FILE: &str = "terminal.pem";
+/// The service's CA.
+pub const SERVER_CA_FILE: &str = "server-ca.pem";
+/// The settings.
+pub const CONFIG_FILE: &str = "app.toml";
+/// The history of checks.
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// The default output folder for the receipt computer.
+pub const RECECON_DIR: &str = "rececon";
+/// Suffix of the files a renewal writes before it moves them into place.
+pub const PENDING_SUFFIX: &str = ".new";
+
+/// Encodings of the receipt-computer files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// UTF-8 (the default).
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// Shift_JIS, for older receipt computers.
+    #[serde(rename = "shift_jis")]
+    ShiftJis,
+}
+
+/// Where and how the result files for the receipt computer are written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RececonConfig {
+    /// The output folder receipt computers watch.
+    pub output: PathBuf,
+    /// The files' encoding.
+    pub encoding: Encoding,
+}
+
+/// `app.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The service, `https://HOST:PORT`.
+    pub server: String,
+    /// The terminal's account (`W0000001`): its id at the service, bound into every signature.
+    pub account: String,
+    /// The receipt-computer link.
+    pub rececon: RececonConfig,
+}
+
+impl AppConfig {
+    /// Reads `DIR/app.toml`, then the overlay `ONSHI_APP_SERVER`, `ONSHI_APP_RECECON_OUTPUT` and
+    /// `ONSHI_APP_RECECON_ENCODING`. Errors name the file and the key.
+    pub fn load(dir: &Path) -> Result<Self, AppError> {
+        let file = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(AppError::NotEnrolled(dir.display().to_string()))
+            }
+            Err(e) => return Err(AppError::data(&file, e)),
+        };
+        let mut config: Self = toml::from_str(&text).map_err(|e| AppError::data(&file, e))?;
+        if let Ok(v) = std::env::var("ONSHI_APP_SERVER") {
+            config.server = v;
+        }
+        if let Ok(v) = std::env::var("ONSHI_APP_RECECON_OUTPUT") {
+            config.rececon.output = v.into();
+        }
+        if let Ok(v) = std::env::var("ONSHI_APP_RECECON_ENCODING") {
+            config.rececon.encoding =
+                toml::Value::String(v.clone())
+                    .try_into()
+                    .map_err(|_| AppError::Data {
+                        file: "ONSHI_APP_RECECON_ENCODING".into(),
+                        reason: format!("encoding {v:?}: utf-8 か shift_jis / utf-8 or shift_jis"),
+                    })?;
+        }
+        ServerUrl::parse(&config.server)
+            .map_err(|e| AppError::data(&file, format!("server: {e}")))?;
+        Ok(config)
+    }
+
+    /// The service's URL.
+    pub fn server_url(&self) -> Result<ServerUrl, AppError> {
+        ServerUrl::parse(&self.server)
+    }
+
+    /// Writes `DIR/app.toml` (0600).
+    pub fn save(&self, dir: &Path) -> Result<(), AppError> {
+        let file = dir.join(CONFIG_FILE);
+        let text = toml::to_string(self).map_err(|e| AppError::data(&file, e))?;
+        let text = format!("# onshi reception app settings (onshi app enroll)\n{text}");
+        write_file(&file, text.as_bytes(), 0o600)
+    }
+}
+
+/// Writes a file atomically (temporary name in the same directory, then rename) with `mode`.
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), AppError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let write = || -> std::io::Result<()> {
+        // NamedTempFile is created 0600; the mode is set before the name appears.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(bytes)?;
+        set_mode(tmp.path(), mode)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|e| AppError::data(path, e))
+}
+
+/// Sets a file's Unix permissions (nothing elsewhere).
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// Reads a text file of the data directory, naming it on error.
+pub fn read_text(path: &Path) -> Result<String, AppError> {
+    std::fs::read_to_string(path).map_err(|e| AppError::data(path, e))
+}
+
+/// Loads the terminal's identity, first finishing a renewal that stopped between its renames.
+pub fn load_identity(dir: &Path) -> Result<Identity, AppError> {
+    finish_pending_renewal(dir)?;
+    let key = dir.join(KEY_FILE);
+    if !key.exists() {
+        return Err(AppError::NotEnrolled(dir.display().to_string()));
+    }
+    Ok(Identity {
+        certificate_pem: read_text(&dir.join(CERT_FILE))?,
+        key_pem: zeroize::Zeroizing::new(read_text(&key)?),
+    })
+}
+
+/// A renewal writes `terminal-key.pem.new`, then (once the service answered)
+/// `terminal.pem.new`, then renames the key and then the certificate. A certificate waiting under
+/// its `.new` name means the service already switched: complete the renames. A key alone means
+/// the service never answered: drop it.
+fn finish_pending_renewal(dir: &Path) -> Result<(), AppError> {
+    let pending = |f: &str| dir.join(format!("{f}{PENDING_SUFFIX}"));
+    let (key_new, cert_new) = (pending(KEY_FILE), pending(CERT_FILE));
+    if cert_new.exists() {
+        if key_new.exists() {
+            std::fs::rename(&key_new, dir.join(KEY_FILE))
+                .map_err(|e| AppError::data(&key_new, e))?;
+        }
+        std::fs::rename(&cert_new, dir.join(CERT_FILE))
+            .map_err(|e| AppError::data(&cert_new, e))?;
+    } else if key_new.exists() {
+        std::fs::remove_file(&key_new).map_err(|e| AppError::data(&key_new, e))?;
+    }
+    Ok(())
+}

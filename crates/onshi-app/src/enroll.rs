@@ -1,0 +1,159 @@
+//! Enrollment and renewal of the terminal's client certificate.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use onshi_proto as proto;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::client::{ServerUrl, ServiceClient};
+use crate::data::{self, AppConfig, Encoding, RececonConfig};
+use crate::error::AppError;
+
+/// Renewal is due when the certificate has fewer days than this left.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// What `onshi app enroll` needs.
+#[derive(Clone, Debug)]
+pub struct EnrollArgs {
+    /// The data directory to create.
+    pub data: PathBuf,
+    /// The service, `https://HOST:PORT`.
+    pub server: String,
+    /// The one-time enrollment code.
+    pub code: String,
+    /// The terminal's account (`W0000001`).
+    pub account: String,
+    /// The server CA's certificate (PEM file).
+    pub server_ca: PathBuf,
+}
+
+/// A new P-256 key (PEM, wiped when dropped) and a CSR for it.
+fn key_and_csr() -> Result<(zeroize::Zeroizing<String>, String), AppError> {
+    let fail =
+        |e: rcgen::Error| AppError::Usage(format!("鍵を作れません / cannot create the key: {e}"));
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(fail)?
+        .serialize_request(&key)
+        .map_err(fail)?
+        .pem()
+        .map_err(fail)?;
+    Ok((zeroize::Zeroizing::new(key.serialize_pem()), csr))
+}
+
+/// Enrolls the terminal: creates the data directory (0700) with a new key (0600), sends the CSR
+/// with the code over server-authenticated TLS, and stores the certificate, the server CA and
+/// `app.toml`. Refuses a directory that is already enrolled.
+pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
+    let dir = &args.data;
+    if dir.join(data::CONFIG_FILE).exists() || dir.join(data::CERT_FILE).exists() {
+        return Err(AppError::AlreadyEnrolled(dir.display().to_string()));
+    }
+    let url = ServerUrl::parse(&args.server)?;
+    let ca_pem = data::read_text(&args.server_ca)?;
+    let mut client = ServiceClient::new(url.clone(), &ca_pem, None)?;
+    std::fs::create_dir_all(dir).map_err(|e| AppError::data(dir, e))?;
+    data::set_mode(dir, 0o700).map_err(|e| AppError::data(dir, e))?;
+    let (key_pem, csr_pem) = key_and_csr()?;
+    let key_file = dir.join(data::KEY_FILE);
+    data::write_file(&key_file, key_pem.as_bytes(), 0o600)?;
+    let request = proto::EnrollRequest {
+        account: args.account.clone(),
+        code: args.code.clone(),
+        csr_pem,
+    };
+    let answer: proto::EnrollResponse = match client.post(proto::ENROLL, Some(&request)).await {
+        Ok(a) => a,
+        Err(e) => {
+            // Nothing half-enrolled stays behind: the next attempt starts clean.
+            let _ = std::fs::remove_file(&key_file);
+            return Err(e);
+        }
+    };
+    data::write_file(
+        &dir.join(data::CERT_FILE),
+        answer.certificate_pem.as_bytes(),
+        0o644,
+    )?;
+    data::write_file(&dir.join(data::SERVER_CA_FILE), ca_pem.as_bytes(), 0o644)?;
+    let config = AppConfig {
+        server: url.to_string(),
+        account: args.account.clone(),
+        rececon: RececonConfig {
+            output: dir.join(data::RECECON_DIR),
+            encoding: Encoding::Utf8,
+        },
+    };
+    config.save(dir)?;
+    Ok(config)
+}
+
+/// Renews the terminal's certificate over its current one: a new key and CSR, then the key and
+/// certificate replaced (see [`data::load_identity`] for a renewal cut short). Returns the new
+/// certificate's expiry.
+pub async fn renew(dir: &Path) -> Result<DateTime<Utc>, AppError> {
+    let config = AppConfig::load(dir)?;
+    let identity = data::load_identity(dir)?;
+    let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
+    let mut client = ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))?;
+    let (key_pem, csr_pem) = key_and_csr()?;
+    let pending = |f: &str| dir.join(format!("{f}{}", data::PENDING_SUFFIX));
+    let key_new = pending(data::KEY_FILE);
+    data::write_file(&key_new, key_pem.as_bytes(), 0o600)?;
+    let answer: proto::EnrollResponse = match client
+        .post(proto::RENEW, Some(&proto::RenewRequest { csr_pem }))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = std::fs::remove_file(&key_new);
+            return Err(e);
+        }
+    };
+    let expiry = not_after(&answer.certificate_pem)?;
+    let cert_new = pending(data::CERT_FILE);
+    data::write_file(&cert_new, answer.certificate_pem.as_bytes(), 0o644)?;
+    std::fs::rename(&key_new, dir.join(data::KEY_FILE)).map_err(|e| AppError::data(&key_new, e))?;
+    std::fs::rename(&cert_new, dir.join(data::CERT_FILE))
+        .map_err(|e| AppError::data(&cert_new, e))?;
+    Ok(expiry)
+}
+
+/// The expiry (notAfter) of the first certificate in a PEM text.
+pub fn not_after(certificate_pem: &str) -> Result<DateTime<Utc>, AppError> {
+    let bad = |e: &dyn std::fmt::Display| AppError::Data {
+        file: data::CERT_FILE.into(),
+        reason: e.to_string(),
+    };
+    let der = CertificateDer::from_pem_slice(certificate_pem.as_bytes()).map_err(|e| bad(&e))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| bad(&e))?;
+    DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+        .ok_or_else(|| bad(&"notAfter out of range"))
+}
+
+/// Whether the terminal's certificate should be renewed at `now`: fewer than
+/// [`RENEW_BEFORE_DAYS`] days left (or already expired). For the UI's automatic renewal.
+pub fn renewal_due(dir: &Path, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let pem = data::read_text(&dir.join(data::CERT_FILE))?;
+    Ok(due(not_after(&pem)?, now))
+}
+
+fn due(expiry: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    expiry - now < Duration::days(RENEW_BEFORE_DAYS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_is_due_within_30_days() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert!(!due(now + Duration::days(31), now));
+        assert!(!due(now + Duration::days(30), now));
+        assert!(due(now + Duration::days(29), now));
+        assert!(due(now - Duration::days(1), now));
+    }
+}

@@ -1,0 +1,204 @@
+//! The terminal's own log of checks: `history.jsonl` (mode 0600) in the data directory, one JSON
+//! object per line, entries older than [`KEEP_DAYS`] days deleted on every write.
+//!
+//! JSON lines rather than SQLite: a clinic makes tens of checks a day, so 90 days is a few
+//! thousand short lines; rewriting the file on each write (temporary file, then rename) keeps it
+//! whole after a crash, makes the 90-day deletion exact (no old rows left in free pages), needs
+//! no extra dependency, and staff or support can read it with any text viewer.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use onshi_proto::Mode;
+use serde::{Deserialize, Serialize};
+
+use crate::data;
+use crate::error::AppError;
+
+/// How long entries are kept.
+pub const KEEP_DAYS: i64 = 90;
+
+/// How a check ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The service answered (valid or not).
+    Confirmed,
+    /// The service could not be asked (outage, timeout): to be checked again later.
+    Unconfirmed,
+    /// The service answered 異常終了 (card certificate expired, revoked, bad signature …).
+    Failed,
+}
+
+impl Status {
+    /// 確認済 / 未確認 / 異常終了.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Confirmed => "確認済",
+            Self::Unconfirmed => "未確認",
+            Self::Failed => "異常終了",
+        }
+    }
+}
+
+/// One check. Holds no card certificate and nothing read from the card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When the check was made.
+    pub time: DateTime<Utc>,
+    /// PIN or visual.
+    pub mode: Mode,
+    /// How it ended.
+    pub status: Status,
+    /// The visit date, `yyyyMMdd`.
+    pub visit_date: String,
+    /// QualificationValidity, when the service answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<String>,
+    /// The service's ReferenceNumber.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_number: Option<String>,
+    /// The patient's name from the answer's first record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The service's message, or why the check could not be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Entry {
+    /// The validity in words (有効, 無効 …), or the status when there is none.
+    pub fn validity_label(&self) -> String {
+        match &self.validity {
+            Some(v) => onshi_model::QualificationValidity::parse(v)
+                .ok()
+                .and_then(|q| q.label())
+                .unwrap_or("不明なコード")
+                .to_owned(),
+            None => self.status.label().to_owned(),
+        }
+    }
+}
+
+/// Every entry, oldest first.
+pub fn read(dir: &Path) -> Result<Vec<Entry>, AppError> {
+    let file = dir.join(data::HISTORY_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(AppError::data(&file, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| AppError::data(&file, format!("{}行目 / line {}: {e}", i + 1, i + 1)))
+        })
+        .collect()
+}
+
+/// Appends an entry, deleting those older than [`KEEP_DAYS`] days before `now`.
+pub fn append(dir: &Path, entry: Entry, now: DateTime<Utc>) -> Result<(), AppError> {
+    let mut entries = read(dir)?;
+    let cutoff = now - Duration::days(KEEP_DAYS);
+    entries.retain(|e| e.time >= cutoff);
+    entries.push(entry);
+    let mut text = String::new();
+    for e in &entries {
+        let line = serde_json::to_string(e)
+            .map_err(|err| AppError::data(&dir.join(data::HISTORY_FILE), err))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    data::write_file(&dir.join(data::HISTORY_FILE), text.as_bytes(), 0o600)
+}
+
+/// The history as text for the staff: one line per check, newest first, in Japan time.
+pub fn render(entries: &[Entry]) -> String {
+    let mut out = String::from("日時\t確認方法\t資格有効性\t照会番号\t氏名\n");
+    for e in entries.iter().rev() {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            (e.time + Duration::hours(9)).format("%Y-%m-%d %H:%M"),
+            match e.mode {
+                Mode::Pin => "暗証番号",
+                Mode::Visual => "目視",
+            },
+            e.validity_label(),
+            e.reference_number.as_deref().unwrap_or("－"),
+            e.name.as_deref().unwrap_or("－"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entry(time: DateTime<Utc>, name: &str) -> Entry {
+        Entry {
+            time,
+            mode: Mode::Visual,
+            status: Status::Confirmed,
+            visit_date: "20260401".into(),
+            validity: Some("1".into()),
+            reference_number: Some("R1".into()),
+            name: Some(name.into()),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn old_entries_go_on_write_and_the_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        append(
+            dir.path(),
+            entry(now - Duration::days(91), "古い"),
+            now - Duration::days(91),
+        )
+        .unwrap();
+        append(
+            dir.path(),
+            entry(now - Duration::days(89), "残る"),
+            now - Duration::days(89),
+        )
+        .unwrap();
+        assert_eq!(read(dir.path()).unwrap().len(), 2);
+        append(dir.path(), entry(now, "新しい"), now).unwrap();
+        let names: Vec<_> = read(dir.path())
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["残る", "新しい"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(data::HISTORY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let text = render(&read(dir.path()).unwrap());
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .contains("目視\t有効\tR1\t新しい"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_broken_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(data::HISTORY_FILE), "{}\n").unwrap();
+        let e = read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("history.jsonl") && e.contains("line 1"), "{e}");
+    }
+}

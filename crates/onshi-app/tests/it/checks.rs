@@ -1,0 +1,234 @@
+//! Enrollment, PIN and 目視 checks, a wrong PIN, renewal and the outage path against a real
+//! service on loopback TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use chrono::Utc;
+use onshi_app::history::{self, Status};
+use onshi_app::{exit, AppError, Desk, EnrollArgs};
+use onshi_card::error::CardError;
+use onshi_card::Pin;
+use onshi_proto::Mode;
+
+use super::world::{date, open_card, World};
+
+/// A desk that types a fixed PIN and answers the photo question.
+struct TestDesk {
+    pin: &'static str,
+    photo: bool,
+    tries_seen: Option<u8>,
+}
+
+impl TestDesk {
+    fn pin(pin: &'static str) -> Self {
+        Self {
+            pin,
+            photo: false,
+            tries_seen: None,
+        }
+    }
+
+    fn visual(photo: bool) -> Self {
+        Self {
+            pin: "",
+            photo,
+            tries_seen: None,
+        }
+    }
+}
+
+impl Desk for TestDesk {
+    fn pin(&mut self, tries_left: u8) -> Result<Pin, AppError> {
+        self.tries_seen = Some(tries_left);
+        Ok(Pin::parse(self.pin).unwrap())
+    }
+
+    fn confirm_photo(&mut self) -> Result<bool, AppError> {
+        Ok(self.photo)
+    }
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+async fn check(
+    dir: &Path,
+    card: &Path,
+    desk: &mut TestDesk,
+    mode: Mode,
+) -> Result<onshi_app::CheckOutcome, AppError> {
+    let mut client = open_card(card);
+    onshi_app::check(dir, &mut client, desk, mode, date("20260401"), Utc::now()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_check_renew_and_outage() {
+    let mut world = World::start().await;
+    let valid = world.card("P0000000001");
+    let lost = world.card("P0000000002");
+    world.link_cards();
+    let (account, code) = world.terminal();
+    let dir = world.root.path().join("app");
+    let args = |code: &str, ca: &Path, url: String| EnrollArgs {
+        data: dir.clone(),
+        server: url,
+        code: code.to_owned(),
+        account: account.clone(),
+        server_ca: ca.to_path_buf(),
+    };
+
+    // A wrong code: the service's E009 message, nothing left behind.
+    let e = onshi_app::enroll(&args("AAAA-BBBB-CCCC", &world.server_ca(), world.url()))
+        .await
+        .unwrap_err();
+    match &e {
+        AppError::Refused { body, .. } => assert_eq!(body.code, onshi_proto::codes::BAD_ENROLLMENT),
+        other => panic!("{other:?}"),
+    }
+    assert!(!e.message_ja().is_empty());
+    assert!(!dir.join("terminal-key.pem").exists());
+    // A CA that did not sign the server's certificate: not trusted.
+    let e = onshi_app::enroll(&args(&code, &world.jlis.join("ca.pem"), world.url()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::Untrusted(_)), "{e:?}");
+    assert!(e.message_ja().contains("信頼できません"));
+    // Nobody listening: unreachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let e = onshi_app::enroll(&args(
+        &code,
+        &world.server_ca(),
+        format!("https://127.0.0.1:{port}"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AppError::Unreachable(_)), "{e:?}");
+    assert_eq!(exit::for_error(&e), exit::SERVICE_ERROR);
+
+    // The right code.
+    let config = onshi_app::enroll(&args(&code, &world.server_ca(), world.url()))
+        .await
+        .unwrap();
+    assert_eq!(config.account, account);
+    assert_eq!(config.rececon.output, dir.join("rececon"));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("terminal-key.pem")), 0o600);
+        assert_eq!(mode(&dir.join("app.toml")), 0o600);
+    }
+    for f in ["terminal.pem", "server-ca.pem", "app.toml"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let e = onshi_app::enroll(&args(&code, &world.server_ca(), world.url()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::AlreadyEnrolled(_)), "{e:?}");
+
+    // PIN mode: tries shown before the PIN, a valid answer.
+    let mut desk = TestDesk::pin("1234");
+    let outcome = check(&dir, &valid, &mut desk, Mode::Pin).await.unwrap();
+    assert_eq!(desk.tries_seen, Some(3));
+    assert_eq!(outcome.exit_code(), exit::VALID);
+    assert_eq!(outcome.response.qualification_validity, "1");
+    let text = outcome.describe();
+    assert!(text.contains("資格有効性\t有効"), "{text}");
+    assert!(text.contains("髙橋　花子"), "{text}");
+    assert!(text.contains(&outcome.response.reference_number), "{text}");
+
+    // 目視: refused without the photo confirmed (nothing recorded), then valid.
+    let e = check(&dir, &valid, &mut TestDesk::visual(false), Mode::Visual)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::PhotoNotConfirmed));
+    assert_eq!(exit::for_error(&e), exit::CARD_ERROR);
+    let outcome = check(&dir, &valid, &mut TestDesk::visual(true), Mode::Visual)
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code(), exit::VALID);
+
+    // A person whose only record is lost: not valid.
+    let outcome = check(&dir, &lost, &mut TestDesk::visual(true), Mode::Visual)
+        .await
+        .unwrap();
+    assert_eq!(outcome.response.qualification_validity, "2");
+    assert_eq!(outcome.exit_code(), exit::NOT_VALID);
+
+    // A wrong PIN: a card error that says 目視 is possible.
+    let e = check(&dir, &valid, &mut TestDesk::pin("9999"), Mode::Pin)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, AppError::Card(CardError::WrongPin { tries_left: 2 })),
+        "{e:?}"
+    );
+    assert_eq!(exit::for_error(&e), exit::CARD_ERROR);
+    assert!(e.message_ja().contains("目視"), "{}", e.message_ja());
+    let blocked = AppError::Card(CardError::PinBlocked).message_ja();
+    assert!(blocked.contains("市区町村") && blocked.contains("目視"));
+
+    // Renewal: a new key and certificate, and checks go on with them.
+    assert!(!onshi_app::renewal_due(&dir, Utc::now()).unwrap());
+    let old_key = std::fs::read(dir.join("terminal-key.pem")).unwrap();
+    let old_cert = std::fs::read(dir.join("terminal.pem")).unwrap();
+    let expiry = onshi_app::renew(&dir).await.unwrap();
+    assert!(expiry > Utc::now());
+    assert_ne!(
+        std::fs::read(dir.join("terminal-key.pem")).unwrap(),
+        old_key
+    );
+    assert_ne!(std::fs::read(dir.join("terminal.pem")).unwrap(), old_cert);
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("terminal-key.pem")), 0o600);
+    assert!(!dir.join("terminal-key.pem.new").exists());
+    let outcome = check(&dir, &valid, &mut TestDesk::pin("1234"), Mode::Pin)
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code(), exit::VALID);
+
+    // The outage: the service stops; the visit is 未確認 in the history, exit code 3.
+    world.stop().await;
+    let e = check(&dir, &valid, &mut TestDesk::visual(true), Mode::Visual)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AppError::Unreachable(_)), "{e:?}");
+    assert_eq!(exit::for_error(&e), exit::SERVICE_ERROR);
+    assert!(e.message_ja().contains("未確認"));
+
+    // The history: every answered check and the 未確認 one, nothing from the card stored.
+    let entries = history::read(&dir).unwrap();
+    let statuses: Vec<_> = entries.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Status::Confirmed,
+            Status::Confirmed,
+            Status::Confirmed,
+            Status::Confirmed,
+            Status::Unconfirmed
+        ]
+    );
+    assert_eq!(entries[0].mode, Mode::Pin);
+    assert_eq!(entries[0].name.as_deref(), Some("髙橋　花子"));
+    assert_eq!(entries[0].validity_label(), "有効");
+    assert_eq!(entries[2].validity_label(), "無効");
+    assert!(entries[0].reference_number.is_some());
+    let last = &entries[4];
+    assert_eq!(last.validity_label(), "未確認");
+    assert!(last.name.is_none() && last.reference_number.is_none());
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("history.jsonl")), 0o600);
+    let raw = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(!raw.contains("BEGIN CERTIFICATE") && !raw.contains("MII"));
+    let text = history::render(&entries);
+    assert!(
+        text.lines().nth(1).unwrap().contains("目視\t未確認"),
+        "{text}"
+    );
+}

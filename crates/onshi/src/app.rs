@@ -1,0 +1,248 @@
+//! `onshi app …`: the reception app's commands (enroll, renew, verify, history). Parses the
+//! arguments and calls `onshi-app`; the reader and the PIN come from [`crate::card`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+use onshi_app::{exit, AppError, Desk};
+use onshi_card::client::Client;
+use onshi_card::Pin;
+use onshi_model::date::parse_yyyymmdd;
+use onshi_proto::Mode;
+
+use crate::card::{open_reader, read_pin};
+
+/// `onshi app …`.
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Register this terminal with the service (once): creates DIR with the terminal's key.
+    Enroll {
+        /// The app's data directory (created, mode 0700).
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// The service: https://HOST:PORT.
+        #[arg(long)]
+        server: String,
+        /// The one-time enrollment code the operator gave (登録コード).
+        #[arg(long)]
+        code: String,
+        /// The terminal's account (W0000001).
+        #[arg(long)]
+        account: String,
+        /// The server CA's certificate (server-ca.pem from `onshi server init`).
+        #[arg(long)]
+        server_ca: PathBuf,
+    },
+    /// Renew the terminal's certificate (new key, over the current certificate).
+    Renew {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+    },
+    /// Check a patient's My Number card with the service.
+    ///
+    /// Exit codes: 0 valid (資格有効性 1); 1 not valid (資格有効性 2–6, or 異常終了); 2 card error
+    /// (wrong or locked PIN, no card, not a My Number card, photo not confirmed); 3 service error
+    /// (unreachable, timeout, not trusted, terminal refused: recorded as 未確認); 4 the app cannot
+    /// run (not enrolled, unreadable files, bad option).
+    Verify {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// The card: `emu:FILE` (a software card file), `pcsc` or `pcsc:NAME`.
+        #[arg(long, default_value = "pcsc")]
+        reader: String,
+        /// pin: the patient enters the PIN; visual: 目視確認 of the card's photo.
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+        /// The visit date, yyyyMMdd (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        /// Print the service's answer as JSON (the result format's element names).
+        #[arg(long)]
+        json: bool,
+        /// Visual mode: the staff confirmed that the card's photo is the patient (for scripts).
+        #[arg(long)]
+        confirm_photo: bool,
+    },
+    /// The terminal's own log of checks (90 days).
+    History {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// The patient enters the card's 4-digit PIN.
+    Pin,
+    /// 目視確認.
+    Visual,
+}
+
+/// The desk on a terminal: the PIN without echo, the photo question with y/N.
+struct Console {
+    confirm_photo: bool,
+}
+
+impl Desk for Console {
+    fn pin(&mut self, tries_left: u8) -> Result<Pin, AppError> {
+        eprintln!("暗証番号（数字4桁）を入力してください（残り{tries_left}回）");
+        read_pin("暗証番号: ").map_err(|e| AppError::Usage(format!("{e:#}")))
+    }
+
+    fn confirm_photo(&mut self) -> Result<bool, AppError> {
+        if self.confirm_photo {
+            return Ok(true);
+        }
+        if !std::io::stdin().is_terminal() {
+            return Ok(false);
+        }
+        eprint!("カードの顔写真と患者さんが同じ人であることを確認しましたか？ [y/N] ");
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn fail(e: &AppError) -> ExitCode {
+    eprintln!("{}", e.message_ja());
+    eprintln!("（詳細 / detail: {e}）");
+    ExitCode::from(exit::for_error(e))
+}
+
+/// Runs `onshi app …`.
+pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AppCommand::Enroll {
+            data,
+            server,
+            code,
+            account,
+            server_ca,
+        } => {
+            let args = onshi_app::EnrollArgs {
+                data: data.clone(),
+                server: server.clone(),
+                code: code.clone(),
+                account: account.clone(),
+                server_ca: server_ca.clone(),
+            };
+            match runtime()?.block_on(onshi_app::enroll(&args)) {
+                Ok(config) => {
+                    println!(
+                        "端末 {} を登録しました（{}）。",
+                        config.account,
+                        data.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        AppCommand::Renew { data } => match runtime()?.block_on(onshi_app::renew(data)) {
+            Ok(expiry) => {
+                println!(
+                    "端末の証明書を更新しました（有効期限 {}）。",
+                    expiry.format("%Y-%m-%d")
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(fail(&e)),
+        },
+        AppCommand::Verify {
+            data,
+            reader,
+            mode,
+            date,
+            json,
+            confirm_photo,
+        } => {
+            let visit = match date {
+                Some(d) => match parse_yyyymmdd(d) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        return Ok(fail(&AppError::Usage(format!(
+                            "--date {d}: yyyyMMdd で指定してください / {e}"
+                        ))))
+                    }
+                },
+                None => chrono::Local::now().date_naive(),
+            };
+            let mode = match mode {
+                ModeArg::Pin => Mode::Pin,
+                ModeArg::Visual => Mode::Visual,
+            };
+            let mut desk = Console {
+                confirm_photo: *confirm_photo,
+            };
+            // 目視: the photo is confirmed before the card is even opened.
+            if mode == Mode::Visual && !desk.confirm_photo()? {
+                return Ok(fail(&AppError::PhotoNotConfirmed));
+            }
+            desk.confirm_photo = true;
+            let transport = match open_reader(reader) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    return Ok(ExitCode::from(exit::CARD_ERROR));
+                }
+            };
+            let mut card = Client::new(transport);
+            let now = chrono::Utc::now();
+            let result = runtime()?.block_on(onshi_app::check(
+                data, &mut card, &mut desk, mode, visit, now,
+            ));
+            match result {
+                Ok(outcome) => {
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&outcome.response)?);
+                    } else {
+                        print!("{}", outcome.describe());
+                        if let Some(files) = &outcome.files {
+                            println!("レセコン連携ファイル");
+                            for path in &files.paths {
+                                println!("  {}", path.display());
+                            }
+                            for m in &files.mapped {
+                                println!(
+                                    "  注意: {}の「{}」は Shift_JIS にないため「{}」と書きました。申請書では正しい字に直してください。",
+                                    m.field, m.original, m.replacement
+                                );
+                            }
+                        }
+                    }
+                    Ok(ExitCode::from(outcome.exit_code()))
+                }
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        AppCommand::History { data, json } => match onshi_app::history::read(data) {
+            Ok(entries) => {
+                if *json {
+                    for e in &entries {
+                        println!("{}", serde_json::to_string(e)?);
+                    }
+                } else {
+                    print!("{}", onshi_app::history::render(&entries));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(fail(&e)),
+        },
+    }
+}
