@@ -152,6 +152,60 @@ pub async fn check<T: Transport>(
     visit: Date,
     now: DateTime<Utc>,
 ) -> Result<CheckOutcome, AppError> {
+    check_recording(dir, card, desk, mode, visit, now, None).await
+}
+
+/// What [`recheck`] did: the number of the 未確認 entry (as `onshi app history` shows it) and
+/// the answer for its visit date.
+#[derive(Clone, Debug)]
+pub struct Recheck {
+    /// The re-checked entry's number (1 = the oldest).
+    pub entry: usize,
+    /// When that visit was recorded as 未確認.
+    pub recorded: DateTime<Utc>,
+    /// The service's answer for the original visit date.
+    pub outcome: CheckOutcome,
+}
+
+/// Re-checks a visit recorded as 未確認: entry number `entry` of the history, or the newest one
+/// waiting. The check runs again with that entry's visit date (the patient's eligibility on the
+/// visit day, not today); the answer is appended as a new entry marking the old one re-checked.
+/// If the service is still unreachable nothing is appended: the entry stays 未確認.
+pub async fn recheck<T: Transport>(
+    dir: &Path,
+    card: &mut Client<T>,
+    desk: &mut dyn Desk,
+    mode: Mode,
+    entry: Option<usize>,
+    now: DateTime<Utc>,
+) -> Result<Recheck, AppError> {
+    let entries = history::read(dir)?;
+    let index = history::to_recheck(&entries, entry)?;
+    let original = &entries[index];
+    let visit = onshi_model::date::parse_yyyymmdd(&original.visit_date).map_err(|e| {
+        AppError::data(
+            &dir.join(data::HISTORY_FILE),
+            format!("{}番の受診日 {}: {e}", index + 1, original.visit_date),
+        )
+    })?;
+    let outcome = check_recording(dir, card, desk, mode, visit, now, Some(original.time)).await?;
+    Ok(Recheck {
+        entry: index + 1,
+        recorded: original.time,
+        outcome,
+    })
+}
+
+/// [`check`], the answer recorded as a re-check of the entry made at `recheck_of` when given.
+async fn check_recording<T: Transport>(
+    dir: &Path,
+    card: &mut Client<T>,
+    desk: &mut dyn Desk,
+    mode: Mode,
+    visit: Date,
+    now: DateTime<Utc>,
+    recheck_of: Option<DateTime<Utc>>,
+) -> Result<CheckOutcome, AppError> {
     let config = AppConfig::load(dir)?;
     let identity = data::load_identity(dir)?;
     let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
@@ -183,7 +237,8 @@ pub async fn check<T: Transport>(
     let response = match asked {
         Ok(r) => r,
         Err(e) => {
-            if e.is_service_error() {
+            // A failed re-check adds nothing: the original entry still says 未確認.
+            if e.is_service_error() && recheck_of.is_none() {
                 history::append(
                     dir,
                     Entry {
@@ -195,6 +250,7 @@ pub async fn check<T: Transport>(
                         reference_number: None,
                         name: None,
                         message: Some(e.message_ja()),
+                        recheck_of: None,
                     },
                     now,
                 )?;
@@ -222,6 +278,7 @@ pub async fn check<T: Transport>(
             reference_number: Some(outcome.response.reference_number.clone()),
             name: outcome.name(),
             message: outcome.response.processing_result_message.clone(),
+            recheck_of,
         },
         now,
     )?;

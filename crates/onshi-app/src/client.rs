@@ -88,6 +88,15 @@ pub struct Identity {
     pub key_pem: zeroize::Zeroizing<String>,
 }
 
+/// The answer to [`ServiceClient::get`].
+#[derive(Clone, Copy, Debug)]
+pub struct GetAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The server's clock (`Date` header).
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A connection to the service, reused between requests while the server keeps it open.
 pub struct ServiceClient {
     url: ServerUrl,
@@ -202,6 +211,54 @@ impl ServiceClient {
                 )))
             }
         }
+    }
+
+    /// GETs `path` (`/healthz`, `/readyz`): the HTTP status and the server's clock from the
+    /// `Date` header (when it sent a readable one). Bounded by [`TIMEOUT`].
+    pub async fn get(&mut self, path: &str) -> Result<GetAnswer, AppError> {
+        match tokio::time::timeout(TIMEOUT, self.get_untimed(path)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.sender = None;
+                Err(AppError::Unreachable(format!(
+                    "{}: no answer within {} s",
+                    self.url,
+                    TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    async fn get_untimed(&mut self, path: &str) -> Result<GetAnswer, AppError> {
+        let mut sender = match self.sender.take() {
+            Some(mut s) => match s.ready().await {
+                Ok(()) => s,
+                Err(_) => self.connect().await?,
+            },
+            None => self.connect().await?,
+        };
+        let request = hyper::Request::get(path)
+            .header("host", self.url.host.as_str())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| AppError::Protocol(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| AppError::TerminalRefused(e.to_string()))?;
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get(hyper::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&chrono::Utc));
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| AppError::Unreachable(e.to_string()))?;
+        self.sender = Some(sender);
+        Ok(GetAnswer { status, date })
     }
 
     async fn post_untimed<B: Serialize, R: DeserializeOwned>(

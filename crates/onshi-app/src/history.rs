@@ -64,6 +64,10 @@ pub struct Entry {
     /// The service's message, or why the check could not be made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For a re-check: the time of the 未確認 entry it re-checked (that entry's line stays as it
+    /// was; this one marks it as re-checked, so the file is only ever appended to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_of: Option<DateTime<Utc>>,
 }
 
 impl Entry {
@@ -77,6 +81,51 @@ impl Entry {
                 .to_owned(),
             None => self.status.label().to_owned(),
         }
+    }
+}
+
+/// Whether the 未確認 entry `entries[index]` still waits for a re-check: no later entry
+/// re-checked it.
+pub fn awaits_recheck(entries: &[Entry], index: usize) -> bool {
+    entries.get(index).is_some_and(|e| {
+        e.status == Status::Unconfirmed
+            && !entries[index + 1..]
+                .iter()
+                .any(|later| later.recheck_of == Some(e.time))
+    })
+}
+
+/// The entry a re-check takes: number `entry` (1 = the oldest, as [`render`] shows them) or,
+/// without one, the newest 未確認 entry not yet re-checked. Returns its index.
+pub fn to_recheck(entries: &[Entry], entry: Option<usize>) -> Result<usize, AppError> {
+    match entry {
+        Some(n) => {
+            let index = n
+                .checked_sub(1)
+                .filter(|&i| i < entries.len())
+                .ok_or_else(|| {
+                    AppError::Usage(format!(
+                        "履歴に {n} 番はありません（1〜{} 番）。`onshi app history` で番号を確認してください。",
+                        entries.len()
+                    ))
+                })?;
+            if entries[index].status != Status::Unconfirmed {
+                return Err(AppError::Usage(format!(
+                    "{n} 番は「{}」です。確認し直せるのは「未確認」の受付だけです。",
+                    entries[index].validity_label()
+                )));
+            }
+            if !awaits_recheck(entries, index) {
+                return Err(AppError::Usage(format!(
+                    "{n} 番はすでに確認し直してあります。`onshi app history` で結果をご覧ください。"
+                )));
+            }
+            Ok(index)
+        }
+        None => (0..entries.len())
+            .rev()
+            .find(|&i| awaits_recheck(entries, i))
+            .ok_or_else(|| AppError::Usage("確認し直す「未確認」の受付はありません。".to_owned())),
     }
 }
 
@@ -114,12 +163,44 @@ pub fn append(dir: &Path, entry: Entry, now: DateTime<Utc>) -> Result<(), AppErr
     data::write_file(&dir.join(data::HISTORY_FILE), text.as_bytes(), 0o600)
 }
 
-/// The history as text for the staff: one line per check, newest first, in Japan time.
-pub fn render(entries: &[Entry]) -> String {
-    let mut out = String::from("日時\t確認方法\t資格有効性\t照会番号\t氏名\n");
-    for e in entries.iter().rev() {
+/// The history as text for the staff: one numbered line per check (1 = the oldest), newest
+/// first, in Japan time. A 未確認 entry waiting for a re-check says which command re-checks it
+/// (`dir` is the data directory named in that command).
+pub fn render(entries: &[Entry], dir: &Path) -> String {
+    let mut out = String::from("番号\t日時\t確認方法\t資格有効性\t照会番号\t氏名\t備考\n");
+    let number_of = |time: DateTime<Utc>| {
+        entries
+            .iter()
+            .position(|e| e.time == time)
+            .map(|i| format!("{}番", i + 1))
+            .unwrap_or_else(|| "削除済みの受付".to_owned())
+    };
+    for (i, e) in entries.iter().enumerate().rev() {
+        let note = if awaits_recheck(entries, i) {
+            format!(
+                "再確認: onshi app recheck --data {} --entry {} --reader pcsc --mode {}",
+                dir.display(),
+                i + 1,
+                match e.mode {
+                    Mode::Pin => "pin",
+                    Mode::Visual => "visual",
+                }
+            )
+        } else if e.status == Status::Unconfirmed {
+            let by = entries[i + 1..]
+                .iter()
+                .position(|later| later.recheck_of == Some(e.time))
+                .map(|j| format!("{}番", i + 2 + j))
+                .unwrap_or_default();
+            format!("再確認済（{by}）")
+        } else if let Some(of) = e.recheck_of {
+            format!("{}の再確認（受診日 {}）", number_of(of), e.visit_date)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            i + 1,
             (e.time + Duration::hours(9)).format("%Y-%m-%d %H:%M"),
             match e.mode {
                 Mode::Pin => "暗証番号",
@@ -128,6 +209,7 @@ pub fn render(entries: &[Entry]) -> String {
             e.validity_label(),
             e.reference_number.as_deref().unwrap_or("－"),
             e.name.as_deref().unwrap_or("－"),
+            note,
         ));
     }
     out
@@ -148,6 +230,7 @@ mod tests {
             reference_number: Some("R1".into()),
             name: Some(name.into()),
             message: None,
+            recheck_of: None,
         }
     }
 
@@ -184,7 +267,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let text = render(&read(dir.path()).unwrap());
+        let text = render(&read(dir.path()).unwrap(), dir.path());
         assert!(
             text.lines()
                 .nth(1)

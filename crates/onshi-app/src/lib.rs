@@ -1,16 +1,19 @@
 //! The reception app (the counterpart of the national マイナ資格確認アプリ): enrolls the
-//! terminal with the service, renews its certificate, checks a patient's card (PIN or 目視), and
-//! keeps the terminal's own history of checks. The `onshi app` commands are thin wrappers over
-//! [`enroll::enroll`], [`enroll::renew`], [`check::check`] and [`history`].
+//! terminal with the service, renews its certificate, checks a patient's card (PIN or 目視),
+//! keeps the terminal's own history of checks, re-checks visits recorded as 未確認, and says
+//! what to fix when something is wrong. The `onshi app` commands are thin wrappers over
+//! [`enroll::enroll`], [`enroll::renew`], [`check::check`], [`check::recheck`], [`history`]
+//! and [`doctor`].
 
 pub mod check;
 pub mod client;
 pub mod data;
+pub mod doctor;
 pub mod enroll;
 pub mod error;
 pub mod history;
 
-pub use check::{check, CheckOutcome, Desk};
+pub use check::{check, recheck, CheckOutcome, Desk, Recheck};
 pub use enroll::{enroll, renew, renewal_due, EnrollArgs};
 pub use error::AppError;
 

@@ -47,7 +47,8 @@ pub fn serve(card: SoftCard, addr: SocketAddr, stop: &AtomicBool) -> Result<(), 
 }
 
 /// [`serve`], but the card is "taken out of the reader" (the connection closes without an
-/// answer) when the APDU after the first `remove_after` arrives: how tests pull a card mid-read.
+/// answer) when the READ BINARY after the first `remove_after` ones arrives: how tests pull a card
+/// in the middle of reading a file, whatever other commands came before.
 pub fn serve_until_removed(
     card: SoftCard,
     addr: SocketAddr,
@@ -71,7 +72,7 @@ pub fn serve_until_removed(
 struct Bridge {
     card: SoftCard,
     frames: FrameReader,
-    /// APDUs still answered before the card is pulled out (`None`: never).
+    /// READ BINARY commands still answered before the card is pulled out (`None`: never).
     apdus_left: Option<usize>,
 }
 
@@ -103,7 +104,8 @@ impl Bridge {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if frame.len() > 1 {
+            // An APDU (not a 1-byte control message) whose INS is READ BINARY.
+            if frame.len() > 4 && frame[1] == onshi_card::ap::INS_READ_BINARY {
                 match self.apdus_left {
                     Some(0) => {
                         tracing::info!("card pulled out of the virtual reader");

@@ -1,8 +1,9 @@
-//! `onshi app …`: the reception app's commands (enroll, renew, verify, history). Parses the
+//! `onshi app …`: the reception app's commands (enroll, renew, verify, history, recheck,
+//! doctor). Parses the
 //! arguments and calls `onshi-app`; the reader and the PIN come from [`crate::card`].
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
@@ -66,6 +67,40 @@ pub enum AppCommand {
         /// Visual mode: the staff confirmed that the card's photo is the patient (for scripts).
         #[arg(long)]
         confirm_photo: bool,
+    },
+    /// Check again a visit recorded as 未確認 (the service was unreachable), for its original
+    /// visit date: the newest such visit, or `--entry N` from `onshi app history`.
+    ///
+    /// Exit codes as for `verify`.
+    Recheck {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// The card: `emu:FILE` (a software card file), `pcsc` or `pcsc:NAME`.
+        #[arg(long, default_value = "pcsc")]
+        reader: String,
+        /// pin: the patient enters the PIN; visual: 目視確認 of the card's photo.
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+        /// The number of the 未確認 entry in `onshi app history` (default: the newest).
+        #[arg(long)]
+        entry: Option<usize>,
+        /// Print the service's answer as JSON (the result format's element names).
+        #[arg(long)]
+        json: bool,
+        /// Visual mode: the staff confirmed that the card's photo is the patient (for scripts).
+        #[arg(long)]
+        confirm_photo: bool,
+    },
+    /// Check this terminal: data directory, enrollment, clock, server, output folder, and with
+    /// `--reader` the reader (and pcscd). Exit 0 when all is well, 1 otherwise.
+    Doctor {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// Also check this reader: `emu:FILE`, `pcsc` or `pcsc:NAME` (reads no PIN).
+        #[arg(long)]
+        reader: Option<String>,
     },
     /// The terminal's own log of checks (90 days).
     History {
@@ -208,28 +243,88 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                 data, &mut card, &mut desk, mode, visit, now,
             ));
             match result {
-                Ok(outcome) => {
-                    if *json {
-                        println!("{}", serde_json::to_string_pretty(&outcome.response)?);
-                    } else {
-                        print!("{}", outcome.describe());
-                        if let Some(files) = &outcome.files {
-                            println!("レセコン連携ファイル");
-                            for path in &files.paths {
-                                println!("  {}", path.display());
-                            }
-                            for m in &files.mapped {
-                                println!(
-                                    "  注意: {}の「{}」は Shift_JIS にないため「{}」と書きました。申請書では正しい字に直してください。",
-                                    m.field, m.original, m.replacement
-                                );
-                            }
-                        }
+                Ok(outcome) => show(&outcome, *json),
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        AppCommand::Recheck {
+            data,
+            reader,
+            mode,
+            entry,
+            json,
+            confirm_photo,
+        } => {
+            // Which entry, before anything asks the patient or opens the card.
+            let waiting = onshi_app::history::read(data)
+                .and_then(|entries| onshi_app::history::to_recheck(&entries, *entry));
+            if let Err(e) = waiting {
+                return Ok(fail(&e));
+            }
+            let mode = match mode {
+                ModeArg::Pin => Mode::Pin,
+                ModeArg::Visual => Mode::Visual,
+            };
+            let mut desk = Console {
+                confirm_photo: *confirm_photo,
+            };
+            if mode == Mode::Visual && !desk.confirm_photo()? {
+                return Ok(fail(&AppError::PhotoNotConfirmed));
+            }
+            desk.confirm_photo = true;
+            let transport = match open_reader(reader) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    return Ok(ExitCode::from(exit::CARD_ERROR));
+                }
+            };
+            let mut card = Client::new(transport);
+            let result = runtime()?.block_on(onshi_app::recheck(
+                data,
+                &mut card,
+                &mut desk,
+                mode,
+                *entry,
+                chrono::Utc::now(),
+            ));
+            match result {
+                Ok(done) => {
+                    if !*json {
+                        println!(
+                            "{}番（{} に未確認として記録）を受診日 {} の資格で確認し直しました。",
+                            done.entry,
+                            (done.recorded + chrono::Duration::hours(9)).format("%Y-%m-%d %H:%M"),
+                            done.outcome.visit.format("%Y-%m-%d")
+                        );
                     }
-                    Ok(ExitCode::from(outcome.exit_code()))
+                    show(&done.outcome, *json)
                 }
                 Err(e) => Ok(fail(&e)),
             }
+        }
+        AppCommand::Doctor { data, reader } => {
+            let now = chrono::Utc::now();
+            let mut report = runtime()?.block_on(onshi_app::doctor::doctor(data, now));
+            if let Some(spec) = reader {
+                let opened = open_reader(spec)
+                    .map(Client::new)
+                    .map_err(|e| format!("{e:#}"));
+                report
+                    .findings
+                    .push(onshi_app::doctor::reader(spec, opened, now));
+                if spec.starts_with("pcsc") {
+                    report.findings.push(onshi_app::doctor::pcscd(Path::new(
+                        onshi_app::doctor::PCSCD_SOCKET,
+                    )));
+                }
+            }
+            print!("{}", report.render());
+            Ok(if report.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         AppCommand::History { data, json } => match onshi_app::history::read(data) {
             Ok(entries) => {
@@ -238,11 +333,34 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                         println!("{}", serde_json::to_string(e)?);
                     }
                 } else {
-                    print!("{}", onshi_app::history::render(&entries));
+                    print!("{}", onshi_app::history::render(&entries, data));
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => Ok(fail(&e)),
         },
     }
+}
+
+/// Prints an answered check (as text with the files written, or as JSON) and returns its exit
+/// code.
+fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome.response)?);
+    } else {
+        print!("{}", outcome.describe());
+        if let Some(files) = &outcome.files {
+            println!("レセコン連携ファイル");
+            for path in &files.paths {
+                println!("  {}", path.display());
+            }
+            for m in &files.mapped {
+                println!(
+                    "  注意: {}の「{}」は Shift_JIS にないため「{}」と書きました。申請書では正しい字に直してください。",
+                    m.field, m.original, m.replacement
+                );
+            }
+        }
+    }
+    Ok(ExitCode::from(outcome.exit_code()))
 }

@@ -58,7 +58,8 @@ pub enum CardCommand {
         /// The address vpcd listens on.
         #[arg(long, default_value = "127.0.0.1:35963")]
         vpcd: SocketAddr,
-        /// Pull the card out after this many APDUs (for testing a card removed mid-read).
+        /// Pull the card out at the READ BINARY after this many (for testing a card removed
+        /// mid-read).
         #[arg(long, hide = true)]
         remove_after: Option<usize>,
     },

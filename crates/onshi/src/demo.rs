@@ -1,43 +1,54 @@
-//! `onshi demo`: the whole foundation on a fresh machine with nothing installed — synthetic
-//! insurers' data, an import into the embedded SQLite store, and eligibility answers in Japanese.
+//! `onshi demo`: the whole flow on a fresh machine with nothing but the Rust toolchain — a test
+//! card authority, the eligibility service on SQLite, synthetic insurers' data, software cards, a
+//! clinic with an enrolled terminal, and the reception app's checks, answered in Japanese.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
+use chrono::{Duration, Utc};
 use clap::Args;
+use onshi_app::{AppError, CheckOutcome, Desk, EnrollArgs};
+use onshi_card::Pin;
 use onshi_feed::ImportOptions;
 use onshi_model::date::parse_yyyymmdd;
-use onshi_model::show::describe;
-use onshi_model::{
-    Date, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber, InsurerNumber,
-    KeyQuery, PersonId,
-};
-use onshi_store::Store;
+use onshi_model::Date;
+use onshi_proto::Mode;
+use onshi_store::ServiceStore;
 
 use crate::feed::{generate, import_file, FeedKind};
+
+/// The file that marks a directory as the demo's own, so a rerun may delete it.
+const MARKER: &str = ".onshi-demo";
+/// The PIN of every demo card.
+const DEMO_PIN: &str = "1234";
 
 /// Arguments of `onshi demo`.
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Directory for the demo's data (created; reused when it exists).
+    /// Directory for the demo's data (recreated on every run; a directory the demo did not make
+    /// is never deleted).
     #[arg(long, default_value = "onshi-demo")]
     data: PathBuf,
     /// Synthetic persons to generate.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 1000)]
     persons: u64,
     /// The visit date of the checks, yyyyMMdd.
     #[arg(long, default_value = "20260401")]
     date: String,
+    /// Keep the service running after the checks until Ctrl-C (for `onshi app verify`).
+    #[arg(long)]
+    keep_running: bool,
 }
 
 /// The people the demo shows, picked from the generated file.
 #[derive(Default)]
 struct Examples {
-    valid: Option<String>,
-    elderly: Option<String>,
-    /// A person with a lost record and a newer one, and the lost record's card fields.
-    job_change: Option<(String, [String; 5])>,
+    /// People with one record, still valid (the first gets the valid card, the second the one to
+    /// be revoked).
+    valid: Vec<String>,
+    /// A person whose only record is lost.
     lost_only: Option<String>,
 }
 
@@ -45,132 +56,327 @@ fn pick_examples(eligibility_csv: &Path) -> anyhow::Result<Examples> {
     let mut reader = csv::Reader::from_path(eligibility_csv)?;
     let headers = reader.headers()?.clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or(usize::MAX);
-    let (pid, lost, elderly) = (
-        col("PersonId"),
-        col("DisqualificationDate"),
-        col("ElderlyRecipientValidStartDate"),
-    );
-    let key = [
-        col("InsurerNumber"),
-        col("InsuredCardSymbol"),
-        col("InsuredIdentificationNumber"),
-        col("InsuredBranchNumber"),
-        col("Birthdate"),
-    ];
-    // Per person: (records, lost records' keys, has a 後期高齢者医療 record).
-    let mut people: HashMap<String, (u32, Vec<[String; 5]>, bool)> = HashMap::new();
+    let (pid, lost) = (col("PersonId"), col("DisqualificationDate"));
+    // Per person: (records, lost records).
+    let mut people: HashMap<String, (u32, u32)> = HashMap::new();
     let mut order = Vec::new();
-    let mut ex = Examples::default();
     for row in reader.records() {
         let row = row?;
-        let get = |i: usize| row.get(i).unwrap_or("").to_owned();
-        let id = get(pid);
-        if ex.elderly.is_none() && !get(elderly).is_empty() && get(lost).is_empty() {
-            ex.elderly = Some(id.clone());
-        }
+        let id = row.get(pid).unwrap_or("").to_owned();
+        let is_lost = !row.get(lost).unwrap_or("").is_empty();
         let entry = people.entry(id.clone()).or_insert_with(|| {
-            order.push(id.clone());
-            (0, Vec::new(), false)
+            order.push(id);
+            (0, 0)
         });
         entry.0 += 1;
-        entry.2 |= get(key[0]).starts_with("39");
-        if !get(lost).is_empty() {
-            entry.1.push(key.map(get));
-        }
+        entry.1 += u32::from(is_lost);
     }
+    let mut ex = Examples::default();
     for id in order {
-        let (count, lost, koki) = &people[&id];
-        match (count, lost.first()) {
-            (1, None) if ex.valid.is_none() => ex.valid = Some(id),
-            (1, Some(_)) if ex.lost_only.is_none() => ex.lost_only = Some(id),
-            // A job change rather than a move into 後期高齢者医療 at 75 (its new record has no 記号).
-            (2.., Some(k)) if ex.job_change.is_none() && !koki => {
-                ex.job_change = Some((id, k.clone()))
-            }
+        match people[&id] {
+            (1, 0) if ex.valid.len() < 2 => ex.valid.push(id),
+            (1, 1) if ex.lost_only.is_none() => ex.lost_only = Some(id),
             _ => {}
         }
     }
     Ok(ex)
 }
 
-fn show_person(store: &dyn Store, title: &str, id: &str, date: Date) -> anyhow::Result<()> {
-    let id = PersonId::parse(id)?;
-    let answer = store.eligibility_for_person(&id, date)?;
-    println!("\n■ {title}（個人ID {id}）");
-    print!("{}", describe(&answer, date));
+/// Empties `dir` for a new run: deletes it only when it holds the demo's marker (or is empty).
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| dir.display().to_string())?
+            .next()
+            .is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            anyhow::bail!(
+                "{}: デモが作ったディレクトリではないので消しません。別の --data を指定してください / not made by the demo, refusing to delete it; choose another --data",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir).with_context(|| dir.display().to_string())?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    std::fs::write(
+        dir.join(MARKER),
+        "onshi demo のデータ。次の onshi demo で作り直されます。\n",
+    )?;
     Ok(())
+}
+
+/// The demo's desk: the patient types a fixed PIN, the staff confirm the photo.
+struct DemoDesk {
+    pin: &'static str,
+}
+
+impl Desk for DemoDesk {
+    fn pin(&mut self, tries_left: u8) -> Result<Pin, AppError> {
+        println!("   （暗証番号の入力: 残り {tries_left} 回 → {}）", self.pin);
+        Pin::parse(self.pin).map_err(|e| AppError::Usage(e.to_string()))
+    }
+
+    fn confirm_photo(&mut self) -> Result<bool, AppError> {
+        println!("   （職員が顔写真と本人を確認しました）");
+        Ok(true)
+    }
+}
+
+/// The world the demo builds before the service starts.
+struct Setup {
+    server_dir: PathBuf,
+    config: onshi_server::config::ServerConfig,
+    store: Box<dyn ServiceStore>,
+    authority: onshi_pki::Authority,
+    /// Cards: valid, lost record only, to be revoked.
+    cards: [PathBuf; 3],
+    revoked_person: String,
+    account: String,
+    code: String,
+}
+
+fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
+    let now = Utc::now();
+    let jlis = a.data.join("jlis");
+    let authority = onshi_pki::Authority::init(&jlis, now - Duration::days(30))?;
+    println!(
+        "1. 試験用のカード発行者（JPKI）を作りました（{}）",
+        jlis.display()
+    );
+
+    let server_dir = a.data.join("server");
+    let mut config = onshi_server::run::init(&server_dir, &[jlis.join("ca.pem")], now)
+        .map_err(anyhow::Error::msg)?;
+    config.listen = "127.0.0.1:0".parse()?;
+    config.crl_poll_seconds = 1;
+    config.save(&server_dir)?;
+    let store = onshi_store::open_service(&config.database_url(&server_dir))?;
+    println!(
+        "2. 資格確認サービスを SQLite で用意しました（{}）",
+        server_dir.display()
+    );
+
+    let feed = a.data.join("feed");
+    let s = generate(a.persons, 1, date, &feed)?;
+    for (kind, file) in [
+        (FeedKind::Persons, feed.join("persons.csv")),
+        (FeedKind::Eligibility, feed.join("eligibility.csv")),
+    ] {
+        import_file(store.as_ref(), kind, &file, &ImportOptions::default())?;
+    }
+    println!(
+        "3. 合成データ {} 人・資格 {} 件を作り、サービスに取り込みました",
+        s.persons, s.records
+    );
+
+    let ex = pick_examples(&feed.join("eligibility.csv"))?;
+    let (Some(valid), Some(revoked), Some(lost)) =
+        (ex.valid.first(), ex.valid.get(1), ex.lost_only.as_ref())
+    else {
+        anyhow::bail!("合成データに例の人が見つかりません。--persons を増やしてください / no example persons; raise --persons");
+    };
+    let card = |person: &str, label: &str| -> anyhow::Result<PathBuf> {
+        let out = jlis.join(format!("{label}.card.json"));
+        authority.issue_card(
+            &onshi_pki::IssueRequest {
+                person_id: person.to_owned(),
+                pin: Pin::parse(DEMO_PIN)?,
+                attributes: onshi_card::tlv::Attributes {
+                    name: "デモ".into(),
+                    address: "東京都".into(),
+                    birth: "19800101".into(),
+                    sex: "1".into(),
+                },
+                attributes_pin: None,
+                not_before: Some(now - Duration::days(30)),
+                not_after: Some(now + Duration::days(1500)),
+                out: out.clone(),
+            },
+            now,
+        )?;
+        Ok(out)
+    };
+    let cards = [
+        card(valid, "valid")?,
+        card(lost, "lost")?,
+        card(revoked, "revoked")?,
+    ];
+    onshi_server::admin::import_card_links(store.as_ref(), &jlis.join("issued.csv"), false)
+        .map_err(anyhow::Error::msg)?
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    println!(
+        "4. ソフトウェアのマイナンバーカードを 3 枚発行し、個人と紐付けました（暗証番号 {DEMO_PIN}）"
+    );
+    for (label, path, person) in [
+        ("有効な資格", &cards[0], valid),
+        ("資格喪失のみ", &cards[1], lost),
+        ("失効させるカード", &cards[2], revoked),
+    ] {
+        println!("   {label}: 個人ID {person}  {}", path.display());
+    }
+
+    let clinic =
+        onshi_server::admin::add_clinic(store.as_ref(), "デモ接骨院", "契0123456-1-23", now)
+            .map_err(anyhow::Error::msg)?;
+    let t = onshi_server::admin::add_terminal(store.as_ref(), clinic.id, now)
+        .map_err(anyhow::Error::msg)?;
+    Ok(Setup {
+        server_dir,
+        config,
+        store,
+        authority,
+        cards,
+        revoked_person: revoked.clone(),
+        account: t.terminal.id.to_string(),
+        code: t.code,
+    })
+}
+
+/// One check through the app, printed as the app shows it.
+async fn check(
+    app: &Path,
+    title: &str,
+    card: &Path,
+    pin: &'static str,
+    mode: Mode,
+    visit: Date,
+) -> anyhow::Result<Option<CheckOutcome>> {
+    println!("\n■ {title}");
+    let soft = onshi_card_emu::SoftCard::open(card)?;
+    let mut client = onshi_card::client::Client::new(onshi_card_emu::InProcess::new(soft));
+    let mut desk = DemoDesk { pin };
+    match onshi_app::check(app, &mut client, &mut desk, mode, visit, Utc::now()).await {
+        Ok(outcome) => {
+            print!("{}", outcome.describe());
+            Ok(Some(outcome))
+        }
+        Err(e) => {
+            println!("{}", e.message_ja());
+            Ok(None)
+        }
+    }
 }
 
 /// Runs `onshi demo`.
 pub fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let date = parse_yyyymmdd(&a.date).map_err(|e| anyhow::anyhow!("--date: {e}"))?;
-    let feed = a.data.join("feed");
-    let persons_csv = feed.join("persons.csv");
-    let eligibility_csv = feed.join("eligibility.csv");
+    let visit = parse_yyyymmdd(&a.date).map_err(|e| anyhow::anyhow!("--date: {e}"))?;
     println!(
-        "onshi デモ: 合成データで資格確認の流れを示します（データ: {}）",
+        "onshi デモ: 資格確認の流れをこのマシンだけで示します（データ: {}）\n",
         a.data.display()
     );
-    if !(persons_csv.exists() && eligibility_csv.exists()) {
-        let s = generate(a.persons, 1, date, &feed)?;
-        println!(
-            "1. 合成データを作りました: {} 人、資格 {} 件（{}）",
-            s.persons,
-            s.records,
-            feed.display()
-        );
+    fresh_dir(&a.data)?;
+    // The store's clients block: all store work is done here, outside the runtime, or in
+    // `block_in_place` below.
+    let setup = setup(a, visit)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(flow(a, visit, setup))
+}
+
+async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCode> {
+    let server = onshi_server::run::start(&setup.server_dir, &setup.config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+    println!("5. 資格確認サービスを起動しました（{url}）");
+
+    let app = a.data.join("app");
+    onshi_app::enroll(&EnrollArgs {
+        data: app.clone(),
+        server: url.clone(),
+        code: setup.code.clone(),
+        account: setup.account.clone(),
+        server_ca: setup.server_dir.join("server-ca.pem"),
+    })
+    .await?;
+    println!(
+        "6. 施術所「デモ接骨院」を登録し、受付端末 {} を登録しました（{}）",
+        setup.account,
+        app.display()
+    );
+    println!(
+        "\n7. 受付での資格確認（確認日 {}）",
+        onshi_model::show::wareki_or_plain(visit)
+    );
+
+    let [valid, lost, revoked] = &setup.cards;
+    let first = check(
+        &app,
+        "暗証番号で確認（有効な資格）",
+        valid,
+        DEMO_PIN,
+        Mode::Pin,
+        visit,
+    )
+    .await?;
+    check(&app, "目視で確認", valid, DEMO_PIN, Mode::Visual, visit).await?;
+    check(&app, "暗証番号の間違い", valid, "9999", Mode::Pin, visit).await?;
+    check(&app, "有効な資格がない人", lost, DEMO_PIN, Mode::Pin, visit).await?;
+
+    // Revocation: the authority revokes, the CRL goes into the store, the server polls it.
+    let serial = setup
+        .authority
+        .issued()?
+        .into_iter()
+        .find(|r| r.person_id == setup.revoked_person)
+        .map(|r| r.serial)
+        .context("失効させるカードが見つかりません / the card to revoke is missing")?;
+    let now = Utc::now();
+    setup.authority.revoke(&serial, now)?;
+    let crl = setup.authority.crl(now, Duration::days(7))?;
+    tokio::task::block_in_place(|| {
+        onshi_server::admin::load_crl(setup.store.as_ref(), &crl, now).map_err(anyhow::Error::msg)
+    })?;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        setup.config.crl_poll_seconds * 1000 + 1500,
+    ))
+    .await;
+    check(
+        &app,
+        "失効したカード（発行者が失効させ、失効リストを読み込みました）",
+        revoked,
+        DEMO_PIN,
+        Mode::Pin,
+        visit,
+    )
+    .await?;
+
+    println!("\n■ レセコン向けに書き出したファイル");
+    let rececon = app.join("rececon");
+    let mut files: Vec<_> = std::fs::read_dir(&rececon)
+        .with_context(|| rececon.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    for f in &files {
+        println!("   {}", f.display());
+    }
+    if let Some(text) = first
+        .as_ref()
+        .and_then(|o| o.files.as_ref())
+        .and_then(|w| w.paths.get(1))
+    {
+        println!("\n■ クリップボード用テキスト（最初の確認）");
+        print!("{}", std::fs::read_to_string(text)?);
+    }
+    println!("\n■ 受付の履歴: onshi app history --data {}", app.display());
+
+    println!("\n■ 次に試すこと");
+    let reader = valid.display();
+    println!(
+        "   onshi app verify --data {} --reader emu:{reader} --mode pin   （暗証番号 {DEMO_PIN}）",
+        app.display()
+    );
+    if a.keep_running {
+        println!("   サービスは {url} で動いています。Ctrl-C で止めます。");
+        tokio::signal::ctrl_c().await?;
     } else {
-        println!("1. 合成データは作成済みです（{}）", feed.display());
-    }
-    let store = onshi_store::open_data_dir(&a.data)?;
-    println!("2. 保険者データを SQLite に取り込みます");
-    for (kind, file) in [
-        (FeedKind::Persons, &persons_csv),
-        (FeedKind::Eligibility, &eligibility_csv),
-    ] {
-        let s = import_file(store.as_ref(), kind, file, &ImportOptions::default())?;
         println!(
-            "   {}: {} 行、登録・更新 {}、変更なし {}（{:.1} 秒）",
-            file.file_name().unwrap_or_default().to_string_lossy(),
-            s.rows,
-            s.stored,
-            s.unchanged,
-            s.seconds
+            "   verify にはサービスが必要です。デモは終了時にサービスを止めます: onshi demo --keep-running で動かしたままにできます（Ctrl-C で停止）。"
         );
     }
-    println!(
-        "3. 資格確認の答え（確認日 {}）",
-        onshi_model::show::wareki_or_plain(date)
-    );
-    let ex = pick_examples(&eligibility_csv)?;
-    if let Some(id) = &ex.valid {
-        show_person(store.as_ref(), "有効な資格がある人", id, date)?;
-    }
-    if let Some(id) = &ex.elderly {
-        show_person(store.as_ref(), "高齢受給者証がある人", id, date)?;
-    }
-    if let Some((id, k)) = &ex.job_change {
-        show_person(store.as_ref(), "転職して保険が変わった人", id, date)?;
-        let query = KeyQuery {
-            insurer_number: InsurerNumber::parse(&k[0])?,
-            symbol: (!k[1].is_empty())
-                .then(|| InsuredCardSymbol::parse(&k[1]))
-                .transpose()?,
-            number: InsuredIdentificationNumber::parse(&k[2])?,
-            branch: Some(InsuredBranchNumber::parse(&k[3])?),
-            birthdate: parse_yyyymmdd(&k[4])?,
-        };
-        let answer = store.eligibility_for_key(&query, date)?;
-        println!("\n■ 同じ人の古い保険証の記号・番号で照会した場合");
-        print!("{}", describe(&answer, date));
-    }
-    if let Some(id) = &ex.lost_only {
-        show_person(store.as_ref(), "資格を失った人", id, date)?;
-    }
-    show_person(store.as_ref(), "登録のない人", "P9999999999", date)?;
-    println!(
-        "\n次に: onshi lookup --data {} --person <個人ID> --date yyyyMMdd [--json]",
-        a.data.display()
-    );
+    server.stop().await;
     Ok(ExitCode::SUCCESS)
 }

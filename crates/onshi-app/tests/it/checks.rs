@@ -226,9 +226,120 @@ async fn enroll_check_renew_and_outage() {
     assert_eq!(mode(&dir.join("history.jsonl")), 0o600);
     let raw = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(!raw.contains("BEGIN CERTIFICATE") && !raw.contains("MII"));
-    let text = history::render(&entries);
+    let text = history::render(&entries, &dir);
+    let newest = text.lines().nth(1).unwrap();
+    assert!(newest.contains("目視\t未確認"), "{text}");
     assert!(
-        text.lines().nth(1).unwrap().contains("目視\t未確認"),
+        newest.starts_with("5\t")
+            && newest.contains(&format!(
+                "onshi app recheck --data {} --entry 5 --reader pcsc --mode visual",
+                dir.display()
+            )),
         "{text}"
     );
+
+    // The doctor while the service is down: the server is ✗ with advice, the rest is fine.
+    let report = onshi_app::doctor::doctor(&dir, Utc::now()).await;
+    let server = report.find(onshi_app::doctor::what::SERVER).unwrap();
+    assert!(!server.ok, "{}", report.render());
+    assert!(
+        server.detail.contains("つながりません"),
+        "{}",
+        report.render()
+    );
+    assert!(
+        server.advice.as_deref().unwrap().contains("ネットワーク"),
+        "{}",
+        report.render()
+    );
+    assert!(!report.all_ok());
+    for what in [
+        onshi_app::doctor::what::DATA,
+        onshi_app::doctor::what::ENROLLMENT,
+        onshi_app::doctor::what::OUTPUT,
+    ] {
+        assert!(report.find(what).unwrap().ok, "{}", report.render());
+    }
+
+    // Still down: a re-check changes nothing, the visit stays 未確認.
+    let e = onshi_app::recheck(
+        &dir,
+        &mut open_card(&valid),
+        &mut TestDesk::visual(true),
+        Mode::Visual,
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AppError::Unreachable(_)), "{e:?}");
+    assert_eq!(history::read(&dir).unwrap().len(), 5);
+
+    // The service is back (same data directory): the re-check answers for the original visit
+    // date, and the history keeps the 未確認 line and adds the answer.
+    world.restart().await;
+    let later = Utc::now() + chrono::Duration::minutes(1);
+    let done = onshi_app::recheck(
+        &dir,
+        &mut open_card(&valid),
+        &mut TestDesk::visual(true),
+        Mode::Visual,
+        None,
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.entry, 5);
+    assert_eq!(done.outcome.visit, date("20260401"));
+    assert_eq!(done.outcome.exit_code(), exit::VALID);
+    assert!(done.outcome.files.is_some());
+    let entries = history::read(&dir).unwrap();
+    assert_eq!(entries.len(), 6);
+    assert_eq!(entries[4], *last, "the original line is kept as it was");
+    let answered = &entries[5];
+    assert_eq!(answered.status, Status::Confirmed);
+    assert_eq!(answered.visit_date, "20260401");
+    assert_eq!(answered.recheck_of, Some(last.time));
+    assert_eq!(
+        answered.reference_number.as_deref(),
+        Some(done.outcome.response.reference_number.as_str())
+    );
+    assert!(!history::awaits_recheck(&entries, 4));
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("history.jsonl")), 0o600);
+    let text = history::render(&entries, &dir);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("6\t")
+            && lines[1].contains("目視\t有効")
+            && lines[1].contains("5番の再確認（受診日 20260401）"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("目視\t未確認") && lines[2].contains("再確認済（6番）"),
+        "{text}"
+    );
+    assert!(!text.contains("onshi app recheck"), "{text}");
+    // Nothing left to re-check; an answered entry cannot be re-checked.
+    for entry in [None, Some(6), Some(5), Some(99)] {
+        let e = onshi_app::recheck(
+            &dir,
+            &mut open_card(&valid),
+            &mut TestDesk::visual(true),
+            Mode::Visual,
+            entry,
+            later,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, AppError::Usage(_)), "{entry:?}: {e:?}");
+    }
+
+    // The doctor with the service running: everything ✓.
+    let report = onshi_app::doctor::doctor(&dir, Utc::now()).await;
+    assert!(report.all_ok(), "{}", report.render());
+    assert_eq!(report.findings.len(), 5, "{}", report.render());
+    let card = onshi_app::doctor::reader("emu", Ok(open_card(&valid)), Utc::now());
+    assert!(card.ok && card.detail.contains("残り"), "{}", card.detail);
+    world.stop().await;
 }

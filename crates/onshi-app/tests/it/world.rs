@@ -173,6 +173,15 @@ impl World {
         self.data.join("server-ca.pem")
     }
 
+    /// Starts the server again on the same data directory and address (after [`World::stop`]).
+    pub async fn restart(&mut self) {
+        let mut config = ServerConfig::load(&self.data).unwrap();
+        config.listen = self.addr;
+        let server = onshi_server::run::start(&self.data, &config).await.unwrap();
+        assert_eq!(server.addr, self.addr);
+        self.server = Some(server);
+    }
+
     pub async fn stop(&mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await;

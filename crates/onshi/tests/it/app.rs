@@ -17,6 +17,27 @@ impl Drop for Server {
     }
 }
 
+/// Runs `onshi server run` on `listen` and waits until it accepts connections.
+fn start_server(srv: &std::path::Path, listen: &str) -> Server {
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(["server", "run", "--data", s(srv), "--listen", listen])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(listen).is_err() {
+        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
 #[test]
 fn enroll_verify_and_history_with_the_binary() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,22 +132,7 @@ fn enroll_verify_and_history_with_the_binary() {
         l.local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_onshi"))
-            .args(["server", "run", "--data", s(&srv), "--listen", &listen])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = start_server(&srv, &listen);
 
     let url = format!("https://{listen}");
     let enrolled = ok(&[
@@ -272,5 +278,64 @@ fn enroll_verify_and_history_with_the_binary() {
     ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("つながりません"));
-    assert!(ok(&["app", "history", "--data", s(&app)]).contains("目視\t未確認"));
+    let history = ok(&["app", "history", "--data", s(&app)]);
+    assert!(history.contains("目視\t未確認"), "{history}");
+    let hint = format!(
+        "onshi app recheck --data {} --entry 3 --reader pcsc --mode visual",
+        s(&app)
+    );
+    assert!(history.contains(&hint), "{history}");
+
+    // The doctor while the service is down: exit 1, the server ✗ with what to do.
+    let out = onshi(&["app", "doctor", "--data", s(&app), "--reader", &reader]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("✗ 資格確認サービス"), "{text}");
+    assert!(text.contains("ネットワーク"), "{text}");
+    assert!(text.contains("✓ カードリーダー"), "{text}");
+
+    // The service is back: recheck answers for the original visit date.
+    let _server = start_server(&srv, &listen);
+    let text = ok(&[
+        "app",
+        "recheck",
+        "--data",
+        s(&app),
+        "--reader",
+        &reader,
+        "--mode",
+        "visual",
+        "--confirm-photo",
+    ]);
+    assert!(
+        text.contains("3番")
+            && text.contains("受診日 2026-04-01")
+            && text.contains("資格有効性\t有効"),
+        "{text}"
+    );
+    let history = ok(&["app", "history", "--data", s(&app)]);
+    assert!(
+        history.contains("3番の再確認（受診日 20260401）"),
+        "{history}"
+    );
+    assert!(history.contains("再確認済（4番）"), "{history}");
+    assert!(!history.contains("onshi app recheck"), "{history}");
+    // Nothing left: a usage error (exit 4).
+    let out = onshi(&[
+        "app",
+        "recheck",
+        "--data",
+        s(&app),
+        "--reader",
+        &reader,
+        "--mode",
+        "visual",
+        "--confirm-photo",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+
+    let out = onshi(&["app", "doctor", "--data", s(&app), "--reader", &reader]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains('✗'), "{text}");
 }

@@ -220,14 +220,40 @@ fn a_bad_file_changes_nothing_and_says_where() {
 #[test]
 fn demo_runs_on_a_fresh_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&[
-        "demo",
-        "--data",
-        s(&dir.path().join("demo")),
-        "--persons",
-        "400",
-    ]);
+    let data = dir.path().join("demo");
+    let args = ["demo", "--data", s(&data), "--persons", "200"];
+    let out = ok(&args);
+    for heading in [
+        "■ 暗証番号で確認",
+        "■ 目視で確認",
+        "■ 暗証番号の間違い",
+        "■ 有効な資格がない人",
+        "■ 失効したカード",
+        "■ レセコン向けに書き出したファイル",
+        "■ クリップボード用テキスト",
+        "■ 次に試すこと",
+    ] {
+        assert!(out.contains(heading), "{heading}: {out}");
+    }
     assert!(out.contains("資格有効性\t有効"), "{out}");
-    assert!(out.contains("資格有効性\t該当資格なし"), "{out}");
-    assert!(out.contains("無効（新しい資格あり）"), "{out}");
+    assert!(out.contains("資格有効性\t無効"), "{out}");
+    assert!(out.contains("暗証番号が違います"), "{out}");
+    assert!(out.contains("失効"), "{out}");
+    let rececon = data.join("app").join("rececon");
+    let names: Vec<String> = std::fs::read_dir(&rececon)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for ext in [".xml", ".txt", ".json"] {
+        let f = names.iter().find(|n| n.ends_with(ext)).unwrap();
+        assert!(out.contains(f.as_str()), "{f}: {out}");
+    }
+    // A rerun starts from scratch; a directory the demo did not make is left alone.
+    ok(&args);
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "mine").unwrap();
+    let out = onshi(&["demo", "--data", s(&other)]);
+    assert!(!out.status.success());
+    assert!(other.join("keep.txt").exists());
 }

@@ -1,0 +1,479 @@
+//! `onshi app doctor`: checks what a clinic's terminal needs (the data directory and its file
+//! modes, the enrollment, the clock, the server, the output folder, the reader and pcscd) and
+//! says, in plain Japanese, what to fix. Nothing here costs a check or needs a PIN.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use onshi_card::client::Client;
+use onshi_card::Transport;
+use onshi_proto as proto;
+
+use crate::client::ServiceClient;
+use crate::data::{self, AppConfig};
+use crate::enroll::{not_after, RENEW_BEFORE_DAYS};
+use crate::error::AppError;
+
+/// The clock may differ from the server's by this many seconds.
+pub const CLOCK_TOLERANCE_SECONDS: i64 = 60;
+
+/// pcscd's socket: present while the PC/SC daemon runs (or can be started by systemd).
+pub const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
+
+/// The probe file written and removed in the output folder.
+const PROBE_FILE: &str = ".onshi-doctor-probe";
+
+/// One thing checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Whether it is fine (✓) or needs fixing (✗).
+    pub ok: bool,
+    /// What was checked (データフォルダー, 時計 …).
+    pub what: String,
+    /// What was found.
+    pub detail: String,
+    /// What to do, when something needs fixing.
+    pub advice: Option<String>,
+}
+
+impl Finding {
+    fn ok(what: &str, detail: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            what: what.to_owned(),
+            detail: detail.into(),
+            advice: None,
+        }
+    }
+
+    fn fix(what: &str, detail: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            what: what.to_owned(),
+            detail: detail.into(),
+            advice: Some(advice.into()),
+        }
+    }
+}
+
+/// Everything checked, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether every finding is ✓ (`onshi app doctor` exits 0).
+    pub fn all_ok(&self) -> bool {
+        self.findings.iter().all(|f| f.ok)
+    }
+
+    /// The finding about `what`, if checked.
+    pub fn find(&self, what: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.what == what)
+    }
+
+    /// The report for the staff: `✓ what: detail`, and under a ✗ the advice.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for f in &self.findings {
+            out.push_str(&format!(
+                "{} {}: {}\n",
+                if f.ok { "✓" } else { "✗" },
+                f.what,
+                f.detail
+            ));
+            if let Some(a) = &f.advice {
+                out.push_str(&format!("    → {a}\n"));
+            }
+        }
+        out.push_str(if self.all_ok() {
+            "すべて問題ありません。\n"
+        } else {
+            "✗ の項目を上の案内に沿って直してから、もう一度 `onshi app doctor` を実行してください。\n"
+        });
+        out
+    }
+}
+
+/// What each finding is called.
+pub mod what {
+    /// The data directory and its file modes.
+    pub const DATA: &str = "データフォルダー";
+    /// The terminal's certificate.
+    pub const ENROLLMENT: &str = "端末の登録";
+    /// The local clock against the server's.
+    pub const CLOCK: &str = "時計";
+    /// The server: reachable, TLS trusted, ready, terminal accepted.
+    pub const SERVER: &str = "資格確認サービス";
+    /// The receipt-computer output folder.
+    pub const OUTPUT: &str = "出力フォルダー";
+    /// The card reader.
+    pub const READER: &str = "カードリーダー";
+    /// The PC/SC daemon.
+    pub const PCSCD: &str = "pcscd";
+}
+
+/// Checks the data directory, the enrollment, the clock, the server and the output folder at
+/// `now` (the local clock, compared with the server's).
+pub async fn doctor(dir: &Path, now: DateTime<Utc>) -> Report {
+    let mut report = Report::default();
+    report.findings.push(data_dir(dir));
+    let config = match AppConfig::load(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            report.findings.push(Finding::fix(
+                what::ENROLLMENT,
+                format!("設定を読めません（{e}）"),
+                e.message_ja(),
+            ));
+            return report;
+        }
+    };
+    report.findings.push(enrollment(dir, now));
+    let (clock, server) = server(dir, &config, now).await;
+    report.findings.push(clock);
+    report.findings.push(server);
+    report.findings.push(output(&config.rececon.output));
+    report
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode_of(_path: &Path) -> Option<u32> {
+    None
+}
+
+fn data_dir(dir: &Path) -> Finding {
+    if !dir.is_dir() {
+        return Finding::fix(
+            what::DATA,
+            format!("{} がありません", dir.display()),
+            "`onshi app enroll --data フォルダー …` で端末を登録してください。",
+        );
+    }
+    let mut wrong = Vec::new();
+    for (path, want) in [
+        (dir.to_path_buf(), 0o700),
+        (dir.join(data::KEY_FILE), 0o600),
+        (dir.join(data::CONFIG_FILE), 0o600),
+        (dir.join(data::HISTORY_FILE), 0o600),
+    ] {
+        if let Some(mode) = mode_of(&path) {
+            // Group or others may not read these; the owner's own bits may be tighter.
+            if mode & 0o077 != 0 {
+                wrong.push((path, mode, want));
+            }
+        }
+    }
+    if wrong.is_empty() {
+        return Finding::ok(
+            what::DATA,
+            format!("{}（端末の鍵は本人のみ読み書き可）", dir.display()),
+        );
+    }
+    let list: Vec<String> = wrong
+        .iter()
+        .map(|(p, m, w)| format!("{} が {m:o}（正しくは {w:o}）", p.display()))
+        .collect();
+    let commands: Vec<String> = wrong
+        .iter()
+        .map(|(p, _, w)| format!("chmod {w:o} {}", p.display()))
+        .collect();
+    Finding::fix(
+        what::DATA,
+        format!(
+            "ほかの利用者が読めるファイルがあります: {}",
+            list.join("、")
+        ),
+        format!(
+            "次のコマンドで権限を直してください: {}",
+            commands.join(" && ")
+        ),
+    )
+}
+
+fn enrollment(dir: &Path, now: DateTime<Utc>) -> Finding {
+    let cert = dir.join(data::CERT_FILE);
+    if !dir.join(data::KEY_FILE).exists() || !cert.exists() {
+        return Finding::fix(
+            what::ENROLLMENT,
+            "端末の鍵または証明書がありません",
+            "`onshi app enroll` で端末を登録し直すか、運用担当者に相談してください。",
+        );
+    }
+    let expiry = match data::read_text(&cert).and_then(|pem| not_after(&pem)) {
+        Ok(e) => e,
+        Err(e) => {
+            return Finding::fix(
+                what::ENROLLMENT,
+                format!("端末の証明書を読めません（{e}）"),
+                "運用担当者に端末の再登録を依頼してください。",
+            )
+        }
+    };
+    let days = (expiry - now).num_days();
+    let date = expiry.format("%Y-%m-%d");
+    if expiry <= now {
+        Finding::fix(
+            what::ENROLLMENT,
+            format!("端末の証明書は {date} に期限が切れています"),
+            "期限切れの証明書では更新できません。運用担当者に端末の再登録を依頼してください。",
+        )
+    } else if days < RENEW_BEFORE_DAYS {
+        Finding::fix(
+            what::ENROLLMENT,
+            format!("端末の証明書の期限は {date}（残り{days}日）です"),
+            format!(
+                "`onshi app renew --data {}` で更新してください。",
+                dir.display()
+            ),
+        )
+    } else {
+        Finding::ok(
+            what::ENROLLMENT,
+            format!("端末の証明書あり（有効期限 {date}、残り{days}日）"),
+        )
+    }
+}
+
+/// The clock and the server, from one connection: `/healthz` (with its `Date`), `/readyz`, and
+/// a `challenge` (free: it only hands out a nonce) to see that the terminal is accepted.
+async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding, Finding) {
+    let not_checked = |why: &str| {
+        Finding::fix(
+            what::CLOCK,
+            format!("サーバーの時計と比べられません（{why}）"),
+            "サーバーにつながるようになってから、もう一度確かめてください。",
+        )
+    };
+    let client = (|| {
+        let identity = data::load_identity(dir)?;
+        let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
+        ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))
+    })();
+    let mut client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                not_checked("端末の設定を読めません"),
+                Finding::fix(
+                    what::SERVER,
+                    format!("接続の準備ができません（{e}）"),
+                    e.message_ja(),
+                ),
+            )
+        }
+    };
+    let url = config.server.clone();
+    let health = match client.get(proto::HEALTHZ).await {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                not_checked("サーバーにつながりません"),
+                server_error(&url, &e),
+            )
+        }
+    };
+    let clock = match health.date {
+        Some(server_now) => {
+            let skew = (now - server_now).num_seconds();
+            if skew.abs() > CLOCK_TOLERANCE_SECONDS {
+                Finding::fix(
+                    what::CLOCK,
+                    format!(
+                        "この端末の時計がサーバーより{}秒{}います",
+                        skew.abs(),
+                        if skew > 0 { "進んで" } else { "遅れて" }
+                    ),
+                    "時刻を自動で合わせる設定（NTP、`timedatectl set-ntp true`）にしてください。時計がずれると受診日や証明書の期限を正しく判断できません。",
+                )
+            } else {
+                Finding::ok(what::CLOCK, format!("サーバーとの差は{}秒です", skew.abs()))
+            }
+        }
+        None => not_checked("サーバーが時刻を返しませんでした"),
+    };
+    match client.get(proto::READYZ).await {
+        Ok(r) if r.status == 200 => {}
+        Ok(r) => {
+            return (
+                clock,
+                Finding::fix(
+                    what::SERVER,
+                    format!("{url} はつながりますが、準備ができていません（/readyz が HTTP {}）", r.status),
+                    "サービス側の問題です。しばらく待ってから確かめ、続く場合は運用担当者に連絡してください。",
+                ),
+            )
+        }
+        Err(e) => return (clock, server_error(&url, &e)),
+    }
+    match client
+        .post::<(), proto::ChallengeResponse>(proto::CHALLENGE, None)
+        .await
+    {
+        Ok(_) => (
+            clock,
+            Finding::ok(
+                what::SERVER,
+                format!("{url} につながり、サーバー証明書を確認でき、この端末を受け付けています"),
+            ),
+        ),
+        Err(e) => (clock, server_error(&url, &e)),
+    }
+}
+
+fn server_error(url: &str, e: &AppError) -> Finding {
+    let detail = match e {
+        AppError::Unreachable(_) => format!("{url} につながりません"),
+        AppError::Untrusted(_) => format!("{url} のサーバー証明書を確認できません"),
+        AppError::TerminalRefused(_) | AppError::Refused { .. } => {
+            format!("{url} はこの端末を受け付けませんでした")
+        }
+        _ => format!("{url} から予期しない応答がありました"),
+    };
+    let advice = match e {
+        AppError::Unreachable(_) => format!(
+            "ネットワーク（LANケーブル、Wi-Fi）と、app.toml の server（{url}）を確認してください。サービスが止まっている場合は運用担当者に連絡してください。"
+        ),
+        other => other.message_ja(),
+    };
+    Finding::fix(what::SERVER, format!("{detail}（{e}）"), advice)
+}
+
+fn output(folder: &Path) -> Finding {
+    let advice = format!(
+        "{} を作れる・書き込める場所にするか、app.toml の [rececon] output を書き込めるフォルダーに変えてください。",
+        folder.display()
+    );
+    if let Err(e) = std::fs::create_dir_all(folder) {
+        return Finding::fix(
+            what::OUTPUT,
+            format!("{} を作れません（{e}）", folder.display()),
+            advice,
+        );
+    }
+    let probe = folder.join(PROBE_FILE);
+    let written =
+        std::fs::write(&probe, b"onshi app doctor\n").and_then(|()| std::fs::remove_file(&probe));
+    match written {
+        Ok(()) => Finding::ok(what::OUTPUT, format!("{} に書き込めます", folder.display())),
+        Err(e) => Finding::fix(
+            what::OUTPUT,
+            format!("{} に書き込めません（{e}）", folder.display()),
+            advice,
+        ),
+    }
+}
+
+/// The reader: `opened` is the reader named by `--reader` (or why it could not be opened, as the
+/// message to show). With a card in it, reads the authentication certificate and its expiry
+/// (no PIN).
+pub fn reader<T: Transport>(
+    spec: &str,
+    opened: Result<Client<T>, String>,
+    now: DateTime<Utc>,
+) -> Finding {
+    let mut card = match opened {
+        Ok(c) => c,
+        Err(message) => return Finding::fix(what::READER, format!("{spec} を開けません"), message),
+    };
+    let der = match card.read_auth_certificate() {
+        Ok(d) => d,
+        Err(e) => {
+            return Finding::fix(
+                what::READER,
+                format!("{spec} は開けましたが、カードを読めません（{e}）"),
+                format!(
+                    "{} マイナンバーカードを置き直してから、もう一度確かめてください。",
+                    e.message_ja()
+                ),
+            )
+        }
+    };
+    let expiry = x509_parser::parse_x509_certificate(&der)
+        .ok()
+        .and_then(|(_, c)| DateTime::from_timestamp(c.validity().not_after.timestamp(), 0));
+    match expiry {
+        Some(expiry) if expiry <= now => Finding::fix(
+            what::READER,
+            format!(
+                "{spec} でカードを読めましたが、利用者証明用電子証明書の期限が {} に切れています",
+                expiry.format("%Y-%m-%d")
+            ),
+            "リーダーは使えます。患者さんには、お住まいの市区町村の窓口で電子証明書を更新するようお伝えください。",
+        ),
+        Some(expiry) => Finding::ok(
+            what::READER,
+            format!(
+                "{spec} でカードを読めました（利用者証明用電子証明書の有効期限 {}、残り{}日）",
+                expiry.format("%Y-%m-%d"),
+                (expiry - now).num_days()
+            ),
+        ),
+        None => Finding::fix(
+            what::READER,
+            format!("{spec} でカードを読めましたが、証明書の有効期限を読み取れません"),
+            "マイナンバーカードか確かめてください。ほかのカードでも読めない場合は、リーダーを挿し直してください。",
+        ),
+    }
+}
+
+/// pcscd: whether its socket `socket` ([`PCSCD_SOCKET`]) is present.
+pub fn pcscd(socket: &Path) -> Finding {
+    if socket.exists() {
+        Finding::ok(what::PCSCD, format!("{} があります", socket.display()))
+    } else {
+        Finding::fix(
+            what::PCSCD,
+            format!("{} がありません（pcscd が動いていません）", socket.display()),
+            "`sudo apt install pcscd` のあと `sudo systemctl enable --now pcscd.socket` で起動してください。",
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_folder_is_created_and_probed() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a/b");
+        assert!(output(&folder).ok);
+        assert!(folder.is_dir());
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_modes_are_named_with_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        data::set_mode(dir.path(), 0o700).unwrap();
+        std::fs::write(dir.path().join(data::KEY_FILE), "k").unwrap();
+        data::set_mode(&dir.path().join(data::KEY_FILE), 0o644).unwrap();
+        let f = data_dir(dir.path());
+        assert!(!f.ok);
+        assert!(f.advice.unwrap().contains("chmod 600"), "{}", f.detail);
+        data::set_mode(&dir.path().join(data::KEY_FILE), 0o600).unwrap();
+        assert!(data_dir(dir.path()).ok);
+    }
+
+    #[test]
+    fn missing_pcscd_says_how_to_start_it() {
+        let f = pcscd(Path::new("/nonexistent/pcscd.comm"));
+        assert!(!f.ok && f.advice.as_deref().unwrap().contains("pcscd"));
+        let report = Report { findings: vec![f] };
+        assert!(!report.all_ok());
+        assert!(report.render().starts_with("✗ pcscd"));
+    }
+}
