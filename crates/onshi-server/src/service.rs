@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::{
     Date, Eligibility, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
-    InsurerNumber, KeyQuery, PersonId, QualificationValidity,
+    InsurerNumber, KeyQuery, QualificationValidity,
 };
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
 use onshi_pki::terminal_ca::ServerPki;
@@ -458,11 +458,6 @@ impl Service {
     /// Whether the store answers (for `/readyz`).
     pub fn ready(&self) -> bool {
         self.store.crl_generation().is_ok()
-    }
-
-    /// The person a card serial is linked to (for tests and admin tools).
-    pub fn person_of_serial(&self, serial: &str) -> Result<Option<PersonId>, ApiError> {
-        Ok(self.store.card_link(serial)?.map(|l| l.person_id))
     }
 }
 
