@@ -112,14 +112,12 @@ impl CheckOutcome {
 /// configured (ten zeros: readers check only the length).
 const UNKNOWN_INSTITUTION_CODE: &str = "0000000000";
 
-/// Writes the files the receipt computer reads (OQS result XML, clipboard text, JSON) into
-/// `config.output` after a check the service answered. Called only for answered checks, never
-/// for 未確認 ones, so no card data reaches the folder when the service was not asked.
-pub fn write_rececon_files(
-    config: &RececonConfig,
+/// Calls `f` with the check as the receipt-computer formats see it.
+fn with_rececon_result<R>(
     outcome: &CheckOutcome,
     now: DateTime<Utc>,
-) -> Result<onshi_rececon::Written, AppError> {
+    f: impl FnOnce(&onshi_rececon::CheckResult<'_>) -> R,
+) -> R {
     let eligibility = outcome.eligibility().unwrap_or_else(Eligibility::not_found);
     let r = &outcome.response;
     let result = onshi_rececon::CheckResult {
@@ -133,12 +131,31 @@ pub fn write_rececon_files(
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
         institution_code: UNKNOWN_INSTITUTION_CODE,
     };
+    f(&result)
+}
+
+/// The text the national app puts on the clipboard for this check (CRLF, `項目名<TAB>値`),
+/// in Unicode: the UI copies it as is.
+pub fn clipboard_text(outcome: &CheckOutcome, now: DateTime<Utc>) -> String {
+    with_rececon_result(outcome, now, onshi_rececon::clipboard_text)
+}
+
+/// Writes the files the receipt computer reads (OQS result XML, clipboard text, JSON) into
+/// `config.output` after a check the service answered. Called only for answered checks, never
+/// for 未確認 ones, so no card data reaches the folder when the service was not asked.
+pub fn write_rececon_files(
+    config: &RececonConfig,
+    outcome: &CheckOutcome,
+    now: DateTime<Utc>,
+) -> Result<onshi_rececon::Written, AppError> {
     let encoding = match config.encoding {
         crate::data::Encoding::Utf8 => onshi_rececon::Encoding::Utf8,
         crate::data::Encoding::ShiftJis => onshi_rececon::Encoding::ShiftJis,
     };
-    onshi_rececon::write_all(&config.output, &result, encoding)
-        .map_err(|e| AppError::data(&config.output, e))
+    with_rececon_result(outcome, now, |result| {
+        onshi_rececon::write_all(&config.output, result, encoding)
+    })
+    .map_err(|e| AppError::data(&config.output, e))
 }
 
 /// Runs one check with the card behind `card` and records it in the history. On a service error

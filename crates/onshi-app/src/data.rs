@@ -64,21 +64,16 @@ pub struct AppConfig {
     pub account: String,
     /// The receipt-computer link.
     pub rececon: RececonConfig,
+    /// The card reader the desk UI uses (`pcsc`, `pcsc:NAME`, `emu:FILE`); `pcsc` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
 }
 
 impl AppConfig {
     /// Reads `DIR/app.toml`, then the overlay `ONSHI_APP_SERVER`, `ONSHI_APP_RECECON_OUTPUT` and
     /// `ONSHI_APP_RECECON_ENCODING`. Errors name the file and the key.
     pub fn load(dir: &Path) -> Result<Self, AppError> {
-        let file = dir.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(AppError::NotEnrolled(dir.display().to_string()))
-            }
-            Err(e) => return Err(AppError::data(&file, e)),
-        };
-        let mut config: Self = toml::from_str(&text).map_err(|e| AppError::data(&file, e))?;
+        let mut config = Self::load_file(dir)?;
         if let Ok(v) = std::env::var("ONSHI_APP_SERVER") {
             config.server = v;
         }
@@ -94,9 +89,24 @@ impl AppConfig {
                         reason: format!("encoding {v:?}: utf-8 か shift_jis / utf-8 or shift_jis"),
                     })?;
         }
-        ServerUrl::parse(&config.server)
-            .map_err(|e| AppError::data(&file, format!("server: {e}")))?;
+        config
+            .server_url()
+            .map_err(|e| AppError::data(&dir.join(CONFIG_FILE), format!("server: {e}")))?;
         Ok(config)
+    }
+
+    /// Reads `DIR/app.toml` alone, without the environment's overlay: what settings screens
+    /// edit and [`AppConfig::save`] writes back.
+    pub fn load_file(dir: &Path) -> Result<Self, AppError> {
+        let file = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(AppError::NotEnrolled(dir.display().to_string()))
+            }
+            Err(e) => return Err(AppError::data(&file, e)),
+        };
+        toml::from_str(&text).map_err(|e| AppError::data(&file, e))
     }
 
     /// The service's URL.

@@ -85,6 +85,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
             output: dir.join(data::RECECON_DIR),
             encoding: Encoding::Utf8,
         },
+        reader: None,
     };
     config.save(dir)?;
     Ok(config)

@@ -47,6 +47,9 @@ pub enum AppError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Staff cancelled the check, or the patient did not enter the PIN in time.
+    #[error("the check was cancelled")]
+    Cancelled,
     /// An argument is not usable (server URL, date …).
     #[error("{0}")]
     Usage(String),
@@ -66,7 +69,10 @@ impl AppError {
 
     /// Whether this is a card error (exit code [`crate::exit::CARD_ERROR`]).
     pub fn is_card_error(&self) -> bool {
-        matches!(self, Self::Card(_) | Self::PhotoNotConfirmed)
+        matches!(
+            self,
+            Self::Card(_) | Self::PhotoNotConfirmed | Self::Cancelled
+        )
     }
 
     /// Whether the service could not be asked (exit code [`crate::exit::SERVICE_ERROR`]).
@@ -99,6 +105,7 @@ impl AppError {
             Self::AlreadyEnrolled(dir) => format!("{dir} にはすでに登録済みの端末があります。登録し直す場合は別のフォルダーを指定してください。"),
             Self::NotEnrolled(dir) => format!("{dir} に端末の登録がありません。先に `onshi app enroll` で登録してください。"),
             Self::Data { file, reason } => format!("{file} を読み書きできません（{reason}）。"),
+            Self::Cancelled => "確認を取りやめました。カードからは何も送っていません。".to_owned(),
             Self::Usage(m) => m.clone(),
             Self::Io(e) => format!("ファイルの読み書きに失敗しました（{e}）。"),
         }

@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod enroll;
 pub mod error;
 pub mod history;
+pub mod reader;
 
 pub use check::{check, recheck, CheckOutcome, Desk, Recheck};
 pub use enroll::{enroll, renew, renewal_due, EnrollArgs};

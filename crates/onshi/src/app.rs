@@ -102,6 +102,22 @@ pub enum AppCommand {
         #[arg(long)]
         reader: Option<String>,
     },
+    /// The reception desk's web page: PIN pad, 目視, results, today's history, settings.
+    ///
+    /// Served on this computer only (loopback); open the printed address in the browser.
+    /// Renews the terminal's certificate by itself when fewer than 30 days are left.
+    Ui {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// Where to listen: a loopback address and port.
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: std::net::SocketAddr,
+        /// The card reader for this run (`pcsc`, `pcsc:NAME`, `emu:FILE`), instead of the one in
+        /// the settings.
+        #[arg(long)]
+        reader: Option<String>,
+    },
     /// The terminal's own log of checks (90 days).
     History {
         /// The app's data directory.
@@ -326,6 +342,11 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        AppCommand::Ui {
+            data,
+            listen,
+            reader,
+        } => ui(data, *listen, reader.as_deref()),
         AppCommand::History { data, json } => match onshi_app::history::read(data) {
             Ok(entries) => {
                 if *json {
@@ -363,4 +384,55 @@ fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::from(outcome.exit_code()))
+}
+
+/// `onshi app ui`: serves the desk until Ctrl-C or SIGTERM.
+fn ui(data: &Path, listen: std::net::SocketAddr, reader: Option<&str>) -> anyhow::Result<ExitCode> {
+    let reader = match reader.map(onshi_app::reader::ReaderSpec::parse).transpose() {
+        Ok(r) => r,
+        Err(e) => return Ok(fail(&e)),
+    };
+    let options = onshi_app_ui::UiOptions {
+        data: data.to_owned(),
+        reader,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!("{listen} で待ち受けできません（{e}）。--listen で別のポートを指定してください / cannot listen")
+        })?;
+        let addr = listener.local_addr()?;
+        println!("受付画面: http://{addr}/");
+        println!("ブラウザーで開いてください。Ctrl-C で終了します。");
+        onshi_app_ui::serve(listener, options, shutdown_signal())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -81,38 +81,11 @@ mod exit {
     pub const NO_CARD: u8 = 4;
 }
 
-/// Opens the card the `--reader` argument names.
+/// Opens the card the `--reader` argument names (see [`onshi_app::reader::ReaderSpec`]).
 pub fn open_reader(spec: &str) -> anyhow::Result<Box<dyn Transport>> {
-    if let Some(file) = spec.strip_prefix("emu:") {
-        let card = onshi_card_emu::SoftCard::open(Path::new(file)).with_context(|| {
-            format!("ソフトウェアカード {file} を開けません / cannot open the software card")
-        })?;
-        return Ok(Box::new(onshi_card_emu::InProcess::new(card)));
-    }
-    let name = match spec {
-        "pcsc" => None,
-        other => match other.strip_prefix("pcsc:") {
-            Some(name) => Some(name),
-            None => anyhow::bail!(
-                "--reader は emu:ファイル、pcsc、pcsc:リーダー名 のいずれかです / --reader must be emu:FILE, pcsc or pcsc:NAME"
-            ),
-        },
-    };
-    open_pcsc(name)
-}
-
-#[cfg(feature = "pcsc")]
-fn open_pcsc(name: Option<&str>) -> anyhow::Result<Box<dyn Transport>> {
-    let reader = onshi_card::transport::pcsc::PcscReader::connect(name)
-        .map_err(|e| anyhow::anyhow!("{} / {e}", e.message_ja()))?;
-    Ok(Box::new(reader))
-}
-
-#[cfg(not(feature = "pcsc"))]
-fn open_pcsc(_name: Option<&str>) -> anyhow::Result<Box<dyn Transport>> {
-    anyhow::bail!(
-        "この onshi はカードリーダー（PC/SC）に対応していません。`cargo build --release --features pcsc` でビルドしてください / built without PC/SC support (feature pcsc)"
-    )
+    onshi_app::reader::ReaderSpec::parse(spec)
+        .and_then(|r| r.open())
+        .map_err(|e| anyhow::anyhow!("{} / {e}", e.message_ja()))
 }
 
 /// Reads a PIN: without echo on a terminal, else one line of standard input.

@@ -40,6 +40,13 @@ pub struct DemoArgs {
     /// Keep the service running after the checks until Ctrl-C (for `onshi app verify`).
     #[arg(long)]
     keep_running: bool,
+    /// After the checks, keep everything running and serve the reception desk's page (with the
+    /// valid software card in its reader) until Ctrl-C.
+    #[arg(long)]
+    ui: bool,
+    /// Where the desk's page listens with --ui (loopback).
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    ui_listen: std::net::SocketAddr,
 }
 
 /// The people the demo shows, picked from the generated file.
@@ -369,12 +376,32 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
         "   onshi app verify --data {} --reader emu:{reader} --mode pin   （暗証番号 {DEMO_PIN}）",
         app.display()
     );
-    if a.keep_running {
+    if a.ui {
+        let listener = match tokio::net::TcpListener::bind(a.ui_listen).await {
+            Ok(l) => l,
+            // The usual port is taken (another demo?): any free one.
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        };
+        let addr = listener.local_addr()?;
+        println!("\n■ 受付画面（onshi app ui）");
+        println!("   http://{addr}/ をブラウザーで開いてください。");
+        println!(
+            "   カードリーダーには有効な資格のソフトウェアカードが置かれています（暗証番号 {DEMO_PIN}）。"
+        );
+        println!("   サービスは {url} で動いています。Ctrl-C で止めます。");
+        let options = onshi_app_ui::UiOptions {
+            data: app.clone(),
+            reader: Some(onshi_app::reader::ReaderSpec::Emulated(valid.clone())),
+        };
+        onshi_app_ui::serve(listener, options, crate::app::shutdown_signal())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    } else if a.keep_running {
         println!("   サービスは {url} で動いています。Ctrl-C で止めます。");
         tokio::signal::ctrl_c().await?;
     } else {
         println!(
-            "   verify にはサービスが必要です。デモは終了時にサービスを止めます: onshi demo --keep-running で動かしたままにできます（Ctrl-C で停止）。"
+            "   verify にはサービスが必要です。デモは終了時にサービスを止めます: onshi demo --keep-running で動かしたままにできます（Ctrl-C で停止）。\n   受付画面を試すには: onshi demo --ui"
         );
     }
     server.stop().await;

@@ -2,6 +2,8 @@
 
 mod it {
     mod app;
+    mod app_pcsc;
+    mod app_ui;
     mod card;
     mod cli;
     mod crash;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::cli::{imported, ok, onshi, s};
 
 /// Stops the background server even when an assertion fails.
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for Server {
 }
 
 /// Runs `onshi server run` on `listen` and waits until it accepts connections.
-fn start_server(srv: &std::path::Path, listen: &str) -> Server {
+pub(super) fn start_server(srv: &std::path::Path, listen: &str) -> Server {
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_onshi"))
             .args(["server", "run", "--data", s(srv), "--listen", listen])

@@ -150,7 +150,7 @@ fn verify_with_openssl(dir: &Path, pem: &Path, data: &Path, sig: &Path) {
 }
 
 /// The virtual reader (`ONSHI_TEST_VPCD`), required when `ONSHI_REQUIRE_VPCD` is set (CI).
-fn vpcd() -> Option<String> {
+pub(super) fn vpcd() -> Option<String> {
     match std::env::var("ONSHI_TEST_VPCD") {
         Ok(addr) if !addr.is_empty() => Some(addr),
         _ => {
@@ -165,7 +165,7 @@ fn vpcd() -> Option<String> {
 }
 
 /// pcscd names the reader behind vpcd port 35963 "Virtual PCD 00 00" (35964: "… 00 01").
-fn reader_name(addr: &str) -> &'static str {
+pub(super) fn reader_name(addr: &str) -> &'static str {
     if addr.ends_with(":35964") {
         "pcsc:Virtual PCD 00 01"
     } else {
@@ -173,7 +173,7 @@ fn reader_name(addr: &str) -> &'static str {
     }
 }
 
-struct Emulator(Child);
+pub(super) struct Emulator(Child);
 
 impl Drop for Emulator {
     fn drop(&mut self) {
@@ -183,7 +183,7 @@ impl Drop for Emulator {
 }
 
 /// Starts `onshi card emulate` and waits until pcscd shows the card in the reader.
-fn insert(args: &[&str], addr: &str, reader: &str) -> Emulator {
+pub(super) fn insert(args: &[&str], addr: &str, reader: &str) -> Emulator {
     let mut all = vec!["card", "emulate", "--vpcd", addr];
     all.extend_from_slice(args);
     let spawn = || {

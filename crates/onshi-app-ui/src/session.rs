@@ -1,0 +1,435 @@
+//! One check at a time at the desk, as a state machine the page polls: waiting for the card,
+//! working, the PIN pad, the result or what went wrong. The check itself runs on its own thread
+//! (the card and the PC/SC calls block), with a [`Desk`] that waits for the PIN the page sends.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use onshi_app::reader::{ReaderSpec, ReaderState};
+use onshi_app::{AppError, CheckOutcome, Desk};
+use onshi_card::client::Client;
+use onshi_card::error::CardError;
+use onshi_card::transport::TransportError;
+use onshi_card::Pin;
+use onshi_proto::Mode;
+
+/// How long the page waits for a card to be placed.
+const CARD_WAIT: Duration = Duration::from_secs(120);
+/// How long the PIN pad waits for the patient.
+const PIN_WAIT: Duration = Duration::from_secs(120);
+/// How often the worker looks at the reader and at a cancel.
+const TICK: Duration = Duration::from_millis(200);
+
+/// Where the desk is.
+#[derive(Clone, Debug)]
+pub enum Phase {
+    /// Ready: choose PIN or 目視.
+    Idle,
+    /// Waiting for the card to be placed.
+    WaitingForCard {
+        /// The chosen mode.
+        mode: Mode,
+    },
+    /// Reading the card or asking the service.
+    Working {
+        /// The chosen mode.
+        mode: Mode,
+    },
+    /// The PIN pad is shown to the patient.
+    NeedPin {
+        /// The tries the PIN has left.
+        tries_left: u8,
+    },
+    /// The service answered.
+    Done(Box<Answer>),
+    /// The check stopped.
+    Failed(Failure),
+}
+
+impl Phase {
+    /// A short key for the page: `idle`, `waiting`, `working`, `pin`, `done`, `failed`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::WaitingForCard { .. } => "waiting",
+            Self::Working { .. } => "working",
+            Self::NeedPin { .. } => "pin",
+            Self::Done(_) => "done",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    fn busy(&self) -> bool {
+        matches!(
+            self,
+            Self::WaitingForCard { .. } | Self::Working { .. } | Self::NeedPin { .. }
+        )
+    }
+}
+
+/// An answered check as the result screen shows it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The service's answer.
+    pub outcome: CheckOutcome,
+    /// When it was answered.
+    pub at: DateTime<Utc>,
+    /// For a re-check: when the 未確認 visit was recorded.
+    pub recheck_of: Option<DateTime<Utc>>,
+    /// The clipboard text (Unicode, CRLF).
+    pub clipboard: String,
+}
+
+/// A check that stopped, with what the staff can do next.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// What happened and what to do, in Japanese.
+    pub message: String,
+    /// The PIN is wrong or locked: offer 目視.
+    pub offer_visual: bool,
+    /// Recorded as 未確認 in the history (the service could not be asked).
+    pub unconfirmed: bool,
+    /// The mode that was tried.
+    pub mode: Mode,
+}
+
+/// What the page asked for.
+#[derive(Clone, Copy, Debug)]
+pub enum Job {
+    /// A new check.
+    Check(Mode),
+    /// A re-check of history entry `entry` (1 = the oldest).
+    Recheck {
+        /// The entry.
+        entry: usize,
+        /// The mode.
+        mode: Mode,
+    },
+}
+
+impl Job {
+    fn mode(self) -> Mode {
+        match self {
+            Self::Check(mode) | Self::Recheck { mode, .. } => mode,
+        }
+    }
+}
+
+struct Inner {
+    phase: Phase,
+    /// Bumped on every change of phase, so the page redraws only then.
+    seq: u64,
+    pin: Option<SyncSender<Pin>>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The desk's state, shared by the web handlers and the worker thread.
+pub struct Session {
+    data: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+/// Why the page's request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A check is already running.
+    Busy,
+    /// No PIN is being asked for.
+    NoPinWanted,
+}
+
+impl Refusal {
+    /// In Japanese.
+    pub fn message_ja(&self) -> &'static str {
+        match self {
+            Self::Busy => "確認の途中です。終わるまでお待ちいただくか、取りやめてください。",
+            Self::NoPinWanted => "いまは暗証番号の入力を待っていません。",
+        }
+    }
+}
+
+impl Session {
+    /// A desk for the app data directory `data`.
+    pub fn new(data: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            data,
+            inner: Mutex::new(Inner {
+                phase: Phase::Idle,
+                seq: 1,
+                pin: None,
+                cancel: Arc::new(AtomicBool::new(false)),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicked worker leaves a usable state: the phase is replaced as a whole.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The phase and its sequence number.
+    pub fn phase(&self) -> (Phase, u64) {
+        let inner = self.lock();
+        (inner.phase.clone(), inner.seq)
+    }
+
+    fn set(&self, phase: Phase) {
+        let mut inner = self.lock();
+        inner.phase = phase;
+        inner.seq += 1;
+    }
+
+    /// Starts `job` with the card in `reader` on a new thread.
+    pub fn start(self: &Arc<Self>, job: Job, reader: ReaderSpec) -> Result<(), Refusal> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        {
+            let mut inner = self.lock();
+            if inner.phase.busy() {
+                return Err(Refusal::Busy);
+            }
+            inner.phase = Phase::WaitingForCard { mode: job.mode() };
+            inner.seq += 1;
+            inner.pin = None;
+            inner.cancel = cancel.clone();
+        }
+        let session = self.clone();
+        std::thread::spawn(move || {
+            let now = Utc::now();
+            let result = session.run(job, &reader, &cancel);
+            let phase = match result {
+                Ok((outcome, recheck_of)) => Phase::Done(Box::new(Answer {
+                    clipboard: onshi_app::check::clipboard_text(&outcome, now),
+                    outcome,
+                    at: now,
+                    recheck_of,
+                })),
+                Err(e) => Phase::Failed(failure(&e, job)),
+            };
+            let mut inner = session.lock();
+            inner.pin = None;
+            inner.phase = phase;
+            inner.seq += 1;
+        });
+        Ok(())
+    }
+
+    /// The PIN the patient typed, for the check waiting on it.
+    pub fn pin(&self, pin: Pin) -> Result<(), Refusal> {
+        let mut inner = self.lock();
+        let waiting = matches!(inner.phase, Phase::NeedPin { .. });
+        match (waiting, inner.pin.take()) {
+            (true, Some(tx)) => {
+                inner.phase = Phase::Working { mode: Mode::Pin };
+                inner.seq += 1;
+                tx.try_send(pin).map_err(|_| Refusal::NoPinWanted)
+            }
+            _ => Err(Refusal::NoPinWanted),
+        }
+    }
+
+    /// Stops a running check (nothing more is read from the card or sent), or clears the
+    /// result screen for the next patient.
+    pub fn cancel(&self) {
+        let mut inner = self.lock();
+        if inner.phase.busy() {
+            inner.cancel.store(true, Ordering::SeqCst);
+            inner.pin = None;
+        } else {
+            inner.phase = Phase::Idle;
+            inner.seq += 1;
+        }
+    }
+
+    fn run(
+        self: &Arc<Self>,
+        job: Job,
+        reader: &ReaderSpec,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<(CheckOutcome, Option<DateTime<Utc>>), AppError> {
+        let mode = job.mode();
+        let waited = Instant::now();
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(AppError::Cancelled);
+            }
+            if let ReaderState::CardPresent { .. } = reader.state() {
+                break;
+            }
+            if waited.elapsed() > CARD_WAIT {
+                return Err(CardError::from(TransportError::NoCard).into());
+            }
+            std::thread::sleep(TICK);
+        }
+        self.set(Phase::Working { mode });
+        let mut card = Client::new(reader.open()?);
+        let mut desk = PagePinPad {
+            session: self.clone(),
+            cancel: cancel.clone(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let now = Utc::now();
+        match job {
+            Job::Check(mode) => {
+                // The clinic's day: Japan Standard Time, as the history shows it.
+                let visit = crate::view::jst(now).date();
+                let outcome = runtime.block_on(onshi_app::check(
+                    &self.data, &mut card, &mut desk, mode, visit, now,
+                ))?;
+                Ok((outcome, None))
+            }
+            Job::Recheck { entry, mode } => {
+                let done = runtime.block_on(onshi_app::recheck(
+                    &self.data,
+                    &mut card,
+                    &mut desk,
+                    mode,
+                    Some(entry),
+                    now,
+                ))?;
+                Ok((done.outcome, Some(done.recorded)))
+            }
+        }
+    }
+}
+
+/// The page's PIN pad as the check's [`Desk`]. The photo is confirmed on the page before a
+/// 目視 check starts.
+struct PagePinPad {
+    session: Arc<Session>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Desk for PagePinPad {
+    fn pin(&mut self, tries_left: u8) -> Result<Pin, AppError> {
+        let (tx, rx) = sync_channel(1);
+        {
+            let mut inner = self.session.lock();
+            inner.pin = Some(tx);
+            inner.phase = Phase::NeedPin { tries_left };
+            inner.seq += 1;
+        }
+        let asked = Instant::now();
+        loop {
+            if self.cancel.load(Ordering::SeqCst) || asked.elapsed() > PIN_WAIT {
+                return Err(AppError::Cancelled);
+            }
+            match rx.recv_timeout(TICK) {
+                Ok(pin) => return Ok(pin),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(AppError::Cancelled),
+            }
+        }
+    }
+
+    fn confirm_photo(&mut self) -> Result<bool, AppError> {
+        Ok(true)
+    }
+}
+
+/// What the page says when a check stops: the app's message, worded for the page (buttons
+/// rather than command-line options).
+fn failure(e: &AppError, job: Job) -> Failure {
+    let visual = "今回は「目視で確認」で受付できます。";
+    let (message, offer_visual) = match e {
+        AppError::Card(CardError::PinBlocked) => (
+            format!("暗証番号がロックされています。患者さんには、お住まいの市区町村の窓口で暗証番号の初期化（再設定）をするようお伝えください。{visual}"),
+            true,
+        ),
+        AppError::Card(c @ CardError::WrongPin { .. }) => (
+            format!("{} もう一度入力していただくか、{visual}", c.message_ja()),
+            true,
+        ),
+        AppError::TerminalRefused(_) => ("この端末は資格確認サービスに受け付けられませんでした（端末の証明書が無効か期限切れです）。運用担当者に端末の再登録を依頼してください。".to_owned(), false),
+        other => (other.message_ja(), false),
+    };
+    Failure {
+        message,
+        offer_visual: offer_visual && job.mode() == Mode::Pin,
+        unconfirmed: e.is_service_error() && matches!(job, Job::Check(_)),
+        mode: job.mode(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_is_taken_only_when_asked_for() {
+        let session = Session::new(PathBuf::from("/nonexistent"));
+        let pin = Pin::parse("1234").map_err(|e| e.message_ja());
+        assert_eq!(
+            pin.map(|p| session.pin(p)).ok(),
+            Some(Err(Refusal::NoPinWanted))
+        );
+    }
+
+    #[test]
+    fn a_check_without_a_card_can_be_cancelled() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let Ok(dir) = dir else { return };
+        let session = Session::new(dir.path().to_owned());
+        let reader = ReaderSpec::Emulated(dir.path().join("no-card.json"));
+        assert_eq!(
+            session.start(Job::Check(Mode::Visual), reader.clone()),
+            Ok(())
+        );
+        assert_eq!(session.phase().0.key(), "waiting");
+        assert_eq!(
+            session.start(Job::Check(Mode::Visual), reader),
+            Err(Refusal::Busy)
+        );
+        session.cancel();
+        let started = Instant::now();
+        while session.phase().0.key() != "failed" {
+            assert!(started.elapsed() < Duration::from_secs(10), "never stopped");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match session.phase().0 {
+            Phase::Failed(f) => {
+                assert!(f.message.contains("取りやめました"), "{}", f.message);
+                assert!(!f.unconfirmed && !f.offer_visual);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The failure screen clears for the next patient.
+        session.cancel();
+        assert_eq!(session.phase().0.key(), "idle");
+    }
+
+    #[test]
+    fn wrong_and_locked_pins_offer_visual() {
+        let wrong = failure(
+            &AppError::Card(CardError::WrongPin { tries_left: 2 }),
+            Job::Check(Mode::Pin),
+        );
+        assert!(
+            wrong.offer_visual && wrong.message.contains("あと2回"),
+            "{wrong:?}"
+        );
+        let locked = failure(
+            &AppError::Card(CardError::PinBlocked),
+            Job::Check(Mode::Pin),
+        );
+        assert!(locked.offer_visual && locked.message.contains("市区町村"));
+        assert!(!locked.message.contains("--mode"));
+        let outage = failure(&AppError::Unreachable("x".into()), Job::Check(Mode::Visual));
+        assert!(outage.unconfirmed && outage.message.contains("未確認"));
+        let again = failure(
+            &AppError::Unreachable("x".into()),
+            Job::Recheck {
+                entry: 1,
+                mode: Mode::Visual,
+            },
+        );
+        assert!(!again.unconfirmed);
+    }
+}

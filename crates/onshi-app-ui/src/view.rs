@@ -1,0 +1,357 @@
+//! The desk's HTML, server-rendered with maud (every value escaped). The page is one document
+//! with three tabs (受付, 本日の履歴, 設定); the script swaps the 受付 screen when the phase
+//! changes and fetches the other tabs when opened.
+
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, DOCTYPE};
+use onshi_app::data::{AppConfig, Encoding};
+use onshi_app::history::{self, Entry, Status};
+use onshi_proto::Mode;
+
+use crate::session::{Answer, Failure, Phase};
+
+/// Japan Standard Time, for every time the staff read.
+pub fn jst(t: DateTime<Utc>) -> chrono::NaiveDateTime {
+    (t + chrono::Duration::hours(9)).naive_utc()
+}
+
+fn mode_label(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Pin => "暗証番号",
+        Mode::Visual => "目視",
+    }
+}
+
+/// The whole page.
+pub fn page(token: &str, account: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ja" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="onshi-token" content=(token);
+                title { "資格確認 受付 - onshi" }
+                link rel="stylesheet" href="/app.css";
+                script src="/app.js" defer {}
+            }
+            body {
+                header {
+                    h1 { "オンライン資格確認（受付）" }
+                    span.account { "端末 " (account) }
+                    nav {
+                        button type="button" data-tab="desk" aria-current="page" { "受付" }
+                        button type="button" data-tab="history" { "本日の履歴" }
+                        button type="button" data-tab="settings" { "設定" }
+                    }
+                }
+                div #banner role="status" hidden {}
+                div #reader role="status" data-state="unknown" { "カードリーダーを確認しています…" }
+                main {
+                    section #tab-desk {
+                        div #screen aria-live="polite" { (screen(&Phase::Idle)) }
+                    }
+                    section #tab-history hidden {}
+                    section #tab-settings hidden {}
+                }
+                template #photo-template {
+                    div.screen data-phase="photo" {
+                        h2 { "目視で確認" }
+                        p.lead { "マイナンバーカードの顔写真と、受付に来られた患者さんが同じ人であることを確認してください。" }
+                        div.actions {
+                            button.primary type="button" data-action="photo-yes" { "確認しました（本人です）" }
+                            button type="button" data-action="reset" { "やめる" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The 受付 screen for a phase.
+pub fn screen(phase: &Phase) -> Markup {
+    match phase {
+        Phase::Idle => html! {
+            div.screen data-phase="idle" {
+                h2 { "受付" }
+                p.lead { "確認のしかたを選んでください。" }
+                div.choices {
+                    button.primary.big type="button" data-action="start" data-mode="pin" {
+                        "暗証番号で確認" br; small { "患者さんが暗証番号（数字4桁）を入力します" }
+                    }
+                    button.big type="button" data-action="photo" {
+                        "目視で確認" br; small { "職員が顔写真で本人を確認します" }
+                    }
+                }
+            }
+        },
+        Phase::WaitingForCard { mode } => html! {
+            div.screen data-phase="waiting" {
+                h2 { (mode_label(*mode)) "で確認" }
+                p.lead { "マイナンバーカードをカードリーダーに置いてください。" }
+                div.spinner aria-hidden="true" {}
+                div.actions { button type="button" data-action="cancel" { "取りやめる" } }
+            }
+        },
+        Phase::Working { .. } => html! {
+            div.screen data-phase="working" {
+                h2 { "確認しています" }
+                p.lead { "カードを動かさずに、そのままお待ちください。" }
+                div.spinner aria-hidden="true" {}
+            }
+        },
+        Phase::NeedPin { tries_left } => html! {
+            div.screen data-phase="pin" {
+                h2 { "暗証番号を入力してください" }
+                p.lead { "利用者証明用電子証明書の暗証番号（数字4桁）" }
+                p.tries { "あと " strong #tries { (tries_left) } " 回入力できます" }
+                div.pin-dots #pin-dots aria-label="入力した桁数" { span {} span {} span {} span {} }
+                div.pad {
+                    @for d in ["1", "2", "3", "4", "5", "6", "7", "8", "9"] {
+                        button type="button" data-action="digit" data-digit=(d) { (d) }
+                    }
+                    button type="button" data-action="pin-clear" { "訂正" }
+                    button type="button" data-action="digit" data-digit="0" { "0" }
+                    button.primary type="button" data-action="pin-ok" disabled { "決定" }
+                }
+                div.actions { button type="button" data-action="cancel" { "取りやめる" } }
+            }
+        },
+        Phase::Done(answer) => result(answer),
+        Phase::Failed(failure) => failed(failure),
+    }
+}
+
+/// One line of the answer as [`onshi_app::CheckOutcome::describe`] writes it.
+enum Line<'a> {
+    Section(&'a str),
+    Field(&'a str, &'a str),
+}
+
+fn lines(text: &str) -> Vec<Line<'_>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.trim_start().split_once('\t') {
+            Some((label, value)) => Line::Field(label, value),
+            None => Line::Section(l.trim()),
+        })
+        .collect()
+}
+
+fn result(answer: &Answer) -> Markup {
+    let outcome = &answer.outcome;
+    let valid = outcome.exit_code() == onshi_app::exit::VALID;
+    let validity = onshi_model_label(&outcome.response.qualification_validity);
+    let text = outcome.describe();
+    let mapped = outcome
+        .files
+        .as_ref()
+        .map(|f| f.mapped.as_slice())
+        .unwrap_or(&[]);
+    html! {
+        div.screen data-phase="done" {
+            div.verdict.(if valid { "valid" } else { "invalid" }) #verdict {
+                @if valid { "資格は有効です" } @else { "資格は有効ではありません（" (validity) "）" }
+            }
+            @if let Some(recorded) = answer.recheck_of {
+                p.note { (jst(recorded).format("%Y-%m-%d %H:%M")) " に未確認として記録した受付を、受診日 " (outcome.visit.format("%Y-%m-%d")) " の資格で確認し直しました。" }
+            }
+            table.answer #answer {
+                @for line in lines(&text) {
+                    @match line {
+                        Line::Section(s) => tr.section { th colspan="2" { (s) } },
+                        Line::Field(label, value) => tr { th { (label) } td { (value) } },
+                    }
+                }
+            }
+            @if !mapped.is_empty() {
+                div.warning #mapped {
+                    p { "Shift_JIS にない文字があったため、レセコン連携ファイルでは次のように置き換えました。申請書では正しい字に直してください。" }
+                    ul {
+                        @for m in mapped {
+                            li { (m.field) "：「" (m.original) "」→「" (m.replacement) "」" }
+                        }
+                    }
+                }
+            }
+            @if let Some(files) = &outcome.files {
+                details.files {
+                    summary { "レセコン連携ファイル（" (files.paths.len()) "件）" }
+                    ul { @for p in &files.paths { li { code { (p.display()) } } } }
+                }
+            }
+            textarea #clipboard-text hidden readonly { (answer.clipboard) }
+            div.actions {
+                button.primary type="button" data-action="copy" { "クリップボードにコピー" }
+                button type="button" data-action="reset" { "次の方へ" }
+            }
+            p #copied role="status" {}
+        }
+    }
+}
+
+fn onshi_model_label(code: &str) -> &'static str {
+    onshi_model::QualificationValidity::parse(code)
+        .ok()
+        .and_then(|q| q.label())
+        .unwrap_or("不明なコード")
+}
+
+fn failed(f: &Failure) -> Markup {
+    html! {
+        div.screen data-phase="failed" {
+            div.verdict.stopped #verdict {
+                @if f.unconfirmed { "未確認（資格確認サービスにつながりません）" } @else { "確認できませんでした" }
+            }
+            p.lead #failure-message { (f.message) }
+            div.actions {
+                @if f.offer_visual {
+                    button.primary type="button" data-action="photo" { "目視で確認" }
+                }
+                @if f.unconfirmed {
+                    button type="button" data-tab="history" { "履歴を開く（あとで確認し直す）" }
+                }
+                @if f.mode == Mode::Pin {
+                    button type="button" data-action="start" data-mode="pin" { "もう一度" }
+                }
+                button type="button" data-action="reset" { "最初に戻る" }
+            }
+        }
+    }
+}
+
+/// Today's checks (JST), newest first, with a re-check button on visits still 未確認.
+pub fn history(entries: &[Entry], now: DateTime<Utc>) -> Markup {
+    let today = jst(now).date();
+    let todays: Vec<(usize, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| jst(e.time).date() == today)
+        .rev()
+        .collect();
+    let waiting: Vec<(usize, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| history::awaits_recheck(entries, *i))
+        .rev()
+        .collect();
+    html! {
+        h2 { "本日の履歴（" (today.format("%Y-%m-%d")) "）" }
+        @if !waiting.is_empty() {
+            div.warning #waiting {
+                p { "資格確認サービスにつながらず「未確認」になっている受付が " (waiting.len()) " 件あります。患者さんのカードで確認し直してください。" }
+            }
+        }
+        @if todays.is_empty() && waiting.is_empty() {
+            p { "本日の確認はまだありません。" }
+        } @else {
+            table.history #history-table {
+                thead { tr { th { "時刻" } th { "方法" } th { "結果" } th { "照会番号" } th { "氏名" } th {} } }
+                tbody {
+                    @for (i, e) in merge(&todays, &waiting) {
+                        tr data-status=(status_key(e.status)) {
+                            td { (jst(e.time).format("%m/%d %H:%M")) }
+                            td { (mode_label(e.mode)) }
+                            td { (e.validity_label()) }
+                            td { (e.reference_number.as_deref().unwrap_or("－")) }
+                            td { (e.name.as_deref().unwrap_or("－")) }
+                            td {
+                                @if history::awaits_recheck(entries, i) {
+                                    button type="button" data-action="recheck" data-entry=(i + 1) data-mode=(mode_key(e.mode)) { "確認し直す" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p.note { "履歴はこの端末に90日間保存され、その後削除されます。" }
+    }
+}
+
+/// Today's entries and older ones still waiting, newest first, each once.
+fn merge<'a>(
+    todays: &[(usize, &'a Entry)],
+    waiting: &[(usize, &'a Entry)],
+) -> Vec<(usize, &'a Entry)> {
+    let mut all: Vec<(usize, &Entry)> = todays.to_vec();
+    for w in waiting {
+        if !all.iter().any(|(i, _)| *i == w.0) {
+            all.push(*w);
+        }
+    }
+    all.sort_by_key(|e| std::cmp::Reverse(e.0));
+    all
+}
+
+fn status_key(s: Status) -> &'static str {
+    match s {
+        Status::Confirmed => "confirmed",
+        Status::Unconfirmed => "unconfirmed",
+        Status::Failed => "failed",
+    }
+}
+
+/// `pin` or `visual`.
+pub fn mode_key(m: Mode) -> &'static str {
+    match m {
+        Mode::Pin => "pin",
+        Mode::Visual => "visual",
+    }
+}
+
+/// The settings form.
+pub fn settings(config: &AppConfig, reader: &str, readers: &[String]) -> Markup {
+    html! {
+        h2 { "設定" }
+        form #settings-form {
+            label for="reader" { "カードリーダー" }
+            select #reader-choice name="reader-choice" {
+                option value="pcsc" selected[reader == "pcsc"] { "自動（カードが置かれたリーダー）" }
+                @for r in readers {
+                    @let spec = format!("pcsc:{r}");
+                    option value=(spec) selected[reader == spec] { (r) }
+                }
+                @if reader != "pcsc" && !readers.iter().any(|r| format!("pcsc:{r}") == reader) {
+                    option value=(reader) selected { (reader) }
+                }
+            }
+            input #reader type="text" name="reader" value=(reader) aria-describedby="reader-help";
+            p.help #reader-help { "pcsc（自動）、pcsc:リーダー名、または試験用の emu:カードファイル" }
+            label for="output" { "レセコン連携ファイルの出力先フォルダー" }
+            input #output type="text" name="output" value=(config.rececon.output.display());
+            fieldset {
+                legend { "文字コード" }
+                label { input type="radio" name="encoding" value="utf-8" checked[config.rececon.encoding == Encoding::Utf8]; " UTF-8（推奨）" }
+                label { input type="radio" name="encoding" value="shift_jis" checked[config.rececon.encoding == Encoding::ShiftJis]; " Shift_JIS（古いレセコン向け。外字は標準の字に置き換え、置き換えた字を表示します）" }
+            }
+            div.actions { button.primary type="submit" { "保存" } }
+            p #settings-message role="status" {}
+        }
+        dl.about {
+            dt { "接続先" } dd { (config.server) }
+            dt { "端末" } dd { (config.account) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped() {
+        let page = page("t<o>k", "W<1>").into_string();
+        assert!(page.contains("t&lt;o&gt;k") && page.contains("W&lt;1&gt;"));
+        assert!(!page.contains("<o>"));
+    }
+
+    #[test]
+    fn answer_lines() {
+        let l = lines("確認日\t令和8年4月1日\n資格情報 1/1\n  氏名\t𠮷田　太郎\n");
+        assert!(matches!(l[0], Line::Field("確認日", "令和8年4月1日")));
+        assert!(matches!(l[1], Line::Section("資格情報 1/1")));
+        assert!(matches!(l[2], Line::Field("氏名", "𠮷田　太郎")));
+    }
+}
