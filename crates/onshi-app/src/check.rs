@@ -225,8 +225,8 @@ async fn check_recording<T: Transport>(
 ) -> Result<CheckOutcome, AppError> {
     let config = AppConfig::load(dir)?;
     let identity = data::load_identity(dir)?;
-    let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
-    let mut client = ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))?;
+    let ca_pem = data::server_ca(dir)?;
+    let mut client = ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))?;
     let visit_date = visit.format("%Y%m%d").to_string();
 
     if mode == Mode::Visual && !desk.confirm_photo()? {

@@ -109,22 +109,37 @@ impl ServiceClient {
     /// A client trusting only `server_ca_pem`, presenting `identity` when given.
     pub fn new(
         url: ServerUrl,
-        server_ca_pem: &str,
+        server_ca_pem: Option<&str>,
         identity: Option<&Identity>,
     ) -> Result<Self, AppError> {
         let setup = |what: &str, e: &dyn std::fmt::Display| AppError::Usage(format!("{what}: {e}"));
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        for ca in CertificateDer::pem_slice_iter(server_ca_pem.as_bytes()) {
-            let ca = ca.map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
-            roots
-                .add(ca)
-                .map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
-        }
-        if roots.is_empty() {
-            return Err(AppError::Usage(
-                "サーバーのCA証明書がありません / the server CA file holds no certificate".into(),
-            ));
+        match server_ca_pem {
+            Some(pem) => {
+                for ca in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    let ca = ca.map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
+                    roots
+                        .add(ca)
+                        .map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
+                }
+                if roots.is_empty() {
+                    return Err(AppError::Usage(
+                        "サーバーのCA証明書がありません / the server CA file holds no certificate"
+                            .into(),
+                    ));
+                }
+            }
+            None => {
+                // The operating system's trusted roots (a service with a public certificate).
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = roots.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(AppError::Usage(
+                        "このパソコンの信頼済みルート証明書を読めません。サーバーのCA証明書を --server-ca で指定してください / no system root certificates".into(),
+                    ));
+                }
+            }
         }
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

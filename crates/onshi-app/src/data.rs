@@ -5,7 +5,7 @@
 //! | (the directory)     | 0700 | created by `onshi app enroll`                                |
 //! | `terminal-key.pem`  | 0600 | the terminal's P-256 key (PKCS#8), never printed             |
 //! | `terminal.pem`      | 0644 | the terminal's client certificate, issued by the service     |
-//! | `server-ca.pem`     | 0644 | the only CA trusted for the service's TLS certificate        |
+//! | `server-ca.pem`     | 0644 | the only CA trusted for the service (absent: system roots)   |
 //! | `app.toml`          | 0600 | server URL, account, output folder and encoding              |
 //! | `history.jsonl`     | 0600 | the terminal's own log of checks (90 days)                   |
 //! | `rececon/`          |      | default output folder for the receipt computer               |
@@ -120,6 +120,17 @@ impl AppConfig {
         let text = toml::to_string(self).map_err(|e| AppError::data(&file, e))?;
         let text = format!("# onshi reception app settings (onshi app enroll)\n{text}");
         write_file(&file, text.as_bytes(), 0o600)
+    }
+}
+
+/// The server CA the app trusts (`server-ca.pem`), or `None` when the app was enrolled
+/// against the system's roots.
+pub fn server_ca(dir: &Path) -> Result<Option<String>, AppError> {
+    let file = dir.join(SERVER_CA_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AppError::data(&file, e)),
     }
 }
 

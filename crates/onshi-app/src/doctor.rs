@@ -257,8 +257,8 @@ async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding,
     };
     let client = (|| {
         let identity = data::load_identity(dir)?;
-        let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
-        ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))
+        let ca_pem = data::server_ca(dir)?;
+        ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))
     })();
     let mut client = match client {
         Ok(c) => c,

@@ -25,8 +25,29 @@ pub struct EnrollArgs {
     pub code: String,
     /// The terminal's account (`W0000001`).
     pub account: String,
-    /// The server CA's certificate (PEM file).
-    pub server_ca: PathBuf,
+    /// The server CA's certificate (PEM text); `None` trusts the system's roots.
+    pub server_ca_pem: Option<String>,
+}
+
+impl EnrollArgs {
+    /// From the portal's settings file (ユーザー設定情報, [`proto::TerminalSettings`]) and the
+    /// code shown once with it.
+    pub fn from_settings(data: PathBuf, file: &Path, code: String) -> Result<Self, AppError> {
+        let text = data::read_text(file)?;
+        let settings: proto::TerminalSettings = toml::from_str(&text).map_err(|e| {
+            AppError::data(
+                file,
+                format!("端末設定ファイルとして読めません / not a terminal settings file: {e}"),
+            )
+        })?;
+        Ok(Self {
+            data,
+            server: settings.server,
+            code,
+            account: settings.account,
+            server_ca_pem: settings.server_ca,
+        })
+    }
 }
 
 /// A new P-256 key (PEM, wiped when dropped) and a CSR for it.
@@ -52,8 +73,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
         return Err(AppError::AlreadyEnrolled(dir.display().to_string()));
     }
     let url = ServerUrl::parse(&args.server)?;
-    let ca_pem = data::read_text(&args.server_ca)?;
-    let mut client = ServiceClient::new(url.clone(), &ca_pem, None)?;
+    let mut client = ServiceClient::new(url.clone(), args.server_ca_pem.as_deref(), None)?;
     std::fs::create_dir_all(dir).map_err(|e| AppError::data(dir, e))?;
     data::set_mode(dir, 0o700).map_err(|e| AppError::data(dir, e))?;
     let (key_pem, csr_pem) = key_and_csr()?;
@@ -77,7 +97,9 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
         answer.certificate_pem.as_bytes(),
         0o644,
     )?;
-    data::write_file(&dir.join(data::SERVER_CA_FILE), ca_pem.as_bytes(), 0o644)?;
+    if let Some(ca_pem) = &args.server_ca_pem {
+        data::write_file(&dir.join(data::SERVER_CA_FILE), ca_pem.as_bytes(), 0o644)?;
+    }
     let config = AppConfig {
         server: url.to_string(),
         account: args.account.clone(),
@@ -97,8 +119,8 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
 pub async fn renew(dir: &Path) -> Result<DateTime<Utc>, AppError> {
     let config = AppConfig::load(dir)?;
     let identity = data::load_identity(dir)?;
-    let ca_pem = data::read_text(&dir.join(data::SERVER_CA_FILE))?;
-    let mut client = ServiceClient::new(config.server_url()?, &ca_pem, Some(&identity))?;
+    let ca_pem = data::server_ca(dir)?;
+    let mut client = ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))?;
     let (key_pem, csr_pem) = key_and_csr()?;
     let pending = |f: &str| dir.join(format!("{f}{}", data::PENDING_SUFFIX));
     let key_new = pending(data::KEY_FILE);
@@ -148,6 +170,35 @@ fn due(expiry: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("s.toml");
+        let pem = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+        let text = format!(
+            "server = \"https://svc.example:8443\"\naccount = \"W0000007\"\nserver_ca = \"\"\"\n{pem}\"\"\"\n"
+        );
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        let args = EnrollArgs::from_settings("app".into(), &file, "C".into());
+        let args = args.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.account, "W0000007");
+        assert_eq!(args.server, "https://svc.example:8443");
+        assert_eq!(args.server_ca_pem.as_deref(), Some(pem));
+        // Without a CA: the system's roots.
+        std::fs::write(&file, "server = \"https://a:1\"\naccount = \"W1\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let args = EnrollArgs::from_settings("app".into(), &file, "C".into());
+        assert_eq!(args.map(|a| a.server_ca_pem).ok(), Some(None));
+        // A file that is not one names itself and says why.
+        std::fs::write(&file, "server = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = EnrollArgs::from_settings("app".into(), &file, "C".into()).err();
+        let text = e.map(|e| e.message_ja()).unwrap_or_default();
+        assert!(
+            text.contains("s.toml") && text.contains("端末設定ファイル"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renewal_is_due_within_30_days() {

@@ -175,6 +175,26 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The terminal's settings file (ユーザー設定情報): what the portal hands the clinic for each
+/// terminal and `onshi app enroll --settings FILE --code CODE` reads. TOML.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalSettings {
+    /// The service, `https://HOST:PORT`.
+    pub server: String,
+    /// The terminal's account (`W0000001`).
+    pub account: String,
+    /// The server CA's certificate (PEM) the app trusts for the service; absent when the
+    /// service's certificate chains to the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ca: Option<String>,
+}
+
+/// The file name the portal gives a terminal's settings file.
+pub fn settings_file_name(account: &str) -> String {
+    format!("onshi-terminal-{account}.toml")
+}
+
 /// Codes of [`ErrorBody::code`] and [`CheckResponse::processing_result_code`].
 pub mod codes {
     /// The request has no client certificate.

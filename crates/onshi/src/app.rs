@@ -23,18 +23,23 @@ pub enum AppCommand {
         /// The app's data directory (created, mode 0700).
         #[arg(long, env = "ONSHI_APP_DATA")]
         data: PathBuf,
-        /// The service: https://HOST:PORT.
-        #[arg(long)]
-        server: String,
-        /// The one-time enrollment code the operator gave (登録コード).
+        /// The one-time enrollment code the portal showed (登録コード).
         #[arg(long)]
         code: String,
+        /// The terminal's settings file from the portal (ユーザー設定情報: server, account, server
+        /// CA). Or give --server and --account (and --server-ca).
+        #[arg(long, conflicts_with_all = ["server", "account", "server_ca"])]
+        settings: Option<PathBuf>,
+        /// The service: https://HOST:PORT.
+        #[arg(long, required_unless_present = "settings")]
+        server: Option<String>,
         /// The terminal's account (W0000001).
+        #[arg(long, required_unless_present = "settings")]
+        account: Option<String>,
+        /// The server CA's certificate (server-ca.pem from `onshi server init`); without it the
+        /// system's trusted roots.
         #[arg(long)]
-        account: String,
-        /// The server CA's certificate (server-ca.pem from `onshi server init`).
-        #[arg(long)]
-        server_ca: PathBuf,
+        server_ca: Option<PathBuf>,
     },
     /// Renew the terminal's certificate (new key, over the current certificate).
     Renew {
@@ -181,17 +186,31 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
     match command {
         AppCommand::Enroll {
             data,
-            server,
             code,
+            settings,
+            server,
             account,
             server_ca,
         } => {
-            let args = onshi_app::EnrollArgs {
-                data: data.clone(),
-                server: server.clone(),
-                code: code.clone(),
-                account: account.clone(),
-                server_ca: server_ca.clone(),
+            let args = match settings {
+                Some(file) => {
+                    onshi_app::EnrollArgs::from_settings(data.clone(), file, code.clone())
+                }
+                None => server_ca
+                    .as_deref()
+                    .map(onshi_app::data::read_text)
+                    .transpose()
+                    .map(|server_ca_pem| onshi_app::EnrollArgs {
+                        data: data.clone(),
+                        server: server.clone().unwrap_or_default(),
+                        code: code.clone(),
+                        account: account.clone().unwrap_or_default(),
+                        server_ca_pem,
+                    }),
+            };
+            let args = match args {
+                Ok(a) => a,
+                Err(e) => return Ok(fail(&e)),
             };
             match runtime()?.block_on(onshi_app::enroll(&args)) {
                 Ok(config) => {

@@ -295,7 +295,9 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
         server: url.clone(),
         code: setup.code.clone(),
         account: setup.account.clone(),
-        server_ca: setup.server_dir.join("server-ca.pem"),
+        server_ca_pem: Some(onshi_app::data::read_text(
+            &setup.server_dir.join("server-ca.pem"),
+        )?),
     })
     .await?;
     println!(

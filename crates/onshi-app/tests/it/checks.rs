@@ -78,7 +78,7 @@ async fn enroll_check_renew_and_outage() {
         server: url,
         code: code.to_owned(),
         account: account.clone(),
-        server_ca: ca.to_path_buf(),
+        server_ca_pem: Some(std::fs::read_to_string(ca).unwrap()),
     };
 
     // A wrong code: the service's E009 message, nothing left behind.

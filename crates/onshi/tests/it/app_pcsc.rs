@@ -290,21 +290,27 @@ pub(super) fn world(dir: &Path) -> World {
         l.local_addr().unwrap().to_string()
     };
     let server = start_server(&srv, &listen);
+    // Enrolled with a settings file as the portal hands it out (ユーザー設定情報).
+    let settings = dir.join("terminal.toml");
+    let ca = std::fs::read_to_string(srv.join("server-ca.pem")).unwrap();
+    std::fs::write(
+        &settings,
+        format!(
+            "server = \"https://{listen}\"\naccount = \"{}\"\nserver_ca = \"\"\"\n{ca}\"\"\"\n",
+            terminal["id"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
     ok(&[
         "app",
         "enroll",
         "--data",
         s(&app),
-        "--server",
-        &format!("https://{listen}"),
+        "--settings",
+        s(&settings),
         "--code",
         terminal["code"].as_str().unwrap(),
-        "--account",
-        terminal["id"].as_str().unwrap(),
-        "--server-ca",
-        s(&srv.join("server-ca.pem")),
     ]);
-
     World {
         srv,
         app,
