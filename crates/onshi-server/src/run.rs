@@ -103,13 +103,32 @@ impl RunningServer {
 /// CRLs: every instance polls the store's CRL generation every `crl_poll_seconds`; on unix,
 /// SIGHUP reloads the trusted CAs and CRLs at once.
 pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, String> {
+    start_with(dir, config, None).await
+}
+
+/// Builds more routes (the portal) over the server's store; merged into the API's router.
+/// They get the store and the address the server listens on.
+pub type ExtraRoutes = Box<
+    dyn FnOnce(
+            Arc<dyn onshi_store::ServiceStore>,
+            std::net::SocketAddr,
+        ) -> Result<axum::Router, String>
+        + Send,
+>;
+
+/// [`start`], with `extra` routes served beside the API (the portal under `/portal/`).
+pub async fn start_with(
+    dir: &Path,
+    config: &ServerConfig,
+    extra: Option<ExtraRoutes>,
+) -> Result<RunningServer, String> {
     // The store clients block: open them off the async threads.
     let (owned_dir, owned_config) = (dir.to_path_buf(), config.clone());
-    let service = tokio::task::spawn_blocking(move || {
+    let (service, store) = tokio::task::spawn_blocking(move || {
         let store = onshi_store::open_service(&owned_config.database_url(&owned_dir))
             .map_err(|e| e.to_string())?;
         let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(store);
-        Service::open(&owned_dir, &owned_config, store).map(Arc::new)
+        Service::open(&owned_dir, &owned_config, store.clone()).map(|s| (Arc::new(s), store))
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -121,7 +140,10 @@ pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, S
         .map_err(|e| format!("{}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
-    let router = api::router(service.clone(), config, metrics.clone());
+    let mut router = api::router(service.clone(), config, metrics.clone());
+    if let Some(extra) = extra {
+        router = router.merge(extra(store, addr)?);
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let poll = Duration::from_secs(config.crl_poll_seconds.max(1));
     let crl_task = tokio::spawn(watch_crls(service.clone(), poll, Hangup::new()));

@@ -50,6 +50,10 @@ impl PeerCertificate {
     }
 }
 
+/// The address the connection came from (the portal throttles logins per address).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// How long a client may take for the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -154,8 +158,11 @@ pub async fn serve(
                     .and_then(|c| c.first())
                     .map(|c| c.as_ref()),
             );
-            let service =
-                hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(peer)));
+            let service = hyper_util::service::TowerToHyperService::new(
+                router
+                    .layer(axum::Extension(peer))
+                    .layer(axum::Extension(PeerAddr(remote))),
+            );
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(options.idle_timeout)

@@ -54,4 +54,7 @@ pub enum StoreError {
         /// What ran out (`terminal`).
         what: &'static str,
     },
+    /// A portal row did not have the shape its query expects.
+    #[error("portal data: {0}")]
+    Data(String),
 }

@@ -11,6 +11,7 @@
 mod columns;
 mod error;
 mod pool;
+pub mod portal;
 pub mod postgres;
 mod service;
 mod service_columns;

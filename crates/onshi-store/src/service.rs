@@ -233,6 +233,13 @@ pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// The storage interface of the eligibility service (both engines implement it).
 pub trait ServiceStore: Store {
+    /// The portal's tables (see [`crate::portal`]).
+    fn portal(&self) -> &dyn crate::portal::PortalDb;
+
+    /// How many checks (audit records) were made at or after `since` (the operator's
+    /// dashboard: checks today).
+    fn checks_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Adds a clinic.
     fn add_clinic(
         &self,

@@ -17,6 +17,7 @@ use crate::pool::{Pool, Pooled};
 use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
 use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
 
+mod portal;
 mod service;
 
 /// Versioned migrations; a version once released is never edited, only followed.
@@ -134,6 +135,103 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (terminal_id, seq)
     ) WITHOUT ROWID;
     CREATE INDEX audit_by_person ON audit_log (person_id, at);",
+    ),
+    (
+        3,
+        "-- The portal (施術所等向け総合ポータルサイト). Times are Unix seconds (bigint) on both engines,
+    -- so the portal's SQL is written once (onshi-store's `portal` module).
+    -- A clinic's portal account: its registration, e-mail, password and 利用開始申請.
+    CREATE TABLE portal_accounts (
+        clinic_id INTEGER PRIMARY KEY REFERENCES clinics (id),
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        kinds TEXT NOT NULL,
+        director TEXT NOT NULL,
+        address TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        email_confirmed_at INTEGER,
+        -- registered → applied → approved | rejected (rejected may apply again).
+        status TEXT NOT NULL CHECK (status IN ('registered', 'applied', 'approved', 'rejected')),
+        decision_reason TEXT,
+        applied_at INTEGER,
+        decided_at INTEGER,
+        -- Raised by logging out everywhere and by password changes: older sessions stop working.
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE portal_operators (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        login TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    -- One-time links sent by mail (e-mail confirmation, password reset): only their SHA-256.
+    CREATE TABLE portal_tokens (
+        token_hash BLOB PRIMARY KEY,
+        purpose TEXT NOT NULL CHECK (purpose IN ('confirm', 'reset')),
+        clinic_id INTEGER NOT NULL REFERENCES clinics (id),
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    -- Browser sessions, in the store so every instance behind a load balancer knows them.
+    CREATE TABLE portal_sessions (
+        id_hash BLOB PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('clinic', 'operator')),
+        subject_id INTEGER NOT NULL,
+        csrf_token TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX portal_sessions_by_subject ON portal_sessions (role, subject_id);
+    -- Failed logins per account and per address, for throttling.
+    CREATE TABLE portal_login_failures (
+        throttle_key TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
+    -- Subsidy claims: one per clinic and kind (equipment | rececon).
+    CREATE TABLE portal_claims (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        clinic_id INTEGER NOT NULL REFERENCES clinics (id),
+        kind TEXT NOT NULL CHECK (kind IN ('equipment', 'rececon')),
+        status TEXT NOT NULL CHECK (status IN ('draft', 'submitted', 'returned', 'approved', 'paid')),
+        requested_amount INTEGER NOT NULL DEFAULT 0,
+        approved_amount INTEGER,
+        return_reason TEXT,
+        submitted_at INTEGER,
+        decided_at INTEGER,
+        paid_at INTEGER,
+        created_at INTEGER NOT NULL,
+        UNIQUE (clinic_id, kind)
+    );
+    CREATE TABLE portal_claim_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        claim_id INTEGER NOT NULL REFERENCES portal_claims (id),
+        purchased_on TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        description TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount >= 0),
+        -- The receipt: stored outside the web root under a random name; its sniffed type.
+        receipt_file TEXT NOT NULL UNIQUE,
+        receipt_type TEXT NOT NULL,
+        receipt_name TEXT NOT NULL,
+        receipt_size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX portal_claim_items_by_claim ON portal_claim_items (claim_id);
+    -- Every operator action (and the clinic's submissions), for the audit.
+    CREATE TABLE portal_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor_role TEXT NOT NULL,
+        actor_id INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );",
     ),
 ];
 

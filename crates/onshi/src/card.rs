@@ -88,6 +88,22 @@ pub fn open_reader(spec: &str) -> anyhow::Result<Box<dyn Transport>> {
         .map_err(|e| anyhow::anyhow!("{} / {e}", e.message_ja()))
 }
 
+/// Reads a secret line (a password): without echo on a terminal, else one line of standard
+/// input; wiped when dropped.
+pub fn read_secret(prompt: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let mut text = if std::io::stdin().is_terminal() {
+        zeroize::Zeroizing::new(rpassword::prompt_password(prompt)?)
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    };
+    while text.ends_with(['\n', '\r']) {
+        text.pop();
+    }
+    Ok(text)
+}
+
 /// Reads a PIN: without echo on a terminal, else one line of standard input.
 pub fn read_pin(prompt: &str) -> anyhow::Result<Pin> {
     let text = if std::io::stdin().is_terminal() {

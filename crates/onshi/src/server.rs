@@ -77,6 +77,25 @@ pub enum AdminCommand {
     /// The audit log of checks.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Operator accounts of the portal (実施機関): created here only, never by registration.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+/// `onshi admin operator …`.
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator; the password is read without echo (standard input when piped).
+    Add {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The login name.
+        #[arg(long)]
+        login: String,
+        /// The operator's name, as pages show it.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// `onshi admin clinic …`.
@@ -186,13 +205,27 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
-                let server = onshi_server::run::start(data, &config)
+                let portal = onshi_portal::extra_routes(data, &config);
+                let with_portal = portal.is_some();
+                let server = onshi_server::run::start_with(data, &config, portal)
                     .await
                     .map_err(anyhow::Error::msg)?;
                 eprintln!(
                     "資格確認サービスを https://{} で開始しました / serving",
                     server.addr
                 );
+                if with_portal {
+                    eprintln!(
+                        "ポータル: https://{}/portal/ （メールは {} に書き出します）",
+                        server.addr,
+                        config
+                            .portal
+                            .outbox
+                            .clone()
+                            .unwrap_or_else(|| data.join("outbox"))
+                            .display()
+                    );
+                }
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     () = wait_terminate() => {}
@@ -247,6 +280,22 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                     "施術所を登録しました / clinic added: ID {}（{}、{}）",
                     clinic.id, clinic.name, clinic.registration
                 ),
+            );
+        }
+        AdminCommand::Operator(OperatorCommand::Add { store, login, name }) => {
+            let password = crate::card::read_secret("パスワード（10文字以上）: ")?;
+            let id = onshi_portal::operator::add_operator(
+                store.open()?.as_ref(),
+                login,
+                name,
+                &password,
+                now,
+            )
+            .map_err(anyhow::Error::msg)?;
+            print(
+                store.json,
+                serde_json::json!({"id": id, "login": login}),
+                format!("運用担当者を追加しました / operator added: {login}（ID {id}）"),
             );
         }
         AdminCommand::Terminal(TerminalCommand::Add { store, clinic }) => {

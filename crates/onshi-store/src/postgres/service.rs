@@ -93,7 +93,7 @@ fn terminal_in(tx: &mut Transaction<'_>, id: &str) -> Result<Option<Terminal>, S
 
 impl PgStore {
     /// Runs `f` on a pooled connection; a connection that broke is not given back.
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         f: impl FnOnce(&mut PgConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -162,6 +162,21 @@ impl PgStore {
 }
 
 impl ServiceStore for PgStore {
+    fn portal(&self) -> &dyn crate::portal::PortalDb {
+        self
+    }
+
+    fn checks_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let n = self
+            .one(
+                "SELECT count(*) FROM audit_log WHERE at >= $1",
+                &[&since],
+                |r| Ok(r.try_get::<_, i64>(0)?),
+            )?
+            .unwrap_or(0);
+        Ok(n.max(0) as u64)
+    }
+
     fn add_clinic(
         &self,
         name: &str,

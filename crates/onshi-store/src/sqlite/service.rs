@@ -110,6 +110,20 @@ impl SqliteStore {
 }
 
 impl ServiceStore for SqliteStore {
+    fn portal(&self) -> &dyn crate::portal::PortalDb {
+        self
+    }
+
+    fn checks_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let conn = self.pool.get()?;
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM audit_log WHERE at >= ?1",
+            [us(since)],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
     fn add_clinic(
         &self,
         name: &str,

@@ -1,0 +1,813 @@
+//! A clinic's way in: registration with e-mail confirmation, login (throttled), logout (here or
+//! everywhere), password reset by mail, the home page and the 利用開始申請.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State as StateOf};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use chrono::{Duration, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use crate::auth::{self, ClinicUser};
+use crate::db::{self, AccountStatus, NewAccount, Role, TokenProblem};
+use crate::mail::Mail;
+use crate::view::{self, csrf, field, notice, respond, Nav, PageError};
+use crate::{blocking, State};
+
+/// How long an e-mail confirmation link works.
+const CONFIRM_HOURS: i64 = 72;
+/// How long a password-reset link works.
+const RESET_HOURS: i64 = 1;
+
+/// The 施術所 kinds: the form's value and the label.
+pub const KINDS: [(&str, &str); 3] = [
+    ("judo", "柔道整復"),
+    ("anma", "あん摩マッサージ指圧"),
+    ("hari", "はり・きゅう"),
+];
+
+/// The label of a stored kinds list.
+pub fn kinds_label(kinds: &str) -> String {
+    kinds
+        .split(',')
+        .filter_map(|k| KINDS.iter().find(|(v, _)| *v == k).map(|(_, l)| *l))
+        .collect::<Vec<_>>()
+        .join("・")
+}
+
+/// The clinic's routes.
+pub fn routes() -> Router<State> {
+    Router::new()
+        .route("/portal/register", get(register_form).post(register))
+        .route("/portal/confirm", get(confirm))
+        .route("/portal/login", get(login_form).post(login))
+        .route("/portal/logout", post(logout))
+        .route("/portal/logout-all", post(logout_all))
+        .route("/portal/reset", get(reset_form).post(reset_request))
+        .route(
+            "/portal/reset/confirm",
+            get(reset_confirm_form).post(reset_confirm),
+        )
+        .route("/portal/home", get(home))
+        .route("/portal/apply", post(apply))
+}
+
+/// `/portal/`: the clinic's home when logged in, else the login page.
+pub async fn index(user: Option<ClinicUser>) -> Redirect {
+    if user.is_some() {
+        Redirect::to("/portal/home")
+    } else {
+        Redirect::to("/portal/login")
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<State> for ClinicUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &State,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Self as axum::extract::FromRequestParts<State>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// A page with the pre-login CSRF cookie set when new.
+fn with_cookie(markup: Markup, set: Option<String>) -> Response {
+    let mut response = respond(markup);
+    if let Some(c) = set {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// The registration form's values.
+#[derive(Debug, Default, Deserialize)]
+pub struct Registration {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    director: String,
+    #[serde(default)]
+    registration: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    password_confirm: zeroize::Zeroizing<String>,
+}
+
+fn registration_page(
+    token: &str,
+    r: &Registration,
+    kinds: &[String],
+    errors: &HashMap<&str, String>,
+) -> Markup {
+    let e = |k: &str| errors.get(k).map(String::as_str);
+    view::page(
+        "施術所の登録",
+        Nav::Guest,
+        html! {
+            p { "オンライン資格確認（資格確認限定型）を利用する施術所の情報を登録します。登録後、確認のメールをお送りします。" }
+            (notice("error", &errors.values().cloned().collect::<Vec<_>>().into_iter().take(0).collect::<Vec<_>>()))
+            @if !errors.is_empty() {
+                div.notice.error role="alert" #form-errors { p { "入力内容に誤りがあります。赤く示した項目を直してください。" } }
+            }
+            form method="post" action="/portal/register" novalidate {
+                (csrf(token))
+                (field("施術所名", "name", "text", &r.name, e("name")))
+                fieldset.field.error[e("kinds").is_some()] {
+                    legend { "施術所の種類（複数選択可）" }
+                    @for (value, label) in KINDS {
+                        label.check {
+                            input type="checkbox" name="kinds" value=(value) checked[kinds.iter().any(|k| k == value)];
+                            " " (label)
+                        }
+                    }
+                    @if let Some(m) = e("kinds") { p.error-text { (m) } }
+                }
+                (field("院長（開設者）の氏名", "director", "text", &r.director, e("director")))
+                (field("受領委任の登録記号番号（例: 契0123456-1-23、ハイフンは省略可）", "registration", "text", &r.registration, e("registration")))
+                (field("所在地", "address", "text", &r.address, e("address")))
+                (field("電話番号", "phone", "tel", &r.phone, e("phone")))
+                (field("メールアドレス（ログインに使います）", "email", "email", &r.email, e("email")))
+                (field("パスワード（10文字以上）", "password", "password", "", e("password")))
+                (field("パスワード（確認）", "password_confirm", "password", "", None))
+                button.primary type="submit" { "登録する" }
+            }
+            p { "登録済みの方は " a href="/portal/login" { "ログイン" } }
+        },
+    )
+}
+
+async fn register_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (token, set) = auth::form_token(&headers)?;
+    Ok(with_cookie(
+        registration_page(&token, &Registration::default(), &[], &HashMap::new()),
+        set,
+    ))
+}
+
+/// A normalised e-mail address, or why it is not one.
+pub fn normalise_email(s: &str) -> Result<String, String> {
+    let s = s.trim().to_lowercase();
+    let ok = s.len() <= 254
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c))
+                && s.matches('@').count() == 1
+        });
+    if ok {
+        Ok(s)
+    } else {
+        Err("メールアドレスの形式が正しくありません（例: clinic@example.jp）。".to_owned())
+    }
+}
+
+/// A phone number as digits with hyphens, or why it is not one.
+pub fn normalise_phone(s: &str) -> Result<String, String> {
+    let kept: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            'ー' | '－' | '‐' => '-',
+            c => c,
+        })
+        .collect();
+    let digits = kept.chars().filter(char::is_ascii_digit).count();
+    if kept.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && (10..=11).contains(&digits)
+        && kept.starts_with('0')
+    {
+        Ok(kept)
+    } else {
+        Err(
+            "電話番号は0から始まる10桁または11桁の数字で入力してください（ハイフン可）。"
+                .to_owned(),
+        )
+    }
+}
+
+fn required(
+    errors: &mut HashMap<&'static str, String>,
+    key: &'static str,
+    label: &str,
+    value: &str,
+    max: usize,
+) {
+    let n = value.trim().chars().count();
+    if n == 0 {
+        errors.insert(key, format!("{label}を入力してください。"));
+    } else if n > max {
+        errors.insert(key, format!("{label}は{max}文字以内で入力してください。"));
+    } else if value.chars().any(char::is_control) {
+        errors.insert(key, format!("{label}に使えない文字が含まれています。"));
+    }
+}
+
+async fn register(
+    StateOf(portal): StateOf<State>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    // Checkboxes repeat a key: read the pairs, not a map.
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&body)?;
+    let kinds: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "kinds")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "kinds").collect();
+    let r: Registration = serde_urlencoded::to_string(rest)
+        .ok()
+        .and_then(|s| serde_urlencoded::from_str(&s).ok())
+        .ok_or_else(|| PageError::bad_request("フォームを読めません。"))?;
+    auth::check_form_token(&headers, &r.csrf)?;
+    let mut errors: HashMap<&'static str, String> = HashMap::new();
+    required(&mut errors, "name", "施術所名", &r.name, 100);
+    required(
+        &mut errors,
+        "director",
+        "院長（開設者）の氏名",
+        &r.director,
+        50,
+    );
+    required(&mut errors, "address", "所在地", &r.address, 200);
+    if kinds.is_empty() || kinds.iter().any(|k| !KINDS.iter().any(|(v, _)| v == k)) {
+        errors.insert("kinds", "施術所の種類を1つ以上選んでください。".to_owned());
+    }
+    let registration = onshi_server::admin::normalise_registration(&r.registration)
+        .map_err(|_| "登録記号番号が正しくありません（例: 契0123456-1-23）。".to_owned());
+    if let Err(m) = &registration {
+        errors.insert("registration", m.clone());
+    }
+    let phone = normalise_phone(&r.phone);
+    if let Err(m) = &phone {
+        errors.insert("phone", m.clone());
+    }
+    let email = normalise_email(&r.email);
+    if let Err(m) = &email {
+        errors.insert("email", m.clone());
+    }
+    if let Some(m) = auth::password_problem(&r.password, &r.password_confirm) {
+        errors.insert("password", m);
+    }
+    let (Ok(registration), Ok(phone), Ok(email), true) =
+        (registration, phone, email, errors.is_empty())
+    else {
+        return Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            respond(registration_page(&r.csrf, &r, &kinds, &errors)),
+        )
+            .into_response());
+    };
+    let password = r.password.clone();
+    let name = r.name.trim().to_owned();
+    let account = NewAccount {
+        email: email.clone(),
+        password_hash: String::new(),
+        kinds: kinds.join(","),
+        director: r.director.trim().to_owned(),
+        address: r.address.trim().to_owned(),
+        phone,
+    };
+    let registered = blocking(&portal, move |p| {
+        let db = p.store.portal();
+        if db::email_taken(db, &account.email)? {
+            return Ok(None);
+        }
+        let mut account = account;
+        account.password_hash = auth::hash_password(&password)?;
+        let now = Utc::now();
+        let clinic = p.store.add_clinic(&name, &registration, now)?;
+        let token = auth::random_token()?;
+        let added = db::add_account(
+            db,
+            clinic.id,
+            &account,
+            &auth::token_hash(&token),
+            now + Duration::hours(CONFIRM_HOURS),
+            now,
+        )?;
+        if !added {
+            db::remove_unfinished_clinic(db, clinic.id)?;
+            return Ok(None);
+        }
+        let link = format!("{}/portal/confirm?token={token}", p.settings.public_url);
+        let body = format!(
+            "{name} 様\n\n施術所等向け総合ポータルサイトへのご登録ありがとうございます。\n次のリンクを開いて、メールアドレスの確認を完了してください（{CONFIRM_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。\n"
+        );
+        p.mailer
+            .send(&Mail {
+                from: &p.settings.mail_from,
+                to: &account.email,
+                subject: "【施術所等向け総合ポータルサイト】メールアドレスの確認",
+                body: &body,
+            })
+            .map_err(PageError::internal)?;
+        Ok(Some(()))
+    })
+    .await?;
+    if registered.is_none() {
+        let mut errors = HashMap::new();
+        errors.insert("email", "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。".to_owned());
+        return Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            respond(registration_page(&r.csrf, &r, &kinds, &errors)),
+        )
+            .into_response());
+    }
+    Ok(respond(view::page(
+        "確認のメールを送りました",
+        Nav::Guest,
+        html! {
+            p.lead #registered { (email) " 宛てに確認のメールを送りました。メールのリンクを開くと登録が完了し、ログインできるようになります。" }
+        },
+    )))
+}
+
+/// The form's pairs (`a=1&a=2` kept as two).
+fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, PageError> {
+    serde_urlencoded::from_bytes(body).map_err(|_| PageError::bad_request("フォームを読めません。"))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn token_problem_text(p: TokenProblem) -> &'static str {
+    match p {
+        TokenProblem::Unknown => {
+            "このリンクは正しくありません。メールのリンクをそのまま開いてください。"
+        }
+        TokenProblem::Used => "このリンクはすでに使われています。",
+        TokenProblem::Expired => "このリンクは有効期限が切れています。",
+    }
+}
+
+async fn confirm(
+    StateOf(portal): StateOf<State>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let hash = auth::token_hash(&q.token);
+    let result = blocking(&portal, move |p| {
+        let now = Utc::now();
+        Ok(db::spend_token(
+            p.store.portal(),
+            &hash,
+            "confirm",
+            now,
+            |tx, clinic| db::confirm_email(tx, clinic, now),
+        )?)
+    })
+    .await?;
+    Ok(match result {
+        Ok(_) => respond(view::page(
+            "メールアドレスを確認しました",
+            Nav::Guest,
+            html! {
+                p.lead #confirmed { "登録が完了しました。ログインして、利用開始申請に進んでください。" }
+                p { a.button.primary href="/portal/login" { "ログイン" } }
+            },
+        )),
+        Err(problem) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            respond(view::page(
+                "確認できませんでした",
+                Nav::Guest,
+                html! { p.lead { (token_problem_text(problem)) } },
+            )),
+        )
+            .into_response(),
+    })
+}
+
+fn login_page(token: &str, email: &str, message: Option<&str>) -> Markup {
+    view::page(
+        "ログイン",
+        Nav::Guest,
+        html! {
+            @if let Some(m) = message { div.notice.error role="alert" #login-error { p { (m) } } }
+            form method="post" action="/portal/login" {
+                (csrf(token))
+                (field("メールアドレス", "email", "email", email, None))
+                (field("パスワード", "password", "password", "", None))
+                button.primary type="submit" { "ログイン" }
+            }
+            p { a href="/portal/register" { "施術所の新規登録" } " ・ " a href="/portal/reset" { "パスワードを忘れた方" } }
+        },
+    )
+}
+
+async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (token, set) = auth::form_token(&headers)?;
+    Ok(with_cookie(login_page(&token, "", None), set))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: zeroize::Zeroizing<String>,
+}
+
+/// What a login attempt came to.
+pub enum LoginOutcome {
+    /// Logged in: the session cookie's value.
+    Ok(String),
+    /// Refused, with the message to show.
+    Refused(&'static str),
+}
+
+/// The message for throttled logins.
+pub const THROTTLED: &str =
+    "ログインの失敗が続いたため、しばらくログインできません。時間をおいてからお試しください。";
+const WRONG: &str = "メールアドレスまたはパスワードが違います。";
+
+async fn login(
+    StateOf(portal): StateOf<State>,
+    Extension(addr): Extension<onshi_server::serve::PeerAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    auth::check_form_token(&headers, &f.csrf)?;
+    let email = f.email.trim().to_lowercase();
+    let address = addr.0.ip().to_string();
+    let password = f.password.clone();
+    let email_for_work = email.clone();
+    let outcome = blocking(&portal, move |p| {
+        let db = p.store.portal();
+        let s = &p.settings;
+        let now = Utc::now();
+        let account_key = format!("account:{email_for_work}");
+        let address_key = format!("address:{address}");
+        let since = now - Duration::minutes(s.throttle_minutes);
+        let failures = db::failures_since(db, &[&account_key, &address_key], since)?;
+        if failures[0] >= s.failures_per_account || failures[1] >= s.failures_per_address {
+            return Ok(LoginOutcome::Refused(THROTTLED));
+        }
+        let account = db::account_by_email(db, &email_for_work)?;
+        let hash = account.as_ref().map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
+        let matches = auth::verify_password(&password, hash);
+        let Some(account) = account.filter(|_| matches) else {
+            db::record_failure(db, &[&account_key, &address_key], now, since)?;
+            return Ok(LoginOutcome::Refused(WRONG));
+        };
+        if account.email_confirmed_at.is_none() {
+            return Ok(LoginOutcome::Refused(
+                "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。",
+            ));
+        }
+        db::clear_failures(db, &account_key)?;
+        let id = auth::start_session(p, Role::Clinic, account.clinic_id, account.session_epoch, now)?;
+        Ok(LoginOutcome::Ok(id))
+    })
+    .await?;
+    match outcome {
+        LoginOutcome::Ok(id) => Ok((
+            [(header::SET_COOKIE, auth::session_cookie(&id))],
+            Redirect::to("/portal/home"),
+        )
+            .into_response()),
+        LoginOutcome::Refused(m) => {
+            let status = if m == THROTTLED {
+                axum::http::StatusCode::TOO_MANY_REQUESTS
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED
+            };
+            Ok((status, respond(login_page(&f.csrf, &email, Some(m)))).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    let hash = user.session.id_hash.clone();
+    blocking(&portal, move |p| {
+        Ok(db::end_session(p.store.portal(), &hash)?)
+    })
+    .await?;
+    Ok((
+        [(header::SET_COOKIE, auth::clear_session_cookie())],
+        Redirect::to("/portal/login"),
+    )
+        .into_response())
+}
+
+async fn logout_all(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    let clinic = user.clinic_id;
+    blocking(&portal, move |p| {
+        Ok(db::logout_everywhere(
+            p.store.portal(),
+            Role::Clinic,
+            clinic,
+        )?)
+    })
+    .await?;
+    Ok((
+        [(header::SET_COOKIE, auth::clear_session_cookie())],
+        Redirect::to("/portal/login"),
+    )
+        .into_response())
+}
+
+fn reset_page(token: &str, message: Option<&str>) -> Markup {
+    view::page(
+        "パスワードの再設定",
+        Nav::Guest,
+        html! {
+            @if let Some(m) = message { div.notice.info role="status" #reset-sent { p { (m) } } }
+            p { "登録したメールアドレスを入力してください。パスワードを再設定するリンクをお送りします。" }
+            form method="post" action="/portal/reset" {
+                (csrf(token))
+                (field("メールアドレス", "email", "email", "", None))
+                button.primary type="submit" { "送信" }
+            }
+        },
+    )
+}
+
+async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (token, set) = auth::form_token(&headers)?;
+    Ok(with_cookie(reset_page(&token, None), set))
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn reset_request(
+    StateOf(portal): StateOf<State>,
+    headers: HeaderMap,
+    Form(f): Form<ResetRequest>,
+) -> Result<Response, PageError> {
+    auth::check_form_token(&headers, &f.csrf)?;
+    let email = f.email.trim().to_lowercase();
+    blocking(&portal, move |p| {
+        let db = p.store.portal();
+        // The same answer whether or not the address is registered.
+        if let Some(account) = db::account_by_email(db, &email)? {
+            let token = auth::random_token()?;
+            db::add_reset_token(db, account.clinic_id, &auth::token_hash(&token), Utc::now() + Duration::hours(RESET_HOURS))?;
+            let link = format!("{}/portal/reset/confirm?token={token}", p.settings.public_url);
+            let body = format!(
+                "{} 様\n\nパスワードの再設定を受け付けました。次のリンクを開いて、新しいパスワードを設定してください（{RESET_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。パスワードは変わりません。\n",
+                account.name
+            );
+            p.mailer
+                .send(&Mail {
+                    from: &p.settings.mail_from,
+                    to: &account.email,
+                    subject: "【施術所等向け総合ポータルサイト】パスワードの再設定",
+                    body: &body,
+                })
+                .map_err(PageError::internal)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(respond(reset_page(
+        &f.csrf,
+        Some("登録のあるメールアドレスであれば、パスワード再設定のメールを送りました。"),
+    )))
+}
+
+fn reset_confirm_page(form_token: &str, link_token: &str, message: Option<&str>) -> Markup {
+    view::page(
+        "新しいパスワードの設定",
+        Nav::Guest,
+        html! {
+            @if let Some(m) = message { div.notice.error role="alert" { p { (m) } } }
+            form method="post" action="/portal/reset/confirm" {
+                (csrf(form_token))
+                input type="hidden" name="token" value=(link_token);
+                (field("新しいパスワード（10文字以上）", "password", "password", "", None))
+                (field("新しいパスワード（確認）", "password_confirm", "password", "", None))
+                button.primary type="submit" { "設定する" }
+            }
+        },
+    )
+}
+
+async fn reset_confirm_form(
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let (token, set) = auth::form_token(&headers)?;
+    Ok(with_cookie(reset_confirm_page(&token, &q.token, None), set))
+}
+
+#[derive(Deserialize)]
+struct ResetConfirm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    password_confirm: zeroize::Zeroizing<String>,
+}
+
+async fn reset_confirm(
+    StateOf(portal): StateOf<State>,
+    headers: HeaderMap,
+    Form(f): Form<ResetConfirm>,
+) -> Result<Response, PageError> {
+    auth::check_form_token(&headers, &f.csrf)?;
+    if let Some(m) = auth::password_problem(&f.password, &f.password_confirm) {
+        return Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            respond(reset_confirm_page(&f.csrf, &f.token, Some(&m))),
+        )
+            .into_response());
+    }
+    let hash = auth::token_hash(&f.token);
+    let password = f.password.clone();
+    let result = blocking(&portal, move |p| {
+        let new_hash = auth::hash_password(&password)?;
+        Ok(db::spend_token(
+            p.store.portal(),
+            &hash,
+            "reset",
+            Utc::now(),
+            |tx, clinic| db::set_password(tx, clinic, &new_hash),
+        )?)
+    })
+    .await?;
+    Ok(match result {
+        Ok(_) => respond(view::page(
+            "パスワードを変更しました",
+            Nav::Guest,
+            html! {
+                p.lead #password-changed { "新しいパスワードでログインしてください。ほかの端末でのログインはすべて終了しました。" }
+                p { a.button.primary href="/portal/login" { "ログイン" } }
+            },
+        )),
+        Err(problem) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            respond(reset_confirm_page(
+                &f.csrf,
+                &f.token,
+                Some(token_problem_text(problem)),
+            )),
+        )
+            .into_response(),
+    })
+}
+
+async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
+    let clinic = user.clinic_id;
+    let account = blocking(&portal, move |p| Ok(db::account(p.store.portal(), clinic)?))
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let token = &user.session.csrf;
+    Ok(respond(view::page(
+        "ホーム",
+        Nav::Clinic(&account.name, token),
+        html! {
+            section.card {
+                h2 { "施術所の情報" }
+                dl {
+                    dt { "施術所名" } dd #clinic-name { (account.name) }
+                    dt { "施術所の種類" } dd { (kinds_label(&account.kinds)) }
+                    dt { "院長（開設者）" } dd { (account.director) }
+                    dt { "登録記号番号" } dd { (account.registration) }
+                    dt { "所在地" } dd { (account.address) }
+                    dt { "電話番号" } dd { (account.phone) }
+                    dt { "メールアドレス" } dd { (account.email) }
+                }
+            }
+            section.card #application {
+                h2 { "利用開始申請" }
+                p { "状況: " strong #application-status { (account.status.label()) } }
+                @match account.status {
+                    AccountStatus::Registered | AccountStatus::Rejected => {
+                        @if let Some(reason) = &account.decision_reason {
+                            div.notice.error { p { "差戻しの理由: " (reason) } }
+                        }
+                        p { "資格確認限定型の利用を申請します。実施機関が確認し、承認されると受付端末を登録できるようになります。" }
+                        form method="post" action="/portal/apply" {
+                            (csrf(token))
+                            button.primary type="submit" { "利用開始を申請する" }
+                        }
+                    }
+                    AccountStatus::Applied => p { "実施機関が確認しています。結果はこのページに表示されます。" },
+                    AccountStatus::Approved => p { "承認されました。" a href="/portal/terminals" { "受付端末のアカウント" } "を作成してください。" },
+                }
+            }
+            section.card {
+                h2 { "補助金の申請" }
+                p { "申請期限: " (portal.settings.deadline.format("%Y年%-m月%-d日")) "（日本時間の終わりまで）" }
+                ul {
+                    li { a href="/portal/claims/equipment" { "機器導入（カードリーダー等）の補助" } }
+                    li { a href="/portal/claims/rececon" { "レセコン改修の補助" } }
+                }
+            }
+            section.card {
+                h2 { "ログイン" }
+                form method="post" action="/portal/logout-all" {
+                    (csrf(token))
+                    button type="submit" { "すべての端末からログアウト" }
+                }
+            }
+        },
+    )))
+}
+
+async fn apply(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    let clinic = user.clinic_id;
+    let applied = blocking(&portal, move |p| {
+        Ok(db::apply(p.store.portal(), clinic, Utc::now())?)
+    })
+    .await?;
+    if applied {
+        Ok(Redirect::to("/portal/home").into_response())
+    } else {
+        Err(PageError::bad_request(
+            "いまは申請できません（申請中か、承認済みです）。",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_phones() {
+        assert_eq!(
+            normalise_email(" Clinic@Example.JP ").ok().as_deref(),
+            Some("clinic@example.jp")
+        );
+        for bad in [
+            "", "a", "a@b", "a@@b.jp", "a b@c.jp", "@c.jp", "a@.jp", "a@c.jp.",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            normalise_phone("03-1234-5678").ok().as_deref(),
+            Some("03-1234-5678")
+        );
+        assert_eq!(
+            normalise_phone("０９０１２３４５６７８").ok().as_deref(),
+            Some("09012345678")
+        );
+        for bad in ["", "12345", "3-1234-5678", "03-1234-567x", "0312345678901"] {
+            assert!(normalise_phone(bad).is_err(), "{bad}");
+        }
+        assert_eq!(kinds_label("judo,hari"), "柔道整復・はり・きゅう");
+    }
+}

@@ -1,0 +1,744 @@
+//! The portal's queries: accounts, operators, one-time tokens, sessions, login failures and
+//! the audit. One text of SQL for both engines (see `onshi_store::portal`); times are Unix
+//! seconds. Claims live in [`crate::claims`]'s own queries.
+
+use chrono::{DateTime, Utc};
+use onshi_store::portal::{transaction, PortalDb, PortalTx, Row, Value};
+use onshi_store::StoreError;
+
+/// Who a session belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A clinic's account.
+    Clinic,
+    /// An operator (実施機関).
+    Operator,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Clinic => "clinic",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// Unix seconds.
+pub fn secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// From Unix seconds.
+pub fn time(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+/// Where a clinic stands with its 利用開始申請.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Registered, not applied.
+    Registered,
+    /// Applied, waiting for the operator.
+    Applied,
+    /// Approved: may create terminals.
+    Approved,
+    /// Rejected with a reason (may apply again).
+    Rejected,
+}
+
+impl AccountStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Applied => "applied",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// From the stored word.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "registered" => Self::Registered,
+            "applied" => Self::Applied,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            other => return Err(StoreError::Data(format!("account status {other:?}"))),
+        })
+    }
+
+    /// In Japanese.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Registered => "未申請",
+            Self::Applied => "申請中（審査待ち）",
+            Self::Approved => "承認済み",
+            Self::Rejected => "差戻し",
+        }
+    }
+}
+
+/// A clinic's portal account with its clinic's name and registration number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The clinic.
+    pub clinic_id: i64,
+    /// 施術所名.
+    pub name: String,
+    /// 登録記号番号 (normalised, no hyphens).
+    pub registration: String,
+    /// Login e-mail (lower case).
+    pub email: String,
+    /// argon2id hash.
+    pub password_hash: String,
+    /// 施術所の種類: `judo`, `anma`, `hari`, comma-separated.
+    pub kinds: String,
+    /// 院長.
+    pub director: String,
+    /// 所在地.
+    pub address: String,
+    /// 電話番号.
+    pub phone: String,
+    /// When the e-mail was confirmed.
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    /// 利用開始申請.
+    pub status: AccountStatus,
+    /// The operator's reason for a rejection.
+    pub decision_reason: Option<String>,
+    /// When it applied.
+    pub applied_at: Option<DateTime<Utc>>,
+    /// When the operator decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Sessions from before this epoch no longer work.
+    pub session_epoch: i64,
+    /// When it registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns [`decode_account`] reads, in order.
+pub const ACCOUNT_COLUMNS: &str = "a.clinic_id, c.name, c.registration, a.email, a.password_hash, a.kinds, a.director, a.address, a.phone, a.email_confirmed_at, a.status, a.decision_reason, a.applied_at, a.decided_at, a.session_epoch, a.created_at";
+
+/// `FROM` for [`ACCOUNT_COLUMNS`].
+pub const ACCOUNT_FROM: &str = "portal_accounts a JOIN clinics c ON c.id = a.clinic_id";
+
+/// A row of [`ACCOUNT_COLUMNS`].
+pub fn decode_account(r: &Row) -> Result<Account, StoreError> {
+    Ok(Account {
+        clinic_id: r.int(0)?,
+        name: r.text(1)?,
+        registration: r.text(2)?,
+        email: r.text(3)?,
+        password_hash: r.text(4)?,
+        kinds: r.text(5)?,
+        director: r.text(6)?,
+        address: r.text(7)?,
+        phone: r.text(8)?,
+        email_confirmed_at: r.opt_int(9)?.map(time),
+        status: AccountStatus::parse(&r.text(10)?)?,
+        decision_reason: r.opt_text(11)?,
+        applied_at: r.opt_int(12)?.map(time),
+        decided_at: r.opt_int(13)?.map(time),
+        session_epoch: r.int(14)?,
+        created_at: time(r.int(15)?),
+    })
+}
+
+/// What registration stores besides the clinic row.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// Login e-mail (lower case).
+    pub email: String,
+    /// argon2id hash.
+    pub password_hash: String,
+    /// Comma-separated kinds.
+    pub kinds: String,
+    /// 院長.
+    pub director: String,
+    /// 所在地.
+    pub address: String,
+    /// 電話番号.
+    pub phone: String,
+}
+
+/// Whether an account uses `email`.
+pub fn email_taken(db: &dyn PortalDb, email: &str) -> Result<bool, StoreError> {
+    transaction(db, |tx| {
+        Ok(tx
+            .query_opt(
+                "SELECT 1 FROM portal_accounts WHERE email = $1",
+                &[email.into()],
+            )?
+            .is_some())
+    })
+}
+
+/// Adds the account of clinic `clinic_id` and its e-mail confirmation token (hash); `false`
+/// when the e-mail is taken (nothing written).
+pub fn add_account(
+    db: &dyn PortalDb,
+    clinic_id: i64,
+    a: &NewAccount,
+    confirm_hash: &[u8],
+    confirm_expires: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    transaction(db, |tx| {
+        if tx
+            .query_opt(
+                "SELECT 1 FROM portal_accounts WHERE email = $1",
+                &[a.email.as_str().into()],
+            )?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO portal_accounts (clinic_id, email, password_hash, kinds, director, address, phone, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'registered', $8)",
+            &[
+                clinic_id.into(),
+                a.email.as_str().into(),
+                a.password_hash.as_str().into(),
+                a.kinds.as_str().into(),
+                a.director.as_str().into(),
+                a.address.as_str().into(),
+                a.phone.as_str().into(),
+                secs(now).into(),
+            ],
+        )?;
+        put_token(tx, confirm_hash, "confirm", clinic_id, confirm_expires)?;
+        Ok(true)
+    })
+}
+
+/// Removes a clinic row that registration created but could not finish (its e-mail was taken
+/// meanwhile): nothing half-registered stays.
+pub fn remove_unfinished_clinic(db: &dyn PortalDb, clinic_id: i64) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        let has_account = tx
+            .query_opt(
+                "SELECT 1 FROM portal_accounts WHERE clinic_id = $1",
+                &[clinic_id.into()],
+            )?
+            .is_some();
+        let has_terminals = tx
+            .query_opt(
+                "SELECT 1 FROM terminals WHERE clinic_id = $1",
+                &[clinic_id.into()],
+            )?
+            .is_some();
+        if !has_account && !has_terminals {
+            tx.execute("DELETE FROM clinics WHERE id = $1", &[clinic_id.into()])?;
+        }
+        Ok(())
+    })
+}
+
+fn put_token(
+    tx: &mut dyn PortalTx,
+    hash: &[u8],
+    purpose: &str,
+    clinic_id: i64,
+    expires: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO portal_tokens (token_hash, purpose, clinic_id, expires_at) VALUES ($1, $2, $3, $4)",
+        &[hash.into(), purpose.into(), clinic_id.into(), secs(expires).into()],
+    )?;
+    Ok(())
+}
+
+/// Stores a password-reset token (hash) for a clinic.
+pub fn add_reset_token(
+    db: &dyn PortalDb,
+    clinic_id: i64,
+    hash: &[u8],
+    expires: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| put_token(tx, hash, "reset", clinic_id, expires))
+}
+
+/// Why a one-time link did not work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Unknown (or for another purpose).
+    Unknown,
+    /// Already used.
+    Used,
+    /// Expired.
+    Expired,
+}
+
+/// Spends a token of `purpose`: returns its clinic, marking it used in the same transaction
+/// as `then` (which gets the clinic id).
+pub fn spend_token(
+    db: &dyn PortalDb,
+    hash: &[u8],
+    purpose: &str,
+    now: DateTime<Utc>,
+    mut then: impl FnMut(&mut dyn PortalTx, i64) -> Result<(), StoreError>,
+) -> Result<Result<i64, TokenProblem>, StoreError> {
+    transaction(db, |tx| {
+        let Some(row) = tx.query_opt(
+            "SELECT clinic_id, expires_at, used_at FROM portal_tokens WHERE token_hash = $1 AND purpose = $2",
+            &[hash.into(), purpose.into()],
+        )?
+        else {
+            return Ok(Err(TokenProblem::Unknown));
+        };
+        if row.opt_int(2)?.is_some() {
+            return Ok(Err(TokenProblem::Used));
+        }
+        if row.int(1)? <= secs(now) {
+            return Ok(Err(TokenProblem::Expired));
+        }
+        let clinic_id = row.int(0)?;
+        tx.execute(
+            "UPDATE portal_tokens SET used_at = $1 WHERE token_hash = $2",
+            &[secs(now).into(), hash.into()],
+        )?;
+        then(tx, clinic_id)?;
+        Ok(Ok(clinic_id))
+    })
+}
+
+/// Marks a clinic's e-mail confirmed (inside [`spend_token`]).
+pub fn confirm_email(
+    tx: &mut dyn PortalTx,
+    clinic_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE portal_accounts SET email_confirmed_at = $1 WHERE clinic_id = $2 AND email_confirmed_at IS NULL",
+        &[secs(now).into(), clinic_id.into()],
+    )?;
+    Ok(())
+}
+
+/// Sets a new password and logs the account out everywhere (inside [`spend_token`], or
+/// alone).
+pub fn set_password(tx: &mut dyn PortalTx, clinic_id: i64, hash: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE portal_accounts SET password_hash = $1, session_epoch = session_epoch + 1 WHERE clinic_id = $2",
+        &[hash.into(), clinic_id.into()],
+    )?;
+    Ok(())
+}
+
+/// The account of a clinic.
+pub fn account(db: &dyn PortalDb, clinic_id: i64) -> Result<Option<Account>, StoreError> {
+    transaction(db, |tx| {
+        tx.query_opt(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.clinic_id = $1"),
+            &[clinic_id.into()],
+        )?
+        .as_ref()
+        .map(decode_account)
+        .transpose()
+    })
+}
+
+/// The account with login `email`.
+pub fn account_by_email(db: &dyn PortalDb, email: &str) -> Result<Option<Account>, StoreError> {
+    transaction(db, |tx| {
+        tx.query_opt(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.email = $1"),
+            &[email.into()],
+        )?
+        .as_ref()
+        .map(decode_account)
+        .transpose()
+    })
+}
+
+/// 利用開始申請: registered or rejected → applied. `false` when the account is in another state.
+pub fn apply(db: &dyn PortalDb, clinic_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    transaction(db, |tx| {
+        let n = tx.execute(
+            "UPDATE portal_accounts SET status = 'applied', applied_at = $1, decision_reason = NULL
+             WHERE clinic_id = $2 AND status IN ('registered', 'rejected') AND email_confirmed_at IS NOT NULL",
+            &[secs(now).into(), clinic_id.into()],
+        )?;
+        if n == 1 {
+            audit(
+                tx,
+                now,
+                Role::Clinic,
+                clinic_id,
+                "apply",
+                &format!("clinic:{clinic_id}"),
+                "",
+            )?;
+        }
+        Ok(n == 1)
+    })
+}
+
+/// The operator's decision on an application: approved, or rejected with a reason. `false`
+/// when the clinic has no pending application.
+pub fn decide_application(
+    db: &dyn PortalDb,
+    operator_id: i64,
+    clinic_id: i64,
+    approve: bool,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    transaction(db, |tx| {
+        let status = if approve { "approved" } else { "rejected" };
+        let n = tx.execute(
+            "UPDATE portal_accounts SET status = $1, decision_reason = $2, decided_at = $3
+             WHERE clinic_id = $4 AND status = 'applied'",
+            &[
+                status.into(),
+                Value::from((!approve).then(|| reason.to_owned())),
+                secs(now).into(),
+                clinic_id.into(),
+            ],
+        )?;
+        if n == 1 {
+            let action = if approve {
+                "application.approve"
+            } else {
+                "application.reject"
+            };
+            audit(
+                tx,
+                now,
+                Role::Operator,
+                operator_id,
+                action,
+                &format!("clinic:{clinic_id}"),
+                reason,
+            )?;
+        }
+        Ok(n == 1)
+    })
+}
+
+/// Logs a clinic or operator out everywhere: every session of theirs stops working.
+pub fn logout_everywhere(db: &dyn PortalDb, role: Role, subject_id: i64) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        let table = match role {
+            Role::Clinic => {
+                "UPDATE portal_accounts SET session_epoch = session_epoch + 1 WHERE clinic_id = $1"
+            }
+            Role::Operator => {
+                "UPDATE portal_operators SET session_epoch = session_epoch + 1 WHERE id = $1"
+            }
+        };
+        tx.execute(table, &[subject_id.into()])?;
+        tx.execute(
+            "DELETE FROM portal_sessions WHERE role = $1 AND subject_id = $2",
+            &[role.as_str().into(), subject_id.into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// Stores a new session.
+#[allow(clippy::too_many_arguments)]
+pub fn create_session(
+    db: &dyn PortalDb,
+    id_hash: &[u8],
+    role: Role,
+    subject_id: i64,
+    csrf: &str,
+    epoch: i64,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        // Expired sessions go as new ones come.
+        tx.execute(
+            "DELETE FROM portal_sessions WHERE expires_at <= $1",
+            &[secs(now).into()],
+        )?;
+        tx.execute(
+            "INSERT INTO portal_sessions (id_hash, role, subject_id, csrf_token, epoch, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                id_hash.into(),
+                role.as_str().into(),
+                subject_id.into(),
+                csrf.into(),
+                epoch.into(),
+                secs(now).into(),
+                secs(expires).into(),
+            ],
+        )?;
+        Ok(())
+    })
+}
+
+/// The live session with this id hash: not expired, and its account's epoch unchanged.
+pub fn load_session(
+    db: &dyn PortalDb,
+    id_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<crate::auth::Session>, StoreError> {
+    transaction(db, |tx| {
+        let Some(row) = tx.query_opt(
+            "SELECT s.role, s.subject_id, s.csrf_token, s.epoch,
+                    CASE WHEN s.role = 'clinic'
+                         THEN (SELECT a.session_epoch FROM portal_accounts a WHERE a.clinic_id = s.subject_id)
+                         ELSE (SELECT o.session_epoch FROM portal_operators o WHERE o.id = s.subject_id) END
+             FROM portal_sessions s WHERE s.id_hash = $1 AND s.expires_at > $2",
+            &[id_hash.into(), secs(now).into()],
+        )?
+        else {
+            return Ok(None);
+        };
+        if row.opt_int(4)? != Some(row.int(3)?) {
+            return Ok(None);
+        }
+        let role = match row.text(0)?.as_str() {
+            "clinic" => Role::Clinic,
+            "operator" => Role::Operator,
+            other => return Err(StoreError::Data(format!("session role {other:?}"))),
+        };
+        Ok(Some(crate::auth::Session {
+            role,
+            subject_id: row.int(1)?,
+            csrf: row.text(2)?,
+            id_hash: id_hash.to_vec(),
+        }))
+    })
+}
+
+/// Ends one session.
+pub fn end_session(db: &dyn PortalDb, id_hash: &[u8]) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        tx.execute(
+            "DELETE FROM portal_sessions WHERE id_hash = $1",
+            &[id_hash.into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// Failed logins for each key since `since`.
+pub fn failures_since(
+    db: &dyn PortalDb,
+    keys: &[&str],
+    since: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    transaction(db, |tx| {
+        keys.iter()
+            .map(|k| {
+                tx.query_opt(
+                    "SELECT count(*) FROM portal_login_failures WHERE throttle_key = $1 AND at >= $2",
+                    &[(*k).into(), secs(since).into()],
+                )?
+                .map_or(Ok(0), |r| r.int(0))
+            })
+            .collect()
+    })
+}
+
+/// Records one failed login under each key (and forgets failures older than `forget_before`).
+pub fn record_failure(
+    db: &dyn PortalDb,
+    keys: &[&str],
+    now: DateTime<Utc>,
+    forget_before: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        tx.execute(
+            "DELETE FROM portal_login_failures WHERE at < $1",
+            &[secs(forget_before).into()],
+        )?;
+        for k in keys {
+            tx.execute(
+                "INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)",
+                &[(*k).into(), secs(now).into()],
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Forgets the failures of `key` (after a successful login).
+pub fn clear_failures(db: &dyn PortalDb, key: &str) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        tx.execute(
+            "DELETE FROM portal_login_failures WHERE throttle_key = $1",
+            &[key.into()],
+        )?;
+        Ok(())
+    })
+}
+
+/// An operator account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operator {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Display name.
+    pub name: String,
+    /// argon2id hash.
+    pub password_hash: String,
+    /// Session epoch.
+    pub session_epoch: i64,
+}
+
+/// Adds an operator (from the command line only); `None` when the login is taken.
+pub fn add_operator(
+    db: &dyn PortalDb,
+    login: &str,
+    name: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    transaction(db, |tx| {
+        if tx
+            .query_opt(
+                "SELECT 1 FROM portal_operators WHERE login = $1",
+                &[login.into()],
+            )?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let row = tx.query_opt(
+            "INSERT INTO portal_operators (login, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[login.into(), name.into(), password_hash.into(), secs(now).into()],
+        )?;
+        let id = row.map_or(Ok(0), |r| r.int(0))?;
+        audit(
+            tx,
+            now,
+            Role::Operator,
+            id,
+            "operator.add",
+            &format!("operator:{id}"),
+            login,
+        )?;
+        Ok(Some(id))
+    })
+}
+
+/// The operator with `login`.
+pub fn operator_by_login(db: &dyn PortalDb, login: &str) -> Result<Option<Operator>, StoreError> {
+    transaction(db, |tx| {
+        tx.query_opt(
+            "SELECT id, login, name, password_hash, session_epoch FROM portal_operators WHERE login = $1",
+            &[login.into()],
+        )?
+        .map(|r| {
+            Ok(Operator {
+                id: r.int(0)?,
+                login: r.text(1)?,
+                name: r.text(2)?,
+                password_hash: r.text(3)?,
+                session_epoch: r.int(4)?,
+            })
+        })
+        .transpose()
+    })
+}
+
+/// The operator with `id`.
+pub fn operator(db: &dyn PortalDb, id: i64) -> Result<Option<Operator>, StoreError> {
+    transaction(db, |tx| {
+        tx.query_opt(
+            "SELECT id, login, name, password_hash, session_epoch FROM portal_operators WHERE id = $1",
+            &[id.into()],
+        )?
+        .map(|r| {
+            Ok(Operator {
+                id: r.int(0)?,
+                login: r.text(1)?,
+                name: r.text(2)?,
+                password_hash: r.text(3)?,
+                session_epoch: r.int(4)?,
+            })
+        })
+        .transpose()
+    })
+}
+
+/// Appends to the portal's audit (inside a transaction).
+pub fn audit(
+    tx: &mut dyn PortalTx,
+    now: DateTime<Utc>,
+    role: Role,
+    actor_id: i64,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO portal_audit (at, actor_role, actor_id, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            secs(now).into(),
+            role.as_str().into(),
+            actor_id.into(),
+            action.into(),
+            target.into(),
+            detail.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Appends to the portal's audit in its own transaction.
+pub fn audit_now(
+    db: &dyn PortalDb,
+    role: Role,
+    actor_id: i64,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        audit(tx, Utc::now(), role, actor_id, action, target, detail)
+    })
+}
+
+/// One line of the audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditLine {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `clinic` or `operator`.
+    pub actor_role: String,
+    /// Who.
+    pub actor_id: i64,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Details (a reason, an amount).
+    pub detail: String,
+}
+
+/// The newest audit lines, `limit` from `offset`.
+pub fn audit_lines(
+    db: &dyn PortalDb,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AuditLine>, StoreError> {
+    transaction(db, |tx| {
+        tx.query(
+            "SELECT at, actor_role, actor_id, action, target, detail FROM portal_audit ORDER BY id DESC LIMIT $1 OFFSET $2",
+            &[limit.into(), offset.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AuditLine {
+                at: time(r.int(0)?),
+                actor_role: r.text(1)?,
+                actor_id: r.int(2)?,
+                action: r.text(3)?,
+                target: r.text(4)?,
+                detail: r.text(5)?,
+            })
+        })
+        .collect()
+    })
+}

@@ -1,0 +1,187 @@
+//! The portal's tables, reached through one small SQL interface both engines implement, so the
+//! portal's queries are written once (in `onshi-portal`) and run on SQLite and PostgreSQL alike.
+//!
+//! The rules that make one text of SQL work on both: placeholders are `$1` … `$n` (SQLite reads
+//! them as `?1` … `?n`), the portal's columns are only integers (Unix seconds for times), text
+//! and bytes, and the SQL uses what both engines share (`RETURNING`, `ON CONFLICT`, `LIMIT` /
+//! `OFFSET`, `lower(…) LIKE …`).
+
+use crate::StoreError;
+
+/// A value bound to, or read from, the portal's SQL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// NULL.
+    Null,
+    /// An integer (also times, as Unix seconds, and booleans as 0/1).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes (hashes).
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(v.clone())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Bytes(v)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Self::Bytes(v.to_vec())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Null, Into::into)
+    }
+}
+
+/// One row, its columns in `SELECT` order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn get(&self, i: usize) -> Result<&Value, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Data(format!("portal row: no column {i}")))
+    }
+
+    /// Column `i` as an integer.
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.get(i)? {
+            Value::Int(v) => Ok(*v),
+            other => Err(StoreError::Data(format!(
+                "portal column {i}: {other:?} is not an integer"
+            ))),
+        }
+    }
+
+    /// Column `i` as an integer or NULL.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    /// Column `i` as text.
+    pub fn text(&self, i: usize) -> Result<String, StoreError> {
+        match self.get(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(StoreError::Data(format!(
+                "portal column {i}: {other:?} is not text"
+            ))),
+        }
+    }
+
+    /// Column `i` as text or NULL.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    /// Column `i` as bytes.
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        match self.get(i)? {
+            Value::Bytes(v) => Ok(v.clone()),
+            other => Err(StoreError::Data(format!(
+                "portal column {i}: {other:?} is not bytes"
+            ))),
+        }
+    }
+}
+
+/// Statements inside one transaction.
+pub trait PortalTx {
+    /// Runs a statement; returns the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+    /// Runs a query; returns every row.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
+
+    /// The first row of a query, if any.
+    fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// The portal's access to the store.
+pub trait PortalDb: Send + Sync {
+    /// Runs `f` in one transaction: committed when `f` returns `Ok`, rolled back otherwise.
+    fn portal_tx(
+        &self,
+        f: &mut dyn FnMut(&mut dyn PortalTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Runs `f` in one transaction and returns what it returned.
+pub fn transaction<T>(
+    db: &dyn PortalDb,
+    mut f: impl FnMut(&mut dyn PortalTx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut out = None;
+    db.portal_tx(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Data("portal transaction ended without a result".into()))
+}
+
+/// `$1` … `$n` as SQLite's numbered `?1` … `?n` (the portal's SQL holds no other `$`).
+pub(crate) fn sqlite_placeholders(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_decode_by_position() {
+        let row = Row(vec![
+            Value::Int(7),
+            Value::Null,
+            Value::from("a"),
+            Value::from(vec![1u8]),
+        ]);
+        assert_eq!(row.int(0).ok(), Some(7));
+        assert_eq!(row.opt_int(1).ok(), Some(None));
+        assert_eq!(row.text(2).ok().as_deref(), Some("a"));
+        assert_eq!(row.bytes(3).ok(), Some(vec![1]));
+        assert!(row.text(0).is_err() && row.int(9).is_err());
+        assert_eq!(Value::from(None::<i64>), Value::Null);
+        assert_eq!(
+            sqlite_placeholders("a = $1 AND b = $12"),
+            "a = ?1 AND b = ?12"
+        );
+    }
+}
