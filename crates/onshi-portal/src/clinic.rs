@@ -22,6 +22,8 @@ use crate::{blocking, State};
 const CONFIRM_HOURS: i64 = 72;
 /// How long a password-reset link works.
 const RESET_HOURS: i64 = 1;
+/// Reset mails per account within the throttling window.
+const RESET_MAILS_PER_WINDOW: i64 = 3;
 
 /// The 施術所 kinds: the form's value and the label.
 pub const KINDS: [(&str, &str); 3] = [
@@ -311,7 +313,15 @@ async fn register(
             &auth::token_hash(&token),
             now + Duration::hours(CONFIRM_HOURS),
             now,
-        )?;
+        );
+        let added = match added {
+            Ok(added) => added,
+            Err(e) => {
+                // Nothing half-registered stays.
+                db::remove_unfinished_clinic(db, clinic.id)?;
+                return Err(e.into());
+            }
+        };
         if !added {
             db::remove_unfinished_clinic(db, clinic.id)?;
             return Ok(None);
@@ -451,6 +461,7 @@ pub enum LoginOutcome {
 pub const THROTTLED: &str =
     "ログインの失敗が続いたため、しばらくログインできません。時間をおいてからお試しください。";
 const WRONG: &str = "メールアドレスまたはパスワードが違います。";
+const UNCONFIRMED: &str = "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。リンクの期限が切れた場合は「パスワードを忘れた方」から再設定すると、確認も済みます。";
 
 async fn login(
     StateOf(portal): StateOf<State>,
@@ -470,24 +481,42 @@ async fn login(
         let account_key = format!("account:{email_for_work}");
         let address_key = format!("address:{address}");
         let since = now - Duration::minutes(s.throttle_minutes);
-        let failures = db::failures_since(db, &[&account_key, &address_key], since)?;
-        if failures[0] >= s.failures_per_account || failures[1] >= s.failures_per_address {
+        // A control character (NUL …) is no e-mail address: refused before the store.
+        if email_for_work.chars().any(char::is_control) {
+            return Ok(LoginOutcome::Refused(WRONG));
+        }
+        let allowed = db::reserve_attempt(
+            db,
+            &[
+                (&account_key, s.failures_per_account),
+                (&address_key, s.failures_per_address),
+            ],
+            now,
+            since,
+        )?;
+        if !allowed {
             return Ok(LoginOutcome::Refused(THROTTLED));
         }
         let account = db::account_by_email(db, &email_for_work)?;
-        let hash = account.as_ref().map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
+        let hash = account
+            .as_ref()
+            .map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
         let matches = auth::verify_password(&password, hash);
         let Some(account) = account.filter(|_| matches) else {
-            db::record_failure(db, &[&account_key, &address_key], now, since)?;
+            // The attempt stays counted as a failure.
             return Ok(LoginOutcome::Refused(WRONG));
         };
+        db::attempt_succeeded(db, &account_key, &address_key, now)?;
         if account.email_confirmed_at.is_none() {
-            return Ok(LoginOutcome::Refused(
-                "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。",
-            ));
+            return Ok(LoginOutcome::Refused(UNCONFIRMED));
         }
-        db::clear_failures(db, &account_key)?;
-        let id = auth::start_session(p, Role::Clinic, account.clinic_id, account.session_epoch, now)?;
+        let id = auth::start_session(
+            p,
+            Role::Clinic,
+            account.clinic_id,
+            account.session_epoch,
+            now,
+        )?;
         Ok(LoginOutcome::Ok(id))
     })
     .await?;
@@ -585,13 +614,34 @@ struct ResetRequest {
 
 async fn reset_request(
     StateOf(portal): StateOf<State>,
+    Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
     Form(f): Form<ResetRequest>,
 ) -> Result<Response, PageError> {
     auth::check_form_token(&headers, &f.csrf)?;
     let email = f.email.trim().to_lowercase();
+    let address = addr.0.ip().to_string();
     blocking(&portal, move |p| {
         let db = p.store.portal();
+        if email.chars().any(char::is_control) {
+            return Ok(());
+        }
+        // At most a few reset mails per address and per account in the throttling window, so
+        // nobody can flood a clinic's mailbox; the answer stays the same.
+        let now = Utc::now();
+        let since = now - Duration::minutes(p.settings.throttle_minutes);
+        let allowed = db::reserve_attempt(
+            db,
+            &[
+                (&format!("reset:{email}"), RESET_MAILS_PER_WINDOW),
+                (&format!("reset-address:{address}"), p.settings.failures_per_address),
+            ],
+            now,
+            since,
+        )?;
+        if !allowed {
+            return Ok(());
+        }
         // The same answer whether or not the address is registered.
         if let Some(account) = db::account_by_email(db, &email)? {
             let token = auth::random_token()?;
@@ -673,12 +723,18 @@ async fn reset_confirm(
     let password = f.password.clone();
     let result = blocking(&portal, move |p| {
         let new_hash = auth::hash_password(&password)?;
+        let now = Utc::now();
+        // The link reached the mailbox: that confirms the address too (an expired confirmation
+        // link is not a dead end).
         Ok(db::spend_token(
             p.store.portal(),
             &hash,
             "reset",
-            Utc::now(),
-            |tx, clinic| db::set_password(tx, clinic, &new_hash),
+            now,
+            |tx, clinic| {
+                db::set_password(tx, clinic, &new_hash)?;
+                db::confirm_email(tx, clinic, now)
+            },
         )?)
     })
     .await?;

@@ -185,18 +185,12 @@ pub fn add_account(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     transaction(db, |tx| {
-        if tx
-            .query_opt(
-                "SELECT 1 FROM portal_accounts WHERE email = $1",
-                &[a.email.as_str().into()],
-            )?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        tx.execute(
+        // Two registrations of one address at once: the second does nothing (it waits for the
+        // first's unique-index entry on PostgreSQL, and SQLite runs them one after the other).
+        let inserted = tx.execute(
             "INSERT INTO portal_accounts (clinic_id, email, password_hash, kinds, director, address, phone, status, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'registered', $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'registered', $8)
+             ON CONFLICT (email) DO NOTHING",
             &[
                 clinic_id.into(),
                 a.email.as_str().into(),
@@ -208,6 +202,9 @@ pub fn add_account(
                 secs(now).into(),
             ],
         )?;
+        if inserted == 0 {
+            return Ok(false);
+        }
         put_token(tx, confirm_hash, "confirm", clinic_id, confirm_expires)?;
         Ok(true)
     })
@@ -281,26 +278,31 @@ pub fn spend_token(
     mut then: impl FnMut(&mut dyn PortalTx, i64) -> Result<(), StoreError>,
 ) -> Result<Result<i64, TokenProblem>, StoreError> {
     transaction(db, |tx| {
+        // Spend first, conditionally: of two uses at once, the second waits for the first's
+        // row lock and then finds the token used.
+        let spent = tx.query_opt(
+            "UPDATE portal_tokens SET used_at = $1
+             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
+             RETURNING clinic_id",
+            &[secs(now).into(), hash.into(), purpose.into()],
+        )?;
+        if let Some(row) = spent {
+            let clinic_id = row.int(0)?;
+            then(tx, clinic_id)?;
+            return Ok(Ok(clinic_id));
+        }
         let Some(row) = tx.query_opt(
-            "SELECT clinic_id, expires_at, used_at FROM portal_tokens WHERE token_hash = $1 AND purpose = $2",
+            "SELECT used_at FROM portal_tokens WHERE token_hash = $1 AND purpose = $2",
             &[hash.into(), purpose.into()],
         )?
         else {
             return Ok(Err(TokenProblem::Unknown));
         };
-        if row.opt_int(2)?.is_some() {
-            return Ok(Err(TokenProblem::Used));
-        }
-        if row.int(1)? <= secs(now) {
-            return Ok(Err(TokenProblem::Expired));
-        }
-        let clinic_id = row.int(0)?;
-        tx.execute(
-            "UPDATE portal_tokens SET used_at = $1 WHERE token_hash = $2",
-            &[secs(now).into(), hash.into()],
-        )?;
-        then(tx, clinic_id)?;
-        Ok(Ok(clinic_id))
+        Ok(Err(if row.opt_int(0)?.is_some() {
+            TokenProblem::Used
+        } else {
+            TokenProblem::Expired
+        }))
     })
 }
 
@@ -519,43 +521,70 @@ pub fn end_session(db: &dyn PortalDb, id_hash: &[u8]) -> Result<(), StoreError> 
     })
 }
 
-/// Failed logins for each key since `since`.
-pub fn failures_since(
+/// Counts one attempt under each `(key, limit)`: refused (`false`, nothing counted) when a key
+/// already has `limit` failures since `since`; otherwise one failure is recorded under every
+/// key before the password is even checked, so concurrent guesses cannot slip past the limit
+/// (each key's lock row serialises them). A successful login then takes its failure back with
+/// [`attempt_succeeded`].
+pub fn reserve_attempt(
     db: &dyn PortalDb,
-    keys: &[&str],
+    keys: &[(&str, i64)],
+    now: DateTime<Utc>,
     since: DateTime<Utc>,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<bool, StoreError> {
+    let mut keys = keys.to_vec();
+    // One order for everyone: two attempts never wait on each other's locks crosswise.
+    keys.sort_unstable();
     transaction(db, |tx| {
-        keys.iter()
-            .map(|k| {
-                tx.query_opt(
+        for (key, _) in &keys {
+            tx.execute(
+                "INSERT INTO portal_throttle_locks (throttle_key, touched_at) VALUES ($1, $2)
+                 ON CONFLICT (throttle_key) DO UPDATE SET touched_at = $2",
+                &[(*key).into(), secs(now).into()],
+            )?;
+        }
+        for (key, limit) in &keys {
+            let failures = tx
+                .query_opt(
                     "SELECT count(*) FROM portal_login_failures WHERE throttle_key = $1 AND at >= $2",
-                    &[(*k).into(), secs(since).into()],
+                    &[(*key).into(), secs(since).into()],
                 )?
-                .map_or(Ok(0), |r| r.int(0))
-            })
-            .collect()
+                .map_or(Ok(0), |r| r.int(0))?;
+            if failures >= *limit {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            "DELETE FROM portal_login_failures WHERE at < $1",
+            &[secs(since).into()],
+        )?;
+        for (key, _) in &keys {
+            tx.execute(
+                "INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)",
+                &[(*key).into(), secs(now).into()],
+            )?;
+        }
+        Ok(true)
     })
 }
 
-/// Records one failed login under each key (and forgets failures older than `forget_before`).
-pub fn record_failure(
+/// After a successful login: the account's failures are forgotten, and the attempt reserved
+/// under the address at `at` is taken back.
+pub fn attempt_succeeded(
     db: &dyn PortalDb,
-    keys: &[&str],
-    now: DateTime<Utc>,
-    forget_before: DateTime<Utc>,
+    account_key: &str,
+    address_key: &str,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     transaction(db, |tx| {
         tx.execute(
-            "DELETE FROM portal_login_failures WHERE at < $1",
-            &[secs(forget_before).into()],
+            "DELETE FROM portal_login_failures WHERE throttle_key = $1",
+            &[account_key.into()],
         )?;
-        for k in keys {
-            tx.execute(
-                "INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)",
-                &[(*k).into(), secs(now).into()],
-            )?;
-        }
+        tx.execute(
+            "DELETE FROM portal_login_failures WHERE throttle_key = $1 AND at = $2",
+            &[address_key.into(), secs(at).into()],
+        )?;
         Ok(())
     })
 }

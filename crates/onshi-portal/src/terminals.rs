@@ -1,10 +1,666 @@
-//! (being written)
+//! The clinic's 受付端末 (terminal accounts of the reception app): the list with each
+//! terminal's state, last use and number of checks; creating one, whose one-time enrollment code
+//! is shown once; its settings file (ユーザー設定情報) that `onshi app enroll --settings FILE
+//! --code CODE` reads; revoking one (the service refuses it from its next request on).
+//!
+//! Only for a clinic whose 利用開始申請 is approved, and only ever the clinic's own terminals:
+//! another clinic's terminal id is "not found", like an unknown one.
 
-use axum::Router;
+use axum::extract::{Path, State as StateOf};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup};
+use onshi_proto::{settings_file_name, TerminalSettings};
+use onshi_server::admin::{self, ENROLLMENT_CODE_HOURS};
+use onshi_store::{Terminal, TerminalStatus};
+use serde::Deserialize;
 
-use crate::State;
+use crate::auth::ClinicUser;
+use crate::db::{self, Account, AccountStatus, Role};
+use crate::view::{self, csrf, respond, Nav, PageError};
+use crate::{blocking, Portal, Settings, State};
+
+/// The pages' title.
+const TITLE: &str = "受付端末";
+/// The list's address (also where a revoke returns to).
+const LIST: &str = "/portal/terminals";
+/// The settings file's content type.
+pub const SETTINGS_CONTENT_TYPE: &str = "application/toml; charset=utf-8";
 
 /// The routes.
 pub fn routes() -> Router<State> {
     Router::new()
+        .route(LIST, get(list).post(create))
+        .route("/portal/terminals/{id}/settings", get(settings_file))
+        .route("/portal/terminals/{id}/revoke", post(revoke))
+}
+
+/// A terminal's status as the clinic reads it.
+pub fn status_label(status: TerminalStatus) -> &'static str {
+    match status {
+        TerminalStatus::Pending => "登録待ち",
+        TerminalStatus::Active => "利用中",
+        TerminalStatus::Revoked => "停止",
+    }
+}
+
+/// The settings file (TOML of [`TerminalSettings`]) of terminal `account`: the service's
+/// address, the account, and the server CA when the portal knows one.
+pub fn settings_toml(settings: &Settings, account: &str) -> Result<String, toml::ser::Error> {
+    let ca = settings.server_ca_pem.trim();
+    toml::to_string(&TerminalSettings {
+        server: settings.service_url.clone(),
+        account: account.to_owned(),
+        server_ca: (!ca.is_empty()).then(|| settings.server_ca_pem.clone()),
+    })
+}
+
+/// The command that enrolls the app with the settings file and the code.
+pub fn enroll_command(account: &str, code: &str) -> String {
+    format!(
+        "onshi app enroll --data DIR --settings {} --code {code}",
+        settings_file_name(account)
+    )
+}
+
+/// Where terminal `id`'s settings file is downloaded.
+fn settings_href(id: &str) -> String {
+    format!("/portal/terminals/{id}/settings")
+}
+
+/// A date (JST) for the list.
+fn day(t: DateTime<Utc>) -> String {
+    t.with_timezone(&crate::jst())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A form with only the CSRF token.
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The clinic's account when its 利用開始申請 is approved; otherwise the page that says so.
+async fn approved(
+    portal: &State,
+    user: &ClinicUser,
+) -> Result<Result<Account, Response>, PageError> {
+    let clinic = user.clinic_id;
+    let account = blocking(portal, move |p| Ok(db::account(p.store.portal(), clinic)?))
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    if account.status == AccountStatus::Approved {
+        Ok(Ok(account))
+    } else {
+        Ok(Err((
+            StatusCode::FORBIDDEN,
+            respond(not_approved_page(&account, &user.session.csrf)),
+        )
+            .into_response()))
+    }
+}
+
+fn not_approved_page(account: &Account, token: &str) -> Markup {
+    let why = match account.status {
+        AccountStatus::Registered => {
+            "まだ利用開始申請をしていません。ホームから利用開始申請をしてください。"
+        }
+        AccountStatus::Applied => {
+            "利用開始申請は実施機関が確認しています。承認されると、ここで受付端末を作成できます。"
+        }
+        AccountStatus::Rejected => {
+            "利用開始申請が差し戻されました。ホームで理由を確認し、もう一度申請してください。"
+        }
+        AccountStatus::Approved => "",
+    };
+    view::page(
+        TITLE,
+        Nav::Clinic(&account.name, token),
+        html! {
+            div.notice.warn #not-approved role="alert" {
+                p { "受付端末を作成・管理するには、利用開始申請が承認されている必要があります。" }
+                p { (why) }
+            }
+            p { "利用開始申請の状況: " strong #application-status { (account.status.label()) } }
+            p { a.button.primary href="/portal/home" { "ホームへ" } }
+        },
+    )
+}
+
+/// The clinic's terminal `id`; another clinic's or an unknown one is not found.
+fn own_terminal(p: &Portal, clinic_id: i64, id: &str) -> Result<Terminal, PageError> {
+    p.store
+        .terminal(id)?
+        .filter(|t| t.clinic_id == clinic_id)
+        .ok_or_else(PageError::not_found)
+}
+
+async fn list(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
+    let account = match approved(&portal, &user).await? {
+        Ok(a) => a,
+        Err(page) => return Ok(page),
+    };
+    let clinic = user.clinic_id;
+    let terminals = blocking(&portal, move |p| Ok(p.store.terminals_of_clinic(clinic)?)).await?;
+    Ok(respond(list_page(&account, &user.session.csrf, &terminals)))
+}
+
+fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
+    view::page(
+        TITLE,
+        Nav::Clinic(&account.name, token),
+        html! {
+            p { "受付で資格確認アプリ（onshi app）を使うパソコンやタブレットごとに、端末のアカウントを1つ作成します。" }
+            section.card #new-terminal {
+                h2 { "端末を追加する" }
+                p { "作成すると、アプリの登録に使う登録コード（1回限り、" (ENROLLMENT_CODE_HOURS) "時間有効）と設定ファイルのダウンロードが表示されます。登録コードは作成した直後の画面でしか表示されません。" }
+                form #create-terminal method="post" action=(LIST) {
+                    (csrf(token))
+                    button.primary type="submit" { "端末のアカウントを作成する" }
+                }
+            }
+            section.card {
+                h2 { "端末の一覧" }
+                @if terminals.is_empty() {
+                    p #no-terminals { "まだ端末はありません。" }
+                } @else {
+                    table #terminals {
+                        thead {
+                            tr {
+                                th { "アカウント" }
+                                th { "状態" }
+                                th { "作成日" }
+                                th { "登録日" }
+                                th { "最終利用（日本時間）" }
+                                th.num { "確認件数" }
+                                th { "操作" }
+                            }
+                        }
+                        tbody {
+                            @for t in terminals {
+                                tr id=(format!("terminal-{}", t.id)) {
+                                    td.account { (t.id) }
+                                    td.status id=(format!("status-{}", t.id)) { (status_label(t.status)) }
+                                    td { (day(t.created_at)) }
+                                    td { (t.enrolled_at.map(day).unwrap_or_else(|| "—".to_owned())) }
+                                    td { (t.last_used_at.map(view::when).unwrap_or_else(|| "—".to_owned())) }
+                                    td.num id=(format!("checks-{}", t.id)) { (t.checks) }
+                                    td {
+                                        @if t.status == TerminalStatus::Revoked {
+                                            @if let Some(at) = t.revoked_at { (day(at)) " に停止" }
+                                        } @else {
+                                            p {
+                                                a id=(format!("settings-{}", t.id)) href=(settings_href(&t.id)) download=(settings_file_name(&t.id)) { "設定ファイル" }
+                                            }
+                                            form id=(format!("revoke-{}", t.id)) method="post" action=(format!("/portal/terminals/{}/revoke", t.id)) {
+                                                (csrf(token))
+                                                button.danger type="submit" { "この端末を停止する（元に戻せません）" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                p { "停止した端末からは、次の通信から資格確認ができなくなります。停止は取り消せません。再び使うときは、新しい端末のアカウントを作成してください。" }
+                p { "登録コードをなくしたときや有効期限が切れたときは、登録待ちの端末を停止し、新しい端末のアカウントを作成してください。" }
+            }
+        },
+    )
+}
+
+async fn create(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    let account = match approved(&portal, &user).await? {
+        Ok(a) => a,
+        Err(page) => return Ok(page),
+    };
+    let clinic = user.clinic_id;
+    let new = blocking(&portal, move |p| {
+        let new = admin::add_terminal(p.store.as_ref(), clinic, Utc::now())
+            .map_err(PageError::internal)?;
+        db::audit_now(
+            p.store.portal(),
+            Role::Clinic,
+            clinic,
+            "terminal.add",
+            &format!("terminal:{}", new.terminal.id),
+            "",
+        )?;
+        Ok(new)
+    })
+    .await?;
+    Ok(respond(created_page(
+        &account,
+        &user.session.csrf,
+        &new.terminal.id,
+        &new.code,
+        new.code_expires_at,
+    )))
+}
+
+fn created_page(
+    account: &Account,
+    token: &str,
+    id: &str,
+    code: &str,
+    expires: DateTime<Utc>,
+) -> Markup {
+    let file = settings_file_name(id);
+    view::page(
+        TITLE,
+        Nav::Clinic(&account.name, token),
+        html! {
+            h2 #terminal-created { "端末のアカウントを作成しました" }
+            div.notice.warn #code-once role="alert" {
+                p { "登録コードはこの画面でしか表示されません。あとから確認することはできないので、いま控えるか、このまま受付端末での登録まで進めてください。" }
+            }
+            section.card {
+                dl {
+                    dt { "端末のアカウント" }
+                    dd #terminal-account { (id) }
+                    dt { "登録コード（1回限り）" }
+                    dd { span.code #enrollment-code { (code) } }
+                    dt { "登録コードの有効期限" }
+                    dd #code-expires { (view::when(expires)) "（日本時間）まで" }
+                }
+            }
+            section.card {
+                h2 { "アプリの登録手順" }
+                ol {
+                    li {
+                        "設定ファイル（ユーザー設定情報）をダウンロードし、受付端末にコピーします: "
+                        a #settings-link href=(settings_href(id)) download=(file) { (file) }
+                    }
+                    li {
+                        "受付端末で、設定ファイルを置いたフォルダーから次のコマンドを実行します。DIR はアプリのデータを置くフォルダー（例: onshi-app）に置き換えてください。"
+                        pre #enroll-command { (enroll_command(id, code)) }
+                    }
+                    li { "登録が終わると、一覧の状態が「利用中」になります。" }
+                }
+            }
+            p { a href=(LIST) { "端末の一覧へ戻る" } }
+        },
+    )
+}
+
+async fn settings_file(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if let Err(page) = approved(&portal, &user).await? {
+        return Ok(page);
+    }
+    let clinic = user.clinic_id;
+    let (id, body) = blocking(&portal, move |p| {
+        let t = own_terminal(p, clinic, &id)?;
+        let body = settings_toml(&p.settings, &t.id).map_err(PageError::internal)?;
+        Ok((t.id, body))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, SETTINGS_CONTENT_TYPE.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", settings_file_name(&id)),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn revoke(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    if let Err(page) = approved(&portal, &user).await? {
+        return Ok(page);
+    }
+    let clinic = user.clinic_id;
+    blocking(&portal, move |p| {
+        let t = own_terminal(p, clinic, &id)?;
+        if t.status != TerminalStatus::Revoked && p.store.revoke_terminal(&t.id, Utc::now())? {
+            db::audit_now(
+                p.store.portal(),
+                Role::Clinic,
+                clinic,
+                "terminal.revoke",
+                &format!("terminal:{}", t.id),
+                status_label(t.status),
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Redirect::to(LIST).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(ca: &str) -> Settings {
+        Settings {
+            public_url: "https://portal.example.jp".to_owned(),
+            outbox: "outbox".into(),
+            receipts: "receipts".into(),
+            mail_from: "portal@example.jp".to_owned(),
+            deadline_end: Utc::now(),
+            deadline: Utc::now().date_naive(),
+            equipment_cap_yen: 41_000,
+            rececon_rate_percent: 50,
+            rececon_cap_yen: 100_000,
+            session_hours: 8,
+            failures_per_account: 5,
+            failures_per_address: 20,
+            throttle_minutes: 15,
+            server_ca_pem: ca.to_owned(),
+            service_url: "https://127.0.0.1:8443".to_owned(),
+        }
+    }
+
+    #[test]
+    fn settings_file_parses_back() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\"'\\x\n-----END CERTIFICATE-----\n";
+        let text = settings_toml(&settings(pem), "W0000001").unwrap_or_else(|e| panic!("{e}"));
+        let back: TerminalSettings = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            back,
+            TerminalSettings {
+                server: "https://127.0.0.1:8443".to_owned(),
+                account: "W0000001".to_owned(),
+                server_ca: Some(pem.to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn settings_file_without_a_ca() {
+        let text = settings_toml(&settings(" \n"), "W0000002").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!text.contains("server_ca"), "{text}");
+        let back: TerminalSettings = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.server_ca, None);
+        assert_eq!(back.account, "W0000002");
+    }
+
+    /// A portal over a fresh SQLite store.
+    struct World {
+        _dir: tempfile::TempDir,
+        portal: State,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            onshi_store::open_service_data_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mut settings =
+            settings("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        settings.outbox = dir.path().join("outbox");
+        let portal = std::sync::Arc::new(Portal {
+            store: std::sync::Arc::from(store),
+            mailer: crate::mail::Mailer::Outbox(settings.outbox.clone()),
+            settings,
+        });
+        World { _dir: dir, portal }
+    }
+
+    /// A clinic with a confirmed e-mail, approved or only registered, logged in.
+    fn clinic(w: &World, n: u32, approve: bool) -> ClinicUser {
+        let now = Utc::now();
+        let p = &w.portal;
+        let c = p
+            .store
+            .add_clinic(&format!("テスト接骨院{n}"), &format!("契012345{n}123"), now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let db = p.store.portal();
+        let email = format!("c{n}@example.jp");
+        let hash = crate::auth::token_hash(&email);
+        let account = db::NewAccount {
+            email,
+            password_hash: String::new(),
+            kinds: "judo".to_owned(),
+            director: "院長".to_owned(),
+            address: "東京都".to_owned(),
+            phone: "03-1234-5678".to_owned(),
+        };
+        let ok = db::add_account(
+            db,
+            c.id,
+            &account,
+            &hash,
+            now + chrono::Duration::hours(1),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(ok);
+        db::spend_token(db, &hash, "confirm", now, |tx, id| {
+            db::confirm_email(tx, id, now)
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        if approve {
+            assert!(db::apply(db, c.id, now).unwrap_or_else(|e| panic!("{e}")));
+            assert!(db::decide_application(db, 1, c.id, true, "", now)
+                .unwrap_or_else(|e| panic!("{e}")));
+        }
+        ClinicUser {
+            clinic_id: c.id,
+            session: crate::auth::Session {
+                role: Role::Clinic,
+                subject_id: c.id,
+                csrf: format!("{n}").repeat(64),
+                id_hash: Vec::new(),
+            },
+        }
+    }
+
+    fn form(user: &ClinicUser) -> Form<CsrfOnly> {
+        Form(CsrfOnly {
+            csrf: user.session.csrf.clone(),
+        })
+    }
+
+    fn bad_form() -> Form<CsrfOnly> {
+        Form(CsrfOnly {
+            csrf: "x".repeat(64),
+        })
+    }
+
+    async fn text(r: Response) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn status(r: &Result<Response, PageError>) -> StatusCode {
+        match r {
+            Ok(r) => r.status(),
+            Err(e) => e.status,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn create_download_and_revoke_only_the_clinics_own() {
+        let w = world();
+        let a = clinic(&w, 1, true);
+        let b = clinic(&w, 2, true);
+        let st = || StateOf(w.portal.clone());
+
+        let page = text(
+            list(st(), a.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}")),
+        )
+        .await;
+        assert!(page.contains("id=\"no-terminals\""), "{page}");
+
+        let r = create(st(), a.clone(), bad_form()).await;
+        assert_eq!(status(&r), StatusCode::FORBIDDEN);
+        assert!(w
+            .portal
+            .store
+            .terminals_of_clinic(a.clinic_id)
+            .unwrap_or_default()
+            .is_empty());
+
+        let r = create(st(), a.clone(), form(&a))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = text(r).await;
+        let terminals = w
+            .portal
+            .store
+            .terminals_of_clinic(a.clinic_id)
+            .unwrap_or_default();
+        assert_eq!(terminals.len(), 1);
+        let id = terminals[0].id.clone();
+        assert!(
+            page.contains(&format!("<dd id=\"terminal-account\">{id}</dd>")),
+            "{page}"
+        );
+        let code = page
+            .split("id=\"enrollment-code\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or_else(|| panic!("{page}"))
+            .to_owned();
+        assert_eq!(code.len(), 14, "{code}");
+        assert!(page.contains(&enroll_command(&id, &code)), "{page}");
+        assert!(page.contains("id=\"code-expires\""), "{page}");
+
+        let page = text(
+            list(st(), a.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}")),
+        )
+        .await;
+        assert!(
+            page.contains(&format!("id=\"status-{id}\">登録待ち<")),
+            "{page}"
+        );
+        assert!(!page.contains(&code), "the code is shown once");
+
+        let r = settings_file(st(), a.clone(), Path(id.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.headers()[header::CONTENT_TYPE], SETTINGS_CONTENT_TYPE);
+        assert_eq!(
+            r.headers()[header::CONTENT_DISPOSITION],
+            format!("attachment; filename=\"onshi-terminal-{id}.toml\"").as_str()
+        );
+        let back: TerminalSettings =
+            toml::from_str(&text(r).await).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.account, id);
+        assert_eq!(back.server, "https://127.0.0.1:8443");
+        assert!(back.server_ca.is_some());
+
+        // Another clinic, and unknown ids, find nothing.
+        {
+            let who = &b;
+            let r = settings_file(st(), who.clone(), Path(id.clone())).await;
+            assert_eq!(status(&r), StatusCode::NOT_FOUND);
+            let r = revoke(st(), who.clone(), Path(id.clone()), form(who)).await;
+            assert_eq!(status(&r), StatusCode::NOT_FOUND);
+        }
+        let r = settings_file(st(), a.clone(), Path("W9999999".to_owned())).await;
+        assert_eq!(status(&r), StatusCode::NOT_FOUND);
+        let page = text(
+            list(st(), b.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}")),
+        )
+        .await;
+        assert!(!page.contains(&id), "{page}");
+
+        let r = revoke(st(), a.clone(), Path(id.clone()), bad_form()).await;
+        assert_eq!(status(&r), StatusCode::FORBIDDEN);
+        let t = w.portal.store.terminal(&id).unwrap_or_default();
+        assert_eq!(t.map(|t| t.status), Some(TerminalStatus::Pending));
+
+        let r = revoke(st(), a.clone(), Path(id.clone()), form(&a))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], LIST);
+        let t = w.portal.store.terminal(&id).unwrap_or_default();
+        assert_eq!(t.map(|t| t.status), Some(TerminalStatus::Revoked));
+        let page = text(
+            list(st(), a.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}")),
+        )
+        .await;
+        assert!(
+            page.contains(&format!("id=\"status-{id}\">停止<")),
+            "{page}"
+        );
+        assert!(!page.contains(&format!("id=\"revoke-{id}\"")), "{page}");
+
+        // Revoking again changes nothing and logs nothing.
+        let r = revoke(st(), a.clone(), Path(id.clone()), form(&a)).await;
+        assert_eq!(status(&r), StatusCode::SEE_OTHER);
+        let actions: Vec<String> = db::audit_lines(w.portal.store.portal(), 100, 0)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.target == format!("terminal:{id}"))
+            .map(|l| format!("{} {} {}", l.actor_role, l.actor_id, l.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                format!("clinic {} terminal.revoke", a.clinic_id),
+                format!("clinic {} terminal.add", a.clinic_id)
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn only_after_approval() {
+        let w = world();
+        let c = clinic(&w, 3, false);
+        let st = || StateOf(w.portal.clone());
+        let r = list(st(), c.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let page = text(r).await;
+        assert!(page.contains("id=\"not-approved\""), "{page}");
+        let r = create(st(), c.clone(), form(&c)).await;
+        assert_eq!(status(&r), StatusCode::FORBIDDEN);
+        assert!(w
+            .portal
+            .store
+            .terminals_of_clinic(c.clinic_id)
+            .unwrap_or_default()
+            .is_empty());
+    }
+
+    #[test]
+    fn labels_and_command() {
+        assert_eq!(status_label(TerminalStatus::Pending), "登録待ち");
+        assert_eq!(status_label(TerminalStatus::Active), "利用中");
+        assert_eq!(status_label(TerminalStatus::Revoked), "停止");
+        assert_eq!(
+            enroll_command("W0000001", "ABCD-EFGH-JKLM"),
+            "onshi app enroll --data DIR --settings onshi-terminal-W0000001.toml --code ABCD-EFGH-JKLM"
+        );
+    }
 }

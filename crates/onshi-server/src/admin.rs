@@ -71,9 +71,16 @@ pub fn add_clinic(
 /// 登録記号番号 of the 受領委任 contract: letters (e.g. 協, 契) and digits; hyphens optional.
 /// Kept without hyphens; at least 7 digits.
 pub fn normalise_registration(s: &str) -> Result<String, String> {
+    // Full-width digits (０–９) are the same digits.
     let kept: String = s
         .chars()
-        .filter(|c| !matches!(c, '-' | '‐' | '－' | ' ' | '　'))
+        .filter(|c| !matches!(c, '-' | '‐' | '－' | 'ー' | ' ' | '　'))
+        .map(|c| match c {
+            '０'..='９' => {
+                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
+            }
+            c => c,
+        })
         .collect();
     let digits = kept.chars().filter(char::is_ascii_digit).count();
     if kept.is_empty()
@@ -234,6 +241,10 @@ mod tests {
         assert_ne!(new_code().unwrap(), c);
         assert_eq!(
             normalise_registration("契0123456-1-23").unwrap(),
+            "契0123456123"
+        );
+        assert_eq!(
+            normalise_registration("契０１２３４５６－１－２３").unwrap(),
             "契0123456123"
         );
         assert!(normalise_registration("12").is_err());

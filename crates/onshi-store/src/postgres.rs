@@ -191,6 +191,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         at bigint NOT NULL
     );
     CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
+    -- One row per throttling key, locked while an attempt is counted: concurrent attempts on
+    -- one key are counted one after the other on every engine.
+    CREATE TABLE portal_throttle_locks (
+        throttle_key text PRIMARY KEY,
+        touched_at bigint NOT NULL
+    );
     -- Subsidy claims: one per clinic and kind (equipment | rececon).
     CREATE TABLE portal_claims (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

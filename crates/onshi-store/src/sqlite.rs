@@ -192,6 +192,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
+    -- One row per throttling key, locked while an attempt is counted: concurrent attempts on
+    -- one key are counted one after the other on every engine.
+    CREATE TABLE portal_throttle_locks (
+        throttle_key TEXT PRIMARY KEY,
+        touched_at INTEGER NOT NULL
+    );
     -- Subsidy claims: one per clinic and kind (equipment | rececon).
     CREATE TABLE portal_claims (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

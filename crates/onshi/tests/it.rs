@@ -4,8 +4,10 @@ mod it {
     mod app;
     mod app_pcsc;
     mod app_ui;
+    mod browser;
     mod card;
     mod cli;
     mod crash;
+    mod portal;
     mod server;
 }

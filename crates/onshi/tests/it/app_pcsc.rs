@@ -21,16 +21,16 @@ use super::cli::{ok, s};
 /// The visit date of every check: the answer depends on it, not on today.
 const VISIT: &str = "20260401";
 pub(super) const PIN: &str = "1234";
-const PERSON: &str = "P0000000777";
+pub(super) const PERSON: &str = "P0000000777";
 
 /// One family member (家族) whose name and whose insured's name hold 𠮷 (U+20BB7, outside
 /// CP932: mapped to 吉 in Shift_JIS) and 髙 (U+9AD9, a CP932 extension: kept as it is).
-const PERSONS_CSV: &str = "\
+pub(super) const PERSONS_CSV: &str = "\
 PersonId,Name,NameKana,Birthdate,Sex1,Address
 P0000000777,𠮷田　髙子,ヨシダ　タカコ,19820303,2,東京都千代田区霞が関１－２－２
 ";
 
-const ELIGIBILITY_CSV: &str = "\
+pub(super) const ELIGIBILITY_CSV: &str = "\
 PersonId,InsurerNumber,InsuredCardSymbol,InsuredIdentificationNumber,InsuredBranchNumber,PersonalFamilyClassification,InsuredName,Name,NameKana,Sex1,Birthdate,Address,PostNumber,QualificationDate,DisqualificationDate,InsuredCardClassification,InsuredPartialContributionRatio,PreschoolClassification,ReasonOfLoss,InsurerName,ElderlyRecipientCertificateDate,ElderlyRecipientValidStartDate,ElderlyRecipientValidEndDate,ElderlyRecipientContributionRatio
 P0000000777,06139992,７７,８８,01,2,𠮷田　一郎,𠮷田　髙子,ヨシダ　タカコ,2,19820303,東京都千代田区霞が関１－２－２,100-8916,20230401,,01,030,,,サンプル健康保険組合,,,,
 ";

@@ -10,61 +10,18 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 
 use super::app::start_server;
 use super::app_pcsc::{world, World, PIN};
+use super::browser::{
+    chromium_installed, click, free_port, screenshot, start_browser, wait_listening, Running, WAIT,
+};
 use super::cli::s;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// How long the page may take to reach a screen.
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A child process killed when the test ends, passing or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn wait_listening(child: &mut Running, port: u16, what: &str) {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.0.try_wait().unwrap().is_none(), "{what} exited");
-        assert!(started.elapsed() < WAIT, "{what} never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Where screenshots go.
-fn screenshots() -> PathBuf {
-    let dir = std::env::var_os("ONSHI_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let path = screenshots().join(name);
-    std::fs::write(&path, png).unwrap();
-    println!("screenshot: {}", path.display());
-}
 
 /// Waits until the 受付 screen shows `phase` and returns its text.
 async fn phase(c: &Client, phase: &str) -> String {
@@ -84,17 +41,6 @@ async fn phase(c: &Client, phase: &str) -> String {
         }
     };
     screen.text().await.unwrap()
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
 async fn type_pin(c: &Client, pin: &str) {
@@ -125,18 +71,6 @@ fn raw_request(port: u16, request: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
-}
-
-fn chromium_installed() -> bool {
-    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("ONSHI_REQUIRE_CHROMIUM").is_none(),
-        "ONSHI_REQUIRE_CHROMIUM is set, but {CHROMEDRIVER} or {CHROMIUM} is missing"
-    );
-    eprintln!("browser test skipped: install chromium and chromium-driver (scripts/test does)");
-    false
 }
 
 #[test]
@@ -180,16 +114,6 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
     let other_host = "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_request(ui_port, other_host), 421);
 
-    let driver_port = free_port();
-    let mut driver = Running(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(&mut driver, driver_port, "chromedriver");
     let profile = dir.path().join("chromium-profile");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -197,26 +121,7 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1100,1500",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let c = ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .expect("chromedriver session");
-
+        let (driver, c) = start_browser(&profile).await;
         c.goto(&format!("http://127.0.0.1:{ui_port}/"))
             .await
             .unwrap();
@@ -387,6 +292,6 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
             .contains("rececon"));
 
         c.close().await.unwrap();
+        drop(driver);
     });
-    drop(driver);
 }

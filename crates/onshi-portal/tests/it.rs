@@ -1,0 +1,12 @@
+//! Integration and security tests of the portal's routes, in process (`Router::oneshot`),
+//! against SQLite and PostgreSQL.
+
+mod it {
+    mod claims;
+    mod clinic;
+    pub mod harness;
+    mod isolation;
+    pub mod routes;
+    mod security;
+    mod terminals;
+}

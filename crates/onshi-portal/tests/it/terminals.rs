@@ -1,0 +1,123 @@
+//! A clinic's terminals: only once approved; the enrollment code shown once; the settings file
+//! that `onshi app enroll` reads; revoking.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::http::StatusCode;
+use onshi_proto::TerminalSettings;
+use onshi_store::TerminalStatus;
+
+use super::harness::*;
+
+#[test]
+fn terminals_only_after_approval() {
+    each_engine(Options::default(), |world| async move {
+        let mut a = signup(&world, 1).await;
+        let csrf = a.csrf().await;
+        let page = a.browser.get("/portal/terminals").await;
+        page.expect(StatusCode::FORBIDDEN);
+        assert_eq!(page.by_id("application-status").unwrap(), "未申請");
+        a.browser
+            .post("/portal/terminals", &[("csrf", &csrf)])
+            .await
+            .expect(StatusCode::FORBIDDEN);
+        assert!(sync(|| world.store.terminals_of_clinic(a.id).unwrap()).is_empty());
+    });
+}
+
+#[test]
+fn create_download_settings_and_revoke() {
+    each_engine(Options::default(), |world| async move {
+        let mut a = approved_clinic(&world, 1).await;
+        let list = a.browser.get("/portal/terminals").await;
+        list.expect(StatusCode::OK);
+        assert!(list.by_id("no-terminals").is_some());
+
+        let (id, code, page) = new_terminal(&mut a).await;
+        assert!(id.starts_with('W') && id.len() == 8, "{id}");
+        assert!(!code.is_empty());
+        assert!(page.by_id("code-once").is_some());
+        page.expect_text(&format!("--code {code}"));
+        let t = sync(|| world.store.terminal(&id).unwrap().unwrap());
+        assert_eq!(t.clinic_id, a.id);
+        assert_eq!(t.status, TerminalStatus::Pending);
+
+        // The code is shown once: not on the list, not again.
+        let list = a.browser.get("/portal/terminals").await;
+        list.expect(StatusCode::OK);
+        assert_eq!(list.by_id(&format!("status-{id}")).unwrap(), "登録待ち");
+        assert!(!list.text().contains(&code));
+
+        // The settings file.
+        let file = a
+            .browser
+            .get(&format!("/portal/terminals/{id}/settings"))
+            .await;
+        file.expect(StatusCode::OK);
+        assert!(file
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/toml"));
+        assert_eq!(
+            file.header("content-disposition").unwrap(),
+            format!(
+                "attachment; filename=\"{}\"",
+                onshi_proto::settings_file_name(&id)
+            )
+        );
+        assert!(!file.text().contains(&code));
+        let settings: TerminalSettings =
+            toml::from_str(&file.text()).unwrap_or_else(|e| panic!("{e}: {}", file.text()));
+        assert_eq!(
+            settings,
+            TerminalSettings {
+                server: SERVICE_URL.to_owned(),
+                account: id.clone(),
+                server_ca: Some(SERVER_CA.to_owned()),
+            }
+        );
+
+        // A second terminal; revoke the first.
+        let (second, _, _) = new_terminal(&mut a).await;
+        assert_ne!(second, id);
+        let csrf = a.csrf().await;
+        a.browser
+            .post(
+                &format!("/portal/terminals/{id}/revoke"),
+                &[("csrf", &csrf)],
+            )
+            .await
+            .expect_redirect("/portal/terminals");
+        let list = a.browser.get("/portal/terminals").await;
+        assert_eq!(list.by_id(&format!("status-{id}")).unwrap(), "停止");
+        assert_eq!(list.by_id(&format!("status-{second}")).unwrap(), "登録待ち");
+        let t = sync(|| world.store.terminal(&id).unwrap().unwrap());
+        assert_eq!(t.status, TerminalStatus::Revoked);
+        assert!(t.revoked_at.is_some());
+        let t = sync(|| world.store.terminal(&second).unwrap().unwrap());
+        assert_eq!(t.status, TerminalStatus::Pending);
+        // Unknown ids are not found.
+        a.browser
+            .get("/portal/terminals/W9999999/settings")
+            .await
+            .expect(StatusCode::NOT_FOUND);
+        a.browser
+            .post("/portal/terminals/W9999999/revoke", &[("csrf", &csrf)])
+            .await
+            .expect(StatusCode::NOT_FOUND);
+        a.browser
+            .get("/portal/terminals/..%2F..%2Fetc/settings")
+            .await
+            .expect(StatusCode::NOT_FOUND);
+
+        // The operator sees them.
+        let mut op = operator_browser(&world).await;
+        let page = op.get("/portal/operator/terminals").await;
+        page.expect(StatusCode::OK)
+            .expect_text(&id)
+            .expect_text(&second);
+        let page = op.get(&format!("/portal/operator/clinics/{}", a.id)).await;
+        page.expect(StatusCode::OK)
+            .expect_text(&id)
+            .expect_text("利用停止");
+    });
+}

@@ -1,0 +1,460 @@
+//! The portal's whole story in a real headless Chromium against the real `onshi server run`:
+//! a clinic registers, confirms its e-mail from the outbox, logs in and applies; the operator
+//! (added with `onshi admin operator add`) approves; the clinic creates a terminal, the app is
+//! enrolled with the settings file and the code the page showed, a check is made; the clinic
+//! claims the equipment subsidy with two receipts (52,800円 → 41,000円), the operator approves
+//! and exports the CSV. Screenshots of the main pages are saved.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+
+use super::app::start_server;
+use super::app_pcsc::{ELIGIBILITY_CSV, PERSON, PERSONS_CSV, PIN};
+use super::browser::{chromium_installed, click, screenshot, start_browser, WAIT};
+use super::cli::{ok, s};
+
+/// A PDF the sniffing accepts (the portal reads only the type from the bytes).
+const MINIMAL_PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// A 1×1 PNG.
+const ONE_PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+const OPERATOR_PASSWORD: &str = "operator-password-1";
+const CLINIC_PASSWORD: &str = "clinic-password-1";
+
+/// Types `text` into the field `css` (cleared first).
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+/// Waits until `css` shows a text holding `want` (pages change under the driver: a stale or
+/// missing element is tried again) and returns the text.
+async fn text(c: &Client, css: &str, want: &str) -> String {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if t.contains(want) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        if started.elapsed() > WAIT {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let page = c.source().await.unwrap_or_default();
+            panic!("{css} never showed {want:?} on {url} (last: {last:?})\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The newest mail in the outbox whose body holds `needle`, waiting for it.
+fn mail_link(outbox: &Path, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let mut found = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(outbox) {
+            for e in dir.flatten() {
+                let body = std::fs::read_to_string(e.path()).unwrap_or_default();
+                if let Some(line) = body.lines().find(|l| l.contains(needle)) {
+                    found.push((e.file_name(), line.trim().to_owned()));
+                }
+            }
+        }
+        found.sort();
+        if let Some((_, link)) = found.pop() {
+            return link;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no mail with {needle} in {}",
+            outbox.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the page's script-free fetch returns (run inside the page, with its cookies).
+async fn fetch_text(c: &Client, url: &str) -> String {
+    let v = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text()).then(done, e => done('ERROR ' + e));",
+            vec![serde_json::Value::String(url.to_owned())],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+async fn login_clinic(c: &Client, base: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(c, "#email", "sakura@example.jp").await;
+    fill(c, "#password", CLINIC_PASSWORD).await;
+    click(c, "form[action=\"/portal/login\"] button[type=\"submit\"]").await;
+    text(c, "#clinic-name", "さくら接骨院").await;
+}
+
+async fn login_operator(c: &Client, base: &str) {
+    c.goto(&format!("{base}/operator/login")).await.unwrap();
+    fill(c, "#login", "operator1").await;
+    fill(c, "#password", OPERATOR_PASSWORD).await;
+    click(
+        c,
+        "form[action=\"/portal/operator/login\"] button[type=\"submit\"]",
+    )
+    .await;
+}
+
+async fn logout_operator(c: &Client) {
+    click(
+        c,
+        "form[action=\"/portal/operator/logout\"] button[type=\"submit\"]",
+    )
+    .await;
+}
+
+/// The operator finds the clinic's application and approves it.
+async fn approve_application(c: &Client, base: &str, clinic: &str) {
+    login_operator(c, base).await;
+    text(c, "#count-applied", "1").await;
+    screenshot(c, "portal-operator-dashboard.png").await;
+    c.goto(&format!("{base}/operator/clinics?status=applied"))
+        .await
+        .unwrap();
+    text(c, "#clinics-table", clinic).await;
+    click(c, "#clinics-table a[href^=\"/portal/operator/clinics/\"]").await;
+    click(c, "form[action$=\"/approve\"] button[type=\"submit\"]").await;
+    text(c, "main", "承認").await;
+    screenshot(c, "portal-operator-clinic.png").await;
+    logout_operator(c).await;
+}
+
+#[test]
+fn register_apply_approve_enroll_check_and_claim_in_chromium() {
+    if !chromium_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jlis = dir.path().join("jlis");
+    let srv = dir.path().join("srv");
+    let app = dir.path().join("app");
+    ok(&["jlis", "init", "--dir", s(&jlis)]);
+    ok(&[
+        "server",
+        "init",
+        "--data",
+        s(&srv),
+        "--jpki-ca",
+        s(&jlis.join("ca.pem")),
+    ]);
+    // Claims stay open in this test whatever today's date (the default deadline has passed).
+    let config_file = srv.join("config.toml");
+    let config = std::fs::read_to_string(&config_file).unwrap();
+    assert!(
+        config.contains("subsidy_deadline = \"2026-01-15\""),
+        "{config}"
+    );
+    std::fs::write(
+        &config_file,
+        config.replace(
+            "subsidy_deadline = \"2026-01-15\"",
+            "subsidy_deadline = \"2099-01-15\"",
+        ),
+    )
+    .unwrap();
+    for (kind, text) in [("persons", PERSONS_CSV), ("eligibility", ELIGIBILITY_CSV)] {
+        let file = dir.path().join(format!("{kind}.csv"));
+        std::fs::write(&file, text).unwrap();
+        ok(&["import", kind, s(&file), "--data", s(&srv)]);
+    }
+    let card = dir.path().join("card.json");
+    ok(&[
+        "jlis",
+        "issue-card",
+        "--dir",
+        s(&jlis),
+        "--person",
+        PERSON,
+        "--pin",
+        PIN,
+        "--name",
+        "𠮷田　髙子",
+        "--birth",
+        "19820303",
+        "--sex",
+        "2",
+        "--out",
+        s(&card),
+    ]);
+    ok(&[
+        "import",
+        "card-links",
+        "--data",
+        s(&srv),
+        s(&jlis.join("issued.csv")),
+    ]);
+    // The operator, from the command line only.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args([
+            "admin",
+            "operator",
+            "add",
+            "--data",
+            s(&srv),
+            "--login",
+            "operator1",
+            "--name",
+            "審査　花子",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{OPERATOR_PASSWORD}").unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let listen = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let _server = start_server(&srv, &listen);
+    let base = format!("https://{listen}/portal");
+    let outbox = srv.join("outbox");
+    let profile = dir.path().join("chromium-profile");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (driver, c) = start_browser(&profile).await;
+
+        // Registration, with one mistake first: the page says what is wrong and keeps the values.
+        c.goto(&format!("{base}/register")).await.unwrap();
+        fill(&c, "#name", "さくら接骨院").await;
+        click(&c, "input[name=\"kinds\"][value=\"judo\"]").await;
+        click(&c, "input[name=\"kinds\"][value=\"hari\"]").await;
+        fill(&c, "#director", "桜井　一郎").await;
+        fill(&c, "#registration", "契0123456-1-23").await;
+        fill(&c, "#address", "東京都千代田区霞が関１－２－２").await;
+        fill(&c, "#phone", "03-1234-5678").await;
+        fill(&c, "#email", "sakura@example.jp").await;
+        fill(&c, "#password", "short").await;
+        fill(&c, "#password_confirm", "short").await;
+        click(
+            &c,
+            "form[action=\"/portal/register\"] button[type=\"submit\"]",
+        )
+        .await;
+        text(&c, "#form-errors", "入力内容に誤り").await;
+        let page = c.source().await.unwrap();
+        assert!(
+            page.contains("10文字以上") && page.contains("さくら接骨院"),
+            "{page}"
+        );
+        screenshot(&c, "portal-register-errors.png").await;
+        fill(&c, "#password", CLINIC_PASSWORD).await;
+        fill(&c, "#password_confirm", CLINIC_PASSWORD).await;
+        click(
+            &c,
+            "form[action=\"/portal/register\"] button[type=\"submit\"]",
+        )
+        .await;
+        text(&c, "#registered", "sakura@example.jp").await;
+
+        // Not confirmed yet: no login.
+        c.goto(&format!("{base}/login")).await.unwrap();
+        fill(&c, "#email", "sakura@example.jp").await;
+        fill(&c, "#password", CLINIC_PASSWORD).await;
+        click(&c, "form[action=\"/portal/login\"] button[type=\"submit\"]").await;
+        text(&c, "#login-error", "確認が済んでいません").await;
+
+        // The link from the outbox.
+        let link = mail_link(&outbox, "/portal/confirm?token=");
+        c.goto(&link).await.unwrap();
+        text(&c, "#confirmed", "登録が完了しました").await;
+
+        c.goto(&format!("{base}/login")).await.unwrap();
+        fill(&c, "#email", "sakura@example.jp").await;
+        fill(&c, "#password", CLINIC_PASSWORD).await;
+        click(&c, "form[action=\"/portal/login\"] button[type=\"submit\"]").await;
+        text(&c, "#application-status", "未申請").await;
+        click(&c, "form[action=\"/portal/apply\"] button[type=\"submit\"]").await;
+        text(&c, "#application-status", "申請中（審査待ち）").await;
+        screenshot(&c, "portal-clinic-home.png").await;
+
+        // The operator approves (another browser profile would do as well: one at a time here).
+        click(
+            &c,
+            "form[action=\"/portal/logout\"] button[type=\"submit\"]",
+        )
+        .await;
+        approve_application(&c, &base, "さくら接骨院").await;
+
+        // The clinic creates a terminal: the code once, the settings file.
+        login_clinic(&c, &base).await;
+        text(&c, "#application-status", "承認済み").await;
+        c.goto(&format!("{base}/terminals")).await.unwrap();
+        click(&c, "#create-terminal button[type=\"submit\"]").await;
+        let account = text(&c, "#terminal-account", "W").await;
+        let code = text(&c, "#enrollment-code", "-").await;
+        text(&c, "#enroll-command", "--settings").await;
+        screenshot(&c, "portal-terminal-code.png").await;
+        let settings_url = c
+            .find(Locator::Css("#settings-link"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let settings = fetch_text(&c, &settings_url).await;
+        assert!(
+            settings.contains(&format!("account = \"{account}\"")),
+            "{settings}"
+        );
+        let settings_file = dir.path().join(format!("onshi-terminal-{account}.toml"));
+        std::fs::write(&settings_file, &settings).unwrap();
+
+        // The reception PC enrolls with them and checks a patient.
+        ok(&[
+            "app",
+            "enroll",
+            "--data",
+            s(&app),
+            "--settings",
+            s(&settings_file),
+            "--code",
+            &code,
+        ]);
+        let checked = super::cli::onshi(&[
+            "app",
+            "verify",
+            "--data",
+            s(&app),
+            "--reader",
+            &format!("emu:{}", s(&card)),
+            "--mode",
+            "visual",
+            "--confirm-photo",
+            "--date",
+            "20260401",
+        ]);
+        assert_eq!(
+            checked.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        c.goto(&format!("{base}/terminals")).await.unwrap();
+        text(&c, &format!("#status-{account}"), "利用中").await;
+        text(&c, &format!("#checks-{account}"), "1").await;
+        screenshot(&c, "portal-terminals.png").await;
+
+        // The equipment subsidy: two receipts, 22,000円 + 30,800円 = 52,800円 → 41,000円.
+        let pdf = dir.path().join("receipt-reader.pdf");
+        std::fs::write(&pdf, MINIMAL_PDF).unwrap();
+        let png = dir.path().join("receipt-pc.png");
+        std::fs::write(&png, ONE_PIXEL_PNG).unwrap();
+        c.goto(&format!("{base}/claims/equipment")).await.unwrap();
+        for (date, vendor, what, amount, file) in [
+            (
+                "2025-12-01",
+                "カードリーダー販売株式会社",
+                "ICカードリーダー",
+                "22,000",
+                &pdf,
+            ),
+            (
+                "2025-12-05",
+                "パソコン専門店",
+                "受付用ノートパソコン",
+                "30,800",
+                &png,
+            ),
+        ] {
+            // A date input takes keystrokes in the browser's locale: set its value instead.
+            c.execute(
+                "document.querySelector('#add-item-form input[name=\"purchased_on\"]').value = arguments[0];",
+                vec![serde_json::Value::String(date.to_owned())],
+            )
+            .await
+            .unwrap();
+            fill(&c, "#add-item-form input[name=\"vendor\"]", vendor).await;
+            fill(&c, "#add-item-form input[name=\"description\"]", what).await;
+            fill(&c, "#add-item-form input[name=\"amount\"]", amount).await;
+            c.find(Locator::Css("#add-item-form input[name=\"receipt\"]"))
+                .await
+                .unwrap()
+                .send_keys(s(file))
+                .await
+                .unwrap();
+            click(&c, "#add-item-form button[type=\"submit\"]").await;
+            text(&c, "#claim-items", vendor).await;
+        }
+        text(&c, "#claim-total", "52,800円").await;
+        text(&c, "#claim-grant", "41,000円").await;
+        screenshot(&c, "portal-claim-equipment.png").await;
+        click(&c, "#submit-claim-form button[type=\"submit\"]").await;
+        text(&c, "#claim-status", "提出").await;
+        click(
+            &c,
+            "form[action=\"/portal/logout\"] button[type=\"submit\"]",
+        )
+        .await;
+
+        // The operator reviews it (the receipts are there), approves 41,000円, exports the CSV.
+        login_operator(&c, &base).await;
+        c.goto(&format!("{base}/operator/claims")).await.unwrap();
+        text(&c, "#claims-table", "さくら接骨院").await;
+        click(&c, "#claims-table a[href^=\"/portal/operator/claims/\"]").await;
+        text(&c, "#claim-total", "52,800円").await;
+        text(&c, "#claim-grant", "41,000円").await;
+        c.find(Locator::Css("img[id^=\"receipt-preview-\"]"))
+            .await
+            .expect("the PNG receipt previewed");
+        screenshot(&c, "portal-operator-claim.png").await;
+        click(&c, "#approve-form button[type=\"submit\"]").await;
+        text(&c, "#claim-approved", "41,000円").await;
+        let csv = fetch_text(&c, "/portal/operator/claims.csv").await;
+        assert!(
+            csv.contains("さくら接骨院") && csv.contains("41000"),
+            "{csv}"
+        );
+        screenshot(&c, "portal-operator-claim-approved.png").await;
+
+        c.close().await.unwrap();
+        drop(driver);
+    });
+}
