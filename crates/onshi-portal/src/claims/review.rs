@@ -59,7 +59,13 @@ pub(super) async fn list(
 ) -> Result<Response, PageError> {
     let status = Status::parse(&query.status).ok();
     let status_word = status.map_or("", Status::as_str).to_owned();
-    let q: String = query.q.trim().chars().take(100).collect();
+    let q: String = query
+        .q
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
     let page = query
         .page
         .trim()

@@ -696,7 +696,6 @@ fn a_successful_login_clears_the_accounts_failures() {
 /// Guesses sent at once must not get more password checks than the limit: the count of
 /// failures has to be checked and raised together, not read, then verified, then written.
 #[test]
-#[ignore = "bug: clinic.rs login and operator.rs login read the failure count, verify the password, then record the failure in separate transactions: concurrent guesses all pass the check"]
 fn concurrent_guesses_do_not_get_past_the_account_limit() {
     let found = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     each_engine(Options::default(), |world| {
@@ -951,7 +950,6 @@ fn odd_ids_and_queries_are_not_found_or_refused_never_errors() {
 /// A NUL character in any text a user sends: PostgreSQL refuses it in text, so it must be
 /// refused (or dropped) before it reaches a query, not turn into a 500.
 #[test]
-#[ignore = "bug (PostgreSQL): a NUL in the clinic login's email, the reset form's email, the operator login's name or an operator search (q) reaches a query: 500"]
 fn a_nul_character_is_refused_not_an_error() {
     let found = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     each_engine(Options::default(), |world| {
