@@ -236,8 +236,8 @@ fn instances_starting_together_migrate_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    // Every migration once: 1 (persons, records) and 2 (the eligibility service).
-    assert_eq!(n, 2);
+    // Every migration once: 1 (persons, records), 2 (the eligibility service), 3 (the portal).
+    assert_eq!(n, 3);
 }
 
 #[test]
