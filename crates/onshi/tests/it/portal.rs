@@ -128,6 +128,7 @@ async fn login_operator(c: &Client, base: &str) {
         "form[action=\"/portal/operator/login\"] button[type=\"submit\"]",
     )
     .await;
+    arrived(c, "/portal/operator/").await;
 }
 
 async fn logout_operator(c: &Client) {
@@ -136,6 +137,33 @@ async fn logout_operator(c: &Client) {
         "form[action=\"/portal/operator/logout\"] button[type=\"submit\"]",
     )
     .await;
+    arrived(c, "/portal/operator/login").await;
+}
+
+async fn logout_clinic(c: &Client) {
+    click(c, "form[action=\"/portal/logout\"] button[type=\"submit\"]").await;
+    arrived(c, "/portal/login").await;
+}
+
+/// Waits until the browser shows `path`: a navigation in flight must land before the next one
+/// starts, or it would replace it.
+async fn arrived(c: &Client, path: &str) {
+    let started = Instant::now();
+    loop {
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        if url == path && c.find(Locator::Css("main")).await.is_ok() {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "never arrived at {path} (at {url})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The operator finds the clinic's application and approves it.
@@ -315,11 +343,7 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         screenshot(&c, "portal-clinic-home.png").await;
 
         // The operator approves (another browser profile would do as well: one at a time here).
-        click(
-            &c,
-            "form[action=\"/portal/logout\"] button[type=\"submit\"]",
-        )
-        .await;
+        logout_clinic(&c).await;
         approve_application(&c, &base, "さくら接骨院").await;
 
         // The clinic creates a terminal: the code once, the settings file.
@@ -427,12 +451,8 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         text(&c, "#claim-grant", "41,000円").await;
         screenshot(&c, "portal-claim-equipment.png").await;
         click(&c, "#submit-claim-form button[type=\"submit\"]").await;
-        text(&c, "#claim-status", "提出").await;
-        click(
-            &c,
-            "form[action=\"/portal/logout\"] button[type=\"submit\"]",
-        )
-        .await;
+        text(&c, "#claim-status", "提出済み").await;
+        logout_clinic(&c).await;
 
         // The operator reviews it (the receipts are there), approves 41,000円, exports the CSV.
         login_operator(&c, &base).await;
