@@ -70,6 +70,8 @@ pub struct Settings {
     pub server_ca_pem: String,
     /// The service's address for terminals (`https://HOST:PORT`).
     pub service_url: String,
+    /// The SMTP server; none: the outbox folder.
+    pub smtp: Option<mail::SmtpSettings>,
 }
 
 /// Japan Standard Time.
@@ -102,8 +104,14 @@ impl Settings {
             .single()
             .ok_or_else(|| "[portal] subsidy_deadline is out of range".to_owned())?
             .with_timezone(&Utc);
-        if p.smtp.is_some() {
-            return Err("[portal] smtp: SMTP 送信にはまだ対応していません。smtp を外すと、メールは outbox フォルダーに書き出されます / SMTP delivery is not supported yet; remove smtp to use the outbox".to_owned());
+        let smtp = p
+            .smtp
+            .as_deref()
+            .map(|server| mail::SmtpSettings::from_config(server, p))
+            .transpose()?;
+        if let Some(s) = &smtp {
+            // Refused at start, not at the first mail.
+            mail::Mailer::smtp(s)?;
         }
         for (name, v) in [
             ("equipment_cap_yen", p.equipment_cap_yen),
@@ -147,6 +155,7 @@ impl Settings {
             throttle_minutes: p.throttle_minutes,
             server_ca_pem,
             service_url,
+            smtp,
         })
     }
 
@@ -194,8 +203,17 @@ pub fn extra_routes(dir: &Path, config: &ServerConfig) -> Option<onshi_server::r
 
 /// The portal's router (paths under `/portal/`).
 pub fn router(store: Arc<dyn ServiceStore>, settings: Settings) -> Router {
+    let mailer = match &settings.smtp {
+        // Checked by Settings::resolve; a failure here can only come from settings built by
+        // hand, and then mail still reaches the outbox rather than nowhere.
+        Some(s) => mail::Mailer::smtp(s).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "SMTP unusable: mail goes to the outbox");
+            mail::Mailer::Outbox(settings.outbox.clone())
+        }),
+        None => mail::Mailer::Outbox(settings.outbox.clone()),
+    };
     let portal = Arc::new(Portal {
-        mailer: mail::Mailer::Outbox(settings.outbox.clone()),
+        mailer,
         store,
         settings,
     });

@@ -372,6 +372,7 @@ mod tests {
             throttle_minutes: 15,
             server_ca_pem: ca.to_owned(),
             service_url: "https://127.0.0.1:8443".to_owned(),
+            smtp: None,
         }
     }
 

@@ -82,9 +82,18 @@ pub struct PortalConfig {
     pub receipts: Option<PathBuf>,
     /// The sender of the portal's mails.
     pub mail_from: String,
-    /// The SMTP server (`smtp.example.jp:587`, STARTTLS); none: the outbox folder.
+    /// The SMTP server, `HOST:PORT` (e.g. `smtp.example.jp:587`); none: the outbox folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp: Option<String>,
+    /// How the SMTP connection is protected: `starttls` (default), `tls` (implicit, port 465),
+    /// or `none` (plain text: only to a server on this machine).
+    pub smtp_security: String,
+    /// The SMTP login, when the server wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_username: Option<String>,
+    /// A file holding the SMTP password (kept out of config.toml; mode 0600).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_password_file: Option<PathBuf>,
     /// The last day subsidy claims are accepted, `yyyy-mm-dd`, until 23:59:59 JST (the seed
     /// notice: 令和8年1月15日).
     pub subsidy_deadline: String,
@@ -114,6 +123,9 @@ impl Default for PortalConfig {
             receipts: None,
             mail_from: "onshi-portal@localhost".to_owned(),
             smtp: None,
+            smtp_security: "starttls".to_owned(),
+            smtp_username: None,
+            smtp_password_file: None,
             subsidy_deadline: "2026-01-15".to_owned(),
             equipment_cap_yen: 41_000,
             rececon_rate_percent: 50,

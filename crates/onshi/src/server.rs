@@ -215,15 +215,21 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
                     server.addr
                 );
                 if with_portal {
+                    let mail = match &config.portal.smtp {
+                        Some(smtp) => format!("SMTP {smtp} で送ります"),
+                        None => format!(
+                            "{} に書き出します",
+                            config
+                                .portal
+                                .outbox
+                                .clone()
+                                .unwrap_or_else(|| data.join("outbox"))
+                                .display()
+                        ),
+                    };
                     eprintln!(
-                        "ポータル: https://{}/portal/ （メールは {} に書き出します）",
-                        server.addr,
-                        config
-                            .portal
-                            .outbox
-                            .clone()
-                            .unwrap_or_else(|| data.join("outbox"))
-                            .display()
+                        "ポータル: https://{}/portal/ （メールは{mail}）",
+                        server.addr
                     );
                 }
                 tokio::select! {

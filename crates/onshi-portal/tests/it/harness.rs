@@ -114,6 +114,7 @@ pub fn settings(dir: &Path, options: Options) -> Settings {
         throttle_minutes: 15,
         server_ca_pem: SERVER_CA.to_owned(),
         service_url: SERVICE_URL.to_owned(),
+        smtp: None,
     }
 }
 
