@@ -275,6 +275,55 @@ impl FromRequestParts<State> for OperatorUser {
     }
 }
 
+/// What a throttled password check came to.
+pub enum Checked<T> {
+    /// Too many failures under the account's or the address's key: the password was not checked.
+    Throttled,
+    /// Unknown account or wrong password (the attempt stays counted).
+    Wrong,
+    /// The password matches this account.
+    Ok(T),
+}
+
+/// A login's password check under throttling, the same for clinics and operators: the attempt
+/// is counted under `account_key` and `address_key` before the password is checked (see
+/// [`db::reserve_attempt`]), the account found by `find` (its password hash beside it) is
+/// checked against `password` — an unknown one against [`dummy_hash`], so both take as long —
+/// and a success takes the attempt back.
+pub fn check_login<T>(
+    portal: &crate::Portal,
+    account_key: &str,
+    address_key: &str,
+    password: &str,
+    now: DateTime<Utc>,
+    find: impl FnOnce() -> Result<Option<(T, String)>, PageError>,
+) -> Result<Checked<T>, PageError> {
+    let db = portal.store.portal();
+    let s = &portal.settings;
+    let allowed = db::reserve_attempt(
+        db,
+        &[
+            (account_key, s.failures_per_account),
+            (address_key, s.failures_per_address),
+        ],
+        now,
+        now - Duration::minutes(s.throttle_minutes),
+    )?;
+    if !allowed {
+        return Ok(Checked::Throttled);
+    }
+    let found = find()?;
+    let hash = found.as_ref().map_or(dummy_hash(), |(_, h)| h.as_str());
+    if !verify_password(password, hash) {
+        return Ok(Checked::Wrong);
+    }
+    let Some((account, _)) = found else {
+        return Ok(Checked::Wrong);
+    };
+    db::attempt_succeeded(db, account_key, address_key, now)?;
+    Ok(Checked::Ok(account))
+}
+
 /// The client's address, for throttling (the TCP peer; the server adds it per connection).
 pub fn client_address(parts_extensions: &axum::http::Extensions) -> String {
     parts_extensions

@@ -476,37 +476,24 @@ async fn login(
     let email_for_work = email.clone();
     let outcome = blocking(&portal, move |p| {
         let db = p.store.portal();
-        let s = &p.settings;
         let now = Utc::now();
         let account_key = format!("account:{email_for_work}");
         let address_key = format!("address:{address}");
-        let since = now - Duration::minutes(s.throttle_minutes);
         // A control character (NUL …) is no e-mail address: refused before the store.
         if email_for_work.chars().any(char::is_control) {
             return Ok(LoginOutcome::Refused(WRONG));
         }
-        let allowed = db::reserve_attempt(
-            db,
-            &[
-                (&account_key, s.failures_per_account),
-                (&address_key, s.failures_per_address),
-            ],
-            now,
-            since,
-        )?;
-        if !allowed {
-            return Ok(LoginOutcome::Refused(THROTTLED));
-        }
-        let account = db::account_by_email(db, &email_for_work)?;
-        let hash = account
-            .as_ref()
-            .map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
-        let matches = auth::verify_password(&password, hash);
-        let Some(account) = account.filter(|_| matches) else {
-            // The attempt stays counted as a failure.
-            return Ok(LoginOutcome::Refused(WRONG));
+        let checked = auth::check_login(p, &account_key, &address_key, &password, now, || {
+            Ok(db::account_by_email(db, &email_for_work)?.map(|a| {
+                let hash = a.password_hash.clone();
+                (a, hash)
+            }))
+        })?;
+        let account = match checked {
+            auth::Checked::Throttled => return Ok(LoginOutcome::Refused(THROTTLED)),
+            auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
+            auth::Checked::Ok(account) => account,
         };
-        db::attempt_succeeded(db, &account_key, &address_key, now)?;
         if account.email_confirmed_at.is_none() {
             return Ok(LoginOutcome::Refused(UNCONFIRMED));
         }

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use maud::{html, Markup};
 use onshi_store::portal::{transaction, PortalDb, Value};
 use onshi_store::{Clinic, StoreError, Terminal, TerminalStatus};
@@ -477,34 +477,20 @@ async fn login(
             return Ok(LoginOutcome::Refused(WRONG));
         }
         let db = p.store.portal();
-        let s = &p.settings;
         let now = Utc::now();
         let login_key = format!("operator:{login_for_work}");
         let address_key = format!("address:{address}");
-        // Counted as a failure before the password is checked (concurrent guesses cannot
-        // slip past the limits); taken back on success.
-        let allowed = db::reserve_attempt(
-            db,
-            &[
-                (&login_key, s.failures_per_account),
-                (&address_key, s.failures_per_address),
-            ],
-            now,
-            now - Duration::minutes(s.throttle_minutes),
-        )?;
-        if !allowed {
-            return Ok(LoginOutcome::Refused(THROTTLED));
-        }
-        let operator = db::operator_by_login(db, &login_for_work)?;
-        let hash = operator
-            .as_ref()
-            .map_or(auth::dummy_hash(), |o| o.password_hash.as_str());
-        let matches = auth::verify_password(&password, hash);
-        let Some(operator) = operator.filter(|_| matches) else {
-            // The attempt stays counted as a failure.
-            return Ok(LoginOutcome::Refused(WRONG));
+        let checked = auth::check_login(p, &login_key, &address_key, &password, now, || {
+            Ok(db::operator_by_login(db, &login_for_work)?.map(|o| {
+                let hash = o.password_hash.clone();
+                (o, hash)
+            }))
+        })?;
+        let operator = match checked {
+            auth::Checked::Throttled => return Ok(LoginOutcome::Refused(THROTTLED)),
+            auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
+            auth::Checked::Ok(operator) => operator,
         };
-        db::attempt_succeeded(db, &login_key, &address_key, now)?;
         let id = auth::start_session(p, Role::Operator, operator.id, operator.session_epoch, now)?;
         audit_login(db, operator.id, &address, now)?;
         Ok(LoginOutcome::Ok(id))
