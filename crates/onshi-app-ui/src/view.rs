@@ -12,7 +12,7 @@ use crate::session::{Answer, Failure, Phase};
 
 /// Japan Standard Time, for every time the staff read.
 pub fn jst(t: DateTime<Utc>) -> chrono::NaiveDateTime {
-    (t + chrono::Duration::hours(9)).naive_utc()
+    onshi_model::date::jst_time(t)
 }
 
 fn mode_label(mode: Mode) -> &'static str {
@@ -142,7 +142,7 @@ fn lines(text: &str) -> Vec<Line<'_>> {
 fn result(answer: &Answer) -> Markup {
     let outcome = &answer.outcome;
     let valid = outcome.exit_code() == onshi_app::exit::VALID;
-    let validity = onshi_model_label(&outcome.response.qualification_validity);
+    let validity = onshi_model::show::validity_label(&outcome.response.qualification_validity);
     let text = outcome.describe();
     let mapped = outcome
         .files
@@ -189,13 +189,6 @@ fn result(answer: &Answer) -> Markup {
             p #copied role="status" {}
         }
     }
-}
-
-fn onshi_model_label(code: &str) -> &'static str {
-    onshi_model::QualificationValidity::parse(code)
-        .ok()
-        .and_then(|q| q.label())
-        .unwrap_or("不明なコード")
 }
 
 fn failed(f: &Failure) -> Markup {

@@ -86,10 +86,7 @@ impl CheckOutcome {
             Some(e) => onshi_model::show::describe(&e, self.visit),
             None => format!(
                 "資格有効性\t{}\n",
-                QualificationValidity::parse(&self.response.qualification_validity)
-                    .ok()
-                    .and_then(|q| q.label())
-                    .unwrap_or("不明なコード")
+                onshi_model::show::validity_label(&self.response.qualification_validity)
             ),
         };
         if self.response.processing_result_status != "1" {

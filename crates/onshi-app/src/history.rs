@@ -74,11 +74,7 @@ impl Entry {
     /// The validity in words (有効, 無効 …), or the status when there is none.
     pub fn validity_label(&self) -> String {
         match &self.validity {
-            Some(v) => onshi_model::QualificationValidity::parse(v)
-                .ok()
-                .and_then(|q| q.label())
-                .unwrap_or("不明なコード")
-                .to_owned(),
+            Some(v) => onshi_model::show::validity_label(v).to_owned(),
             None => self.status.label().to_owned(),
         }
     }
@@ -201,7 +197,7 @@ pub fn render(entries: &[Entry], dir: &Path) -> String {
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             i + 1,
-            (e.time + Duration::hours(9)).format("%Y-%m-%d %H:%M"),
+            onshi_model::date::jst_time(e.time).format("%Y-%m-%d %H:%M"),
             match e.mode {
                 Mode::Pin => "暗証番号",
                 Mode::Visual => "目視",

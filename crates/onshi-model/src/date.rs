@@ -1,5 +1,7 @@
 //! Dates as files write them: `yyyyMMdd` (and `yyyyMMddHHmmss` for times of processing).
 
+use chrono::Offset;
+
 use crate::{Date, ModelError};
 
 /// Parses `yyyyMMdd` (8 ASCII digits) into a date that exists.
@@ -18,6 +20,18 @@ pub fn parse_yyyymmdd(s: &str) -> Result<Date, ModelError> {
     };
     Date::from_ymd_opt(num(0..4) as i32, num(4..6), num(6..8))
         .ok_or_else(|| ModelError::Date(s.to_owned()))
+}
+
+/// Japan Standard Time (UTC+9, no daylight saving): the calendar of the national rules and of
+/// the clinic's staff.
+pub fn jst() -> chrono::FixedOffset {
+    // 9 hours is within ±24 h, so `east_opt` cannot return `None`; UTC is only a formal fallback.
+    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::Utc.fix())
+}
+
+/// A moment as the clinic's wall clock shows it (JST).
+pub fn jst_time(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    t.with_timezone(&jst()).naive_local()
 }
 
 /// Writes a date as `yyyyMMdd`.

@@ -103,6 +103,14 @@ fn describe_record(out: &mut String, r: &EligibilityRecord, visit: Date) {
     }
 }
 
+/// A QualificationValidity code (`"1"` …) in words (有効 …), or 不明なコード.
+pub fn validity_label(code: &str) -> &'static str {
+    crate::QualificationValidity::parse(code)
+        .ok()
+        .and_then(|q| q.label())
+        .unwrap_or("不明なコード")
+}
+
 /// The answer in Japanese for a person reading a terminal.
 pub fn describe(e: &Eligibility, visit: Date) -> String {
     let mut out = String::new();

@@ -4,7 +4,7 @@
 //! conversion adds the seconds since the Unix epoch to rcgen's own epoch value
 //! ([`rcgen::date_time_ymd`]), which is why times before 1970 are refused.
 
-use chrono::{DateTime, FixedOffset, Months, Offset, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, FixedOffset, Months, SecondsFormat, SubsecRound, Utc};
 
 use crate::error::PkiError;
 
@@ -49,8 +49,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
 /// Japan Standard Time (UTC+9, no daylight saving): the calendar of the national rules and of
 /// the clinic's staff.
 pub(crate) fn jst() -> FixedOffset {
-    // 9 hours is within ±24 h, so `east_opt` cannot return `None`; UTC is only a formal fallback.
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
+    onshi_model::date::jst()
 }
 
 /// A date as the staff read it, in JST: `2026年4月30日`.

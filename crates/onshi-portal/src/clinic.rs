@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::auth::{self, ClinicUser};
 use crate::db::{self, AccountStatus, NewAccount, Role, TokenProblem};
 use crate::mail::Mail;
-use crate::view::{self, csrf, field, notice, respond, Nav, PageError};
+use crate::view::{self, csrf, field, respond, Nav, PageError};
 use crate::{blocking, State};
 
 /// How long an e-mail confirmation link works.
@@ -128,7 +128,6 @@ fn registration_page(
         Nav::Guest,
         html! {
             p { "オンライン資格確認（資格確認限定型）を利用する施術所の情報を登録します。登録後、確認のメールをお送りします。" }
-            (notice("error", &errors.values().cloned().collect::<Vec<_>>().into_iter().take(0).collect::<Vec<_>>()))
             @if !errors.is_empty() {
                 div.notice.error role="alert" #form-errors { p { "入力内容に誤りがあります。赤く示した項目を直してください。" } }
             }

@@ -74,13 +74,7 @@ pub struct Settings {
     pub smtp: Option<mail::SmtpSettings>,
 }
 
-/// Japan Standard Time.
-pub fn jst() -> chrono::FixedOffset {
-    match chrono::FixedOffset::east_opt(9 * 3600) {
-        Some(offset) => offset,
-        None => unreachable!("+09:00 is a valid offset"),
-    }
-}
+pub use onshi_model::date::jst;
 
 impl Settings {
     /// Resolves `[portal]` for the server whose data directory is `dir`.

@@ -329,7 +329,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                         println!(
                             "{}番（{} に未確認として記録）を受診日 {} の資格で確認し直しました。",
                             done.entry,
-                            (done.recorded + chrono::Duration::hours(9)).format("%Y-%m-%d %H:%M"),
+                            onshi_model::date::jst_time(done.recorded).format("%Y-%m-%d %H:%M"),
                             done.outcome.visit.format("%Y-%m-%d")
                         );
                     }
