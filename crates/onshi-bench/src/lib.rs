@@ -7,8 +7,16 @@
 //!
 //! `onshi bench verify` ([`verify`]): verified PIN-mode checks per second through the eligibility
 //! service over mutual TLS, beside the single-core RSA verify rate as the ceiling.
+//!
+//! `onshi bench flood` ([`flood`]): one terminal's checks alone and while anonymous clients flood
+//! the portal's registration page; their p50/p99 side by side.
+//!
+//! `onshi bench soak` ([`soak`]): a steady open-loop mix of PIN, 目視, by-numbers checks and
+//! portal pages for minutes; latency per kind, requests shed, failures and resident memory.
 
 mod baseline;
+pub mod flood;
+pub mod soak;
 pub mod verify;
 
 use std::fmt::Write;

@@ -10,10 +10,10 @@
 //! check, once with full handshakes and once resuming TLS sessions. Every latency is recorded.
 
 mod ceiling;
-mod https;
+pub(crate) mod https;
 mod load;
-mod prepare;
-mod world;
+pub(crate) mod prepare;
+pub(crate) mod world;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -279,7 +279,7 @@ impl VerifyReport {
 }
 
 /// The cores to spread the cards' work over.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 

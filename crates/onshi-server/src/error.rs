@@ -32,6 +32,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
     }
 
+    /// 503: the database cannot be reached; the terminal may try again shortly.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::INTERNAL,
+            "資格確認サービスのデータベースにつながりません。しばらくしてからもう一度お試しください。",
+        )
+    }
+
     /// 500: logs the cause, sends a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -61,6 +70,12 @@ impl IntoResponse for ApiError {
 
 impl From<onshi_store::StoreError> for ApiError {
     fn from(e: onshi_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            // Logged once per request at warn: an outage shows in the logs without a stack of
+            // "internal error" lines, and the app records the visit as 未確認.
+            tracing::warn!(cause = %loggable(&e), "database unavailable");
+            return Self::unavailable();
+        }
         Self::internal(loggable(&e))
     }
 }

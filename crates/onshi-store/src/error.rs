@@ -58,3 +58,52 @@ pub enum StoreError {
     #[error("portal data: {0}")]
     Data(String),
 }
+
+impl StoreError {
+    /// Whether the database cannot be reached at the moment (PostgreSQL down, restarting or out
+    /// of connections; SQLite busy past its timeout): worth answering "try again shortly", not
+    /// "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Postgres(e) => {
+                e.is_closed()
+                    || match e.as_db_error() {
+                        // No server answer at all: the connection could not be made or broke.
+                        None => true,
+                        // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown,
+                        // cannot connect now; 53300: too many connections.
+                        Some(db) => {
+                            let code = db.code().code();
+                            code.starts_with("08")
+                                || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+                        }
+                    }
+            }
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_sqlite_is_unavailable_and_corrupt_data_is_not() {
+        let busy = StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert!(busy.is_unavailable());
+        let corrupt = StoreError::Corrupt {
+            column: "c",
+            value: String::new(),
+            reason: String::new(),
+        };
+        assert!(!corrupt.is_unavailable());
+    }
+}

@@ -342,7 +342,8 @@ impl PgStore {
         Ok(Self {
             // Enough idle connections for every blocking worker that may hold one: closing and
             // reopening connections under load costs more than keeping them.
-            pool: Pool::new(Box::new(move || connect(&url)), 128),
+            pool: Pool::new(Box::new(move || connect(&url)), 128)
+                .with_broken_check(|c| c.client.is_closed()),
         })
     }
 

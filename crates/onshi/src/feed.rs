@@ -214,6 +214,12 @@ pub enum BenchCommand {
     /// beforehand and not timed. Exits 1 when any check was not answered with 200 and
     /// QualificationValidity 1.
     Verify(BenchVerifyArgs),
+    /// One terminal's checks alone and beside N clients flooding the portal's registration: the
+    /// checks' p50/p99 with and without the flood, and their ratio.
+    Flood(BenchFloodArgs),
+    /// A steady open-loop mix (PIN, 目視, by numbers, portal pages) for minutes: latency per kind,
+    /// requests shed (429/503), failures, and resident memory sampled through the run.
+    Soak(BenchSoakArgs),
 }
 
 /// Arguments of `onshi bench store`.
@@ -255,11 +261,58 @@ pub struct BenchVerifyArgs {
     new_connection: bool,
 }
 
+/// Arguments of `onshi bench flood`.
+#[derive(Args)]
+pub struct BenchFloodArgs {
+    /// Anonymous clients posting registrations to /portal/register during the flood.
+    #[arg(long = "portal", default_value_t = 16)]
+    portal_clients: usize,
+    /// Seconds of checks in each phase (without and with the flood).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Checks a second the terminal sends.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Run the server on this PostgreSQL database instead of SQLite (its onshi tables are
+    /// dropped first).
+    #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
+    postgres: Option<String>,
+}
+
+/// Arguments of `onshi bench soak`.
+#[derive(Args)]
+pub struct BenchSoakArgs {
+    /// Seconds of load (600: the documented soak; CI runs 60).
+    #[arg(long, default_value_t = 600.0)]
+    seconds: f64,
+    /// Requests a second, all kinds together (twice the capacity shows overload).
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Enrolled terminals.
+    #[arg(long, default_value_t = 8)]
+    terminals: usize,
+    /// Kept-alive connections per terminal.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Seconds between two memory samples.
+    #[arg(long, default_value_t = 10.0)]
+    sample: f64,
+    /// Allow requests shed (429/503), as in an overload run; otherwise any shed request fails the run.
+    #[arg(long)]
+    allow_shed: bool,
+    /// Run the server on this PostgreSQL database instead of SQLite (its onshi tables are
+    /// dropped first).
+    #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
+    postgres: Option<String>,
+}
+
 /// Runs `onshi bench …`.
 pub fn bench(command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Store(a) => bench_store(a),
         BenchCommand::Verify(a) => bench_verify(a),
+        BenchCommand::Flood(a) => bench_flood(a),
+        BenchCommand::Soak(a) => bench_soak(a),
     }
 }
 
@@ -291,5 +344,46 @@ fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Exit 0 when every check was answered and the flood's p99 stayed within twice the quiet one,
+/// 1 otherwise.
+fn bench_flood(a: &BenchFloodArgs) -> anyhow::Result<ExitCode> {
+    let options = onshi_bench::flood::FloodOptions {
+        portal_clients: a.portal_clients,
+        seconds: a.seconds,
+        check_rate: a.rate,
+        postgres: a.postgres.clone(),
+    };
+    let report = onshi_bench::flood::run(&options, &mut |stage| eprintln!("… {stage}"))?;
+    print!("{}", report.table());
+    let held =
+        report.quiet.failures == 0 && report.flooded.failures == 0 && report.p99_ratio() <= 2.0;
+    Ok(if held {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Exit 0 when nothing failed, nothing was shed (unless allowed) and memory stayed flat.
+fn bench_soak(a: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
+    let options = onshi_bench::soak::SoakOptions {
+        seconds: a.seconds,
+        rate: a.rate,
+        terminals: a.terminals,
+        workers_per_terminal: a.connections,
+        postgres: a.postgres.clone(),
+        sample_seconds: a.sample,
+    };
+    let report = onshi_bench::soak::run(&options, &mut |stage| eprintln!("… {stage}"))?;
+    print!("{}", report.table());
+    let held =
+        report.failures() == 0 && (a.allow_shed || report.shed() == 0) && report.memory_flat();
+    Ok(if held {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }

@@ -8,6 +8,7 @@ mod it {
     mod card;
     mod cli;
     mod crash;
+    mod faults;
     mod portal;
     mod server;
 }

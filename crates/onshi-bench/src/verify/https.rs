@@ -102,10 +102,53 @@ impl Connection {
         path: &str,
         body: Bytes,
     ) -> Result<(u16, Bytes), VerifyError> {
+        self.send(path, "application/json", None, body).await
+    }
+
+    /// GETs a page; the status and the whole answer body.
+    pub(crate) async fn get(&mut self, path: &str) -> Result<(u16, Bytes), VerifyError> {
         self.sender.ready().await?;
-        let request = hyper::Request::post(path)
+        let request = hyper::Request::get(path)
             .header(hyper::header::HOST, SERVER_NAME)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| VerifyError::Setup(format!("request: {e}")))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// POSTs a URL-encoded form with a `Cookie` header, as a browser submits a page's form.
+    pub(crate) async fn post_form(
+        &mut self,
+        path: &str,
+        cookie: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), VerifyError> {
+        self.send(
+            path,
+            "application/x-www-form-urlencoded",
+            Some(cookie),
+            body,
+        )
+        .await
+    }
+
+    async fn send(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        cookie: Option<&str>,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), VerifyError> {
+        self.sender.ready().await?;
+        let mut request = hyper::Request::post(path)
+            .header(hyper::header::HOST, SERVER_NAME)
+            .header(hyper::header::CONTENT_TYPE, content_type);
+        if let Some(cookie) = cookie {
+            request = request.header(hyper::header::COOKIE, cookie);
+        }
+        let request = request
             .body(Full::new(body))
             .map_err(|e| VerifyError::Setup(format!("request: {e}")))?;
         let response = self.sender.send_request(request).await?;

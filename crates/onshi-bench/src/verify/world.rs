@@ -49,7 +49,9 @@ pub(crate) struct World {
     data: PathBuf,
     config: ServerConfig,
     /// The setup's own store handle (the server opens another).
-    _store: Box<dyn ServiceStore>,
+    store: Box<dyn ServiceStore>,
+    /// The persons whose eligibility is valid on the visit date.
+    valid: Vec<PersonId>,
     /// `sqlite` or `postgres`.
     pub(crate) engine: &'static str,
     /// Persons and eligibility records in the store.
@@ -103,7 +105,8 @@ impl World {
             _root: root,
             data,
             config,
-            _store: store,
+            store,
+            valid: seeded.valid,
             persons: seeded.persons,
             records: seeded.records,
             cards,
@@ -112,11 +115,42 @@ impl World {
         })
     }
 
-    /// Starts the server in process on a free loopback port.
+    /// Starts the server in process on a free loopback port, with the portal as `onshi server
+    /// run` serves it.
     pub(crate) async fn start(&self) -> Result<RunningServer, VerifyError> {
-        onshi_server::run::start(&self.data, &self.config)
+        let portal = onshi_portal::extra_routes(&self.data, &self.config);
+        onshi_server::run::start_with(&self.data, &self.config, portal)
             .await
             .map_err(VerifyError::Setup)
+    }
+
+    /// `POST /api/v1/query` bodies for (up to 100 of) the persons with valid eligibility: each
+    /// person's first valid record's numbers and birth date, on the visit date.
+    pub(crate) fn query_bodies(&self) -> Result<Vec<Bytes>, VerifyError> {
+        let visit = Date::parse_from_str(&self.visit_date, "%Y%m%d")
+            .map_err(|e| VerifyError::Setup(format!("visit date: {e}")))?;
+        let mut bodies = Vec::new();
+        for person in self.valid.iter().take(100) {
+            let answer = self.store.eligibility_for_person(person, visit)?;
+            let Some(r) = answer.records.first() else {
+                continue;
+            };
+            let request = onshi_proto::QueryRequest {
+                insurer_number: r.insurer_number.to_string(),
+                symbol: r.symbol.as_ref().map(|s| s.as_str().to_owned()),
+                number: r.number.as_str().to_owned(),
+                branch: Some(r.branch.to_string()),
+                birthdate: r.birthdate.format("%Y%m%d").to_string(),
+                visit_date: self.visit_date.clone(),
+            };
+            bodies.push(Bytes::from(serde_json::to_vec(&request)?));
+        }
+        if bodies.is_empty() {
+            return Err(VerifyError::Setup(
+                "no record to query by numbers".to_owned(),
+            ));
+        }
+        Ok(bodies)
     }
 
     /// The server CA's certificate, PEM: the terminals' only trust anchor.
