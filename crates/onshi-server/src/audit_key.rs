@@ -127,3 +127,36 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
     }
     Ok(key)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_created_but_not_yet_in_place_is_finished_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = onshi_store::open_service_data_dir(dir.path()).unwrap();
+        // A crash after writing audit.key.new, before the store adopted it.
+        std::fs::write(dir.path().join(PENDING_FILE), [0x42u8; 32]).unwrap();
+        let key = open_or_create(dir.path(), store.as_ref()).unwrap();
+        assert_eq!(key.id(), AuditKey::from_bytes(&[0x42; 32]).unwrap().id());
+        assert_eq!(
+            std::fs::read(default_path(dir.path())).unwrap(),
+            [0x42u8; 32]
+        );
+        assert!(!dir.path().join(PENDING_FILE).exists());
+        // The next start reads the same key.
+        let again = open_or_create(dir.path(), store.as_ref()).unwrap();
+        assert_eq!(again.id(), key.id());
+        // A crash after the store adopted it, before the rename: finished too.
+        std::fs::rename(default_path(dir.path()), dir.path().join(PENDING_FILE)).unwrap();
+        let after = open_or_create(dir.path(), store.as_ref()).unwrap();
+        assert_eq!(after.id(), key.id());
+        assert!(default_path(dir.path()).exists());
+        // A file that is not a key is refused.
+        let bad = dir.path().join("short.key");
+        std::fs::write(&bad, [1u8; 16]).unwrap();
+        assert!(read(&bad).is_err());
+    }
+}

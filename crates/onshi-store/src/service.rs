@@ -414,7 +414,9 @@ pub trait ServiceStore: Store {
     fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError>;
 
     /// Marks a card as registered for health-insurance use (利用登録); `now` is kept as the
-    /// time of the first registration. False if the serial is unknown.
+    /// time of the first registration. False if the serial is unknown. For an operator's
+    /// correction only: the service registers a card through [`ServiceStore::record_check`], in
+    /// the transaction of its audit record.
     fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Stores a CRL, replacing the one with the same issuer key, and bumps the CRL generation.
