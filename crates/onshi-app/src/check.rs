@@ -317,7 +317,7 @@ async fn ask<T: Transport>(
             let nonce = b64
                 .decode(&challenge.nonce)
                 .map_err(|e| AppError::Protocol(format!("nonce: {e}")))?;
-            let digest = proto::signed_digest(&nonce, account);
+            let digest = proto::signed_digest(proto::Purpose::Verify, &nonce, account);
             Some(b64.encode(card.sign_with_auth_key(&sha256_digest_info(&digest))?))
         }
         Mode::Visual => None,

@@ -106,7 +106,8 @@ pub struct VerifyRequest {
     pub mode: Mode,
     /// The card's 利用者証明用電子証明書, DER, base64.
     pub certificate: String,
-    /// PIN mode: the card's signature over [`signed_message`], base64.
+    /// PIN mode (and always for `/register`): the card's signature over [`signed_message`] with
+    /// [`Purpose::Verify`] (or [`Purpose::Register`] for `/register`), base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
     /// The token from `challenge`.
@@ -245,10 +246,44 @@ pub mod codes {
     ];
 }
 
-/// The message a card signs in PIN mode: the nonce token's bytes, a 0 byte, and the terminal id.
-/// Binding the terminal id means a signature captured at one terminal is worthless at another.
-pub fn signed_message(nonce: &[u8], terminal_id: &str) -> Vec<u8> {
-    let mut m = Vec::with_capacity(nonce.len() + 1 + terminal_id.len());
+/// What a card's signature is for. It is inside the signed message, so a signature made for one
+/// purpose (a check) is refused for another (利用登録).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// A check: `POST /api/v1/verify`.
+    Verify,
+    /// 利用登録 on the spot: `POST /api/v1/register`.
+    Register,
+    /// A check by numbers: `POST /api/v1/query` (no card signs it today; reserved so that no
+    /// future signature for it can stand for another purpose).
+    Query,
+}
+
+impl Purpose {
+    /// The label signed: `verify`, `register` or `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Register => "register",
+            Self::Query => "query",
+        }
+    }
+}
+
+/// The prefix of every signed message: names the protocol and its version.
+const SIGNED_PREFIX: &[u8] = b"onshi/v1 ";
+
+/// The message a card signs in PIN mode: `onshi/v1 `, the purpose's label ([`Purpose::as_str`]),
+/// a 0 byte, the nonce token's bytes, a 0 byte, and the terminal id. Binding the purpose means a
+/// signature made for a check cannot register the card; binding the terminal id means a
+/// signature captured at one terminal is worthless at another.
+pub fn signed_message(purpose: Purpose, nonce: &[u8], terminal_id: &str) -> Vec<u8> {
+    let label = purpose.as_str().as_bytes();
+    let mut m =
+        Vec::with_capacity(SIGNED_PREFIX.len() + label.len() + nonce.len() + 2 + terminal_id.len());
+    m.extend_from_slice(SIGNED_PREFIX);
+    m.extend_from_slice(label);
+    m.push(0);
     m.extend_from_slice(nonce);
     m.push(0);
     m.extend_from_slice(terminal_id.as_bytes());
@@ -257,8 +292,8 @@ pub fn signed_message(nonce: &[u8], terminal_id: &str) -> Vec<u8> {
 
 /// SHA-256 of [`signed_message`]: the card receives the DigestInfo of this digest
 /// (RSASSA-PKCS1-v1_5 with SHA-256 over the message).
-pub fn signed_digest(nonce: &[u8], terminal_id: &str) -> [u8; 32] {
-    sha2::Sha256::digest(signed_message(nonce, terminal_id)).into()
+pub fn signed_digest(purpose: Purpose, nonce: &[u8], terminal_id: &str) -> [u8; 32] {
+    sha2::Sha256::digest(signed_message(purpose, nonce, terminal_id)).into()
 }
 
 #[cfg(test)]
@@ -283,9 +318,22 @@ mod tests {
         )
         .is_err());
         assert_ne!(
-            signed_digest(b"n", "W0000001"),
-            signed_digest(b"n", "W0000002")
+            signed_digest(Purpose::Verify, b"n", "W0000001"),
+            signed_digest(Purpose::Verify, b"n", "W0000002")
         );
+    }
+
+    #[test]
+    fn the_purpose_is_signed() {
+        assert_eq!(
+            signed_message(Purpose::Register, b"n\x01", "W0000001"),
+            b"onshi/v1 register\0n\x01\0W0000001"
+        );
+        let digests = [Purpose::Verify, Purpose::Register, Purpose::Query]
+            .map(|p| signed_digest(p, b"n", "W0000001"));
+        assert_ne!(digests[0], digests[1]);
+        assert_ne!(digests[0], digests[2]);
+        assert_ne!(digests[1], digests[2]);
     }
 
     /// The values of `pub const NAME: &str = "…";` lines in this file whose value starts with

@@ -6,11 +6,13 @@
 //! PIN mode its signature over the nonce and the terminal id): the service checks the card
 //! against the trusted JPKI CAs and CRLs, finds the person the card is linked to, answers with
 //! 資格情報 only, and writes one hash-chained audit record in the same transaction that spends the
-//! nonce. No state another instance needs is kept in memory: terminals, nonces spent, CRLs and the
-//! MAC key live in the store.
+//! nonce, MAC'd under the audit key kept beside the config ([`audit_key`]). No state another
+//! instance needs is kept in memory: terminals, nonces spent, CRLs and the challenge MAC key live
+//! in the store (the audit key is copied to every instance).
 
 pub mod admin;
 pub mod api;
+pub mod audit_key;
 pub mod challenge;
 pub mod config;
 mod error;

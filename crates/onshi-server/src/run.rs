@@ -15,8 +15,8 @@ use crate::config::{ServerConfig, JPKI_DIR};
 use crate::metrics::Metrics;
 use crate::{api, serve, Service};
 
-/// `onshi server init`: config, SQLite store, terminal CA, server CA and TLS certificate, and the
-/// trusted JPKI CA certificates copied in.
+/// `onshi server init`: config, SQLite store, audit key, terminal CA, server CA and TLS
+/// certificate, and the trusted JPKI CA certificates copied in.
 pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<ServerConfig, String> {
     if dir.join(crate::config::CONFIG_FILE).exists() {
         return Err(format!(
@@ -40,7 +40,9 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
         config.jpki_ca.push(name);
     }
     config.save(dir).map_err(|e| e.to_string())?;
-    onshi_store::open_service(&config.database_url(dir)).map_err(|e| e.to_string())?;
+    let store = onshi_store::open_service(&config.database_url(dir)).map_err(|e| e.to_string())?;
+    // The audit chain's key, beside the config (0600).
+    crate::audit_key::open_or_create(dir, store.as_ref())?;
     Ok(config)
 }
 

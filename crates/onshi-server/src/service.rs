@@ -15,10 +15,10 @@ use onshi_model::{
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
 use onshi_pki::terminal_ca::ServerPki;
 use onshi_proto::{
-    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, QueryRequest, RenewRequest,
+    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
     VerifyRequest,
 };
-use onshi_store::{AuditEntry, ServiceStore, Terminal};
+use onshi_store::{AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
 
 use crate::challenge::{Challenges, TokenError};
 use crate::config::ServerConfig;
@@ -37,6 +37,8 @@ pub struct Service {
     jpki: RwLock<(i64, Option<Arc<TrustedJpki>>)>,
     challenges: Challenges,
     grace: GracePolicy,
+    /// The audit chain's MAC key (`audit.key`, outside the store).
+    audit_key: AuditKey,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -64,6 +66,7 @@ impl Service {
             };
             jpki_cas.push(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?);
         }
+        let audit_key = crate::audit_key::open_or_create(dir, store.as_ref())?;
         let key = store
             .secret(CHALLENGE_KEY, &|| {
                 let mut k = vec![0u8; 32];
@@ -84,6 +87,7 @@ impl Service {
             grace: GracePolicy {
                 months_after_expiry: config.grace_months,
             },
+            audit_key,
         };
         service.reload_crls().map_err(|e| e.to_string())?;
         Ok(service)
@@ -250,7 +254,8 @@ impl Service {
             .map_err(ApiError::internal)
     }
 
-    /// Writes the audit record of one request (spending its nonce) and returns the 照会番号.
+    /// Writes the audit record of one request (spending its nonce, and with `what.register`
+    /// registering the card in the same transaction) and returns the 照会番号.
     fn audit(
         &self,
         terminal: &Terminal,
@@ -269,7 +274,10 @@ impl Service {
             reference_number: reference_number.clone(),
             nonce_id: what.nonce_id,
         };
-        match self.store.record_check(&entry)? {
+        match self
+            .store
+            .record_check(&self.audit_key, &entry, what.register)?
+        {
             Ok(_) => Ok(reference_number),
             Err(_spent) => Err(forbidden(
                 codes::BAD_NONCE,
@@ -302,6 +310,7 @@ impl Service {
                         person: None,
                         answer: codes::BAD_NONCE,
                         nonce_id: None,
+                        register: None,
                     },
                     now,
                 )?;
@@ -338,6 +347,7 @@ impl Service {
                     person: None,
                     answer: e.code(),
                     nonce_id: Some(redeemed.id),
+                    register: None,
                 };
                 let reference = self.audit(terminal, what, now)?;
                 return Ok(failure(reference, e.code(), &e.message_ja()));
@@ -351,13 +361,11 @@ impl Service {
                 person: None,
                 answer: "4",
                 nonce_id: Some(redeemed.id),
+                register: None,
             };
             let reference = self.audit(terminal, what, now)?;
             return Ok(answer(reference, &Eligibility::not_found(), None));
         };
-        if register && !link.registered {
-            self.store.register_card(&card.serial, now)?;
-        }
         let eligibility = self.store.eligibility_for_person(&link.person_id, visit)?;
         let registered = link.registered || register;
         let (shown, note) = if registered {
@@ -383,6 +391,7 @@ impl Service {
                 person: Some(link.person_id.as_str()),
                 answer: shown.validity.as_str(),
                 nonce_id: Some(redeemed.id),
+                register: (register && !link.registered).then_some(&link),
             },
             now,
         )?;
@@ -406,7 +415,16 @@ impl Service {
                 .as_deref()
                 .and_then(|s| b64().decode(s).ok())
                 .ok_or(CardCheckError::BadSignature)?;
-            card.verify_message(&onshi_proto::signed_message(nonce, terminal_id), &signature)?;
+            // The purpose is signed: a check's signature cannot register the card.
+            let purpose = if register {
+                Purpose::Register
+            } else {
+                Purpose::Verify
+            };
+            card.verify_message(
+                &onshi_proto::signed_message(purpose, nonce, terminal_id),
+                &signature,
+            )?;
         }
         Ok(card)
     }
@@ -450,6 +468,7 @@ impl Service {
             person: person.as_deref(),
             answer: eligibility.validity.as_str(),
             nonce_id: None,
+            register: None,
         };
         let reference = self.audit(terminal, what, now)?;
         Ok(answer(reference, &eligibility, None))
@@ -468,6 +487,8 @@ struct Audited<'a> {
     person: Option<&'a str>,
     answer: &'a str,
     nonce_id: Option<[u8; 32]>,
+    /// 利用登録 of this card, written with the record (only once the nonce is spent).
+    register: Option<&'a CardLink>,
 }
 
 fn parse_date(field: &str, value: &str) -> Result<Date, ApiError> {

@@ -24,7 +24,8 @@ use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, Person
 
 pub use error::StoreError;
 pub use service::{
-    audit_hash, AuditEntry, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
+    audit_encoding, audit_hash, audit_mac, audit_seal, AuditEntry, AuditHead, AuditKey,
+    AuditKeyMismatch, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
     EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, ENROLL_ATTEMPTS,
     GENESIS_HASH,
 };

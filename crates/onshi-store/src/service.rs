@@ -13,15 +13,27 @@
 //! `audit_log` is a table onshi only ever INSERTs into. Each terminal has its own chain, so
 //! instances serving different terminals never wait on one another: record `seq` (from 1) of a
 //! terminal stores `prev_hash`, the hash of the terminal's record `seq - 1` (32 zero bytes for
-//! record 1, [`GENESIS_HASH`]), and `hash` = [`audit_hash`]`(prev_hash, entry, seq)`. The
-//! terminal's row holds the head: the number of records (`checks`) and the hash of the last one,
-//! so deleting the last record is detected too. [`ServiceStore::audit_verify`] recomputes every
-//! chain.
+//! record 1, [`GENESIS_HASH`]), and `hash` = [`audit_mac`]`(key, prev_hash, entry, seq)`, an
+//! HMAC-SHA-256 under an [`AuditKey`] the service keeps outside the database (the server's
+//! `audit.key`). The terminal's row holds the head: the number of records (`checks`) and the
+//! hash of the last one, so deleting the last record is detected too.
+//! [`ServiceStore::audit_verify`] recomputes every chain with the key: someone who can write the
+//! database but does not hold the key cannot rewrite a record, even recomputing every hash
+//! after it.
 //!
-//! A chain has no key: someone who can write the database and knows this format can rewrite a
-//! terminal's chain from the edited record on, head included. To catch that as well, keep the
-//! heads somewhere else (export [`Terminal::checks`] and the verification result regularly),
-//! and on PostgreSQL take the writing rights away from the role onshi connects as:
+//! Records written before the key existed (schema version 5) used a plain SHA-256,
+//! [`audit_hash`]. When a key is first adopted ([`ServiceStore::adopt_audit_key`] with
+//! `seal_legacy`), each terminal's chain as it stands is sealed: its row keeps
+//! `audit_legacy_seq` (the records written the old way) and `audit_legacy_seal`,
+//! [`audit_seal`] of that count and of the hash of its last record. Verification checks records
+//! up to `audit_legacy_seq` with [`audit_hash`], the seal with the key, and every later record
+//! with [`audit_mac`]; a chain rewritten "the old way" has no valid seal.
+//!
+//! The key does not stop someone who holds it as well, nor a rollback of the whole database to
+//! an older copy. For that, keep the heads somewhere else ([`AuditVerification::heads`],
+//! printed by `onshi admin audit verify`) and compare them later
+//! ([`ServiceStore::audit_verify`]'s `anchors`), and on PostgreSQL take the writing rights away
+//! from the role onshi connects as:
 //!
 //! ```sql
 //! REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM onshi;
@@ -31,8 +43,10 @@
 //! onshi keeps working: it needs only INSERT and SELECT on `audit_log`.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use hmac::{KeyInit, Mac};
 use onshi_model::PersonId;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::{Store, StoreError};
 
@@ -171,7 +185,7 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
     /// The hash of the terminal's previous record ([`GENESIS_HASH`] for the first).
     pub prev_hash: [u8; 32],
-    /// [`audit_hash`] of this record.
+    /// [`audit_mac`] of this record ([`audit_hash`] for a record written before the key).
     pub hash: [u8; 32],
 }
 
@@ -184,7 +198,94 @@ pub struct AuditVerification {
     pub records: u64,
     /// Everything that does not match (empty when the log is intact).
     pub problems: Vec<AuditProblem>,
+    /// The last record of every chain that has one, by terminal: keep a copy elsewhere and pass
+    /// it back as anchors later.
+    pub heads: Vec<AuditHead>,
 }
+
+/// The head of one terminal's chain: its last record's number and hash. A copy kept outside
+/// the database anchors the chain: the record must still be there, with that hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditHead {
+    /// The terminal.
+    pub terminal_id: String,
+    /// The record's number in the chain.
+    pub seq: i64,
+    /// The record's hash.
+    pub hash: [u8; 32],
+}
+
+impl AuditHead {
+    /// One line of a heads file: `TERMINAL SEQ HASH` (hash in lowercase hex).
+    pub fn line(&self) -> String {
+        let hex: String = self.hash.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} {} {hex}", self.terminal_id, self.seq)
+    }
+
+    /// Parses a line written by [`AuditHead::line`]; `None` when it is not one.
+    pub fn parse_line(line: &str) -> Option<Self> {
+        let mut parts = line.split_whitespace();
+        let terminal_id = parts.next()?.to_owned();
+        let seq = parts.next()?.parse().ok()?;
+        let hex = parts.next()?;
+        if parts.next().is_some() || hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut hash = [0u8; 32];
+        for (i, b) in hash.iter_mut().enumerate() {
+            *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self {
+            terminal_id,
+            seq,
+            hash,
+        })
+    }
+}
+
+/// The secret key of the audit chain's MAC (HMAC-SHA-256), 32 bytes, kept outside the database.
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// The key's length in bytes.
+    pub const LEN: usize = 32;
+
+    /// A key from its bytes; `None` unless exactly [`AuditKey::LEN`] bytes, not all zero.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let key = <[u8; 32]>::try_from(bytes).ok()?;
+        if key.iter().all(|&b| b == 0) {
+            return None;
+        }
+        Some(Self(Zeroizing::new(key)))
+    }
+
+    /// An HMAC-SHA-256 under this key.
+    fn mac(&self) -> hmac::Hmac<Sha256> {
+        // Cannot fail: HMAC takes a key of any length.
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.0[..])
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
+    }
+
+    /// What identifies the key in the database without revealing it: HMAC of a fixed label.
+    /// Lets an instance with another key refuse to start instead of writing records that do
+    /// not verify.
+    pub fn id(&self) -> [u8; 32] {
+        let mut m = self.mac();
+        m.update(b"onshi audit key id v1");
+        m.finalize().into_bytes().into()
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+/// The database's audit chain was written under another key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the audit log was written under another audit key")]
+pub struct AuditKeyMismatch;
 
 /// One place where the audit log does not match its chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,7 +414,9 @@ pub trait ServiceStore: Store {
     fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError>;
 
     /// Marks a card as registered for health-insurance use (利用登録); `now` is kept as the
-    /// time of the first registration. False if the serial is unknown.
+    /// time of the first registration. False if the serial is unknown. For an operator's
+    /// correction only: the service registers a card through [`ServiceStore::record_check`], in
+    /// the transaction of its audit record.
     fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Stores a CRL, replacing the one with the same issuer key, and bumps the CRL generation.
@@ -330,19 +433,43 @@ pub trait ServiceStore: Store {
     /// it. Instances racing to create it all get the one stored first.
     fn secret(&self, name: &str, generate: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
 
-    /// Appends an entry to its terminal's audit chain, in one transaction that also redeems the
-    /// entry's challenge: if that `nonce_id` was recorded before, nothing is written and the
-    /// answer is [`NonceSpent`]. Updates the terminal's head, `checks` and `last_used_at`
-    /// (= `entry.at`). An unknown terminal is [`StoreError::NotFound`].
+    /// Appends an entry to its terminal's audit chain, hashed with [`audit_mac`] under `key`, in
+    /// one transaction that also redeems the entry's challenge: if that `nonce_id` was recorded
+    /// before, nothing is written and the answer is [`NonceSpent`]. Updates the terminal's head,
+    /// `checks` and `last_used_at` (= `entry.at`). With `register`, the same transaction then
+    /// marks that card as registered for health-insurance use (利用登録; `entry.at` is kept as
+    /// the time of the first registration): a registration is never written without its audit
+    /// record, nor with a spent challenge. An unknown terminal, or a card link that is gone, is
+    /// [`StoreError::NotFound`] (nothing written).
     fn record_check(
         &self,
+        key: &AuditKey,
         entry: &AuditEntry,
+        register: Option<&CardLink>,
     ) -> Result<Result<AuditRecord, NonceSpent>, StoreError>;
 
-    /// Recomputes every terminal's chain and compares it with the stored hashes and with the
-    /// head on the terminal's row: catches a changed, deleted (anywhere, the last one too) or
-    /// reordered record. Reads one consistent snapshot.
-    fn audit_verify(&self) -> Result<AuditVerification, StoreError>;
+    /// Makes `key` the audit log's key. The first key a database sees is recorded by its
+    /// [`AuditKey::id`]; with `seal_legacy` (the key was just created), every terminal's chain
+    /// written so far is sealed under it (see the module's documentation) in the same
+    /// transaction. Answers how many chains were sealed, or [`AuditKeyMismatch`] when the
+    /// database already has another key.
+    fn adopt_audit_key(
+        &self,
+        key: &AuditKey,
+        seal_legacy: bool,
+    ) -> Result<Result<u64, AuditKeyMismatch>, StoreError>;
+
+    /// Recomputes every terminal's chain under `key` and compares it with the stored hashes and
+    /// with the head on the terminal's row: catches a changed, deleted (anywhere, the last one
+    /// too) or reordered record, and any record rewritten without the key. Each of `anchors`
+    /// (heads kept elsewhere) must still be in its chain with the same hash. Answers
+    /// [`AuditKeyMismatch`] at once when the database records another key. Reads one
+    /// consistent snapshot.
+    fn audit_verify(
+        &self,
+        key: &AuditKey,
+        anchors: &[AuditHead],
+    ) -> Result<Result<AuditVerification, AuditKeyMismatch>, StoreError>;
 
     /// Every audit record about a person (who checked them, when), oldest first.
     fn audit_for_person(&self, person_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
@@ -351,7 +478,7 @@ pub trait ServiceStore: Store {
     fn audit_of_terminal(&self, terminal_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
-/// The hash of an audit record: SHA-256 over, in this order,
+/// The bytes an audit record's hash covers, in this order,
 ///
 /// | field | encoding |
 /// |---|---|
@@ -370,40 +497,69 @@ pub trait ServiceStore: Store {
 /// where a string is its UTF-8 length in bytes as u64 big-endian followed by the bytes, and an
 /// optional string is `0x00`, or `0x01` followed by the string. The lengths make the encoding
 /// unambiguous; sub-microsecond digits of `at` are ignored (the store keeps microseconds).
-pub fn audit_hash(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> [u8; 32] {
-    fn string(h: &mut Sha256, s: &str) {
-        h.update((s.len() as u64).to_be_bytes());
-        h.update(s.as_bytes());
+pub fn audit_encoding(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> Vec<u8> {
+    fn string(h: &mut Vec<u8>, s: &str) {
+        h.extend_from_slice(&(s.len() as u64).to_be_bytes());
+        h.extend_from_slice(s.as_bytes());
     }
-    fn opt_string(h: &mut Sha256, s: Option<&str>) {
+    fn opt_string(h: &mut Vec<u8>, s: Option<&str>) {
         match s {
-            None => h.update([0u8]),
+            None => h.push(0),
             Some(s) => {
-                h.update([1u8]);
+                h.push(1);
                 string(h, s);
             }
         }
     }
-    let mut h = Sha256::new();
-    h.update(prev_hash);
-    h.update(entry.at.timestamp_micros().to_be_bytes());
+    let mut h = Vec::with_capacity(256);
+    h.extend_from_slice(prev_hash);
+    h.extend_from_slice(&entry.at.timestamp_micros().to_be_bytes());
     string(&mut h, &entry.terminal_id);
-    h.update(entry.clinic_id.to_be_bytes());
+    h.extend_from_slice(&entry.clinic_id.to_be_bytes());
     string(&mut h, &entry.mode);
     opt_string(&mut h, entry.certificate_serial.as_deref());
     opt_string(&mut h, entry.person_id.as_deref());
     string(&mut h, &entry.answer);
     string(&mut h, &entry.reference_number);
     match &entry.nonce_id {
-        None => h.update([0u8]),
+        None => h.push(0),
         Some(n) => {
-            h.update([1u8]);
-            h.update(n);
+            h.push(1);
+            h.extend_from_slice(n);
         }
     }
-    h.update(seq.to_be_bytes());
-    h.finalize().into()
+    h.extend_from_slice(&seq.to_be_bytes());
+    h
 }
+
+/// The hash of an audit record: HMAC-SHA-256 under the audit key over [`audit_encoding`].
+pub fn audit_mac(key: &AuditKey, prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> [u8; 32] {
+    let mut m = key.mac();
+    m.update(&audit_encoding(prev_hash, entry, seq));
+    m.finalize().into_bytes().into()
+}
+
+/// The hash of an audit record written before schema version 5 (no key): SHA-256 over
+/// [`audit_encoding`]. Verification accepts it only for a chain's sealed legacy part.
+pub fn audit_hash(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> [u8; 32] {
+    Sha256::digest(audit_encoding(prev_hash, entry, seq)).into()
+}
+
+/// The seal of a terminal's legacy records (written without the key): HMAC-SHA-256 under the
+/// audit key over a label, the terminal id (as a string of [`audit_encoding`]), the number of
+/// legacy records (i64 big-endian) and the hash of the last of them.
+pub fn audit_seal(key: &AuditKey, terminal_id: &str, legacy_seq: i64, head: &[u8; 32]) -> [u8; 32] {
+    let mut m = key.mac();
+    m.update(b"onshi audit legacy seal v1");
+    m.update(&(terminal_id.len() as u64).to_be_bytes());
+    m.update(terminal_id.as_bytes());
+    m.update(&legacy_seq.to_be_bytes());
+    m.update(head);
+    m.finalize().into_bytes().into()
+}
+
+/// The name under which the database records the audit key's [`AuditKey::id`].
+pub(crate) const AUDIT_KEY_ID: &str = "audit-key-id";
 
 /// How an engine ends a write transaction.
 pub(crate) enum Finish<T> {
@@ -485,14 +641,30 @@ pub(crate) fn decide_enrollment(
     }
 }
 
+/// What a terminal's row says about its chain (read by `audit_verify`).
+pub(crate) struct HeadRow {
+    pub(crate) terminal_id: String,
+    pub(crate) checks: i64,
+    /// `None` when it could not be read.
+    pub(crate) head: Option<[u8; 32]>,
+    pub(crate) legacy_seq: i64,
+    pub(crate) legacy_seal: Option<Vec<u8>>,
+}
+
+/// The columns of `terminals` that [`HeadRow`] decodes, in its order.
+pub(crate) const HEAD_COLUMNS: &str = "id, checks, audit_head, audit_legacy_seq, audit_legacy_seal";
+
 /// Recomputes chains from the terminals' heads and the records streamed in `(terminal, seq)`
 /// order; shared by both engines.
-pub(crate) struct ChainCheck {
-    heads: std::collections::BTreeMap<String, (i64, Option<[u8; 32]>)>,
+pub(crate) struct ChainCheck<'k> {
+    key: &'k AuditKey,
+    heads: std::collections::BTreeMap<String, HeadRow>,
+    anchors: std::collections::BTreeMap<(String, i64), [u8; 32]>,
     current: Option<Chain>,
     terminals: u64,
     records: u64,
     problems: Vec<AuditProblem>,
+    walked: Vec<AuditHead>,
 }
 
 /// Where the walk of one terminal's chain is.
@@ -501,20 +673,33 @@ struct Chain {
     last_seq: i64,
     /// `None` after a record that could not be read.
     last_hash: Option<[u8; 32]>,
+    /// Records up to this number were written before the key (0: none).
+    legacy_seq: i64,
 }
 
-impl ChainCheck {
-    /// Starts with every terminal's `(id, checks, head)`; a head that could not be read is
-    /// `None`.
-    pub(crate) fn new(heads: impl IntoIterator<Item = (String, i64, Option<[u8; 32]>)>) -> Self {
-        let heads: std::collections::BTreeMap<_, _> =
-            heads.into_iter().map(|(id, n, h)| (id, (n, h))).collect();
+impl<'k> ChainCheck<'k> {
+    /// Starts with every terminal's row and the heads kept elsewhere.
+    pub(crate) fn new(
+        key: &'k AuditKey,
+        heads: impl IntoIterator<Item = HeadRow>,
+        anchors: &[AuditHead],
+    ) -> Self {
+        let heads: std::collections::BTreeMap<_, _> = heads
+            .into_iter()
+            .map(|h| (h.terminal_id.clone(), h))
+            .collect();
         Self {
+            key,
             terminals: heads.len() as u64,
             heads,
+            anchors: anchors
+                .iter()
+                .map(|a| ((a.terminal_id.clone(), a.seq), a.hash))
+                .collect(),
             current: None,
             records: 0,
             problems: Vec::new(),
+            walked: Vec::new(),
         }
     }
 
@@ -540,17 +725,22 @@ impl ChainCheck {
                 if let Some(done) = other {
                     self.end_chain(done);
                 }
-                if !self.heads.contains_key(terminal_id) {
-                    self.problem(
-                        terminal_id,
-                        seq,
-                        "records of a terminal that does not exist".to_owned(),
-                    );
-                }
+                let legacy_seq = match self.heads.get(terminal_id) {
+                    Some(h) => h.legacy_seq,
+                    None => {
+                        self.problem(
+                            terminal_id,
+                            seq,
+                            "records of a terminal that does not exist".to_owned(),
+                        );
+                        0
+                    }
+                };
                 Chain {
                     terminal_id: terminal_id.to_owned(),
                     last_seq: 0,
                     last_hash: Some(GENESIS_HASH),
+                    legacy_seq,
                 }
             }
         };
@@ -582,12 +772,49 @@ impl ChainCheck {
                         ),
                     );
                 }
-                if audit_hash(&r.prev_hash, &r.entry, seq) != r.hash {
+                let legacy = seq <= chain.legacy_seq;
+                let recomputed = if legacy {
+                    audit_hash(&r.prev_hash, &r.entry, seq)
+                } else {
+                    audit_mac(self.key, &r.prev_hash, &r.entry, seq)
+                };
+                if !same_hash(&recomputed, &r.hash) {
                     self.problem(
                         terminal_id,
                         seq,
-                        "the record does not match its hash (it was changed)".to_owned(),
+                        if legacy {
+                            "the record does not match its hash (it was changed)".to_owned()
+                        } else {
+                            "the record does not match its MAC under the audit key (it was \
+                             changed, or written without the key)"
+                                .to_owned()
+                        },
                     );
+                }
+                if seq == chain.legacy_seq {
+                    let seal = self
+                        .heads
+                        .get(terminal_id)
+                        .and_then(|h| h.legacy_seal.as_deref());
+                    let sealed = audit_seal(self.key, terminal_id, seq, &r.hash);
+                    if !seal.is_some_and(|s| same_hash(s, &sealed)) {
+                        self.problem(
+                            terminal_id,
+                            seq,
+                            "the seal of the records written before the audit key does not \
+                             verify under the key"
+                                .to_owned(),
+                        );
+                    }
+                }
+                if let Some(saved) = self.anchors.remove(&(terminal_id.to_owned(), seq)) {
+                    if saved != r.hash {
+                        self.problem(
+                            terminal_id,
+                            seq,
+                            "the record's hash differs from the saved head".to_owned(),
+                        );
+                    }
                 }
                 chain.last_hash = Some(r.hash);
             }
@@ -598,9 +825,30 @@ impl ChainCheck {
 
     /// Compares a walked chain with the head on its terminal's row.
     fn end_chain(&mut self, chain: Chain) {
-        let Some((checks, head)) = self.heads.remove(&chain.terminal_id) else {
+        if chain.last_seq > 0 {
+            if let Some(hash) = chain.last_hash {
+                self.walked.push(AuditHead {
+                    terminal_id: chain.terminal_id.clone(),
+                    seq: chain.last_seq,
+                    hash,
+                });
+            }
+        }
+        let Some(row) = self.heads.remove(&chain.terminal_id) else {
             return;
         };
+        let (checks, head) = (row.checks, row.head);
+        if row.legacy_seq < 0 || row.legacy_seq > chain.last_seq.min(checks) {
+            self.problem(
+                &chain.terminal_id,
+                row.legacy_seq.max(0),
+                format!(
+                    "the terminal claims {} records written before the audit key, its chain \
+                     has {}",
+                    row.legacy_seq, chain.last_seq
+                ),
+            );
+        }
         if checks > chain.last_seq {
             let what = if checks > chain.last_seq + 1 {
                 format!(
@@ -654,14 +902,26 @@ impl ChainCheck {
                 terminal_id,
                 last_seq: 0,
                 last_hash: Some(GENESIS_HASH),
+                legacy_seq: 0,
             });
+        }
+        // Saved heads no chain reached: the record was removed.
+        for ((terminal_id, seq), _) in std::mem::take(&mut self.anchors) {
+            self.problem(
+                &terminal_id,
+                seq,
+                format!("record {seq}, a saved head, is no longer in the chain"),
+            );
         }
         self.problems
             .sort_by(|a, b| (&a.terminal_id, a.seq).cmp(&(&b.terminal_id, b.seq)));
+        self.walked
+            .sort_by(|a, b| a.terminal_id.cmp(&b.terminal_id));
         AuditVerification {
             terminals: self.terminals,
             records: self.records,
             problems: self.problems,
+            heads: self.walked,
         }
     }
 }
@@ -709,6 +969,37 @@ mod tests {
         bytes.extend(5i64.to_be_bytes());
         let expected: [u8; 32] = Sha256::digest(&bytes).into();
         assert_eq!(audit_hash(&prev, &entry(), 5), expected);
+    }
+
+    #[test]
+    fn the_mac_is_hmac_sha256_of_the_documented_encoding() {
+        // RFC 2104 by hand: H((K ^ opad) || H((K ^ ipad) || m)), K zero-padded to 64 bytes.
+        let raw = [0x0B; 32];
+        let key = AuditKey::from_bytes(&raw).unwrap();
+        let m = audit_encoding(&[0x11; 32], &entry(), 5);
+        let mut k = [0u8; 64];
+        k[..32].copy_from_slice(&raw);
+        let inner = Sha256::new()
+            .chain_update(k.map(|b| b ^ 0x36))
+            .chain_update(&m)
+            .finalize();
+        let outer: [u8; 32] = Sha256::new()
+            .chain_update(k.map(|b| b ^ 0x5C))
+            .chain_update(inner)
+            .finalize()
+            .into();
+        assert_eq!(audit_mac(&key, &[0x11; 32], &entry(), 5), outer);
+        assert_ne!(audit_hash(&[0x11; 32], &entry(), 5), outer);
+        let other = AuditKey::from_bytes(&[0x0C; 32]).unwrap();
+        assert_ne!(audit_mac(&other, &[0x11; 32], &entry(), 5), outer);
+        assert_ne!(key.id(), other.id());
+        assert_ne!(
+            audit_seal(&key, "W0000001", 3, &[1; 32]),
+            audit_seal(&key, "W0000001", 4, &[1; 32])
+        );
+        assert!(AuditKey::from_bytes(&[0; 32]).is_none());
+        assert!(AuditKey::from_bytes(&[1; 31]).is_none());
+        assert_eq!(format!("{key:?}"), "AuditKey(..)");
     }
 
     #[test]

@@ -239,6 +239,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         detail TEXT NOT NULL
     );",
     ),
+    (
+        5,
+        "-- The audit chain's hashes become HMAC-SHA-256 under a key kept outside the database
+    -- (the server's audit.key). A terminal's records written before (plain SHA-256) are its
+    -- first audit_legacy_seq, sealed under the key by audit_legacy_seal when the key is first
+    -- adopted. The key's id (an HMAC of a label) is kept in secrets as 'audit-key-id'.
+    ALTER TABLE terminals ADD COLUMN audit_legacy_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE terminals ADD COLUMN audit_legacy_seal BLOB;",
+    ),
 ];
 
 /// The store in one SQLite file.

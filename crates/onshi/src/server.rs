@@ -149,10 +149,20 @@ pub enum CrlCommand {
 /// `onshi admin audit …`.
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Recompute every terminal's hash chain: finds edited, deleted or reordered records.
+    /// Recompute every terminal's chain under the audit key: finds edited, deleted or reordered
+    /// records, and prints each chain's head to keep elsewhere.
     Verify {
         #[command(flatten)]
         store: ServerStore,
+        /// The audit key (default: audit.key in the data directory).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Heads saved earlier (`--save-heads`): each must still be in its chain, unchanged.
+        #[arg(long)]
+        heads: Option<PathBuf>,
+        /// Write the heads to this file when the log is intact (to keep somewhere else).
+        #[arg(long)]
+        save_heads: Option<PathBuf>,
     },
     /// Who checked a person, and when.
     Show {
@@ -337,35 +347,18 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                 format!("CRL を読み込みました / CRL loaded: {issuer}"),
             );
         }
-        AdminCommand::Audit(AuditCommand::Verify { store }) => {
-            let v = store.open()?.audit_verify()?;
-            let ok = v.problems.is_empty();
-            let human = if ok {
-                format!(
-                    "監査ログは改ざんされていません / audit chain intact: 端末 {}、記録 {}",
-                    v.terminals, v.records
-                )
-            } else {
-                let mut s = format!(
-                    "監査ログに {} 件の問題があります / audit chain broken:",
-                    v.problems.len()
-                );
-                for p in &v.problems {
-                    s.push_str(&format!(
-                        "\n  端末 {} 記録 {}: {}",
-                        p.terminal_id, p.seq, p.what
-                    ));
-                }
-                s
-            };
-            print(
-                store.json,
-                serde_json::json!({"terminals": v.terminals, "records": v.records, "problems": v.problems.iter().map(|p| serde_json::json!({"terminal": p.terminal_id, "seq": p.seq, "what": p.what})).collect::<Vec<_>>()}),
-                human,
+        AdminCommand::Audit(AuditCommand::Verify {
+            store,
+            key,
+            heads,
+            save_heads,
+        }) => {
+            return audit_verify(
+                store,
+                key.as_deref(),
+                heads.as_deref(),
+                save_heads.as_deref(),
             );
-            if !ok {
-                return Ok(ExitCode::from(2));
-            }
         }
         AdminCommand::Audit(AuditCommand::Show { store, person }) => {
             let records = store.open()?.audit_for_person(person)?;
@@ -395,6 +388,131 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `onshi admin audit verify`: the chains under the key, the heads, and the saved heads.
+fn audit_verify(
+    store: &ServerStore,
+    key: Option<&std::path::Path>,
+    heads: Option<&std::path::Path>,
+    save_heads: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let key_path = key.map_or_else(
+        || onshi_server::audit_key::default_path(&store.data),
+        std::path::Path::to_path_buf,
+    );
+    let audit_key = onshi_server::audit_key::read(&key_path).map_err(anyhow::Error::msg)?;
+    let anchors = match heads {
+        Some(path) => read_heads(path)?,
+        None => Vec::new(),
+    };
+    let Ok(v) = store.open()?.audit_verify(&audit_key, &anchors)? else {
+        eprintln!(
+            "{}: この鍵はデータベースの監査ログの鍵ではありません / the audit log was written under another key",
+            key_path.display()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let ok = v.problems.is_empty();
+    let mut human = if ok {
+        format!(
+            "監査ログは改ざんされていません / audit chain intact: 端末 {}、記録 {}",
+            v.terminals, v.records
+        )
+    } else {
+        let mut s = format!(
+            "監査ログに {} 件の問題があります / audit chain broken:",
+            v.problems.len()
+        );
+        for p in &v.problems {
+            s.push_str(&format!(
+                "\n  端末 {} 記録 {}: {}",
+                p.terminal_id, p.seq, p.what
+            ));
+        }
+        s
+    };
+    if let Some(path) = heads {
+        human.push_str(&format!(
+            "\n保存した先頭 {} 件と照合しました / compared with {} saved heads from {}",
+            anchors.len(),
+            anchors.len(),
+            path.display()
+        ));
+    }
+    human.push_str("\n各端末のチェーンの先頭 / chain heads (terminal seq hash):");
+    for h in &v.heads {
+        human.push_str(&format!("\n  {}", h.line()));
+    }
+    human.push_str(
+        "\nこの先頭を別の場所（別のマシン、印刷、署名付きメール）に保存し、後で --heads FILE で照合してください（--save-heads FILE で書き出せます）。\n\
+         Keep these heads somewhere the database's writers cannot reach (another machine, paper, a \
+         signed mail); later, `onshi admin audit verify --heads FILE` checks that each is still in \
+         its chain, unchanged (`--save-heads FILE` writes them).",
+    );
+    if let Some(path) = save_heads {
+        if ok {
+            let mut text = format!(
+                "# onshi audit heads, {} (terminal seq hash)\n",
+                Utc::now().to_rfc3339()
+            );
+            for h in &v.heads {
+                text.push_str(&h.line());
+                text.push('\n');
+            }
+            std::fs::write(path, text)
+                .with_context(|| format!("{}: 書けません / cannot write", path.display()))?;
+            human.push_str(&format!(
+                "\n先頭を保存しました / heads saved: {}",
+                path.display()
+            ));
+        } else {
+            human.push_str(
+                "\n問題があるため先頭は保存しません / heads not saved: the log is broken",
+            );
+        }
+    }
+    print(
+        store.json,
+        serde_json::json!({
+            "terminals": v.terminals,
+            "records": v.records,
+            "problems": v.problems.iter().map(|p| serde_json::json!({"terminal": p.terminal_id, "seq": p.seq, "what": p.what})).collect::<Vec<_>>(),
+            "heads": v.heads.iter().map(|h| serde_json::json!({"terminal": h.terminal_id, "seq": h.seq, "hash": hex_of(&h.hash)})).collect::<Vec<_>>(),
+        }),
+        human,
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a heads file: `TERMINAL SEQ HASH` lines; blank lines and `#` comments are skipped.
+fn read_heads(path: &std::path::Path) -> anyhow::Result<Vec<onshi_store::AuditHead>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: 読めません / cannot read", path.display()))?;
+    let mut heads = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let head = onshi_store::AuditHead::parse_line(line).with_context(|| {
+            format!(
+                "{}:{}: 「端末 記録番号 ハッシュ」の行ではありません / not a `TERMINAL SEQ HASH` line",
+                path.display(),
+                i + 1
+            )
+        })?;
+        heads.push(head);
+    }
+    Ok(heads)
 }
 
 /// Runs `onshi import card-links`.

@@ -18,7 +18,8 @@ const BATCH: usize = 256;
 /// Verifies one of the card's signatures over and over on the calling thread for at least
 /// `seconds`; verifications per second.
 pub(crate) fn verify_rate(card: &Card, seconds: f64) -> Result<f64, VerifyError> {
-    let message = onshi_proto::signed_message(&[0x5A; 72], "W0000000");
+    let message =
+        onshi_proto::signed_message(onshi_proto::Purpose::Verify, &[0x5A; 72], "W0000000");
     let signature = card_signature(card, &message)?;
     let key = public_key(&card.certificate_der)?;
     key.verify_sig(&message, &signature)

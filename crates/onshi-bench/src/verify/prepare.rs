@@ -147,7 +147,7 @@ impl<'a> Signer<'a> {
     }
 
     /// What the reception app does in PIN mode: verify the PIN on the card, have it sign the
-    /// DigestInfo of SHA-256(nonce ‖ 0 ‖ terminal id), and build the request.
+    /// DigestInfo of `onshi_proto::signed_digest` (purpose verify), and build the request.
     fn body(&mut self, job: &Job<'_>) -> Result<Bytes, VerifyError> {
         let card = &self.cards[job.card];
         let reader = match self.readers.entry(job.card) {
@@ -162,7 +162,7 @@ impl<'a> Signer<'a> {
         let nonce = b64()
             .decode(job.nonce)
             .map_err(|e| VerifyError::Setup(format!("challenge is not base64: {e}")))?;
-        let digest = onshi_proto::signed_digest(&nonce, terminal_id);
+        let digest = onshi_proto::signed_digest(onshi_proto::Purpose::Verify, &nonce, terminal_id);
         reader.verify_auth_pin(&self.pin)?;
         let signature = reader.sign_with_auth_key(&sha256_digest_info(&digest))?;
         let request = VerifyRequest {

@@ -54,9 +54,7 @@ async fn pin_and_visual_checks_answer_with_exact_fields() {
         // Audit: two records for the person, chain intact.
         let audit = sync(|| world.store.audit_for_person("P0000000001").unwrap());
         assert_eq!(audit.len(), 2);
-        assert!(sync(|| world.store.audit_verify().unwrap())
-            .problems
-            .is_empty());
+        assert!(world.audit_verify().problems.is_empty());
     })
     .await;
 }
@@ -349,7 +347,8 @@ async fn unregistered_cards_and_registration_on_the_spot() {
         assert_eq!(status, 400);
         // PIN mode with consent registers and answers.
         let nonce = t.challenge().await;
-        let (certificate, signature) = card_answer(&card, &nonce, &t.id, Some("1234"));
+        let (certificate, signature) =
+            card_answer_for(proto::Purpose::Register, &card, &nonce, &t.id, Some("1234"));
         let req = proto::VerifyRequest {
             mode: Mode::Pin,
             certificate,
@@ -366,6 +365,147 @@ async fn unregistered_cards_and_registration_on_the_spot() {
         let (_, body) = t.check(&card, Mode::Visual, &today()).await;
         assert_eq!(body["QualificationValidity"], "1", "{body}");
         assert!(body.get("ProcessingResultCode").is_none(), "{body}");
+    })
+    .await;
+}
+
+/// A PIN-mode body: the card's certificate and its signature for `purpose` over `nonce`.
+fn pin_body(t: &Terminal, card: &std::path::Path, nonce: &str, purpose: proto::Purpose) -> Value {
+    let (certificate, signature) = card_answer_for(purpose, card, nonce, &t.id, Some("1234"));
+    serde_json::to_value(proto::VerifyRequest {
+        mode: Mode::Pin,
+        certificate,
+        signature,
+        nonce: nonce.to_owned(),
+        visit_date: today(),
+    })
+    .unwrap()
+}
+
+/// Whether a visual check of `card` finds it registered (QualificationValidity 1, not 6).
+async fn registered(t: &Terminal, card: &std::path::Path) -> bool {
+    let (status, body) = t.check(card, Mode::Visual, &today()).await;
+    assert_eq!(status, 200, "{body}");
+    match body["QualificationValidity"].as_str() {
+        Some("1") => true,
+        Some("6") => false,
+        _ => panic!("unexpected answer: {body}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checks_signature_sent_to_register_registers_nothing() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(true);
+        let t = world.terminal().await;
+        // A PIN check, then its very body replayed to /register: refused, nothing registered.
+        let nonce = t.challenge().await;
+        let body = pin_body(&t, &card, &nonce, proto::Purpose::Verify);
+        let (status, answer) = t.https.post(proto::VERIFY, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["QualificationValidity"], "6", "{answer}");
+        let (status, answer) = t.https.post(proto::REGISTER, &body).await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["code"], proto::codes::BAD_NONCE, "{answer}");
+        assert!(!registered(&t, &card).await);
+        // A check's signature over a fresh challenge, sent to /register: the signature is not
+        // one for registering.
+        let nonce = t.challenge().await;
+        let body = pin_body(&t, &card, &nonce, proto::Purpose::Verify);
+        let (status, answer) = t.https.post(proto::REGISTER, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["ProcessingResultStatus"], "2", "{answer}");
+        assert_eq!(
+            answer["ProcessingResultCode"],
+            proto::codes::BAD_SIGNATURE,
+            "{answer}"
+        );
+        assert!(!registered(&t, &card).await);
+        // And a register signature is no check's.
+        let nonce = t.challenge().await;
+        let body = pin_body(&t, &card, &nonce, proto::Purpose::Register);
+        let (status, answer) = t.https.post(proto::VERIFY, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer["ProcessingResultCode"],
+            proto::codes::BAD_SIGNATURE,
+            "{answer}"
+        );
+        assert!(world.audit_verify().problems.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_register_whose_audit_write_fails_leaves_the_card_unregistered() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(true);
+        let t = world.terminal().await;
+        // The challenge is spent by a visual check first; a registration with it then fails
+        // to write its audit record (the nonce is spent) and must not register the card.
+        let nonce = t.challenge().await;
+        let (certificate, _) = card_answer(&card, &nonce, &t.id, None);
+        let visual = serde_json::to_value(proto::VerifyRequest {
+            mode: Mode::Visual,
+            certificate,
+            signature: None,
+            nonce: nonce.clone(),
+            visit_date: today(),
+        })
+        .unwrap();
+        let (status, answer) = t.https.post(proto::VERIFY, &visual).await;
+        assert_eq!(status, 200, "{answer}");
+        let body = pin_body(&t, &card, &nonce, proto::Purpose::Register);
+        let (status, answer) = t.https.post(proto::REGISTER, &body).await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["code"], proto::codes::BAD_NONCE, "{answer}");
+        assert!(!registered(&t, &card).await);
+        // With a fresh challenge it registers, with its audit record.
+        let nonce = t.challenge().await;
+        let body = pin_body(&t, &card, &nonce, proto::Purpose::Register);
+        let (status, answer) = t.https.post(proto::REGISTER, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["QualificationValidity"], "1", "{answer}");
+        assert!(registered(&t, &card).await);
+        let audit = sync(|| world.store.audit_for_person("P0000000001").unwrap());
+        assert!(audit.iter().any(|r| r.entry.mode == "register"
+            && r.entry.reference_number == answer["ReferenceNumber"].as_str().unwrap()));
+        assert!(world.audit_verify().problems.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_key_is_created_beside_the_config_and_guards_the_log() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let path = onshi_server::audit_key::default_path(&world.data);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Another key for the same database is refused, for serving and for verifying.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("audit.key"), [0xA5u8; 32]).unwrap();
+        let err = sync(|| {
+            onshi_server::audit_key::open_or_create(other.path(), world.store.as_ref()).unwrap_err()
+        });
+        assert!(err.contains("audit.key"), "{err}");
+        let wrong = onshi_server::audit_key::read(&other.path().join("audit.key")).unwrap();
+        assert!(sync(|| world.store.audit_verify(&wrong, &[]).unwrap()).is_err());
+        // Without a key, on a database that has one: refused too.
+        let none = tempfile::tempdir().unwrap();
+        assert!(sync(|| {
+            onshi_server::audit_key::open_or_create(none.path(), world.store.as_ref()).is_err()
+        }));
     })
     .await;
 }

@@ -171,8 +171,20 @@ impl Cards {
     }
 }
 
-/// Reads a card's certificate and (with `pin`) signs the message for `nonce` at `terminal`.
+/// Reads a card's certificate and (with `pin`) signs the check's message for `nonce` at
+/// `terminal`.
 pub fn card_answer(
+    card: &Path,
+    nonce_b64: &str,
+    terminal: &str,
+    pin: Option<&str>,
+) -> (String, Option<String>) {
+    card_answer_for(proto::Purpose::Verify, card, nonce_b64, terminal, pin)
+}
+
+/// [`card_answer`] for another purpose (利用登録).
+pub fn card_answer_for(
+    purpose: proto::Purpose,
     card: &Path,
     nonce_b64: &str,
     terminal: &str,
@@ -185,7 +197,7 @@ pub fn card_answer(
     let cert = client.read_auth_certificate().unwrap();
     let signature = pin.map(|pin| {
         let nonce = b64.decode(nonce_b64).unwrap();
-        let digest = proto::signed_digest(&nonce, terminal);
+        let digest = proto::signed_digest(purpose, &nonce, terminal);
         client.verify_auth_pin(&Pin::parse(pin).unwrap()).unwrap();
         b64.encode(
             client
@@ -293,6 +305,13 @@ impl World {
             id: account.to_owned(),
             https: Https::new(self, Some((cert, key.serialize_pem()))),
         })
+    }
+
+    /// The chains under the data directory's audit key.
+    pub fn audit_verify(&self) -> onshi_store::AuditVerification {
+        let key = onshi_server::audit_key::read(&onshi_server::audit_key::default_path(&self.data))
+            .unwrap();
+        sync(|| self.store.audit_verify(&key, &[]).unwrap().unwrap())
     }
 
     pub fn server_ca(&self) -> String {

@@ -8,9 +8,10 @@ use postgres::{Client, IsolationLevel, Statement, Transaction};
 
 use super::{PgConn, PgStore};
 use crate::service::{
-    audit_hash, decide_enrollment, stored_time, terminal_id, AuditEntry, AuditRecord,
-    AuditVerification, CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish,
-    NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, GENESIS_HASH,
+    audit_mac, audit_seal, decide_enrollment, same_hash, stored_time, terminal_id, AuditEntry,
+    AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification, CardLink, ChainCheck,
+    Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent, ServiceStore, StoredCrl,
+    Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
 };
 use crate::service_columns::{
     decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
@@ -460,7 +461,9 @@ impl ServiceStore for PgStore {
 
     fn record_check(
         &self,
+        key: &AuditKey,
         entry: &AuditEntry,
+        register: Option<&CardLink>,
     ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
         let mut entry = entry.clone();
         entry.at = stored_time(entry.at);
@@ -477,7 +480,7 @@ impl ServiceStore for PgStore {
             let checks: i64 = head.try_get(0)?;
             let prev_hash = hash32("audit_head", head.try_get(1)?)?;
             let seq = checks + 1;
-            let hash = audit_hash(&prev_hash, &entry, seq);
+            let hash = audit_mac(key, &prev_hash, &entry, seq);
             let nonce = entry.nonce_id.as_ref().map(|n| &n[..]);
             let updated = tx.execute(
                 &append,
@@ -500,6 +503,22 @@ impl ServiceStore for PgStore {
                 tx.rollback()?;
                 return Ok(Err(NonceSpent));
             }
+            // 利用登録 only once the challenge is spent and the record written, in this
+            // transaction: both or neither (an error drops the transaction: rolled back).
+            if let Some(link) = register {
+                let n = tx.execute(
+                    "UPDATE card_links SET registered = true,
+                         registered_at = COALESCE(registered_at, $2)
+                     WHERE serial = $1",
+                    &[&link.serial, &entry.at],
+                )?;
+                if n != 1 {
+                    return Err(StoreError::NotFound {
+                        what: "card link",
+                        id: link.serial.clone(),
+                    });
+                }
+            }
             tx.commit()?;
             Ok(Ok(AuditRecord {
                 seq,
@@ -510,7 +529,62 @@ impl ServiceStore for PgStore {
         })
     }
 
-    fn audit_verify(&self) -> Result<AuditVerification, StoreError> {
+    fn adopt_audit_key(
+        &self,
+        key: &AuditKey,
+        seal_legacy: bool,
+    ) -> Result<Result<u64, AuditKeyMismatch>, StoreError> {
+        let id = key.id();
+        self.write(|tx| {
+            // Instances starting together adopt one after the other.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('onshi audit key'))",
+                &[],
+            )?;
+            let stored: Option<Vec<u8>> = tx
+                .query_opt(
+                    "SELECT value FROM secrets WHERE name = $1",
+                    &[&AUDIT_KEY_ID],
+                )?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            match stored {
+                Some(s) if same_hash(&s, &id) => return Ok(Finish::Rollback(Ok(0))),
+                Some(_) => return Ok(Finish::Rollback(Err(AuditKeyMismatch))),
+                None => {}
+            }
+            let mut sealed = 0;
+            if seal_legacy {
+                let rows = tx.query(
+                    "SELECT id, checks, audit_head FROM terminals WHERE checks > 0 FOR UPDATE",
+                    &[],
+                )?;
+                for row in rows {
+                    let terminal: String = row.try_get(0)?;
+                    let checks: i64 = row.try_get(1)?;
+                    let head = hash32("audit_head", row.try_get(2)?)?;
+                    let seal = audit_seal(key, &terminal, checks, &head);
+                    tx.execute(
+                        "UPDATE terminals SET audit_legacy_seq = $2, audit_legacy_seal = $3
+                         WHERE id = $1",
+                        &[&terminal, &checks, &&seal[..]],
+                    )?;
+                    sealed += 1;
+                }
+            }
+            tx.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2)",
+                &[&AUDIT_KEY_ID, &&id[..]],
+            )?;
+            Ok(Finish::Commit(Ok(sealed)))
+        })
+    }
+
+    fn audit_verify(
+        &self,
+        key: &AuditKey,
+        anchors: &[AuditHead],
+    ) -> Result<Result<AuditVerification, AuditKeyMismatch>, StoreError> {
         self.with(|conn| {
             // One snapshot for the heads and the records.
             let mut tx = conn
@@ -519,19 +593,31 @@ impl ServiceStore for PgStore {
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
+            let stored: Option<Vec<u8>> = tx
+                .query_opt(
+                    "SELECT value FROM secrets WHERE name = $1",
+                    &[&AUDIT_KEY_ID],
+                )?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            if stored.is_some_and(|s| !same_hash(&s, &key.id())) {
+                return Ok(Err(AuditKeyMismatch));
+            }
             let mut heads = Vec::new();
             for row in tx.query(
-                "SELECT id, checks, audit_head FROM terminals ORDER BY id",
+                &format!("SELECT {HEAD_COLUMNS} FROM terminals ORDER BY id"),
                 &[],
             )? {
                 let head: Option<Vec<u8>> = row.try_get(2)?;
-                heads.push((
-                    row.try_get::<_, String>(0)?,
-                    row.try_get::<_, i64>(1)?,
-                    head.and_then(|h| hash32("audit_head", h).ok()),
-                ));
+                heads.push(HeadRow {
+                    terminal_id: row.try_get(0)?,
+                    checks: row.try_get(1)?,
+                    head: head.and_then(|h| hash32("audit_head", h).ok()),
+                    legacy_seq: row.try_get(3)?,
+                    legacy_seal: row.try_get(4)?,
+                });
             }
-            let mut check = ChainCheck::new(heads);
+            let mut check = ChainCheck::new(key, heads, anchors);
             {
                 // Streamed: the log may be far larger than memory.
                 let mut rows = tx.query_raw(
@@ -545,7 +631,7 @@ impl ServiceStore for PgStore {
                 }
             }
             tx.commit()?;
-            Ok(check.finish())
+            Ok(Ok(check.finish()))
         })
     }
 

@@ -7,9 +7,10 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::SqliteStore;
 use crate::service::{
-    audit_hash, decide_enrollment, stored_time, terminal_id, AuditEntry, AuditRecord,
-    AuditVerification, CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish,
-    NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, GENESIS_HASH,
+    audit_mac, audit_seal, decide_enrollment, same_hash, stored_time, terminal_id, AuditEntry,
+    AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification, CardLink, ChainCheck,
+    Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent, ServiceStore, StoredCrl,
+    Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
 };
 use crate::service_columns::{
     decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
@@ -415,7 +416,9 @@ impl ServiceStore for SqliteStore {
 
     fn record_check(
         &self,
+        key: &AuditKey,
         entry: &AuditEntry,
+        register: Option<&CardLink>,
     ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
         let mut entry = entry.clone();
         entry.at = stored_time(entry.at);
@@ -432,7 +435,7 @@ impl ServiceStore for SqliteStore {
             };
             let prev_hash = hash32("audit_head", head)?;
             let seq = checks + 1;
-            let hash = audit_hash(&prev_hash, &entry, seq);
+            let hash = audit_mac(key, &prev_hash, &entry, seq);
             let inserted = tx
                 .prepare_cached(&format!(
                     "INSERT INTO audit_log ({AUDIT_COLUMNS})
@@ -461,6 +464,23 @@ impl ServiceStore for SqliteStore {
                  WHERE id = ?1",
             )?
             .execute(params![entry.terminal_id, seq, &hash[..], us(entry.at)])?;
+            // 利用登録 only once the challenge is spent and the record written, in this
+            // transaction: both or neither.
+            if let Some(link) = register {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE card_links SET registered = 1,
+                             registered_at = COALESCE(registered_at, ?2)
+                         WHERE serial = ?1",
+                    )?
+                    .execute(params![link.serial, us(entry.at)])?;
+                if n != 1 {
+                    return Err(StoreError::NotFound {
+                        what: "card link",
+                        id: link.serial.clone(),
+                    });
+                }
+            }
             Ok(Finish::Commit(Ok(AuditRecord {
                 seq,
                 entry: entry.clone(),
@@ -470,24 +490,83 @@ impl ServiceStore for SqliteStore {
         })
     }
 
-    fn audit_verify(&self) -> Result<AuditVerification, StoreError> {
+    fn adopt_audit_key(
+        &self,
+        key: &AuditKey,
+        seal_legacy: bool,
+    ) -> Result<Result<u64, AuditKeyMismatch>, StoreError> {
+        let id = key.id();
+        self.write(|tx| {
+            let stored: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT value FROM secrets WHERE name = ?1")?
+                .query_row([AUDIT_KEY_ID], |r| r.get(0))
+                .optional()?;
+            match stored {
+                Some(s) if same_hash(&s, &id) => return Ok(Finish::Rollback(Ok(0))),
+                Some(_) => return Ok(Finish::Rollback(Err(AuditKeyMismatch))),
+                None => {}
+            }
+            let mut sealed = 0;
+            if seal_legacy {
+                let chains = all(
+                    tx,
+                    "SELECT id, checks, audit_head FROM terminals WHERE checks > 0",
+                    [],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            hash32("audit_head", r.get(2)?)?,
+                        ))
+                    },
+                )?;
+                for (terminal, checks, head) in chains {
+                    let seal = audit_seal(key, &terminal, checks, &head);
+                    tx.prepare_cached(
+                        "UPDATE terminals SET audit_legacy_seq = ?2, audit_legacy_seal = ?3
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![terminal, checks, &seal[..]])?;
+                    sealed += 1;
+                }
+            }
+            tx.prepare_cached("INSERT INTO secrets (name, value) VALUES (?1, ?2)")?
+                .execute(params![AUDIT_KEY_ID, &id[..]])?;
+            Ok(Finish::Commit(Ok(sealed)))
+        })
+    }
+
+    fn audit_verify(
+        &self,
+        key: &AuditKey,
+        anchors: &[AuditHead],
+    ) -> Result<Result<AuditVerification, AuditKeyMismatch>, StoreError> {
         let mut conn = self.pool.get()?;
         // One read transaction: the heads and the records are one snapshot (WAL).
         let tx = conn.transaction()?;
+        let stored: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT value FROM secrets WHERE name = ?1")?
+            .query_row([AUDIT_KEY_ID], |r| r.get(0))
+            .optional()?;
+        if stored.is_some_and(|s| !same_hash(&s, &key.id())) {
+            return Ok(Err(AuditKeyMismatch));
+        }
         let heads = all(
             &tx,
-            "SELECT id, checks, audit_head FROM terminals ORDER BY id",
+            &format!("SELECT {HEAD_COLUMNS} FROM terminals ORDER BY id"),
             [],
             |r| {
                 let head: Option<Vec<u8>> = r.get(2)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    head.and_then(|h| hash32("audit_head", h).ok()),
-                ))
+                Ok(HeadRow {
+                    terminal_id: r.get(0)?,
+                    checks: r.get(1)?,
+                    head: head.and_then(|h| hash32("audit_head", h).ok()),
+                    legacy_seq: r.get(3)?,
+                    legacy_seal: r.get(4)?,
+                })
             },
         )?;
-        let mut check = ChainCheck::new(heads);
+        let mut check = ChainCheck::new(key, heads, anchors);
         {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY terminal_id, seq"
@@ -500,7 +579,7 @@ impl ServiceStore for SqliteStore {
             }
         }
         tx.commit()?;
-        Ok(check.finish())
+        Ok(Ok(check.finish()))
     }
 
     fn audit_for_person(&self, person_id: &str) -> Result<Vec<AuditRecord>, StoreError> {

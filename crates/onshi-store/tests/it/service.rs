@@ -5,14 +5,36 @@
 use chrono::{DateTime, Duration, Utc};
 use onshi_model::PersonId;
 use onshi_store::{
-    audit_hash, AuditEntry, AuditRecord, CardLink, EnrollRefusal, NonceSpent, ServiceStore,
-    StoreError, StoredCrl, TerminalStatus, ENROLL_ATTEMPTS, GENESIS_HASH,
+    audit_hash, audit_mac, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditRecord,
+    AuditVerification, CardLink, EnrollRefusal, NonceSpent, ServiceStore, StoreError, StoredCrl,
+    TerminalStatus, ENROLL_ATTEMPTS, GENESIS_HASH,
 };
 
 use super::common::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
+}
+
+/// The audit key of these tests.
+fn key() -> AuditKey {
+    AuditKey::from_bytes(&[0x5A; 32]).unwrap()
+}
+
+/// Appending and verifying under [`key`], without registration or saved heads.
+trait Audit {
+    fn check(&self, e: &AuditEntry) -> Result<Result<AuditRecord, NonceSpent>, StoreError>;
+    fn verify_audit(&self) -> Result<AuditVerification, StoreError>;
+}
+
+impl<T: ServiceStore + ?Sized> Audit for T {
+    fn check(&self, e: &AuditEntry) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
+        self.record_check(&key(), e, None)
+    }
+
+    fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        Ok(self.audit_verify(&key(), &[])?.unwrap())
+    }
 }
 
 const CODE: [u8; 32] = [7; 32];
@@ -60,7 +82,7 @@ fn three_checks(store: &dyn ServiceStore, terminal: &str, clinic: i64) -> Vec<Au
         .map(|i| {
             let at = format!("2025-04-02T09:0{i}:00Z");
             store
-                .record_check(&entry(terminal, clinic, &at, Some("P0000000001"), i))
+                .check(&entry(terminal, clinic, &at, Some("P0000000001"), i))
                 .unwrap()
                 .unwrap()
         })
@@ -602,7 +624,7 @@ fn checks_are_chained_per_terminal() {
         for (i, r) in records.iter().enumerate() {
             assert_eq!(
                 r.hash,
-                audit_hash(&r.prev_hash, &r.entry, r.seq),
+                audit_mac(&key(), &r.prev_hash, &r.entry, r.seq),
                 "{}",
                 e.name
             );
@@ -626,10 +648,10 @@ fn checks_are_chained_per_terminal() {
         query.mode = "query".to_owned();
         query.certificate_serial = None;
         query.nonce_id = None;
-        let q = s.record_check(&query).unwrap().unwrap();
+        let q = s.check(&query).unwrap().unwrap();
         assert_eq!((q.seq, q.prev_hash), (1, GENESIS_HASH), "{}", e.name);
         assert_eq!(q.entry.at, t("2025-04-02T09:04:00.000001Z"), "{}", e.name);
-        let q2 = s.record_check(&query).unwrap().unwrap();
+        let q2 = s.check(&query).unwrap().unwrap();
         assert_eq!((q2.seq, q2.prev_hash), (2, q.hash), "{}", e.name);
         assert_eq!(
             s.audit_of_terminal(&id2).unwrap(),
@@ -638,7 +660,7 @@ fn checks_are_chained_per_terminal() {
             e.name
         );
 
-        let v = s.audit_verify().unwrap();
+        let v = s.verify_audit().unwrap();
         assert_eq!(
             (v.terminals, v.records, v.problems),
             (2, 5, vec![]),
@@ -647,7 +669,7 @@ fn checks_are_chained_per_terminal() {
         );
 
         let err = s
-            .record_check(&entry("W0000099", clinic, "2025-04-02T10:00:00Z", None, 99))
+            .check(&entry("W0000099", clinic, "2025-04-02T10:00:00Z", None, 99))
             .unwrap_err();
         assert!(
             matches!(
@@ -670,20 +692,15 @@ fn a_replayed_nonce_is_refused_and_writes_nothing() {
         let (clinic, id) = active_terminal(s, "5E0001");
         let (clinic2, id2) = active_terminal(s, "5E0002");
         let first = s
-            .record_check(&entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P1"), 1))
+            .check(&entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P1"), 1))
             .unwrap()
             .unwrap();
         let replay = entry(&id, clinic, "2025-04-02T09:00:05Z", Some("P1"), 1);
-        assert_eq!(
-            s.record_check(&replay).unwrap(),
-            Err(NonceSpent),
-            "{}",
-            e.name
-        );
+        assert_eq!(s.check(&replay).unwrap(), Err(NonceSpent), "{}", e.name);
         // On another instance, through another terminal: still spent.
         let elsewhere = entry(&id2, clinic2, "2025-04-02T09:00:06Z", Some("P1"), 1);
         assert_eq!(
-            e.another().record_check(&elsewhere).unwrap(),
+            e.another().check(&elsewhere).unwrap(),
             Err(NonceSpent),
             "{}",
             e.name
@@ -698,10 +715,10 @@ fn a_replayed_nonce_is_refused_and_writes_nothing() {
             e.name
         );
         assert_eq!(s.terminal(&id2).unwrap().unwrap().checks, 0, "{}", e.name);
-        assert!(s.audit_verify().unwrap().problems.is_empty(), "{}", e.name);
+        assert!(s.verify_audit().unwrap().problems.is_empty(), "{}", e.name);
         // The chain goes on where it was.
         let next = s
-            .record_check(&entry(&id, clinic, "2025-04-02T09:01:00Z", Some("P1"), 2))
+            .check(&entry(&id, clinic, "2025-04-02T09:01:00Z", Some("P1"), 2))
             .unwrap()
             .unwrap();
         assert_eq!(next.seq, 2, "{}", e.name);
@@ -720,7 +737,7 @@ fn concurrent_checks_on_one_terminal_keep_one_chain() {
                     for i in 0..20u8 {
                         let mut en = entry(id, clinic, "2025-04-02T09:00:00Z", None, 0);
                         en.nonce_id = Some([n as u8 * 20 + i + 1; 32]);
-                        store.record_check(&en).unwrap().unwrap();
+                        store.check(&en).unwrap().unwrap();
                     }
                 });
             }
@@ -732,7 +749,7 @@ fn concurrent_checks_on_one_terminal_keep_one_chain() {
             "{}",
             e.name
         );
-        let v = e.store.audit_verify().unwrap();
+        let v = e.store.verify_audit().unwrap();
         assert_eq!((v.records, v.problems), (60, vec![]), "{}", e.name);
     }
 }
@@ -744,14 +761,14 @@ fn problems_after(e: &ServiceEngine, tamper: &[&str]) -> Vec<(String, i64, Strin
     let (clinic, id) = active_terminal(s, "5E0001");
     let (clinic2, id2) = active_terminal(s, "5E0002");
     three_checks(s, &id, clinic);
-    s.record_check(&entry(&id2, clinic2, "2025-04-02T10:00:00Z", None, 50))
+    s.check(&entry(&id2, clinic2, "2025-04-02T10:00:00Z", None, 50))
         .unwrap()
         .unwrap();
-    assert!(s.audit_verify().unwrap().problems.is_empty(), "{}", e.name);
+    assert!(s.verify_audit().unwrap().problems.is_empty(), "{}", e.name);
     for sql in tamper {
         assert_eq!(e.raw(sql), 1, "{}: {sql}", e.name);
     }
-    let v = s.audit_verify().unwrap();
+    let v = s.verify_audit().unwrap();
     assert_eq!(v.terminals, 2, "{}", e.name);
     v.problems
         .into_iter()
@@ -775,14 +792,14 @@ fn audit_verify_catches_an_edited_row() {
 #[test]
 fn audit_verify_catches_an_edited_row_with_its_hash_recomputed() {
     for e in service_engines() {
-        // Someone edits record 2 and stores a hash of the new content: record 3 no longer
-        // follows it.
+        // Someone holding the key edits record 2 and stores a MAC of the new content: record 3
+        // no longer follows it.
         let s = e.store.as_ref();
         let (clinic, id) = active_terminal(s, "5E0001");
         let records = three_checks(s, &id, clinic);
         let mut forged = records[1].entry.clone();
         forged.person_id = Some("P0000000002".to_owned());
-        let hash = audit_hash(&records[1].prev_hash, &forged, 2);
+        let hash = audit_mac(&key(), &records[1].prev_hash, &forged, 2);
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         let literal = if e.name == "sqlite" {
             format!("X'{hex}'")
@@ -793,7 +810,7 @@ fn audit_verify_catches_an_edited_row_with_its_hash_recomputed() {
             "UPDATE audit_log SET person_id = 'P0000000002', hash = {literal}
              WHERE terminal_id = '{id}' AND seq = 2"
         ));
-        let p = s.audit_verify().unwrap().problems;
+        let p = s.verify_audit().unwrap().problems;
         assert_eq!(p.len(), 1, "{}: {p:?}", e.name);
         assert_eq!(p[0].seq, 3, "{}: {p:?}", e.name);
         assert!(p[0].what.contains("prev_hash"), "{}: {p:?}", e.name);
@@ -870,21 +887,312 @@ fn the_audit_shows_who_checked_a_person() {
         let (clinic, id) = active_terminal(s, "5E0001");
         let (clinic2, id2) = active_terminal(s, "5E0002");
         let a = s
-            .record_check(&entry(&id2, clinic2, "2025-04-02T09:00:00Z", Some("P1"), 1))
+            .check(&entry(&id2, clinic2, "2025-04-02T09:00:00Z", Some("P1"), 1))
             .unwrap()
             .unwrap();
-        s.record_check(&entry(&id, clinic, "2025-04-02T09:30:00Z", Some("P2"), 2))
+        s.check(&entry(&id, clinic, "2025-04-02T09:30:00Z", Some("P2"), 2))
             .unwrap()
             .unwrap();
         let b = s
-            .record_check(&entry(&id, clinic, "2025-04-03T09:00:00Z", Some("P1"), 3))
+            .check(&entry(&id, clinic, "2025-04-03T09:00:00Z", Some("P1"), 3))
             .unwrap()
             .unwrap();
         let mut unknown = entry(&id, clinic, "2025-04-03T09:05:00Z", None, 4);
         unknown.answer = "4".to_owned();
-        s.record_check(&unknown).unwrap().unwrap();
+        s.check(&unknown).unwrap().unwrap();
         assert_eq!(s.audit_for_person("P1").unwrap(), vec![a, b], "{}", e.name);
         assert_eq!(s.audit_for_person("P2").unwrap().len(), 1, "{}", e.name);
         assert_eq!(s.audit_for_person("P3").unwrap(), vec![], "{}", e.name);
+    }
+}
+
+/// A byte string as an SQL literal of the engine.
+fn bytes_literal(e: &ServiceEngine, bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if e.name == "sqlite" {
+        format!("X'{hex}'")
+    } else {
+        format!("'\\x{hex}'::bytea")
+    }
+}
+
+/// Rewrites a terminal's records from `from` on with `rewrite`, recomputing every hash (and
+/// the head) with `hash`, as someone who can write the database would.
+fn rewrite_chain(
+    e: &ServiceEngine,
+    id: &str,
+    from: i64,
+    rewrite: impl Fn(&mut AuditEntry),
+    hash: impl Fn(&[u8; 32], &AuditEntry, i64) -> [u8; 32],
+) {
+    let s = e.store.as_ref();
+    let records = s.audit_of_terminal(id).unwrap();
+    let mut prev = if from == 1 {
+        GENESIS_HASH
+    } else {
+        records[(from - 2) as usize].hash
+    };
+    for r in records.iter().filter(|r| r.seq >= from) {
+        let mut entry = r.entry.clone();
+        rewrite(&mut entry);
+        let h = hash(&prev, &entry, r.seq);
+        e.raw(&format!(
+            "UPDATE audit_log SET person_id = {}, prev_hash = {}, hash = {}
+             WHERE terminal_id = '{id}' AND seq = {}",
+            entry
+                .person_id
+                .as_ref()
+                .map_or("NULL".to_owned(), |p| format!("'{p}'")),
+            bytes_literal(e, &prev),
+            bytes_literal(e, &h),
+            r.seq
+        ));
+        prev = h;
+    }
+    e.raw(&format!(
+        "UPDATE terminals SET audit_head = {} WHERE id = '{id}'",
+        bytes_literal(e, &prev)
+    ));
+}
+
+#[test]
+fn audit_verify_catches_a_chain_rewritten_with_plain_sha256() {
+    for e in service_engines() {
+        // Someone who can write the database but has no key edits record 2 and recomputes the
+        // chain from there, head included, with the documented encoding and SHA-256.
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        three_checks(s, &id, clinic);
+        rewrite_chain(
+            &e,
+            &id,
+            2,
+            |en| en.person_id = Some("P0000000002".to_owned()),
+            audit_hash,
+        );
+        assert_eq!(
+            s.audit_of_terminal(&id).unwrap()[1]
+                .entry
+                .person_id
+                .as_deref(),
+            Some("P0000000002"),
+            "{}",
+            e.name
+        );
+        let p = s.verify_audit().unwrap().problems;
+        assert_eq!(
+            p.iter().map(|p| p.seq).collect::<Vec<_>>(),
+            [2, 3],
+            "{}: {p:?}",
+            e.name
+        );
+        assert!(
+            p.iter().all(|p| p.what.contains("key")),
+            "{}: {p:?}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn audit_verify_with_the_wrong_key_fails() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        three_checks(s, &id, clinic);
+        let wrong = AuditKey::from_bytes(&[0xA5; 32]).unwrap();
+        // Before any key is adopted: every record fails under the wrong key.
+        let v = s.audit_verify(&wrong, &[]).unwrap().unwrap();
+        assert_eq!(v.problems.len(), 3, "{}: {:?}", e.name, v.problems);
+        // Once the database records its key, the wrong one is refused at once.
+        assert_eq!(
+            s.adopt_audit_key(&key(), false).unwrap(),
+            Ok(0),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.audit_verify(&wrong, &[]).unwrap(),
+            Err(AuditKeyMismatch),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.adopt_audit_key(&wrong, true).unwrap(),
+            Err(AuditKeyMismatch),
+            "{}",
+            e.name
+        );
+        assert_eq!(
+            s.adopt_audit_key(&key(), false).unwrap(),
+            Ok(0),
+            "{}",
+            e.name
+        );
+        assert!(s.verify_audit().unwrap().problems.is_empty(), "{}", e.name);
+    }
+}
+
+#[test]
+fn heads_are_listed_and_saved_heads_compared() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let (clinic2, id2) = active_terminal(s, "5E0002");
+        let (_, idle) = active_terminal(s, "5E0003");
+        let records = three_checks(s, &id, clinic);
+        let other = s
+            .check(&entry(&id2, clinic2, "2025-04-02T10:00:00Z", None, 50))
+            .unwrap()
+            .unwrap();
+        let v = s.verify_audit().unwrap();
+        let heads = vec![
+            AuditHead {
+                terminal_id: id.clone(),
+                seq: 3,
+                hash: records[2].hash,
+            },
+            AuditHead {
+                terminal_id: id2.clone(),
+                seq: 1,
+                hash: other.hash,
+            },
+        ];
+        assert_eq!(v.heads, heads, "{}", e.name);
+        assert!(!heads.iter().any(|h| h.terminal_id == idle), "{}", e.name);
+        for h in &heads {
+            assert_eq!(
+                AuditHead::parse_line(&h.line()).as_ref(),
+                Some(h),
+                "{}",
+                e.name
+            );
+        }
+        assert_eq!(AuditHead::parse_line("W0000001 3 abc"), None);
+
+        // The chains grow: the saved heads are still in them.
+        s.check(&entry(&id, clinic, "2025-04-02T11:00:00Z", None, 4))
+            .unwrap()
+            .unwrap();
+        let v = s.audit_verify(&key(), &heads).unwrap().unwrap();
+        assert!(v.problems.is_empty(), "{}: {:?}", e.name, v.problems);
+        assert_eq!(v.heads[0].seq, 4, "{}", e.name);
+
+        // A saved head that differs, or is gone, is reported.
+        let mut changed = heads[1].clone();
+        changed.hash[0] ^= 1;
+        let gone = AuditHead {
+            terminal_id: id2.clone(),
+            seq: 2,
+            hash: other.hash,
+        };
+        let p = s
+            .audit_verify(&key(), &[changed, gone])
+            .unwrap()
+            .unwrap()
+            .problems;
+        assert_eq!(p.len(), 2, "{}: {p:?}", e.name);
+        assert!(p[0].what.contains("saved head"), "{}: {p:?}", e.name);
+        assert!(p[1].what.contains("no longer"), "{}: {p:?}", e.name);
+    }
+}
+
+#[test]
+fn chains_written_before_the_key_are_sealed_when_it_is_adopted() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        three_checks(s, &id, clinic);
+        // Make the chain look as the previous version wrote it: plain SHA-256.
+        rewrite_chain(&e, &id, 1, |_| {}, audit_hash);
+        assert_eq!(
+            s.adopt_audit_key(&key(), true).unwrap(),
+            Ok(1),
+            "{}",
+            e.name
+        );
+        s.check(&entry(&id, clinic, "2025-04-02T11:00:00Z", None, 4))
+            .unwrap()
+            .unwrap();
+        let v = s.verify_audit().unwrap();
+        assert_eq!((v.records, v.problems), (4, vec![]), "{}", e.name);
+
+        // Rewriting the old part the old way breaks its seal (and the keyed record after it).
+        rewrite_chain(
+            &e,
+            &id,
+            2,
+            |en| en.person_id = Some("P0000000002".to_owned()),
+            audit_hash,
+        );
+        let p = s.verify_audit().unwrap().problems;
+        assert!(
+            p.iter().any(|p| p.seq == 3 && p.what.contains("seal")),
+            "{}: {p:?}",
+            e.name
+        );
+        // Claiming more records were written before the key does not help either.
+        e.raw(&format!(
+            "UPDATE terminals SET audit_legacy_seq = 4 WHERE id = '{id}'"
+        ));
+        let p = s.verify_audit().unwrap().problems;
+        assert!(
+            p.iter().any(|p| p.what.contains("seal")),
+            "{}: {p:?}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn a_registration_is_written_with_its_audit_record_or_not_at_all() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        let links = vec![
+            link("0001", "P0000000001", false),
+            link("0002", "P0000000002", false),
+        ];
+        import_links(s, &links);
+        let registered = |serial: &str| s.card_link(serial).unwrap().unwrap().registered;
+
+        let mut en = entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P0000000001"), 1);
+        en.mode = "register".to_owned();
+        en.certificate_serial = Some("0001".to_owned());
+        let first = s
+            .record_check(&key(), &en, Some(&links[0]))
+            .unwrap()
+            .unwrap();
+        assert!(registered("0001"), "{}", e.name);
+        assert_eq!(first.seq, 1, "{}", e.name);
+
+        // The audit write fails (the challenge is spent): the card stays unregistered.
+        let mut replay = en.clone();
+        replay.certificate_serial = Some("0002".to_owned());
+        assert_eq!(
+            s.record_check(&key(), &replay, Some(&links[1])).unwrap(),
+            Err(NonceSpent),
+            "{}",
+            e.name
+        );
+        assert!(!registered("0002"), "{}", e.name);
+        // The audit write fails (no such terminal): nothing registered.
+        let mut nowhere = entry("W0000099", clinic, "2025-04-02T09:01:00Z", None, 2);
+        nowhere.mode = "register".to_owned();
+        assert!(s.record_check(&key(), &nowhere, Some(&links[1])).is_err());
+        assert!(!registered("0002"), "{}", e.name);
+        // A link that is gone: no registration and no audit record (both or neither).
+        let missing = link("0009", "P0000000001", false);
+        let en3 = entry(&id, clinic, "2025-04-02T09:02:00Z", None, 3);
+        assert!(
+            matches!(
+                s.record_check(&key(), &en3, Some(&missing)),
+                Err(StoreError::NotFound { .. })
+            ),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.terminal(&id).unwrap().unwrap().checks, 1, "{}", e.name);
+        assert!(s.verify_audit().unwrap().problems.is_empty(), "{}", e.name);
     }
 }

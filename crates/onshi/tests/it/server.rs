@@ -129,7 +129,68 @@ fn operator_sets_up_and_runs_the_service() {
             .status
             .success()
     );
-    assert!(ok(&["admin", "audit", "verify", "--data", s(&srv)]).contains("改ざんされていません"));
+    let verified = ok(&["admin", "audit", "verify", "--data", s(&srv)]);
+    assert!(verified.contains("改ざんされていません"), "{verified}");
+    assert!(verified.contains("chain heads"), "{verified}");
+    assert!(verified.contains("--heads FILE"), "{verified}");
+    // The audit key: beside the config, 32 bytes, the owner's only.
+    let key = srv.join("audit.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Heads saved, then compared; a tampered copy and a wrong key fail.
+    let heads = dir.path().join("heads.txt");
+    ok(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data",
+        s(&srv),
+        "--save-heads",
+        s(&heads),
+    ]);
+    assert!(std::fs::read_to_string(&heads)
+        .unwrap()
+        .starts_with("# onshi audit heads"));
+    ok(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data",
+        s(&srv),
+        "--heads",
+        s(&heads),
+    ]);
+    let forged = dir.path().join("forged.txt");
+    std::fs::write(&forged, format!("W0000001 1 {}\n", "00".repeat(32))).unwrap();
+    let out = onshi(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data",
+        s(&srv),
+        "--heads",
+        s(&forged),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("saved head"));
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, [0xA5u8; 32]).unwrap();
+    let out = onshi(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data",
+        s(&srv),
+        "--key",
+        s(&wrong),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
 
     // The CRL of the authority loads.
     let crl = dir.path().join("jlis.crl");
