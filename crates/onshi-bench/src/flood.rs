@@ -201,9 +201,12 @@ async fn measure(
         "preparing {} checks (challenges and signatures, not timed)",
         per_phase * 2
     ));
-    let nonces =
-        crate::verify::prepare::challenges(server.addr, &[config.clone()], &[per_phase * 2])
-            .await?;
+    let nonces = crate::verify::prepare::challenges(
+        server.addr,
+        std::slice::from_ref(&config),
+        &[per_phase * 2],
+    )
+    .await?;
     let mut bodies =
         crate::verify::prepare::sign_all(&world.cards, &terminals, &nonces, &world.visit_date)?
             .into_iter()
@@ -253,7 +256,7 @@ async fn measure(
     }
     flood.seconds = started.elapsed().as_secs_f64();
     flood.statuses = statuses.into_iter().collect();
-    flood.statuses.sort_by(|a, b| b.1.cmp(&a.1));
+    flood.statuses.sort_by_key(|s| std::cmp::Reverse(s.1));
     server.stop().await;
     Ok(FloodReport {
         options: opts.clone(),
