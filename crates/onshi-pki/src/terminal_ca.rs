@@ -22,6 +22,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use rcgen::string::Ia5String;
@@ -93,6 +94,80 @@ pub struct ServerPki {
     server_der: Vec<u8>,
     server_pem: String,
     server_key_pem: Zeroizing<String>,
+    /// Terminal certificates signed since this was loaded.
+    signed: AtomicU64,
+}
+
+/// A terminal's CSR that has been checked — strict DER, a P-256 key, a valid signature by that
+/// key (proof of possession) — and not yet signed: the service checks the CSR, then spends the
+/// one-time code, and only then has the terminal CA sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedCsr {
+    /// The key's SubjectPublicKeyInfo, DER.
+    spki_der: Vec<u8>,
+}
+
+impl CheckedCsr {
+    /// Checks a PEM CSR (`CERTIFICATE REQUEST`).
+    pub fn from_pem(csr_pem: &str) -> Result<Self, PkiError> {
+        let (_, pem) =
+            x509_parser::pem::parse_x509_pem(csr_pem.as_bytes()).map_err(|e| PkiError::Csr {
+                what: format!("not PEM: {e}"),
+            })?;
+        if pem.label != "CERTIFICATE REQUEST" && pem.label != "NEW CERTIFICATE REQUEST" {
+            return Err(PkiError::Csr {
+                what: format!(
+                    "a CERTIFICATE REQUEST PEM block was expected, found {}",
+                    pem.label
+                ),
+            });
+        }
+        Self::from_der(&pem.contents)
+    }
+
+    /// Checks a DER CSR: it must parse strictly, hold a P-256 key (RSA and other curves are
+    /// refused) and carry a valid signature by that key. Its subject and extensions are ignored.
+    ///
+    /// The CSR is read with x509-parser and checked with the same signature check rcgen's
+    /// `CertificateSigningRequestParams::from_der` uses; rcgen's parser itself is not used, since
+    /// it takes the key's type from the signature algorithm and refuses CSRs that request
+    /// extensions it does not know, which are ignored here anyway.
+    pub fn from_der(csr_der: &[u8]) -> Result<Self, PkiError> {
+        let refuse = |what: String| PkiError::Csr { what };
+        let (rest, csr) = X509CertificationRequest::from_der(csr_der)
+            .map_err(|e| refuse(format!("not a DER certificate signing request: {e}")))?;
+        if !rest.is_empty() {
+            return Err(refuse(format!(
+                "{} trailing bytes after the CSR",
+                rest.len()
+            )));
+        }
+        let spki = &csr.certification_request_info.subject_pki;
+        require_p256(spki).map_err(refuse)?;
+        csr.verify_signature().map_err(|_| {
+            refuse("its signature does not verify with its own key (altered in transit?)".into())
+        })?;
+        Ok(Self {
+            spki_der: spki.raw.to_vec(),
+        })
+    }
+}
+
+/// A random serial chosen before its certificate is signed, so that the store can record it
+/// (and spend the enrollment code) first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedSerial([u8; SERIAL_BYTES]);
+
+impl PlannedSerial {
+    /// A fresh random serial: 16 bytes, positive, never shortened by a leading zero.
+    pub fn random() -> Result<Self, PkiError> {
+        random_serial().map(Self)
+    }
+
+    /// Its canonical text ([`crate::serial_text`]), as the store keeps it.
+    pub fn text(&self) -> String {
+        serial_text(&self.0)
+    }
 }
 
 /// A terminal certificate just issued.
@@ -188,6 +263,7 @@ impl ServerPki {
             server_der: server.der().to_vec(),
             server_pem,
             server_key_pem,
+            signed: AtomicU64::new(0),
         })
     }
 
@@ -243,6 +319,7 @@ impl ServerPki {
             server_der,
             server_pem,
             server_key_pem,
+            signed: AtomicU64::new(0),
         })
     }
 
@@ -251,67 +328,45 @@ impl ServerPki {
         &self.dir
     }
 
-    /// Signs a terminal certificate for the P-256 key of a PEM CSR (`CERTIFICATE REQUEST`).
-    /// See [`ServerPki::issue_terminal_certificate_der`].
+    /// Checks a PEM CSR and signs a terminal certificate for its key at once (renewal, where the
+    /// caller is already an active terminal). See [`CheckedCsr::from_pem`] and
+    /// [`ServerPki::sign_terminal_certificate`].
     pub fn issue_terminal_certificate(
         &self,
         csr_pem: &str,
         terminal_id: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedTerminal, PkiError> {
-        let (_, pem) =
-            x509_parser::pem::parse_x509_pem(csr_pem.as_bytes()).map_err(|e| PkiError::Csr {
-                what: format!("not PEM: {e}"),
-            })?;
-        if pem.label != "CERTIFICATE REQUEST" && pem.label != "NEW CERTIFICATE REQUEST" {
-            return Err(PkiError::Csr {
-                what: format!(
-                    "a CERTIFICATE REQUEST PEM block was expected, found {}",
-                    pem.label
-                ),
-            });
-        }
-        self.issue_terminal_certificate_der(&pem.contents, terminal_id, now)
+        check_terminal_id(terminal_id)?;
+        let csr = CheckedCsr::from_pem(csr_pem)?;
+        self.sign_terminal_certificate(&csr, terminal_id, &PlannedSerial::random()?, now)
     }
 
-    /// Signs a terminal certificate for the key of a DER CSR: the CSR must parse strictly, hold a
-    /// P-256 key (RSA and other curves are refused) and carry a valid signature by that key
-    /// (proof of possession). Its subject and extensions are ignored: the certificate gets
-    /// `O=onshi terminal, CN=<terminal_id>`, clientAuth, digitalSignature, not a CA, one year from
-    /// `now`, a random positive 16-byte serial.
-    ///
-    /// The CSR is read with x509-parser and checked with the same signature check rcgen's
-    /// `CertificateSigningRequestParams::from_der` uses; rcgen's parser itself is not used, since
-    /// it takes the key's type from the signature algorithm and refuses CSRs that request
-    /// extensions it does not know, which are ignored here anyway.
+    /// [`ServerPki::issue_terminal_certificate`] for a DER CSR.
     pub fn issue_terminal_certificate_der(
         &self,
         csr_der: &[u8],
         terminal_id: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedTerminal, PkiError> {
-        if !is_valid_terminal_id(terminal_id) {
-            return Err(PkiError::TerminalId {
-                id: terminal_id.to_owned(),
-            });
-        }
-        let refuse = |what: String| PkiError::Csr { what };
-        let (rest, csr) = X509CertificationRequest::from_der(csr_der)
-            .map_err(|e| refuse(format!("not a DER certificate signing request: {e}")))?;
-        if !rest.is_empty() {
-            return Err(refuse(format!(
-                "{} trailing bytes after the CSR",
-                rest.len()
-            )));
-        }
-        let spki = &csr.certification_request_info.subject_pki;
-        require_p256(spki).map_err(refuse)?;
-        csr.verify_signature().map_err(|_| {
-            refuse("its signature does not verify with its own key (altered in transit?)".into())
-        })?;
-        let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki.raw)
-            .map_err(crypto("the terminal's key / 端末の鍵"))?;
+        check_terminal_id(terminal_id)?;
+        let csr = CheckedCsr::from_der(csr_der)?;
+        self.sign_terminal_certificate(&csr, terminal_id, &PlannedSerial::random()?, now)
+    }
 
+    /// Signs a terminal certificate for the key of a checked CSR, with a serial chosen before:
+    /// `O=onshi terminal, CN=<terminal_id>`, clientAuth, digitalSignature, not a CA, one year
+    /// from `now`.
+    pub fn sign_terminal_certificate(
+        &self,
+        csr: &CheckedCsr,
+        terminal_id: &str,
+        serial: &PlannedSerial,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTerminal, PkiError> {
+        check_terminal_id(terminal_id)?;
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der)
+            .map_err(crypto("the terminal's key / 端末の鍵"))?;
         let now = whole_seconds(now);
         let mut params = CertificateParams::default();
         params.distinguished_name = name(TERMINAL_ORGANIZATION, terminal_id);
@@ -320,10 +375,11 @@ impl ServerPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
         let (serial, not_before, not_after) =
-            set_serial_and_validity(&mut params, now, TERMINAL_VALIDITY_YEARS)?;
+            set_validity(&mut params, &serial.0, now, TERMINAL_VALIDITY_YEARS)?;
         let cert = params
             .signed_by(&public_key, &self.terminal_issuer()?)
             .map_err(crypto("the terminal certificate / 端末証明書"))?;
+        self.signed.fetch_add(1, Ordering::Relaxed);
         Ok(IssuedTerminal {
             certificate_pem: cert.pem(),
             certificate_der: cert.der().to_vec(),
@@ -331,6 +387,12 @@ impl ServerPki {
             not_before,
             not_after,
         })
+    }
+
+    /// How many terminal certificates this instance's terminal CA has signed since it was
+    /// loaded (for the metrics).
+    pub fn terminal_certificates_signed(&self) -> u64 {
+        self.signed.load(Ordering::Relaxed)
     }
 
     /// The terminal CA certificate, PEM (what the TLS server trusts for client certificates).
@@ -416,6 +478,14 @@ pub fn is_valid_terminal_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+fn check_terminal_id(id: &str) -> Result<(), PkiError> {
+    if is_valid_terminal_id(id) {
+        Ok(())
+    } else {
+        Err(PkiError::TerminalId { id: id.to_owned() })
+    }
+}
+
 fn parse_exact(der: &[u8]) -> Option<X509Certificate<'_>> {
     match X509Certificate::from_der(der) {
         Ok(([], cert)) => Some(cert),
@@ -453,14 +523,23 @@ fn set_serial_and_validity(
     now: DateTime<Utc>,
     years: u32,
 ) -> Result<(String, DateTime<Utc>, DateTime<Utc>), PkiError> {
-    let serial = random_serial()?;
+    set_validity(params, &random_serial()?, now, years)
+}
+
+/// Gives `params` the serial and a validity from `now - CLOCK_SKEW` to `now + years`.
+fn set_validity(
+    params: &mut CertificateParams,
+    serial: &[u8; SERIAL_BYTES],
+    now: DateTime<Utc>,
+    years: u32,
+) -> Result<(String, DateTime<Utc>, DateTime<Utc>), PkiError> {
     let not_before = now - CLOCK_SKEW;
     let not_after = add_years(now, years)?;
     let epoch = rcgen::date_time_ymd(1970, 1, 1);
-    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    params.serial_number = Some(SerialNumber::from_slice(serial));
     params.not_before = epoch + since_epoch(not_before)?;
     params.not_after = epoch + since_epoch(not_after)?;
-    Ok((serial_text(&serial), not_before, not_after))
+    Ok((serial_text(serial), not_before, not_after))
 }
 
 /// 16 random bytes, the first in `40..=7F`: positive, never shortened by a leading zero.

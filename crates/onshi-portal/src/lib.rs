@@ -72,6 +72,8 @@ pub struct Settings {
     pub service_url: String,
     /// The SMTP server; none: the outbox folder.
     pub smtp: Option<mail::SmtpSettings>,
+    /// Terminals a clinic may have (the server's `max_terminals_per_clinic`; 0: no cap).
+    pub max_terminals_per_clinic: u32,
 }
 
 pub use onshi_model::date::jst;
@@ -150,6 +152,7 @@ impl Settings {
             server_ca_pem,
             service_url,
             smtp,
+            max_terminals_per_clinic: server.max_terminals_per_clinic,
         })
     }
 

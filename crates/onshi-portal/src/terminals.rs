@@ -227,8 +227,17 @@ async fn create(
     };
     let clinic = user.clinic_id;
     let new = blocking(&portal, move |p| {
-        let new = admin::add_terminal(p.store.as_ref(), clinic, Utc::now())
-            .map_err(PageError::internal)?;
+        let cap = p.settings.max_terminals_per_clinic;
+        let new =
+            admin::add_terminal(p.store.as_ref(), clinic, cap, Utc::now()).map_err(
+                |e| match e {
+                    admin::AddTerminalError::TooMany { limit } => PageError {
+                        status: StatusCode::CONFLICT,
+                        message: admin::too_many_terminals_ja(limit),
+                    },
+                    other => PageError::internal(other),
+                },
+            )?;
         db::audit_now(
             p.store.portal(),
             Role::Clinic,
@@ -373,6 +382,7 @@ mod tests {
             server_ca_pem: ca.to_owned(),
             service_url: "https://127.0.0.1:8443".to_owned(),
             smtp: None,
+            max_terminals_per_clinic: 10,
         }
     }
 
@@ -495,6 +505,45 @@ mod tests {
             Ok(r) => r.status(),
             Err(e) => e.status,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_clinic_cannot_pass_its_cap_of_terminals() {
+        let mut w = world();
+        if let Some(p) = std::sync::Arc::get_mut(&mut w.portal) {
+            p.settings.max_terminals_per_clinic = 2;
+        }
+        assert_eq!(w.portal.settings.max_terminals_per_clinic, 2);
+        let a = clinic(&w, 1, true);
+        let st = || StateOf(w.portal.clone());
+        for _ in 0..2 {
+            let r = create(st(), a.clone(), form(&a)).await;
+            assert_eq!(status(&r), StatusCode::OK);
+        }
+        let refused = create(st(), a.clone(), form(&a))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a third terminal was added"));
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(
+            refused.message.contains("上限の2台に達しています"),
+            "{}",
+            refused.message
+        );
+        let held = || {
+            w.portal
+                .store
+                .terminals_of_clinic(a.clinic_id)
+                .unwrap_or_default()
+        };
+        assert_eq!(held().len(), 2);
+        // A revoked terminal frees its place.
+        let first = held()[0].id.clone();
+        let r = revoke(st(), a.clone(), Path(first), form(&a)).await;
+        assert_eq!(status(&r), StatusCode::SEE_OTHER);
+        let r = create(st(), a.clone(), form(&a)).await;
+        assert_eq!(status(&r), StatusCode::OK);
+        assert_eq!(held().len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread")]

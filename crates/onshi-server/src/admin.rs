@@ -95,17 +95,46 @@ pub fn normalise_registration(s: &str) -> Result<String, String> {
     Ok(kept)
 }
 
-/// Adds a terminal (an app account) to a clinic with a one-time enrollment code.
+/// Why a terminal could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddTerminalError {
+    /// The clinic already has `max_terminals_per_clinic` terminals pending or active.
+    #[error("{} / the clinic already has {limit} terminals pending or active (max_terminals_per_clinic in config.toml); revoke one it no longer uses first", too_many_terminals_ja(*.limit))]
+    TooMany {
+        /// The cap.
+        limit: u32,
+    },
+    /// Anything else (an unknown clinic, the store failing).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a clinic reads when it has as many terminals as it may have.
+pub fn too_many_terminals_ja(limit: u32) -> String {
+    format!(
+        "この施術所の端末は上限の{limit}台に達しています。使わなくなった端末を停止してから、もう一度追加してください。"
+    )
+}
+
+/// Adds a terminal (an app account) to a clinic with a one-time enrollment code, unless the
+/// clinic already has `max_per_clinic` terminals pending or active (0: no cap); the store
+/// decides, in the same transaction as the addition.
 pub fn add_terminal(
     store: &dyn ServiceStore,
     clinic_id: i64,
+    max_per_clinic: u32,
     now: DateTime<Utc>,
-) -> Result<NewTerminal, String> {
-    let code = new_code()?;
+) -> Result<NewTerminal, AddTerminalError> {
+    let code = new_code().map_err(AddTerminalError::Other)?;
     let expires = now + Duration::hours(ENROLLMENT_CODE_HOURS);
     let terminal = store
-        .add_terminal(clinic_id, code_hash(&code), expires, now)
-        .map_err(|e| e.to_string())?;
+        .add_terminal(clinic_id, max_per_clinic, code_hash(&code), expires, now)
+        .map_err(|e| match e {
+            onshi_store::StoreError::TooManyTerminals { limit, .. } => {
+                AddTerminalError::TooMany { limit }
+            }
+            other => AddTerminalError::Other(other.to_string()),
+        })?;
     Ok(NewTerminal {
         terminal,
         code,

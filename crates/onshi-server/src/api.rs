@@ -1,7 +1,8 @@
 //! The HTTP API: axum routes over [`Service`]. Routes and bodies come from onshi-proto.
 //!
 //! Around the routes: every request is counted and timed in [`Metrics`]; the terminal routes are
-//! rate-limited per terminal ([`RateLimiter`]) before their body is read; bodies are capped at
+//! rate-limited per terminal ([`RateLimiter`]) before their body is read, `/query` also per
+//! clinic (all its terminals together), and `/enroll` per client address; bodies are capped at
 //! `max_body_bytes`; store work is cut off after `request_timeout_seconds`. `/healthz`,
 //! `/readyz`, `/metrics` and `/openapi.yaml` need no client certificate (firewall `/metrics` if
 //! it must not be seen from the terminals' network).
@@ -20,9 +21,9 @@ use chrono::Utc;
 use onshi_proto as proto;
 use serde::de::DeserializeOwned;
 
-use crate::limit::RateLimiter;
+use crate::limit::{client_key, RateLimiter};
 use crate::metrics::{self, Metrics};
-use crate::serve::PeerCertificate;
+use crate::serve::{PeerAddr, PeerCertificate};
 use crate::{ApiError, ServerConfig, Service};
 
 /// The state every handler sees.
@@ -31,6 +32,10 @@ pub struct AppState {
     service: Arc<Service>,
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
+    /// `/query` per clinic.
+    clinic_queries: Arc<RateLimiter>,
+    /// `/enroll` per client address.
+    enrollments: Arc<RateLimiter>,
     timeout: Duration,
 }
 
@@ -44,10 +49,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Self(v)),
             Err(e) => Err(match e {
+                JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        proto::codes::BAD_REQUEST,
+                        "要求が大きすぎます。",
+                    )
+                }
+                // The body stopped arriving: its deadline passed (the connection is closed) or
+                // the client went away.
                 JsonRejection::BytesRejection(_) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
+                    StatusCode::REQUEST_TIMEOUT,
                     proto::codes::BAD_REQUEST,
-                    "要求が大きすぎます。",
+                    "要求の受信に時間がかかりすぎました。通信環境を確かめて、もう一度お試しください。",
                 ),
                 other => ApiError::bad_request(format!(
                     "要求の形式が正しくありません: {}",
@@ -85,6 +99,14 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
             config.rate_limit_per_second,
             config.rate_limit_burst,
         )),
+        clinic_queries: Arc::new(RateLimiter::per_minute(
+            config.clinic_query_rate_limit_per_minute,
+            config.clinic_query_rate_limit_burst,
+        )),
+        enrollments: Arc::new(RateLimiter::per_minute(
+            config.enroll_rate_limit_per_minute,
+            config.enroll_rate_limit_burst,
+        )),
         timeout: Duration::from_secs(config.request_timeout_seconds),
     };
     let terminal_routes = Router::new()
@@ -94,8 +116,14 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
         .route(proto::REGISTER, post(register))
         .route(proto::QUERY, post(query))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
-    Router::new()
+    let enroll_routes = Router::new()
         .route(proto::ENROLL, post(enroll))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            enroll_rate_limit,
+        ));
+    Router::new()
+        .merge(enroll_routes)
         .merge(terminal_routes)
         .route(proto::HEALTHZ, get(|| async { "ok" }))
         .route(proto::READYZ, get(readyz))
@@ -136,24 +164,54 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     {
         if !state.limiter.allow(terminal, Instant::now()) {
             tracing::debug!(terminal, "rate limited");
-            return (
-                [(header::RETRY_AFTER, "1")],
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    proto::codes::RATE_LIMITED,
-                    "この端末からの要求が多すぎます。少し待ってからもう一度お試しください。",
-                ),
-            )
-                .into_response();
+            return too_many(
+                &state.limiter,
+                "この端末からの要求が多すぎます。少し待ってからもう一度お試しください。",
+            );
         }
     }
     next.run(req).await
 }
 
+/// 429 with `E010` when the client address ([`client_key`]) has used up its enrollment bucket.
+/// Before the body is read, and before any store or CA work.
+async fn enroll_rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let key = req.extensions().get::<PeerAddr>().map_or_else(
+        || "unknown".to_owned(),
+        |a| client_key(a.0.ip()).to_string(),
+    );
+    if !state.enrollments.allow(&key, Instant::now()) {
+        tracing::debug!(address = %key, "enrollment rate limited");
+        return too_many(
+            &state.enrollments,
+            "この接続元からの端末登録の要求が多すぎます。しばらく待ってからもう一度お試しください。",
+        );
+    }
+    next.run(req).await
+}
+
+/// 429 (`E010`) with `Retry-After` from `limiter`'s rate.
+fn too_many(limiter: &RateLimiter, message: &str) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        proto::codes::RATE_LIMITED,
+        message,
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(limiter.retry_after_seconds()),
+    );
+    response
+}
+
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(state.service.crl_generation()),
+        state.metrics.render(
+            state.service.crl_generation(),
+            state.service.certificates_signed(),
+        ),
     )
 }
 
@@ -243,17 +301,36 @@ async fn renew(
     .map(Json)
 }
 
+/// The clinic has used up its bucket of queries by numbers.
+fn clinic_queries_limited() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        proto::codes::RATE_LIMITED,
+        "この施術所からの番号による照会が多すぎます。少し待ってからもう一度お試しください。",
+    )
+}
+
 async fn query(
     State(state): State<AppState>,
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::QueryRequest>,
-) -> Result<Json<proto::CheckResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let clinics = state.clinic_queries.clone();
     let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
+        if !clinics.allow(&terminal.clinic_id.to_string(), Instant::now()) {
+            tracing::debug!(terminal = %terminal.id, clinic = terminal.clinic_id, "clinic query rate limited");
+            return Err(clinic_queries_limited());
+        }
         s.query(&terminal, &req, Utc::now())
     })
     .await;
-    counted(&state, answer)
+    match answer {
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            Ok(too_many(&state.clinic_queries, &e.message))
+        }
+        other => counted(&state, other).map(IntoResponse::into_response),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -52,6 +52,35 @@ pub struct ServerConfig {
     /// sender) before it is closed.
     #[serde(default = "default_idle")]
     pub idle_timeout_seconds: u64,
+    /// Seconds a request's whole body may take to arrive, from its head; a slower sender gets 408
+    /// and the connection is closed. Portal receipt uploads (up to 11 MiB) must fit in it.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_seconds: u64,
+    /// Connections this instance holds open at once; beyond it a new connection is closed at
+    /// accept. 0: no cap.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections one client address (an IPv6 /64) may hold open at once; 0: no cap. Behind a
+    /// proxy or NAT that hides the clients' addresses, raise it or set 0.
+    #[serde(default = "default_max_connections_per_address")]
+    pub max_connections_per_address: usize,
+    /// Enrollments (`/api/v1/enroll`) one client address may attempt a minute; 0: no limit.
+    #[serde(default = "default_enroll_rate")]
+    pub enroll_rate_limit_per_minute: u32,
+    /// Enrollments one client address may attempt at once before the rate applies.
+    #[serde(default = "default_enroll_burst")]
+    pub enroll_rate_limit_burst: u32,
+    /// Queries by numbers (`/api/v1/query`) one clinic may make a minute, all its terminals
+    /// together (so that more terminals do not mean more guesses); 0: no limit.
+    #[serde(default = "default_clinic_query_rate")]
+    pub clinic_query_rate_limit_per_minute: u32,
+    /// Queries one clinic may make at once before the rate applies.
+    #[serde(default = "default_clinic_query_burst")]
+    pub clinic_query_rate_limit_burst: u32,
+    /// Terminals (pending or active; revoked ones do not count) a clinic may have, whether added
+    /// with `onshi admin terminal add` or in the portal; 0: no cap.
+    #[serde(default = "default_max_terminals_per_clinic")]
+    pub max_terminals_per_clinic: u32,
     /// The operator's own TLS server certificate chain (PEM), instead of the one `onshi server
     /// init` issued from `server-ca.pem`; relative to the data directory. Needs `tls_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +194,32 @@ fn default_burst() -> u32 {
 fn default_idle() -> u64 {
     60
 }
+fn default_body_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_connections_per_address() -> usize {
+    64
+}
+fn default_enroll_rate() -> u32 {
+    10
+}
+fn default_enroll_burst() -> u32 {
+    10
+}
+fn default_clinic_query_rate() -> u32 {
+    120
+}
+fn default_clinic_query_burst() -> u32 {
+    20
+}
+/// The default of `max_terminals_per_clinic`.
+pub const DEFAULT_MAX_TERMINALS_PER_CLINIC: u32 = 10;
+fn default_max_terminals_per_clinic() -> u32 {
+    DEFAULT_MAX_TERMINALS_PER_CLINIC
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -180,6 +235,14 @@ impl Default for ServerConfig {
             rate_limit_per_second: default_rate(),
             rate_limit_burst: default_burst(),
             idle_timeout_seconds: default_idle(),
+            body_timeout_seconds: default_body_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_address: default_max_connections_per_address(),
+            enroll_rate_limit_per_minute: default_enroll_rate(),
+            enroll_rate_limit_burst: default_enroll_burst(),
+            clinic_query_rate_limit_per_minute: default_clinic_query_rate(),
+            clinic_query_rate_limit_burst: default_clinic_query_burst(),
+            max_terminals_per_clinic: default_max_terminals_per_clinic(),
             tls_certificate: None,
             tls_key: None,
             portal: PortalConfig::default(),
@@ -314,6 +377,48 @@ mod tests {
                 c.idle_timeout_seconds
             ),
             (0, 5, 30)
+        );
+    }
+
+    #[test]
+    fn edge_limits_have_defaults_and_can_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        let c = ServerConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            (
+                c.body_timeout_seconds,
+                c.max_connections,
+                c.max_connections_per_address,
+                c.enroll_rate_limit_per_minute,
+                c.enroll_rate_limit_burst,
+                c.clinic_query_rate_limit_per_minute,
+                c.clinic_query_rate_limit_burst,
+                c.max_terminals_per_clinic,
+            ),
+            (60, 4096, 64, 10, 10, 120, 20, 10)
+        );
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "body_timeout_seconds = 5\nmax_connections = 100\nmax_connections_per_address = 0\n\
+             enroll_rate_limit_per_minute = 1\nenroll_rate_limit_burst = 2\n\
+             clinic_query_rate_limit_per_minute = 0\nclinic_query_rate_limit_burst = 3\n\
+             max_terminals_per_clinic = 2\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            (
+                c.body_timeout_seconds,
+                c.max_connections,
+                c.max_connections_per_address,
+                c.enroll_rate_limit_per_minute,
+                c.enroll_rate_limit_burst,
+                c.clinic_query_rate_limit_per_minute,
+                c.clinic_query_rate_limit_burst,
+                c.max_terminals_per_clinic,
+            ),
+            (5, 100, 0, 1, 2, 0, 3, 2)
         );
     }
 }

@@ -1,18 +1,21 @@
-//! Per-terminal rate limiting: a token bucket per terminal id, in memory.
+//! Limits kept in memory: token buckets by key ([`RateLimiter`]: per terminal on every terminal
+//! route, per clinic on `/query`, per client address on `/enroll`), and the caps on open
+//! connections per instance and per client address ([`ConnectionCaps`]).
 //!
-//! The buckets live in this instance only: behind a load balancer each instance applies the limit
-//! on its own, so a terminal spread over N instances may reach N times the rate. That is enough to
-//! stop a runaway or stolen terminal from crowding out the others; an exact global limit would
-//! cost a store round trip per request.
+//! They live in this instance only: behind a load balancer each instance applies the limit on its
+//! own, so a terminal spread over N instances may reach N times the rate. That is enough to stop a
+//! runaway or stolen terminal, or one noisy address, from crowding out the others; an exact
+//! global limit would cost a store round trip per request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// When the table holds this many terminals, idle (full) buckets are dropped.
 const PRUNE_AT: usize = 4096;
 
-/// Token buckets by terminal id.
+/// Token buckets by key (a terminal id, a clinic id, a client address).
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
@@ -41,8 +44,17 @@ impl Bucket {
 impl RateLimiter {
     /// `per_second` requests a second on average, `burst` at once; `per_second == 0`: no limit.
     pub fn new(per_second: u32, burst: u32) -> Self {
+        Self::with_rate(f64::from(per_second), burst)
+    }
+
+    /// `per_minute` requests a minute on average, `burst` at once; `per_minute == 0`: no limit.
+    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
+        Self::with_rate(f64::from(per_minute) / 60.0, burst)
+    }
+
+    fn with_rate(per_second: f64, burst: u32) -> Self {
         Self {
-            per_second: f64::from(per_second),
+            per_second,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(Table {
                 buckets: HashMap::new(),
@@ -56,7 +68,17 @@ impl RateLimiter {
         self.per_second > 0.0
     }
 
-    /// Takes a token for `terminal` at `now`; false when its bucket is empty.
+    /// Seconds until a new token arrives in an empty bucket (for `Retry-After`), at least 1.
+    pub fn retry_after_seconds(&self) -> u64 {
+        if self.per_second <= 0.0 {
+            return 1;
+        }
+        // A float in 1..=3600 after the clamp: the cast cannot truncate a meaningful value.
+        (1.0 / self.per_second).ceil().clamp(1.0, 3600.0) as u64
+    }
+
+    /// Takes a token for `terminal` (or whatever the key is) at `now`; false when its bucket is
+    /// empty.
     pub fn allow(&self, terminal: &str, now: Instant) -> bool {
         if !self.enabled() {
             return true;
@@ -91,7 +113,7 @@ impl RateLimiter {
         true
     }
 
-    /// The number of terminals with a bucket (for tests).
+    /// The number of keys with a bucket (for tests).
     pub fn tracked(&self) -> usize {
         self.buckets
             .lock()
@@ -101,10 +123,180 @@ impl RateLimiter {
     }
 }
 
+/// The key under which a client address is counted: an IPv4 address as it is (an IPv4-mapped
+/// IPv6 address as the IPv4 address), an IPv6 address by its /64 prefix, since one subscriber
+/// usually holds a whole /64 and could otherwise take a new address per connection.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Why a connection was refused at accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapRefusal {
+    /// The instance holds `max_connections` already.
+    Instance,
+    /// The client address ([`client_key`]) holds `max_connections_per_address` already.
+    Address,
+}
+
+/// Caps on the connections open at once: per instance and per client address ([`client_key`]);
+/// 0 is no cap. A connection holds a [`ConnectionPermit`] from accept to close.
+pub struct ConnectionCaps {
+    max_total: usize,
+    max_per_address: usize,
+    open: Mutex<OpenConnections>,
+}
+
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// One admitted connection; dropping it frees its place.
+pub struct ConnectionPermit {
+    caps: Arc<ConnectionCaps>,
+    key: IpAddr,
+}
+
+impl ConnectionCaps {
+    /// At most `max_total` connections, `max_per_address` from one address; 0: no cap.
+    pub fn new(max_total: usize, max_per_address: usize) -> Self {
+        Self {
+            max_total,
+            max_per_address,
+            open: Mutex::new(OpenConnections::default()),
+        }
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, OpenConnections> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Admits a connection from `ip`, or says which cap it would exceed.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, CapRefusal> {
+        let key = client_key(ip);
+        let mut open = self.open();
+        if self.max_total > 0 && open.total >= self.max_total {
+            return Err(CapRefusal::Instance);
+        }
+        let mine = open.by_address.get(&key).copied().unwrap_or(0);
+        if self.max_per_address > 0 && mine >= self.max_per_address {
+            return Err(CapRefusal::Address);
+        }
+        open.total += 1;
+        open.by_address.insert(key, mine + 1);
+        Ok(ConnectionPermit {
+            caps: self.clone(),
+            key,
+        })
+    }
+
+    /// Connections open now: in all, and from `ip`'s key.
+    pub fn open_now(&self, ip: IpAddr) -> (usize, usize) {
+        let open = self.open();
+        (
+            open.total,
+            open.by_address.get(&client_key(ip)).copied().unwrap_or(0),
+        )
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut open = self.caps.open();
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_address.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.by_address.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn per_minute_limits_and_retry_after() {
+        let limiter = RateLimiter::per_minute(6, 2);
+        let t0 = Instant::now();
+        let allowed = (0..5).filter(|_| limiter.allow("192.0.2.1", t0)).count();
+        assert_eq!(allowed, 2);
+        assert!(!limiter.allow("192.0.2.1", t0 + Duration::from_secs(9)));
+        assert!(limiter.allow("192.0.2.1", t0 + Duration::from_secs(10)));
+        assert!(limiter.allow("192.0.2.2", t0));
+        assert_eq!(limiter.retry_after_seconds(), 10);
+        assert_eq!(RateLimiter::new(20, 40).retry_after_seconds(), 1);
+        assert_eq!(RateLimiter::per_minute(0, 1).retry_after_seconds(), 1);
+    }
+
+    #[test]
+    fn client_keys_group_ipv6_by_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:ffff::9")),
+            client_key(ip("2001:db8:1:2::1"))
+        );
+        assert_ne!(
+            client_key(ip("2001:db8:1:3::1")),
+            client_key(ip("2001:db8:1:2::1"))
+        );
+    }
+
+    #[test]
+    fn connection_caps_per_address_and_per_instance() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{e}"));
+        let caps = Arc::new(ConnectionCaps::new(3, 2));
+        let a1 = caps
+            .admit(ip("192.0.2.1"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let a2 = caps
+            .admit(ip("192.0.2.1"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(caps.admit(ip("192.0.2.1")).err(), Some(CapRefusal::Address));
+        let b1 = caps
+            .admit(ip("192.0.2.2"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            caps.admit(ip("192.0.2.3")).err(),
+            Some(CapRefusal::Instance)
+        );
+        drop(a1);
+        assert_eq!(caps.open_now(ip("192.0.2.1")), (2, 1));
+        let a3 = caps
+            .admit(ip("192.0.2.1"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        drop((a2, a3, b1));
+        assert_eq!(caps.open_now(ip("192.0.2.1")), (0, 0));
+        // No cap at all.
+        let open = Arc::new(ConnectionCaps::new(0, 0));
+        let many: Vec<_> = (0..100)
+            .map(|_| {
+                open.admit(ip("192.0.2.1"))
+                    .unwrap_or_else(|e| panic!("{e:?}"))
+            })
+            .collect();
+        assert_eq!(open.open_now(ip("192.0.2.1")), (100, 100));
+        drop(many);
+    }
 
     #[test]
     fn bursts_then_refills_per_terminal() {

@@ -11,6 +11,10 @@
 //! | `onshi_tls_handshakes_total` | counter | `kind` (`full`, `resumed`) |
 //! | `onshi_tls_handshakes_refused_total` | counter | `reason` (`error`, `timeout`) |
 //! | `onshi_connections_active` | gauge | |
+//! | `onshi_connections_refused_total` | counter | `reason` (`instance_cap`, `address_cap`) |
+//! | `onshi_accept_errors_total` | counter | |
+//! | `onshi_request_body_timeouts_total` | counter | |
+//! | `onshi_terminal_certificates_signed_total` | counter | |
 //! | `onshi_crl_generation` | gauge | |
 
 use std::collections::BTreeMap;
@@ -20,6 +24,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use onshi_proto as proto;
+
+use crate::limit::CapRefusal;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -68,6 +74,10 @@ pub struct Metrics {
     refused_error: AtomicU64,
     refused_timeout: AtomicU64,
     connections: AtomicI64,
+    capped_instance: AtomicU64,
+    capped_address: AtomicU64,
+    accept_errors: AtomicU64,
+    body_timeouts: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -111,6 +121,10 @@ impl Metrics {
             refused_error: AtomicU64::new(0),
             refused_timeout: AtomicU64::new(0),
             connections: AtomicI64::new(0),
+            capped_instance: AtomicU64::new(0),
+            capped_address: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
         }
     }
 
@@ -178,8 +192,28 @@ impl Metrics {
         ConnectionGuard(self)
     }
 
-    /// The text exposition format, with the CRL generation the service has loaded.
-    pub fn render(&self, crl_generation: i64) -> String {
+    /// A connection closed at accept because a cap was reached.
+    pub fn connection_refused(&self, why: CapRefusal) {
+        match why {
+            CapRefusal::Instance => &self.capped_instance,
+            CapRefusal::Address => &self.capped_address,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `accept` failed (out of file descriptors, memory, …).
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request body did not arrive within the body deadline.
+    pub fn body_timeout(&self) {
+        self.body_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition format, with the CRL generation the service has loaded and the
+    /// number of terminal certificates its CA has signed.
+    pub fn render(&self, crl_generation: i64, certificates_signed: u64) -> String {
         let mut out = String::with_capacity(4096);
         let labels = proto::ROUTES
             .iter()
@@ -314,6 +348,44 @@ impl Metrics {
 
         header(
             &mut out,
+            "onshi_connections_refused_total",
+            "counter",
+            "Connections closed at accept: the instance's or the client address's cap was reached.",
+        );
+        for (reason, n) in [
+            ("instance_cap", &self.capped_instance),
+            ("address_cap", &self.capped_address),
+        ] {
+            let _ = writeln!(
+                out,
+                "onshi_connections_refused_total{{reason=\"{reason}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+
+        for (name, help, n) in [
+            (
+                "onshi_accept_errors_total",
+                "Failed accepts (out of file descriptors or memory); accepting backs off.",
+                self.accept_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "onshi_request_body_timeouts_total",
+                "Requests whose body did not arrive within body_timeout_seconds (408, closed).",
+                self.body_timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                "onshi_terminal_certificates_signed_total",
+                "Terminal certificates the terminal CA signed (enrollments and renewals).",
+                certificates_signed,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {n}");
+        }
+
+        header(
+            &mut out,
             "onshi_crl_generation",
             "gauge",
             "The store's CRL generation this instance has loaded (-1: none yet).",
@@ -370,7 +442,12 @@ mod tests {
         let open = m.connection();
         let closed = m.connection();
         drop(closed);
-        let text = m.render(7);
+        m.connection_refused(CapRefusal::Address);
+        m.connection_refused(CapRefusal::Address);
+        m.connection_refused(CapRefusal::Instance);
+        m.accept_error();
+        m.body_timeout();
+        let text = m.render(7, 3);
 
         let v = |s: &str| value(&text, s).unwrap_or_else(|| panic!("{s} missing:\n{text}"));
         let verify = r#"route="/api/v1/verify""#;
@@ -425,7 +502,21 @@ mod tests {
         );
         assert_eq!(v("onshi_connections_active"), 1.0);
         drop(open);
-        assert_eq!(value(&m.render(7), "onshi_connections_active"), Some(0.0));
+        assert_eq!(
+            value(&m.render(7, 3), "onshi_connections_active"),
+            Some(0.0)
+        );
+        assert_eq!(
+            v("onshi_connections_refused_total{reason=\"address_cap\"}"),
+            2.0
+        );
+        assert_eq!(
+            v("onshi_connections_refused_total{reason=\"instance_cap\"}"),
+            1.0
+        );
+        assert_eq!(v("onshi_accept_errors_total"), 1.0);
+        assert_eq!(v("onshi_request_body_timeouts_total"), 1.0);
+        assert_eq!(v("onshi_terminal_certificates_signed_total"), 3.0);
         assert_eq!(v("onshi_crl_generation"), 7.0);
 
         // Every sample line belongs to a family declared with # TYPE before it.

@@ -102,6 +102,13 @@ mod tests {
             } else {
                 assert!(security.is_empty(), "{route}");
             }
+            // Every body can be too slow (408); enrollment is rate-limited per address (429).
+            if !op["requestBody"].is_badvalue() {
+                assert!(!op["responses"]["408"].is_badvalue(), "{route}: 408");
+            }
+            if *route == proto::ENROLL {
+                assert!(!op["responses"]["429"].is_badvalue(), "{route}: 429");
+            }
         }
     }
 

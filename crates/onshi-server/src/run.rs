@@ -152,6 +152,11 @@ pub async fn start_with(
     let options = serve::ConnectionOptions {
         metrics: metrics.clone(),
         idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
+        body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
+        caps: Arc::new(crate::limit::ConnectionCaps::new(
+            config.max_connections,
+            config.max_connections_per_address,
+        )),
     };
     let task = tokio::spawn(async move {
         serve::serve(listener, tls, router, options, async {

@@ -3,12 +3,26 @@
 //! hand it to handlers. Connections are kept alive (closed after
 //! [`ConnectionOptions::idle_timeout`] without a request) and TLS sessions resume from tickets or
 //! the session cache, because a full mutual-TLS handshake costs far more than a check.
+//!
+//! The edge holds against slow and greedy clients: a request head must arrive within the idle
+//! timeout and its body within [`ConnectionOptions::body_timeout`] (else 408 and the connection
+//! is closed); connections beyond the caps of [`ConnectionCaps`] (per instance, per client
+//! address) are closed at accept; a failing `accept` (out of file descriptors) backs off
+//! ([`AcceptBackoff`]) instead of spinning, and is logged once per burst.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::Router;
+use hyper::body::{Body as HttpBody, Bytes, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::HandshakeKind;
@@ -17,7 +31,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::limit::{CapRefusal, ConnectionCaps};
 use crate::metrics::{Handshake, Metrics};
+use crate::ApiError;
 
 /// The end-entity certificate the client presented, verified by rustls against the terminal CA,
 /// or none (enrollment is the one route that works without), and the terminal id it names.
@@ -103,6 +119,195 @@ pub struct ConnectionOptions {
     /// How long a connection may wait for a complete request head, from its handshake or its
     /// previous answer: closes idle keep-alive connections and slow senders alike.
     pub idle_timeout: Duration,
+    /// How long a request's whole body may take to arrive, from its head.
+    pub body_timeout: Duration,
+    /// The caps on open connections, per instance and per client address.
+    pub caps: Arc<ConnectionCaps>,
+}
+
+/// Refusals at accept are logged at most once in this time (with the number left unlogged).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+/// The first wait after a failed accept; it doubles with each failure in a row.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// The longest wait between failed accepts.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// What to do after a failed `accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptFailure {
+    /// How long to wait before accepting again (zero: at once).
+    pub wait: Duration,
+    /// Whether to log it: only the first failure of a burst is logged.
+    pub log: bool,
+}
+
+/// Back-off after failed accepts. An error of the pending connection itself (reset or aborted
+/// before it was accepted) is retried at once; any other error (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+/// will fail again at once, so the loop waits [`ACCEPT_BACKOFF_MIN`], doubling up to
+/// [`ACCEPT_BACKOFF_MAX`], until an accept succeeds.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    failures: u64,
+    delay: Duration,
+}
+
+impl AcceptBackoff {
+    /// An accept failed with `e`.
+    pub fn failed(&mut self, e: &io::Error) -> AcceptFailure {
+        if is_connection_error(e) {
+            return AcceptFailure {
+                wait: Duration::ZERO,
+                log: false,
+            };
+        }
+        self.failures += 1;
+        self.delay = if self.failures == 1 {
+            ACCEPT_BACKOFF_MIN
+        } else {
+            (self.delay * 2).min(ACCEPT_BACKOFF_MAX)
+        };
+        AcceptFailure {
+            wait: self.delay,
+            log: self.failures == 1,
+        }
+    }
+
+    /// An accept succeeded: ends the burst and returns how many failures it had.
+    pub fn succeeded(&mut self) -> u64 {
+        std::mem::take(self).failures
+    }
+}
+
+/// Errors of one pending connection, not of the listener.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// Accepts the next connection from `next`, backing off while it fails.
+pub async fn accept_next<T, F, Fut>(
+    mut next: F,
+    backoff: &mut AcceptBackoff,
+    metrics: &Metrics,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    loop {
+        match next().await {
+            Ok(accepted) => {
+                let failures = backoff.succeeded();
+                if failures > 0 {
+                    tracing::info!(failures, "accepting connections again");
+                }
+                return accepted;
+            }
+            Err(e) => {
+                metrics.accept_error();
+                let failure = backoff.failed(&e);
+                if failure.log {
+                    tracing::warn!(error = %e, "accept failed; backing off until it works again (logged once per burst)");
+                } else {
+                    tracing::debug!(error = %e, "accept failed");
+                }
+                if !failure.wait.is_zero() {
+                    tokio::time::sleep(failure.wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// Counts events and says when to log one: at most once per `every`, with the number of events
+/// since the last line.
+struct Burst {
+    every: Duration,
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Burst {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            unlogged: 0,
+        }
+    }
+
+    /// One event at `now`: `Some(events since the last line)` when it should be logged.
+    fn note(&mut self, now: Instant) -> Option<u64> {
+        self.unlogged += 1;
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.every => None,
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.unlogged))
+            }
+        }
+    }
+}
+
+/// The error of a request body that did not arrive within the body deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within the body deadline")]
+pub struct BodyDeadline;
+
+/// A request body that fails with [`BodyDeadline`] once its deadline passes, and says so in
+/// `fired` (the connection is then answered 408 and closed).
+struct DeadlineBody<B> {
+    inner: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    fired: Arc<AtomicBool>,
+}
+
+impl<B> HttpBody for DeadlineBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let this = &mut *self;
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.fired.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(Box::new(BodyDeadline))));
+        }
+        Pin::new(&mut this.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The answer to a request whose body was too slow: 408, and the connection closed.
+fn body_timed_out() -> axum::response::Response {
+    let mut response = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        onshi_proto::codes::BAD_REQUEST,
+        "要求の受信に時間がかかりすぎたため、接続を閉じました。通信環境を確かめて、もう一度お試しください。",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Accepts connections until `shutdown` completes.
@@ -114,22 +319,34 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let mut backoff = AcceptBackoff::default();
+    let mut refusals = Burst::new(REFUSAL_LOG_EVERY);
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
+            accepted = accept_next(|| listener.accept(), &mut backoff, &options.metrics) => accepted,
             () = &mut shutdown => return,
+        };
+        let permit = match options.caps.admit(remote.ip()) {
+            Ok(permit) => permit,
+            Err(why) => {
+                options.metrics.connection_refused(why);
+                if let Some(refused) = refusals.note(Instant::now()) {
+                    let cap = match why {
+                        CapRefusal::Instance => "max_connections",
+                        CapRefusal::Address => "max_connections_per_address",
+                    };
+                    tracing::warn!(%remote, cap, refused, "connection closed at accept: cap reached (logged at most every 10 s)");
+                }
+                drop(tcp);
+                continue;
+            }
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
         let options = options.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let metrics = options.metrics;
             let _open = metrics.connection();
             let _ = tcp.set_nodelay(true);
@@ -158,10 +375,31 @@ pub async fn serve(
                     .and_then(|c| c.first())
                     .map(|c| c.as_ref()),
             );
-            let service = hyper_util::service::TowerToHyperService::new(
-                router
-                    .layer(axum::Extension(peer))
-                    .layer(axum::Extension(PeerAddr(remote))),
+            let router = router
+                .layer(axum::Extension(peer))
+                .layer(axum::Extension(PeerAddr(remote)));
+            let (body_timeout, counted) = (options.body_timeout, metrics.clone());
+            let service = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (router, metrics) = (router.clone(), counted.clone());
+                    async move {
+                        let fired = Arc::new(AtomicBool::new(false));
+                        let req = req.map(|inner| {
+                            axum::body::Body::new(DeadlineBody {
+                                inner,
+                                deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                                fired: fired.clone(),
+                            })
+                        });
+                        let response = tower::ServiceExt::oneshot(router, req).await?;
+                        if fired.load(Ordering::Relaxed) {
+                            metrics.body_timeout();
+                            tracing::warn!(%remote, "request body too slow: 408, connection closed");
+                            return Ok::<_, Infallible>(body_timed_out());
+                        }
+                        Ok(response)
+                    }
+                },
             );
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -173,5 +411,74 @@ pub async fn serve(
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emfile() -> io::Error {
+        io::Error::other("Too many open files (os error 24)")
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling_and_logs_once_per_burst() {
+        let mut b = AcceptBackoff::default();
+        let failures: Vec<AcceptFailure> = (0..12).map(|_| b.failed(&emfile())).collect();
+        let waits: Vec<u64> = failures
+            .iter()
+            .map(|f| u64::try_from(f.wait.as_millis()).unwrap_or(u64::MAX))
+            .collect();
+        assert_eq!(
+            waits,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
+        assert_eq!(failures.iter().filter(|f| f.log).count(), 1);
+        assert!(failures[0].log);
+        // A success ends the burst; the next failure starts over and is logged again.
+        assert_eq!(b.succeeded(), 12);
+        assert_eq!(b.succeeded(), 0);
+        let again = b.failed(&emfile());
+        assert_eq!((again.wait, again.log), (ACCEPT_BACKOFF_MIN, true));
+        // A connection's own error is retried at once, unlogged, and leaves the burst alone.
+        let reset = b.failed(&io::Error::from(io::ErrorKind::ConnectionAborted));
+        assert_eq!((reset.wait, reset.log), (Duration::ZERO, false));
+        assert_eq!(b.succeeded(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_accept_does_not_spin() {
+        let metrics = Metrics::new();
+        let mut backoff = AcceptBackoff::default();
+        let calls = std::sync::atomic::AtomicU64::new(0);
+        let accept = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+            async { Err::<(), _>(emfile()) }
+        };
+        let ended = tokio::time::timeout(
+            Duration::from_millis(300),
+            accept_next(accept, &mut backoff, &metrics),
+        )
+        .await;
+        assert!(ended.is_err(), "an accept that always fails never returns");
+        // 5 + 10 + 20 + 40 + 80 + 160 ms: about six tries in 300 ms, not millions.
+        let n = calls.load(Ordering::Relaxed);
+        assert!((3..=10).contains(&n), "{n} accepts in 300 ms");
+        let text = metrics.render(0, 0);
+        assert!(
+            text.contains(&format!("onshi_accept_errors_total {n}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bursts_are_logged_once_per_period() {
+        let mut b = Burst::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(b.note(t0), Some(1));
+        assert_eq!(b.note(t0 + Duration::from_secs(1)), None);
+        assert_eq!(b.note(t0 + Duration::from_secs(9)), None);
+        assert_eq!(b.note(t0 + Duration::from_secs(10)), Some(3));
     }
 }

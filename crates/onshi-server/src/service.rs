@@ -13,7 +13,7 @@ use onshi_model::{
     InsurerNumber, KeyQuery, QualificationValidity,
 };
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
-use onshi_pki::terminal_ca::ServerPki;
+use onshi_pki::terminal_ca::{CheckedCsr, PlannedSerial, ServerPki};
 use onshi_proto::{
     codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
     VerifyRequest,
@@ -22,6 +22,7 @@ use onshi_store::{AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
 
 use crate::challenge::{Challenges, TokenError};
 use crate::config::ServerConfig;
+use crate::logging::untrusted;
 use crate::ApiError;
 
 /// The name of the challenge MAC key in the store (shared by every instance).
@@ -47,6 +48,18 @@ fn b64() -> base64::engine::GeneralPurpose {
 
 fn forbidden(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+/// The one answer to every refused enrollment (403, `E009`).
+pub fn enroll_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        codes::BAD_ENROLLMENT,
+        format!(
+            "端末を登録できませんでした。端末のアカウント名と登録コードを確かめてください。登録コードは一度しか使えず、有効期限は発行から{}時間です。解決しないときは、施術所の管理画面で新しい端末のアカウントを作成してください。",
+            crate::admin::ENROLLMENT_CODE_HOURS
+        ),
+    )
 }
 
 impl Service {
@@ -174,44 +187,63 @@ impl Service {
     }
 
     /// `enroll`: a one-time code and a CSR in, the terminal's certificate out.
+    ///
+    /// In this order: the CSR is checked (no signing), the code is checked and spent in the
+    /// store, which records the serial chosen beforehand and activates the terminal; only then
+    /// does the terminal CA sign. Every refusal — unknown account, a terminal not pending, a
+    /// wrong, spent or expired code, a bad CSR — is the same answer ([`enroll_refused`]), so that
+    /// nobody learns which terminals are pending; the reason is logged, with the client's text
+    /// escaped and truncated ([`untrusted`]).
     pub fn enroll(
         &self,
         req: &EnrollRequest,
         now: DateTime<Utc>,
     ) -> Result<EnrollResponse, ApiError> {
-        let refused = |why: &str| {
-            tracing::warn!(account = %req.account, why, "enrollment refused");
-            forbidden(
-                codes::BAD_ENROLLMENT,
-                "登録コードが正しくないか、有効期限が切れているか、既に使われています。施術所の管理画面で新しいコードを発行してください。",
-            )
+        let refused = |why: &dyn std::fmt::Display| {
+            let why = why.to_string();
+            tracing::warn!(
+                account = %untrusted(&req.account),
+                why = %untrusted(&why),
+                "enrollment refused"
+            );
+            enroll_refused()
         };
-        let Some(terminal) = self.store.terminal(&req.account)? else {
-            return Err(refused("unknown account"));
-        };
-        if terminal.status != onshi_store::TerminalStatus::Pending {
-            return Err(refused("not pending"));
+        if !onshi_pki::terminal_ca::is_valid_terminal_id(&req.account) {
+            return Err(refused(&"not a terminal id"));
         }
-        let issued = self
-            .pki
-            .issue_terminal_certificate(&req.csr_pem, &req.account, now)
-            .map_err(|e| {
-                ApiError::bad_request(format!("証明書署名要求（CSR）が正しくありません: {e}"))
-            })?;
+        let csr = CheckedCsr::from_pem(&req.csr_pem).map_err(|e| refused(&e))?;
+        let serial = PlannedSerial::random().map_err(ApiError::internal)?;
         let code_hash = crate::admin::code_hash(req.code.trim());
-        match self
-            .store
-            .enroll_terminal(&req.account, code_hash, &issued.serial, now)?
+        if let Err(refusal) =
+            self.store
+                .enroll_terminal(&req.account, code_hash, &serial.text(), now)?
         {
-            Ok(_) => {
+            return Err(refused(&refusal));
+        }
+        match self
+            .pki
+            .sign_terminal_certificate(&csr, &req.account, &serial, now)
+        {
+            Ok(issued) => {
                 tracing::info!(account = %req.account, serial = %issued.serial, "terminal enrolled");
                 Ok(EnrollResponse {
                     certificate_pem: issued.certificate_pem,
                     terminal_ca_pem: self.pki.terminal_ca_pem().to_owned(),
                 })
             }
-            Err(refusal) => Err(refused(&format!("{refusal:?}"))),
+            Err(e) => {
+                // The code is spent and the terminal active with a serial nobody holds: revoke
+                // it, so that the clinic sees it stopped and adds a new one.
+                tracing::error!(account = %req.account, error = %e, "signing failed after the enrollment code was spent; revoking the terminal");
+                self.store.revoke_terminal(&req.account, now)?;
+                Err(ApiError::internal(e))
+            }
         }
+    }
+
+    /// Terminal certificates this instance's terminal CA has signed (for the metrics).
+    pub fn certificates_signed(&self) -> u64 {
+        self.pki.terminal_certificates_signed()
     }
 
     /// `renew`: a new certificate for an enrolled terminal; the old one is refused from now on.

@@ -3,6 +3,7 @@
 
 mod it {
     mod checks;
+    mod edge;
     pub mod harness;
     mod ops;
 }

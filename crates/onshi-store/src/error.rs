@@ -48,6 +48,16 @@ pub enum StoreError {
         /// The id given.
         id: String,
     },
+    /// A clinic already has as many terminals (pending or active) as it may have.
+    #[error(
+        "clinic {clinic_id} already has {limit} terminals (pending or active), the most allowed"
+    )]
+    TooManyTerminals {
+        /// The clinic.
+        clinic_id: i64,
+        /// The cap (`max_terminals_per_clinic`).
+        limit: u32,
+    },
     /// Every id of a kind has been handed out (terminal ids are `W` and seven digits).
     #[error("no {what} id left to allocate")]
     Exhausted {

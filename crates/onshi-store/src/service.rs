@@ -356,10 +356,14 @@ pub trait ServiceStore: Store {
     fn clinics(&self) -> Result<Vec<Clinic>, StoreError>;
 
     /// Adds a pending terminal to a clinic with the SHA-256 of its one-time enrollment code;
-    /// allocates the next `W` id. An unknown clinic is [`StoreError::NotFound`].
+    /// allocates the next `W` id. An unknown clinic is [`StoreError::NotFound`]; a clinic that
+    /// already has `max_per_clinic` terminals pending or active (revoked ones do not count) is
+    /// [`StoreError::TooManyTerminals`], decided in the same transaction as the insert, so that
+    /// concurrent additions cannot pass the cap together. `max_per_clinic == 0`: no cap.
     fn add_terminal(
         &self,
         clinic_id: i64,
+        max_per_clinic: u32,
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,

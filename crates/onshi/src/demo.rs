@@ -225,8 +225,12 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     let clinic =
         onshi_server::admin::add_clinic(store.as_ref(), "デモ接骨院", "契0123456-1-23", now)
             .map_err(anyhow::Error::msg)?;
-    let t = onshi_server::admin::add_terminal(store.as_ref(), clinic.id, now)
-        .map_err(anyhow::Error::msg)?;
+    let t = onshi_server::admin::add_terminal(
+        store.as_ref(),
+        clinic.id,
+        config.max_terminals_per_clinic,
+        now,
+    )?;
     Ok(Setup {
         server_dir,
         config,

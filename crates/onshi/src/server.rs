@@ -60,6 +60,14 @@ impl ServerStore {
         onshi_store::open_service(&url)
             .map_err(|e| anyhow::anyhow!("ストアを開けません / cannot open the store: {e}"))
     }
+
+    /// `max_terminals_per_clinic` of the data directory's config.toml (its default when there
+    /// is none, with `--database`).
+    fn max_terminals_per_clinic(&self) -> u32 {
+        ServerConfig::load(&self.data)
+            .map(|c| c.max_terminals_per_clinic)
+            .unwrap_or(onshi_server::config::DEFAULT_MAX_TERMINALS_PER_CLINIC)
+    }
 }
 
 /// `onshi admin …`.
@@ -315,8 +323,12 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
             );
         }
         AdminCommand::Terminal(TerminalCommand::Add { store, clinic }) => {
-            let t = admin::add_terminal(store.open()?.as_ref(), *clinic, now)
-                .map_err(anyhow::Error::msg)?;
+            let t = admin::add_terminal(
+                store.open()?.as_ref(),
+                *clinic,
+                store.max_terminals_per_clinic(),
+                now,
+            )?;
             print(
                 store.json,
                 serde_json::json!({"id": t.terminal.id, "clinic": t.terminal.clinic_id, "code": t.code, "code_expires_at": t.code_expires_at.to_rfc3339()}),

@@ -159,8 +159,13 @@ impl World {
                 Utc::now(),
             )
             .unwrap();
-            let t = onshi_server::admin::add_terminal(self.store.as_ref(), clinic.id, Utc::now())
-                .unwrap();
+            let t = onshi_server::admin::add_terminal(
+                self.store.as_ref(),
+                clinic.id,
+                onshi_server::config::DEFAULT_MAX_TERMINALS_PER_CLINIC,
+                Utc::now(),
+            )
+            .unwrap();
             (t.terminal.id.to_string(), t.code)
         })
     }

@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use chrono::Months;
 use onshi_pki::terminal_ca::{
-    ServerPki, SERVER_CA_CERT_FILE, SERVER_CA_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE,
-    TERMINAL_CA_CERT_FILE, TERMINAL_CA_KEY_FILE,
+    CheckedCsr, PlannedSerial, ServerPki, SERVER_CA_CERT_FILE, SERVER_CA_KEY_FILE,
+    SERVER_CERT_FILE, SERVER_KEY_FILE, TERMINAL_CA_CERT_FILE, TERMINAL_CA_KEY_FILE,
 };
 use onshi_pki::{serial_of, terminal_id_of, PkiError};
 use rcgen::{
@@ -259,4 +259,44 @@ fn csrs_with_other_keys_or_altered_are_refused() {
         pki.issue_terminal_certificate(&csr, "W 1,CN=x", now()),
         Err(PkiError::TerminalId { .. })
     ));
+    // Nothing was signed for any of them.
+    assert_eq!(pki.terminal_certificates_signed(), 0);
+}
+
+#[test]
+fn a_checked_csr_is_signed_with_the_serial_planned_before() {
+    let (_tmp, pki) = pki();
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let csr = CheckedCsr::from_pem(&greedy_csr(&key).pem().unwrap()).unwrap();
+    assert_eq!(
+        CheckedCsr::from_der(greedy_csr(&key).der()).unwrap(),
+        csr,
+        "the same key, however encoded"
+    );
+    // Checking a CSR signs nothing; signing does, with the serial chosen first.
+    assert_eq!(pki.terminal_certificates_signed(), 0);
+    let serial = PlannedSerial::random().unwrap();
+    assert_eq!(serial.text().len(), 32);
+    assert_ne!(PlannedSerial::random().unwrap(), serial);
+    let issued = pki
+        .sign_terminal_certificate(&csr, "W0000009", &serial, now())
+        .unwrap();
+    assert_eq!(issued.serial, serial.text());
+    assert_eq!(serial_of(&issued.certificate_der).unwrap(), serial.text());
+    assert_eq!(
+        parse_cert(&issued.certificate_der).public_key().raw,
+        key.subject_public_key_info()
+    );
+    assert_eq!(pki.terminal_certificates_signed(), 1);
+    assert!(matches!(
+        CheckedCsr::from_pem(
+            "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+        ),
+        Err(PkiError::Csr { .. })
+    ));
+    assert!(matches!(
+        pki.sign_terminal_certificate(&csr, "W 1", &serial, now()),
+        Err(PkiError::TerminalId { .. })
+    ));
+    assert_eq!(pki.terminal_certificates_signed(), 1);
 }

@@ -115,6 +115,7 @@ pub fn settings(dir: &Path, options: Options) -> Settings {
         server_ca_pem: SERVER_CA.to_owned(),
         service_url: SERVICE_URL.to_owned(),
         smtp: None,
+        max_terminals_per_clinic: onshi_server::config::DEFAULT_MAX_TERMINALS_PER_CLINIC,
     }
 }
 

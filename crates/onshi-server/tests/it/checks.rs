@@ -547,7 +547,7 @@ async fn terminals_must_be_enrolled_and_active() {
             )
             .unwrap();
             let added =
-                onshi_server::admin::add_terminal(world.store.as_ref(), clinic.id, Utc::now())
+                onshi_server::admin::add_terminal(world.store.as_ref(), clinic.id, 10, Utc::now())
                     .unwrap();
             (clinic, added)
         });
@@ -572,6 +572,7 @@ async fn terminals_must_be_enrolled_and_active() {
             onshi_server::admin::add_terminal(
                 world.store.as_ref(),
                 clinic.id,
+                10,
                 Utc::now() - Duration::hours(73),
             )
             .unwrap()

@@ -274,7 +274,13 @@ impl World {
                 Utc::now(),
             )
             .unwrap();
-            onshi_server::admin::add_terminal(self.store.as_ref(), clinic.id, Utc::now()).unwrap()
+            onshi_server::admin::add_terminal(
+                self.store.as_ref(),
+                clinic.id,
+                self.config.max_terminals_per_clinic,
+                Utc::now(),
+            )
+            .unwrap()
         });
         self.enroll(&t.terminal.id, &t.code).await.unwrap()
     }

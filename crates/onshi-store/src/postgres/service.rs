@@ -222,6 +222,7 @@ impl ServiceStore for PgStore {
     fn add_terminal(
         &self,
         clinic_id: i64,
+        max_per_clinic: u32,
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -229,14 +230,34 @@ impl ServiceStore for PgStore {
         let now = stored_time(now);
         let code_expires_at = stored_time(code_expires_at);
         self.write(|tx| {
+            // The clinic's row lock orders concurrent additions to one clinic, so that the count
+            // below cannot be passed by two at once (NO KEY: the foreign-key checks of checks
+            // and portal rows that name the clinic do not wait for it).
             if tx
-                .query_opt("SELECT id FROM clinics WHERE id = $1", &[&clinic_id])?
+                .query_opt(
+                    "SELECT id FROM clinics WHERE id = $1 FOR NO KEY UPDATE",
+                    &[&clinic_id],
+                )?
                 .is_none()
             {
                 return Err(StoreError::NotFound {
                     what: "clinic",
                     id: clinic_id.to_string(),
                 });
+            }
+            if max_per_clinic > 0 {
+                let held: i64 = tx
+                    .query_one(
+                        "SELECT count(*) FROM terminals WHERE clinic_id = $1 AND status <> 'revoked'",
+                        &[&clinic_id],
+                    )?
+                    .try_get(0)?;
+                if held >= i64::from(max_per_clinic) {
+                    return Err(StoreError::TooManyTerminals {
+                        clinic_id,
+                        limit: max_per_clinic,
+                    });
+                }
             }
             // The counter's row lock orders concurrent additions: ids commit in order, no gaps.
             let n: i64 = tx

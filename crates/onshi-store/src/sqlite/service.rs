@@ -170,6 +170,7 @@ impl ServiceStore for SqliteStore {
     fn add_terminal(
         &self,
         clinic_id: i64,
+        max_per_clinic: u32,
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -185,6 +186,21 @@ impl ServiceStore for SqliteStore {
                     what: "clinic",
                     id: clinic_id.to_string(),
                 });
+            }
+            // The write transaction holds SQLite's one writer lock: no other addition runs
+            // between this count and the insert.
+            if max_per_clinic > 0 {
+                let held: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM terminals WHERE clinic_id = ?1 AND status <> 'revoked'",
+                    )?
+                    .query_row([clinic_id], |r| r.get(0))?;
+                if held >= i64::from(max_per_clinic) {
+                    return Err(StoreError::TooManyTerminals {
+                        clinic_id,
+                        limit: max_per_clinic,
+                    });
+                }
             }
             let n: i64 = tx
                 .prepare_cached(

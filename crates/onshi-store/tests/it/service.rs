@@ -47,7 +47,7 @@ fn clinic_and_terminal(store: &dyn ServiceStore) -> (i64, String) {
         .add_clinic("霞が関クリニック", "1312345", now)
         .unwrap();
     let terminal = store
-        .add_terminal(clinic.id, CODE, now + Duration::hours(72), now)
+        .add_terminal(clinic.id, 0, CODE, now + Duration::hours(72), now)
         .unwrap();
     (clinic.id, terminal.id)
 }
@@ -109,9 +109,9 @@ fn clinics_and_terminals_are_added_and_listed() {
         );
 
         let expires = now + Duration::hours(72);
-        let t1 = s.add_terminal(a.id, CODE, expires, now).unwrap();
-        let t2 = s.add_terminal(b.id, CODE, expires, now).unwrap();
-        let t3 = s.add_terminal(a.id, CODE, expires, now).unwrap();
+        let t1 = s.add_terminal(a.id, 0, CODE, expires, now).unwrap();
+        let t2 = s.add_terminal(b.id, 0, CODE, expires, now).unwrap();
+        let t3 = s.add_terminal(a.id, 0, CODE, expires, now).unwrap();
         assert_eq!(
             [&t1.id, &t2.id, &t3.id],
             ["W0000001", "W0000002", "W0000003"],
@@ -141,7 +141,9 @@ fn clinics_and_terminals_are_added_and_listed() {
         );
         assert_eq!(s.terminals_of_clinic(b.id).unwrap(), vec![t2], "{}", e.name);
 
-        let err = s.add_terminal(b.id + 100, CODE, expires, now).unwrap_err();
+        let err = s
+            .add_terminal(b.id + 100, 0, CODE, expires, now)
+            .unwrap_err();
         assert!(
             matches!(err, StoreError::NotFound { what: "clinic", .. }),
             "{}: {err}",
@@ -149,7 +151,7 @@ fn clinics_and_terminals_are_added_and_listed() {
         );
         // The refused addition used no number.
         assert_eq!(
-            s.add_terminal(a.id, CODE, expires, now).unwrap().id,
+            s.add_terminal(a.id, 0, CODE, expires, now).unwrap().id,
             "W0000004",
             "{}",
             e.name
@@ -174,7 +176,7 @@ fn terminal_ids_are_unique_and_in_order_across_instances() {
                 .map(|store| {
                     scope.spawn(move || {
                         (0..10)
-                            .map(|_| store.add_terminal(clinic, CODE, now, now).unwrap().id)
+                            .map(|_| store.add_terminal(clinic, 0, CODE, now, now).unwrap().id)
                             .collect::<Vec<_>>()
                     })
                 })
@@ -192,6 +194,84 @@ fn terminal_ids_are_unique_and_in_order_across_instances() {
         ids.sort();
         let expected: Vec<String> = (1..=30).map(|n| format!("W{n:07}")).collect();
         assert_eq!(ids, expected, "{}", e.name);
+    }
+}
+
+#[test]
+fn a_clinic_has_at_most_its_cap_of_terminals_even_when_added_at_once() {
+    for e in service_engines() {
+        let now = t("2025-04-01T09:00:00Z");
+        let clinic = e.store.add_clinic("上限接骨院", "1312345", now).unwrap().id;
+        let other = e.store.add_clinic("隣の鍼灸院", "1312346", now).unwrap().id;
+        // Three instances add 4 terminals each to one clinic, at once, under a cap of 7.
+        let instances: Vec<_> = (0..2).map(|_| e.another()).collect();
+        let outcomes: Vec<Result<String, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = instances
+                .iter()
+                .chain(std::iter::once(&e.store))
+                .map(|store| {
+                    scope.spawn(move || {
+                        (0..4)
+                            .map(|_| match store.add_terminal(clinic, 7, CODE, now, now) {
+                                Ok(t) => Ok(t.id),
+                                Err(StoreError::TooManyTerminals { clinic_id, limit }) => {
+                                    assert_eq!((clinic_id, limit), (clinic, 7));
+                                    Err("cap".to_owned())
+                                }
+                                Err(other) => panic!("{other}"),
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let added: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(added.len(), 7, "{}: {outcomes:?}", e.name);
+        let s = e.store.as_ref();
+        assert_eq!(
+            s.terminals_of_clinic(clinic).unwrap().len(),
+            7,
+            "{}",
+            e.name
+        );
+        let err = s.add_terminal(clinic, 7, CODE, now, now).unwrap_err();
+        assert!(
+            err.to_string().contains("already has 7 terminals"),
+            "{}: {err}",
+            e.name
+        );
+        // Another clinic has its own count; no cap is no cap.
+        assert!(
+            s.add_terminal(other, 1, CODE, now, now).is_ok(),
+            "{}",
+            e.name
+        );
+        assert!(
+            s.add_terminal(other, 1, CODE, now, now).is_err(),
+            "{}",
+            e.name
+        );
+        assert!(
+            s.add_terminal(other, 0, CODE, now, now).is_ok(),
+            "{}",
+            e.name
+        );
+        // A revoked terminal frees its place.
+        assert!(s.revoke_terminal(added[0], now).unwrap(), "{}", e.name);
+        assert!(
+            s.add_terminal(clinic, 7, CODE, now, now).is_ok(),
+            "{}",
+            e.name
+        );
+        assert!(
+            s.add_terminal(clinic, 7, CODE, now, now).is_err(),
+            "{}",
+            e.name
+        );
     }
 }
 
