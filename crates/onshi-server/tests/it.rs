@@ -2,7 +2,9 @@
 //! PostgreSQL.
 
 mod it {
+    mod card_links;
     mod checks;
     pub mod harness;
     mod ops;
+    mod revocation;
 }

@@ -25,8 +25,8 @@ use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, Person
 pub use error::StoreError;
 pub use service::{
     audit_hash, AuditEntry, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
-    EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, ENROLL_ATTEMPTS,
-    GENESIS_HASH,
+    EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, CRL_NUMBER_BYTES,
+    ENROLL_ATTEMPTS, GENESIS_HASH, LEGACY_ISSUER,
 };
 
 /// The file name of the SQLite store inside a data directory.
@@ -48,7 +48,8 @@ pub trait ImportTx {
     fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError>;
     /// Inserts or replaces eligibility records (keyed by [`onshi_model::RecordKey`]).
     fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError>;
-    /// Inserts or replaces links from card certificates to persons (keyed by serial). A card
+    /// Inserts or replaces links from card certificates to persons (keyed by issuer and
+    /// serial). A card
     /// once registered for use stays registered: a link imported as unregistered does not undo
     /// [`ServiceStore::register_card`].
     fn put_card_links(&mut self, links: &[CardLink]) -> Result<(), StoreError>;
