@@ -2,7 +2,7 @@
 //! current CRL refuses its cards (or fails `/readyz`), a CRL is verified and must be newer to
 //! load, a serial once revoked stays revoked, and a stored CRL that does not verify neither
 //! stops the server nor stays forever.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, Utc};
 use onshi_proto::{self as proto, Mode};
