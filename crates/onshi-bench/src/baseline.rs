@@ -205,7 +205,7 @@ impl Bare for BareSqlite {
 pub(crate) fn reset_postgres(url: &str) -> Result<(), postgres::Error> {
     let mut client = postgres::Client::connect(url, postgres::NoTls)?;
     client.batch_execute(
-        "DROP TABLE IF EXISTS audit_log, card_links, crls, secrets, terminals, clinics, counters,
+        "DROP TABLE IF EXISTS audit_log, card_links, crls, crl_revoked, secrets, terminals, clinics, counters,
          eligibility, persons, schema_migrations, bare_eligibility",
     )?;
     Ok(())

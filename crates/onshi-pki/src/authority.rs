@@ -7,7 +7,7 @@
 //! |---------------|------|------------------------------------------------------------------|
 //! | `ca.pem`      | 0644 | the root certificate (the JPKI CA the eligibility service trusts) |
 //! | `ca-key.pem`  | 0600 | its RSA-2048 private key, PKCS#8 PEM                              |
-//! | `issued.csv`  | 0600 | `Serial,PersonId,NotBefore,NotAfter`, one line per issued card    |
+//! | `issued.csv`  | 0600 | `Serial,PersonId,NotBefore,NotAfter,Issuer`, one line per card    |
 //! | `revoked.csv` | 0600 | `Serial,RevokedAt`, one line per revocation                       |
 //! | `state.json`  | 0600 | `serial_tag`, `next_serial`, `next_crl_number`                    |
 //!
@@ -48,7 +48,7 @@ use crate::time::{add_years, since_epoch, whole_seconds};
 pub const CA_CERT_FILE: &str = "ca.pem";
 /// The root's private key, PKCS#8 PEM, mode 0600.
 pub const CA_KEY_FILE: &str = "ca-key.pem";
-/// The issue register: `Serial,PersonId,NotBefore,NotAfter`.
+/// The issue register: `Serial,PersonId,NotBefore,NotAfter,Issuer`.
 pub const ISSUED_FILE: &str = "issued.csv";
 /// The revocation register: `Serial,RevokedAt`.
 pub const REVOKED_FILE: &str = "revoked.csv";
@@ -81,6 +81,8 @@ pub struct Authority {
     ca_pem: String,
     ca_key_id: Vec<u8>,
     ca_key: Zeroizing<KeyPair>,
+    /// The root's subject as text: the `Issuer` of `issued.csv`.
+    subject: String,
     /// Held while `state.json`, `issued.csv` or `revoked.csv` is read and rewritten.
     registers: Mutex<()>,
 }
@@ -123,6 +125,12 @@ impl Authority {
     /// Creates a new authority in `dir` (created if absent; refused if it already holds an
     /// authority's file): an RSA-2048 root valid for twenty years from `now`, empty registers.
     pub fn init(dir: &Path, now: DateTime<Utc>) -> Result<Self, PkiError> {
+        Self::init_named(dir, CA_COMMON_NAME, now)
+    }
+
+    /// [`Authority::init`] with another common name for the root (a second test authority
+    /// whose certificates have another issuer).
+    pub fn init_named(dir: &Path, common_name: &str, now: DateTime<Utc>) -> Result<Self, PkiError> {
         for name in [
             CA_CERT_FILE,
             CA_KEY_FILE,
@@ -144,7 +152,7 @@ impl Authority {
         let mut params = CertificateParams::default();
         let key_id = params.key_identifier(&*key);
         let tag = serial::tag_from(first_four(&key_id));
-        params.distinguished_name = ca_name()?;
+        params.distinguished_name = ca_name(common_name)?;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.serial_number = Some(SerialNumber::from_slice(&serial::compose(tag, 0)));
@@ -171,12 +179,18 @@ impl Authority {
         )?;
         State::new(tag).save(&dir.join(STATE_FILE))?;
 
+        let ca_der = cert.der().to_vec();
+        let subject = subject_text(&ca_der).ok_or_else(|| PkiError::Malformed {
+            path: dir.join(CA_CERT_FILE),
+            what: "not an X.509 certificate".into(),
+        })?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            ca_der: cert.der().to_vec(),
+            ca_der,
             ca_pem,
             ca_key_id: key_id,
             ca_key: key,
+            subject,
             registers: Mutex::new(()),
         })
     }
@@ -209,6 +223,7 @@ impl Authority {
             .map_err(|e| malformed_cert(format!("not an X.509 certificate: {e}")))?;
         let ca_key_id = subject_key_id(&cert)
             .ok_or_else(|| malformed_cert("no subject key identifier".into()))?;
+        let subject = cert.subject().to_string();
 
         let key_path = dir.join(CA_KEY_FILE);
         let key_pem = Zeroizing::new(files::read_text(&key_path, WHAT_CA_KEY)?);
@@ -241,8 +256,15 @@ impl Authority {
             ca_pem,
             ca_key_id,
             ca_key,
+            subject,
             registers: Mutex::new(()),
         })
+    }
+
+    /// The root's subject as text (`C=JP, O=…, CN=…`): the `Issuer` column of `issued.csv`, and
+    /// the issuer the eligibility service reads from a card of this authority.
+    pub fn subject(&self) -> &str {
+        &self.subject
     }
 
     /// The authority's directory.
@@ -343,7 +365,9 @@ impl Authority {
                     person_id: req.person_id.clone(),
                     not_before,
                     not_after,
+                    issuer: self.subject.clone(),
                 },
+                &self.subject,
             )?;
         }
         Ok(IssuedCard {
@@ -364,7 +388,7 @@ impl Authority {
         since_epoch(revoked_at)?;
         let _registers = self.lock();
         let issued_path = self.dir.join(ISSUED_FILE);
-        if !records::read_issued(&issued_path)?
+        if !records::read_issued(&issued_path, &self.subject)?
             .iter()
             .any(|r| r.serial == serial)
         {
@@ -402,7 +426,7 @@ impl Authority {
     /// Every line of `issued.csv`, in the order issued.
     pub fn issued(&self) -> Result<Vec<IssuedRecord>, PkiError> {
         let _registers = self.lock();
-        records::read_issued(&self.dir.join(ISSUED_FILE))
+        records::read_issued(&self.dir.join(ISSUED_FILE), &self.subject)
     }
 
     /// Every line of `revoked.csv`, in the order revoked.
@@ -515,12 +539,18 @@ fn printable(text: &str) -> Result<DnValue, PkiError> {
         .map_err(crypto("a certificate name / 証明書の名前"))
 }
 
-fn ca_name() -> Result<DistinguishedName, PkiError> {
+fn ca_name(common_name: &str) -> Result<DistinguishedName, PkiError> {
     let mut name = DistinguishedName::new();
     name.push(DnType::CountryName, printable(CA_COUNTRY)?);
     name.push(DnType::OrganizationName, printable(CA_ORGANIZATION)?);
-    name.push(DnType::CommonName, printable(CA_COMMON_NAME)?);
+    name.push(DnType::CommonName, printable(common_name)?);
     Ok(name)
+}
+
+/// A certificate's subject as text, as [`crate::TrustedJpki`] prints the name of a CA.
+fn subject_text(der: &[u8]) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.subject().to_string())
 }
 
 /// A card certificate's subject: the country and the serial, nothing about the person.

@@ -53,9 +53,44 @@ pub const EXPIRES_SOON_MONTHS: u32 = 3;
 
 /// The JPKI CAs the eligibility service trusts for card certificates, with the revoked serials
 /// of the CRLs loaded for each. Cheap to clone (to swap in a copy with new CRLs).
+///
+/// Revocation fails closed when asked to: with [`TrustedJpki::require_current_crls`], a card of a
+/// CA that has no CRL, or whose CRL is past its nextUpdate, is refused with
+/// [`CardCheckError::RevocationUnknown`].
 #[derive(Clone)]
 pub struct TrustedJpki {
     cas: Vec<TrustedCa>,
+    require_current_crls: bool,
+}
+
+/// What is wrong with the revocation information of one trusted CA (see
+/// [`TrustedJpki::crl_problems`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CrlProblem {
+    /// No CRL is loaded for this CA: revocation cannot be checked.
+    Missing {
+        /// The CA's subject, as text.
+        issuer: String,
+    },
+    /// The CA's CRL is past its nextUpdate: a newer one should have been loaded.
+    Stale {
+        /// The CRL in use.
+        crl: CrlInfo,
+    },
+}
+
+/// A CRL that parsed and verified with a trusted CA's key ([`TrustedJpki::verify_crl`]): what
+/// the service stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCrl {
+    /// Its issuer, number and dates.
+    pub info: CrlInfo,
+    /// Its CRL number, big-endian without leading zeros (`None` if it has none).
+    pub number: Option<Vec<u8>>,
+    /// The serials it lists, canonical text.
+    pub revoked: Vec<String>,
+    /// The CRL, DER.
+    pub der: Vec<u8>,
 }
 
 /// How long after its expiry a card certificate is still accepted (with a warning).
@@ -141,14 +176,39 @@ struct TrustedCa {
     verifiers: Vec<(SigAlg, ParsedPublicKey)>,
     may_sign_crls: bool,
     crl: Option<LoadedCrl>,
+    /// Serials that earlier CRLs of this CA listed (kept by the store for good): still revoked
+    /// even when the CRL in use no longer lists them.
+    kept_revoked: HashSet<String>,
 }
 
 #[derive(Clone)]
 struct LoadedCrl {
     info: CrlInfo,
-    /// (CRL number as minimal big-endian bytes, thisUpdate): a CRL replaces another if greater.
-    order: (Vec<u8>, DateTime<Utc>),
+    /// (CRL number, thisUpdate): a CRL replaces another if greater.
+    order: (CrlNumber, DateTime<Utc>),
+    /// Its CRL number, big-endian without leading zeros, if it has one.
+    number: Option<Vec<u8>>,
     revoked: HashSet<String>,
+}
+
+/// A CRL number as an unsigned integer of any length: ordered by value, not by bytes (`0x02`
+/// is below `0x0100`). No number orders below every number.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CrlNumber {
+    /// Significant bytes (big-endian, no leading zeros): the longer is the greater…
+    len: usize,
+    /// …and among equal lengths, the bytes compare as the numbers.
+    bytes: Vec<u8>,
+}
+
+impl CrlNumber {
+    fn from_be(be: &[u8]) -> Self {
+        let bytes = minimal(be).to_vec();
+        Self {
+            len: bytes.len(),
+            bytes,
+        }
+    }
 }
 
 /// The signature algorithms accepted on certificates and CRLs.
@@ -198,15 +258,92 @@ impl TrustedJpki {
                 what: "no CA certificate was given".into(),
             });
         }
-        Ok(Self { cas: trusted })
+        Ok(Self {
+            cas: trusted,
+            require_current_crls: false,
+        })
+    }
+
+    /// From now on, refuse the cards of a CA without a CRL or with one past its nextUpdate
+    /// ([`CardCheckError::RevocationUnknown`]) instead of accepting them unchecked.
+    pub fn require_current_crls(&mut self, require: bool) {
+        self.require_current_crls = require;
+    }
+
+    /// The subjects of the trusted CAs, as text (the issuer of [`CheckedCard`] and of
+    /// `issued.csv`), each once, in the order given.
+    pub fn issuers(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for ca in &self.cas {
+            if !names.contains(&ca.subject) {
+                names.push(ca.subject.clone());
+            }
+        }
+        names
+    }
+
+    /// Parses and verifies one CRL (DER, or PEM with one `X509 CRL` block) as
+    /// [`TrustedJpki::with_crls`] does, without loading it: what an operator's load checks
+    /// before the CRL is stored.
+    pub fn verify_crl(&self, input: &[u8]) -> Result<VerifiedCrl, PkiError> {
+        let err = |what: String| PkiError::Crl { index: 1, what };
+        let mut blocks = der_blocks(input, "X509 CRL").map_err(err)?;
+        if blocks.len() != 1 {
+            return Err(err(format!(
+                "{} CRLs in one file: load them one by one",
+                blocks.len()
+            )));
+        }
+        let der = blocks.remove(0);
+        let (_, crl) = self.parse_crl(&der).map_err(err)?;
+        let mut revoked: Vec<String> = crl.revoked.iter().cloned().collect();
+        revoked.sort();
+        Ok(VerifiedCrl {
+            info: crl.info,
+            number: crl.number,
+            revoked,
+            der,
+        })
+    }
+
+    /// Adds serials that earlier CRLs of the CA(s) with this subject (text) listed: they stay
+    /// revoked whatever the CRL in use says. False if no trusted CA has that subject.
+    pub fn keep_revoked(&mut self, issuer: &str, serials: &[String]) -> bool {
+        let mut found = false;
+        for ca in self.cas.iter_mut().filter(|ca| ca.subject == issuer) {
+            found = true;
+            ca.kept_revoked.extend(serials.iter().cloned());
+        }
+        found
+    }
+
+    /// Every trusted CA whose revocation cannot be checked at `now`: no CRL, or one past its
+    /// nextUpdate (for `/readyz` and the logs).
+    pub fn crl_problems(&self, now: DateTime<Utc>) -> Vec<CrlProblem> {
+        let mut problems = Vec::new();
+        for ca in &self.cas {
+            match &ca.crl {
+                None => problems.push(CrlProblem::Missing {
+                    issuer: ca.subject.clone(),
+                }),
+                Some(crl) if crl.info.next_update.is_some_and(|next| next < now) => {
+                    problems.push(CrlProblem::Stale {
+                        crl: crl.info.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        problems
     }
 
     /// Loads CRLs (each DER, or PEM with `X509 CRL` blocks). Each must parse strictly, be a
     /// complete CRL (no delta, no issuingDistributionPoint, no unknown critical extension) and
     /// verify with the key of a trusted CA of its issuer's name; otherwise none is loaded. For
-    /// each CA the newest CRL (by CRL number, then thisUpdate) replaces an older one; an older
-    /// one than loaded is ignored. A CRL past its nextUpdate is still used: see
-    /// [`TrustedJpki::stale_crls`].
+    /// each CA the newest CRL (by CRL number compared as an integer, then thisUpdate) replaces
+    /// an older one; an older one than loaded is ignored. A CRL past its nextUpdate is still
+    /// used for the serials it lists, but see [`TrustedJpki::crl_problems`] and
+    /// [`TrustedJpki::require_current_crls`].
     pub fn with_crls(&mut self, crls: &[Vec<u8>]) -> Result<(), PkiError> {
         let mut staged = Vec::new();
         for (i, input) in crls.iter().enumerate() {
@@ -269,12 +406,25 @@ impl TrustedJpki {
         check_end_entity(&cert)?;
         let public_key = CardPublicKey::from_spki(cert.public_key())?;
         let serial = serial_text(cert.raw_serial());
-        if ca
-            .crl
-            .as_ref()
-            .is_some_and(|crl| crl.revoked.contains(&serial))
+        if ca.kept_revoked.contains(&serial)
+            || ca
+                .crl
+                .as_ref()
+                .is_some_and(|crl| crl.revoked.contains(&serial))
         {
             return Err(CardCheckError::Revoked { serial });
+        }
+        if self.require_current_crls {
+            match &ca.crl {
+                None => return Err(CardCheckError::RevocationUnknown { next_update: None }),
+                Some(crl) => {
+                    if let Some(next) = crl.info.next_update.filter(|next| *next < now) {
+                        return Err(CardCheckError::RevocationUnknown {
+                            next_update: Some(next),
+                        });
+                    }
+                }
+            }
         }
         let validity = cert.validity();
         let not_before = utc(validity.not_before)
@@ -403,12 +553,16 @@ impl TrustedJpki {
             next_update,
             revoked: revoked.len(),
         };
-        let number_bytes = number.map_or_else(Vec::new, |n| minimal(&n.to_bytes_be()).to_vec());
+        let number = number.map(|n| minimal(&n.to_bytes_be()).to_vec());
         Ok((
             index,
             LoadedCrl {
                 info,
-                order: (number_bytes, this_update),
+                order: (
+                    CrlNumber::from_be(number.as_deref().unwrap_or(&[])),
+                    this_update,
+                ),
+                number,
                 revoked,
             },
         ))
@@ -465,6 +619,7 @@ impl TrustedCa {
             verifiers,
             may_sign_crls: key_usage.is_none_or(|ku| ku.crl_sign()),
             crl: None,
+            kept_revoked: HashSet::new(),
         })
     }
 

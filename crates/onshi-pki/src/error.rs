@@ -222,11 +222,21 @@ pub enum CardCheckError {
     /// The card's signature does not verify with the certificate's key.
     #[error("署名を検証できません / the signature does not verify")]
     BadSignature,
+    /// Revocation cannot be checked: the issuing CA has no CRL loaded (`next_update` `None`),
+    /// or its CRL is past its nextUpdate. Only when the service requires current CRLs.
+    #[error(
+        "失効リスト（CRL）が読み込まれていないか期限切れのため、失効を確認できません / revocation cannot be checked: the CA's CRL is missing or past its nextUpdate ({next_update:?})"
+    )]
+    RevocationUnknown {
+        /// The nextUpdate of the stale CRL; `None` when there is no CRL.
+        next_update: Option<DateTime<Utc>>,
+    },
 }
 
 impl CardCheckError {
     /// The service's answer code: `E004` untrusted, malformed or weak; `E005` expired or not yet
-    /// valid; `E006` revoked; `E007` bad signature (the values of `onshi_proto::codes`).
+    /// valid; `E006` revoked; `E007` bad signature; `E011` revocation cannot be checked (the
+    /// values of `onshi_proto::codes`).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_)
@@ -236,6 +246,7 @@ impl CardCheckError {
             Self::NotYetValid { .. } | Self::Expired { .. } => "E005",
             Self::Revoked { .. } => "E006",
             Self::BadSignature => "E007",
+            Self::RevocationUnknown { .. } => "E011",
         }
     }
 
@@ -281,6 +292,12 @@ impl CardCheckError {
             Self::BadSignature => "カードによる署名を確認できませんでした。\
                  もう一度カードを読み取り、暗証番号を入力してください。"
                 .to_owned(),
+            Self::RevocationUnknown { .. } => {
+                "資格確認サービスで電子証明書の失効情報が最新になっていないため、\
+                 マイナンバーカードでの資格確認ができません。資格確認書などの記号・番号で確認するか、\
+                 しばらくしてからもう一度お試しください。"
+                    .to_owned()
+            }
         }
     }
 }

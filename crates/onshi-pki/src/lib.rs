@@ -22,7 +22,10 @@ pub mod terminal_ca;
 mod time;
 
 pub use authority::{Authority, IssueRequest, IssuedCard};
-pub use card_check::{CardPublicKey, CardWarning, CheckedCard, CrlInfo, GracePolicy, TrustedJpki};
+pub use card_check::{
+    CardPublicKey, CardWarning, CheckedCard, CrlInfo, CrlProblem, GracePolicy, TrustedJpki,
+    VerifiedCrl,
+};
 pub use error::{CardCheckError, PkiError};
 pub use records::{is_valid_person_id, IssuedRecord, RevokedRecord};
 pub use serial::{canonical_serial, serial_text};

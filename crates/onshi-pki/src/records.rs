@@ -1,7 +1,9 @@
-//! The authority's two registers as CSV: `issued.csv` (`Serial,PersonId,NotBefore,NotAfter`, the
-//! link from a card's certificate to a person that the eligibility service imports) and
+//! The authority's two registers as CSV: `issued.csv` (`Serial,PersonId,NotBefore,NotAfter,Issuer`,
+//! the link from a card's certificate to a person that the eligibility service imports) and
 //! `revoked.csv` (`Serial,RevokedAt`). Serials in canonical form ([`crate::serial_text`]), times
-//! RFC 3339 UTC with whole seconds.
+//! RFC 3339 UTC with whole seconds, the issuer as the CA's subject in text
+//! ([`crate::CheckedCard::issuer`]). An `issued.csv` of before the `Issuer` column is read with
+//! the authority's own subject and rewritten with the column at the next issue.
 
 use std::path::Path;
 
@@ -13,7 +15,9 @@ use crate::serial::canonical_serial;
 use crate::time::{parse_rfc3339, rfc3339};
 
 /// The header of `issued.csv`.
-pub const ISSUED_HEADER: [&str; 4] = ["Serial", "PersonId", "NotBefore", "NotAfter"];
+pub const ISSUED_HEADER: [&str; 5] = ["Serial", "PersonId", "NotBefore", "NotAfter", "Issuer"];
+/// The header of an `issued.csv` written before it named the issuer.
+pub const LEGACY_ISSUED_HEADER: [&str; 4] = ["Serial", "PersonId", "NotBefore", "NotAfter"];
 /// The header of `revoked.csv`.
 pub const REVOKED_HEADER: [&str; 2] = ["Serial", "RevokedAt"];
 
@@ -28,6 +32,8 @@ pub struct IssuedRecord {
     pub not_before: DateTime<Utc>,
     /// End of the certificate's validity.
     pub not_after: DateTime<Utc>,
+    /// The issuing CA's subject, as text (`C=JP, O=…, CN=…`).
+    pub issuer: String,
 }
 
 /// One line of `revoked.csv`: a revoked certificate and when.
@@ -70,6 +76,7 @@ impl IssuedRecord {
             &self.person_id,
             &rfc3339(self.not_before),
             &rfc3339(self.not_after),
+            &self.issuer,
         ])
     }
 }
@@ -80,25 +87,41 @@ impl RevokedRecord {
     }
 }
 
-/// Reads and checks every line of `issued.csv`.
-pub(crate) fn read_issued(path: &Path) -> Result<Vec<IssuedRecord>, PkiError> {
-    read_rows(
-        path,
-        "発行記録 / the issue record",
-        &ISSUED_HEADER,
-        |row| {
-            let serial = serial_field(row[0])?;
-            if !is_valid_person_id(row[1]) {
-                return Err(format!("PersonId {:?} is not a valid person id", row[1]));
-            }
-            Ok(IssuedRecord {
-                serial,
-                person_id: row[1].to_owned(),
-                not_before: time_field("NotBefore", row[2])?,
-                not_after: time_field("NotAfter", row[3])?,
-            })
-        },
-    )
+/// Reads and checks every line of `issued.csv`; the lines of a file without the `Issuer` column
+/// get `legacy_issuer` (the authority's own subject).
+pub(crate) fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
+    let parse = |row: &[&str]| {
+        let serial = serial_field(row[0])?;
+        if !is_valid_person_id(row[1]) {
+            return Err(format!("PersonId {:?} is not a valid person id", row[1]));
+        }
+        let issuer = row.get(4).copied().unwrap_or(legacy_issuer);
+        if issuer.trim().is_empty() || issuer.trim() != issuer {
+            return Err(format!("Issuer {issuer:?} is not a CA's subject"));
+        }
+        Ok(IssuedRecord {
+            serial,
+            person_id: row[1].to_owned(),
+            not_before: time_field("NotBefore", row[2])?,
+            not_after: time_field("NotAfter", row[3])?,
+            issuer: issuer.to_owned(),
+        })
+    };
+    if is_legacy_issued(path)? {
+        read_rows(path, WHAT_ISSUED, &LEGACY_ISSUED_HEADER, parse)
+    } else {
+        read_rows(path, WHAT_ISSUED, &ISSUED_HEADER, parse)
+    }
+}
+
+const WHAT_ISSUED: &str = "発行記録 / the issue record";
+
+/// Whether `issued.csv` has the header of before the `Issuer` column.
+fn is_legacy_issued(path: &Path) -> Result<bool, PkiError> {
+    let bytes = files::read_bytes(path, WHAT_ISSUED)?;
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    Ok(first == LEGACY_ISSUED_HEADER.join(",").as_bytes())
 }
 
 /// Reads and checks every line of `revoked.csv`.
@@ -116,9 +139,21 @@ pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> 
     )
 }
 
-/// Adds one line to `issued.csv` (rewriting the file atomically).
-pub(crate) fn append_issued(path: &Path, record: &IssuedRecord) -> Result<(), PkiError> {
-    append(path, "発行記録 / the issue record", &record.to_line()?)
+/// Adds one line to `issued.csv` (rewriting the file atomically). A file without the `Issuer`
+/// column is first rewritten with it, its lines getting `legacy_issuer`.
+pub(crate) fn append_issued(
+    path: &Path,
+    record: &IssuedRecord,
+    legacy_issuer: &str,
+) -> Result<(), PkiError> {
+    if is_legacy_issued(path)? {
+        let mut bytes = csv_line(&ISSUED_HEADER)?;
+        for old in read_issued(path, legacy_issuer)? {
+            bytes.extend(old.to_line()?);
+        }
+        files::write_atomic(path, &bytes, MODE_PRIVATE)?;
+    }
+    append(path, WHAT_ISSUED, &record.to_line()?)
 }
 
 /// Adds one line to `revoked.csv` (rewriting the file atomically).
@@ -194,9 +229,15 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const CA: &str = "C=JP, O=onshi TEST, CN=CA";
+
     fn issued_file(dir: &Path, body: &str) -> std::path::PathBuf {
         let path = dir.join("issued.csv");
-        std::fs::write(&path, format!("Serial,PersonId,NotBefore,NotAfter\n{body}")).unwrap();
+        std::fs::write(
+            &path,
+            format!("Serial,PersonId,NotBefore,NotAfter,Issuer\n{body}"),
+        )
+        .unwrap();
         path
     }
 
@@ -219,15 +260,46 @@ mod tests {
             person_id: "P0000000001".into(),
             not_before: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
             not_after: Utc.with_ymd_and_hms(2031, 4, 1, 0, 0, 0).unwrap(),
+            issuer: CA.into(),
         };
-        append_issued(&path, &record).unwrap();
+        append_issued(&path, &record, "unused").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "Serial,PersonId,NotBefore,NotAfter\n\
-             4A00000000000000000001,P0000000001,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n"
+            "Serial,PersonId,NotBefore,NotAfter,Issuer\n\
+             4A00000000000000000001,P0000000001,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z,\
+             \"C=JP, O=onshi TEST, CN=CA\"\n"
         );
-        assert_eq!(read_issued(&path).unwrap(), vec![record]);
+        assert_eq!(read_issued(&path, "unused").unwrap(), vec![record]);
+    }
+
+    #[test]
+    fn an_issued_csv_without_the_issuer_column_is_read_and_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("issued.csv");
+        std::fs::write(
+            &path,
+            "Serial,PersonId,NotBefore,NotAfter\n\
+             4A01,P1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n",
+        )
+        .unwrap();
+        let old = read_issued(&path, CA).unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].issuer, CA);
+        let record = IssuedRecord {
+            serial: "4A02".into(),
+            ..old[0].clone()
+        };
+        append_issued(&path, &record, CA).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("Serial,PersonId,NotBefore,NotAfter,Issuer\n4A01,P1,"),
+            "{text}"
+        );
+        assert_eq!(
+            read_issued(&path, "unused").unwrap(),
+            vec![old[0].clone(), record]
+        );
     }
 
     #[test]
@@ -235,24 +307,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (body, needle) in [
             (
-                "4a01,P1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n",
+                "4a01,P1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z,CN=CA\n",
                 "line 2",
             ),
             (
-                "4A01,P 1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z\n",
+                "4A01,P 1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z,CN=CA\n",
                 "PersonId",
             ),
-            ("4A01,P1,2026-04-01,2031-04-01T00:00:00Z\n", "NotBefore"),
+            (
+                "4A01,P1,2026-04-01,2031-04-01T00:00:00Z,CN=CA\n",
+                "NotBefore",
+            ),
+            (
+                "4A01,P1,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z,\n",
+                "Issuer",
+            ),
             ("4A01,P1,2026-04-01T00:00:00Z\n", "line 2"),
         ] {
             let path = issued_file(dir.path(), body);
-            let err = read_issued(&path).unwrap_err().to_string();
+            let err = read_issued(&path, CA).unwrap_err().to_string();
             assert!(err.contains(needle), "{body}: {err}");
             assert!(err.contains("issued.csv"), "{err}");
         }
         let path = dir.path().join("issued.csv");
         std::fs::write(&path, "Serial,Person,NotBefore,NotAfter\n").unwrap();
-        let err = read_issued(&path).unwrap_err().to_string();
+        let err = read_issued(&path, CA).unwrap_err().to_string();
         assert!(err.contains("header"), "{err}");
     }
 

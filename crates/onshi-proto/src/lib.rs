@@ -218,6 +218,9 @@ pub mod codes {
     pub const BAD_ENROLLMENT: &str = "E009";
     /// Too many requests from this terminal.
     pub const RATE_LIMITED: &str = "E010";
+    /// The card's revocation cannot be checked: its CA's CRL is missing, does not verify or is
+    /// past its nextUpdate (with `crl_missing = "refuse"`, the default).
+    pub const CRL_NOT_CURRENT: &str = "E011";
     /// Something failed inside the service.
     pub const INTERNAL: &str = "E999";
     /// Warning: the card's certificate expired and is inside the grace period.
@@ -239,6 +242,7 @@ pub mod codes {
         BAD_REQUEST,
         BAD_ENROLLMENT,
         RATE_LIMITED,
+        CRL_NOT_CURRENT,
         INTERNAL,
         WARN_CERTIFICATE_IN_GRACE,
         WARN_CERTIFICATE_EXPIRES_SOON,

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
+use onshi_pki::{CrlInfo, TrustedJpki};
 use onshi_store::{CardLink, Clinic, ServiceStore, StoredCrl, Terminal};
+
+use crate::config::ServerConfig;
 use sha2::Digest;
 
 /// Hours an enrollment code stays valid.
@@ -142,37 +145,182 @@ pub fn add_terminal(
     })
 }
 
-/// Loads a CRL (DER or PEM) into the store, where every instance picks it up.
-pub fn load_crl(
-    store: &dyn ServiceStore,
-    bytes: &[u8],
-    now: DateTime<Utc>,
-) -> Result<String, String> {
-    let der = if bytes.starts_with(b"-----BEGIN") {
-        let text = String::from_utf8_lossy(bytes);
-        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64_decode(&body)?
-    } else {
-        bytes.to_vec()
-    };
-    let (_, crl) = x509_parser::parse_x509_crl(&der)
-        .map_err(|e| format!("CRL として読めません / not a CRL: {e}"))?;
-    let issuer = crl.issuer().to_string();
-    store
-        .put_crl(&StoredCrl {
-            issuer: issuer.clone(),
-            der,
-            loaded_at: now,
+/// The trusted JPKI CA certificates a configuration names (`jpki_ca`, relative to `dir`), as read.
+pub fn read_jpki_cas(dir: &Path, config: &ServerConfig) -> Result<Vec<Vec<u8>>, String> {
+    config
+        .jpki_ca
+        .iter()
+        .map(|ca| {
+            let path = if ca.is_absolute() {
+                ca.clone()
+            } else {
+                dir.join(ca)
+            };
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
         })
-        .map_err(|e| e.to_string())?;
-    Ok(issuer)
+        .collect()
 }
 
-fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .map_err(|e| format!("PEM: {e}"))
+/// The trusted JPKI CAs of a server data directory, as the service trusts them (what a CRL is
+/// verified against and what an `issued.csv` may name as issuer).
+pub fn trusted_jpki(dir: &Path, config: &ServerConfig) -> Result<TrustedJpki, String> {
+    let cas = read_jpki_cas(dir, config)?;
+    if cas.is_empty() {
+        return Err(format!(
+            "{}: 信頼する JPKI CA が設定されていません（config.toml の jpki_ca） / no trusted JPKI CA is configured (jpki_ca)",
+            dir.display()
+        ));
+    }
+    TrustedJpki::new(&cas).map_err(|e| e.to_string())
+}
+
+/// Loads a CRL (DER or PEM) into the store, where every instance picks it up. Refused unless it
+/// verifies with a trusted CA's key (as the service would load it), carries a CRL number and a
+/// nextUpdate, and its number is higher than the one of the CRL stored for its CA (compared as
+/// integers: an older CRL would un-revoke cards). The serials it lists are kept for good.
+pub fn load_crl(
+    store: &dyn ServiceStore,
+    trusted: &TrustedJpki,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<CrlInfo, String> {
+    let crl = trusted
+        .verify_crl(bytes)
+        .map_err(|e| format!("CRL を検証できないため読み込みませんでした / CRL refused: {e}"))?;
+    let issuer = crl.info.issuer.clone();
+    let Some(number) = crl.number.clone() else {
+        return Err(format!(
+            "{issuer}: CRL番号（cRLNumber）のない CRL は読み込めません（古い CRL との区別がつきません） / a CRL without a CRL number is refused"
+        ));
+    };
+    if crl.info.next_update.is_none() {
+        return Err(format!(
+            "{issuer}: nextUpdate のない CRL は読み込めません / a CRL without nextUpdate is refused"
+        ));
+    }
+    let shown = decimal(&number);
+    let refused = |stored: &str| {
+        format!(
+            "{issuer}: CRL番号 {shown} は保存済みの CRL の番号 {stored} より大きくないため読み込みませんでした（古い CRL では失効を取り消せません） / CRL number {shown} is not higher than the stored CRL's {stored}: refused"
+        )
+    };
+    // A CRL stored before numbers were kept: compare with the number inside its DER.
+    let stored = store.crls().map_err(|e| e.to_string())?;
+    if let Some(old) = stored.iter().find(|c| c.issuer == issuer) {
+        let old_number = old.number.clone().or_else(|| der_crl_number(&old.der));
+        if let Some(old_number) = old_number {
+            if integer_cmp(&number, &old_number) != std::cmp::Ordering::Greater {
+                return Err(refused(&decimal(&old_number)));
+            }
+        }
+    }
+    let stored_crl = StoredCrl {
+        issuer: issuer.clone(),
+        number: Some(number),
+        der: crl.der.clone(),
+        loaded_at: now,
+    };
+    if !store
+        .put_crl(&stored_crl, &crl.revoked)
+        .map_err(|e| e.to_string())?
+    {
+        return Err(refused("（同時に読み込まれた CRL / one loaded meanwhile）"));
+    }
+    Ok(crl.info)
+}
+
+/// Removes the stored CRL of an issuer (as `onshi admin crl list` prints it): for a CRL that no
+/// longer verifies. Its CA then has no CRL until a good one is loaded; the serials it revoked
+/// stay revoked. False if none was stored.
+pub fn remove_crl(store: &dyn ServiceStore, issuer: &str) -> Result<bool, String> {
+    store.remove_crl(issuer).map_err(|e| e.to_string())
+}
+
+/// One line of `onshi admin crl list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlStatus {
+    /// The CA's subject (the issuer key of the stored CRL).
+    pub issuer: String,
+    /// The stored CRL as it verifies, or why it does not; `None` when no CRL is stored.
+    pub crl: Option<Result<CrlInfo, String>>,
+    /// Whether the CA is trusted (a stored CRL of a CA no longer trusted is useless).
+    pub trusted: bool,
+    /// Whether revocation of this CA's cards can be checked at `now`.
+    pub current: bool,
+}
+
+/// Every trusted CA and every stored CRL: does the CRL verify, is it current at `now`.
+pub fn crl_status(
+    store: &dyn ServiceStore,
+    trusted: &TrustedJpki,
+    now: DateTime<Utc>,
+) -> Result<Vec<CrlStatus>, String> {
+    let mut rows: Vec<CrlStatus> = trusted
+        .issuers()
+        .into_iter()
+        .map(|issuer| CrlStatus {
+            issuer,
+            crl: None,
+            trusted: true,
+            current: false,
+        })
+        .collect();
+    for stored in store.crls().map_err(|e| e.to_string())? {
+        let verified = trusted
+            .verify_crl(&stored.der)
+            .map(|v| v.info)
+            .map_err(|e| e.to_string());
+        let current = verified
+            .as_ref()
+            .is_ok_and(|info| info.next_update.is_none_or(|next| next >= now));
+        match rows.iter_mut().find(|r| r.issuer == stored.issuer) {
+            Some(row) => {
+                row.crl = Some(verified);
+                row.current = current;
+            }
+            None => rows.push(CrlStatus {
+                issuer: stored.issuer,
+                crl: Some(verified),
+                trusted: false,
+                current: false,
+            }),
+        }
+    }
+    Ok(rows)
+}
+
+/// The CRL number written in a CRL's DER, if it parses and has one.
+fn der_crl_number(der: &[u8]) -> Option<Vec<u8>> {
+    let (_, crl) = x509_parser::parse_x509_crl(der).ok()?;
+    crl.crl_number().map(|n| n.to_bytes_be())
+}
+
+/// Two unsigned big-endian integers compared by value.
+fn integer_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let strip = |x: &[u8]| -> Vec<u8> { x.iter().copied().skip_while(|b| *b == 0).collect() };
+    let (a, b) = (strip(a), strip(b));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(&b))
+}
+
+/// An unsigned big-endian integer in decimal.
+fn decimal(be: &[u8]) -> String {
+    let mut digits = vec![0u8];
+    for byte in be {
+        let mut carry = u32::from(*byte);
+        for d in digits.iter_mut() {
+            let v = u32::from(*d) * 256 + carry;
+            *d = (v % 10) as u8;
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push((carry % 10) as u8);
+            carry /= 10;
+        }
+    }
+    while digits.len() > 1 && digits.last() == Some(&0) {
+        digits.pop();
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
 }
 
 /// One invalid line of a card-links file.
@@ -184,12 +332,28 @@ pub struct LinkError {
     pub message: String,
 }
 
-/// Imports the card authority's `issued.csv` (`Serial,PersonId,NotBefore,NotAfter`): every
-/// linked card is marked registered unless `unregistered`. All or nothing.
+/// [`import_card_links_trusting`] without knowing the trusted CAs: the file must have the
+/// `Issuer` column, whose values are taken as they are (the test worlds' own authorities).
 pub fn import_card_links(
     store: &dyn ServiceStore,
     path: &Path,
     unregistered: bool,
+) -> Result<Result<usize, Vec<LinkError>>, String> {
+    import_card_links_trusting(store, path, unregistered, &[])
+}
+
+/// Imports the card authority's `issued.csv` (`Serial,PersonId,NotBefore,NotAfter,Issuer`;
+/// format in `docs/feed-format.md`): every linked card is marked registered unless
+/// `unregistered`. All or nothing.
+///
+/// `trusted_issuers` are the subjects of the trusted JPKI CAs: an `Issuer` must be one of them,
+/// and a file of before the `Issuer` column is imported only when there is exactly one (whose
+/// cards they must be); otherwise each line is refused, naming the line and the field.
+pub fn import_card_links_trusting(
+    store: &dyn ServiceStore,
+    path: &Path,
+    unregistered: bool,
+    trusted_issuers: &[String],
 ) -> Result<Result<usize, Vec<LinkError>>, String> {
     let mut reader =
         csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -197,13 +361,21 @@ pub fn import_card_links(
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .clone();
-    let expected = ["Serial", "PersonId", "NotBefore", "NotAfter"];
-    if headers.iter().collect::<Vec<_>>() != expected {
-        return Err(format!(
-            "{}: 見出し行は Serial,PersonId,NotBefore,NotAfter です / the header must be Serial,PersonId,NotBefore,NotAfter",
-            path.display()
-        ));
-    }
+    let header: Vec<&str> = headers.iter().collect();
+    let legacy = match header.as_slice() {
+        ["Serial", "PersonId", "NotBefore", "NotAfter", "Issuer"] => false,
+        ["Serial", "PersonId", "NotBefore", "NotAfter"] => true,
+        _ => {
+            return Err(format!(
+                "{}: 見出し行は Serial,PersonId,NotBefore,NotAfter,Issuer です / the header must be Serial,PersonId,NotBefore,NotAfter,Issuer",
+                path.display()
+            ))
+        }
+    };
+    let only_issuer = match trusted_issuers {
+        [only] => Some(only.as_str()),
+        _ => None,
+    };
     let known = store.person_ids().map_err(|e| e.to_string())?;
     let mut links = Vec::new();
     let mut errors = Vec::new();
@@ -211,6 +383,35 @@ pub fn import_card_links(
         let row = row.map_err(|e| format!("{}: {e}", path.display()))?;
         let line = row.position().map_or(0, |p| p.line());
         let mut fail = |m: String| errors.push(LinkError { line, message: m });
+        let issuer = if legacy {
+            match only_issuer {
+                Some(only) => only.to_owned(),
+                None => {
+                    fail(format!(
+                        "Issuer: 発行元の列がありません。信頼する JPKI CA が{}のため発行元を決められません / no Issuer column, and {} trusted CAs: add the column",
+                        if trusted_issuers.is_empty() { "未設定" } else { "複数" },
+                        trusted_issuers.len()
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            let issuer = row.get(4).unwrap_or("");
+            if issuer.trim().is_empty() || issuer.trim() != issuer {
+                fail(format!(
+                    "Issuer {issuer:?}: 発行元（CA の subject）が正しくありません / not a CA's subject"
+                ));
+                continue;
+            }
+            if !trusted_issuers.is_empty() && !trusted_issuers.iter().any(|t| t == issuer) {
+                fail(format!(
+                    "Issuer {issuer:?}: 信頼する JPKI CA ではありません / not a trusted CA (trusted: {})",
+                    trusted_issuers.join(" | ")
+                ));
+                continue;
+            }
+            issuer.to_owned()
+        };
         let serial = match onshi_pki::canonical_serial(row.get(0).unwrap_or("")) {
             Ok(s) => s,
             Err(e) => {
@@ -241,6 +442,7 @@ pub fn import_card_links(
             continue;
         };
         links.push(CardLink {
+            issuer,
             serial,
             person_id: person,
             not_before,
@@ -278,5 +480,16 @@ mod tests {
         );
         assert!(normalise_registration("12").is_err());
         assert!(normalise_registration("").is_err());
+    }
+
+    #[test]
+    fn crl_numbers_compare_and_print_as_integers() {
+        use std::cmp::Ordering;
+        assert_eq!(integer_cmp(&[2], &[1, 0]), Ordering::Less);
+        assert_eq!(integer_cmp(&[0, 2], &[2]), Ordering::Equal);
+        assert_eq!(integer_cmp(&[1, 0], &[0xFF]), Ordering::Greater);
+        assert_eq!(decimal(&[1, 0]), "256");
+        assert_eq!(decimal(&[]), "0");
+        assert_eq!(decimal(&[0x01, 0x00, 0x00, 0x00, 0x00]), "4294967296");
     }
 }

@@ -334,8 +334,11 @@ async fn query(
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match blocking(&state, |s| Ok(s.ready())).await {
-        Ok(true) => (StatusCode::OK, "ready"),
+    match blocking(&state, |s| Ok(s.ready(Utc::now()))).await {
+        Ok(crate::service::Readiness::Ready) => (StatusCode::OK, "ready"),
+        Ok(crate::service::Readiness::CrlNotCurrent) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "crl not current")
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "store not reachable"),
     }
 }

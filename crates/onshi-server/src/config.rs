@@ -41,6 +41,12 @@ pub struct ServerConfig {
     /// Seconds between checks for a new CRL in the store (SIGHUP checks at once).
     #[serde(default = "default_crl_poll")]
     pub crl_poll_seconds: u64,
+    /// What a trusted JPKI CA without a current CRL (none loaded, one that does not verify, or
+    /// one past its nextUpdate) does: `refuse` its cards with `E011` (default), or `unready`:
+    /// cards are checked against the last CRL and `/readyz` answers 503. Logged at every poll
+    /// either way.
+    #[serde(default)]
+    pub crl_missing: CrlMissing,
     /// Requests a second each terminal may make on average (`ONSHI_RATE_LIMIT_PER_SECOND`);
     /// 0 turns the limit off. Kept per instance: behind a load balancer the limit is per instance.
     #[serde(default = "default_rate")]
@@ -91,6 +97,17 @@ pub struct ServerConfig {
     /// The portal (施術所等向け総合ポータルサイト) under `/portal/`: `[portal]`.
     #[serde(default)]
     pub portal: PortalConfig,
+}
+
+/// [`ServerConfig::crl_missing`]: fail closed on the cards, or on the instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrlMissing {
+    /// Refuse the cards of the CA (`E011`, a Japanese message).
+    #[default]
+    Refuse,
+    /// Keep checking cards against the last CRL, and answer 503 on `/readyz`.
+    Unready,
 }
 
 /// `[portal]`: the clinics' portal served under `/portal/` by the same server.
@@ -232,6 +249,7 @@ impl Default for ServerConfig {
             max_body_bytes: default_body(),
             request_timeout_seconds: default_timeout(),
             crl_poll_seconds: default_crl_poll(),
+            crl_missing: CrlMissing::default(),
             rate_limit_per_second: default_rate(),
             rate_limit_burst: default_burst(),
             idle_timeout_seconds: default_idle(),
@@ -349,6 +367,24 @@ mod tests {
         .unwrap();
         let e = ServerConfig::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("colour") && e.contains("config.toml"), "{e}");
+    }
+
+    #[test]
+    fn crl_missing_refuses_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        assert_eq!(
+            ServerConfig::load(dir.path()).unwrap().crl_missing,
+            CrlMissing::Refuse
+        );
+        std::fs::write(dir.path().join(CONFIG_FILE), "crl_missing = \"unready\"\n").unwrap();
+        assert_eq!(
+            ServerConfig::load(dir.path()).unwrap().crl_missing,
+            CrlMissing::Unready
+        );
+        std::fs::write(dir.path().join(CONFIG_FILE), "crl_missing = \"ignore\"\n").unwrap();
+        let e = ServerConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("crl_missing") || e.contains("ignore"), "{e}");
     }
 
     #[test]

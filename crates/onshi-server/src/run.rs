@@ -175,8 +175,10 @@ pub async fn start_with(
 }
 
 /// New CRLs reach every instance through the store: poll its generation counter, and reload at
-/// once on SIGHUP.
+/// once on SIGHUP. At start and at every poll, a trusted CA without a current CRL is logged as
+/// an error (once per poll, not per request).
 async fn watch_crls(service: Arc<Service>, poll: Duration, mut hangup: Hangup) {
+    service.log_crl_problems(Utc::now());
     loop {
         let forced = tokio::select! {
             () = tokio::time::sleep(poll) => false,
@@ -203,6 +205,7 @@ async fn watch_crls(service: Arc<Service>, poll: Duration, mut hangup: Hangup) {
             Ok(Err(e)) => tracing::warn!(?e, forced, "CRL reload failed"),
             Err(e) => tracing::warn!(%e, "CRL reload task failed"),
         }
+        service.log_crl_problems(Utc::now());
     }
 }
 

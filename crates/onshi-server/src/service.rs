@@ -1,7 +1,7 @@
 //! The logic of the service, apart from HTTP: who is calling, challenges, checks, enrollment.
 //! Every method takes `now`; the HTTP layer passes the clock.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use axum::http::StatusCode;
@@ -21,7 +21,7 @@ use onshi_proto::{
 use onshi_store::{AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
 
 use crate::challenge::{Challenges, TokenError};
-use crate::config::ServerConfig;
+use crate::config::{CrlMissing, ServerConfig};
 use crate::logging::untrusted;
 use crate::ApiError;
 
@@ -40,6 +40,19 @@ pub struct Service {
     grace: GracePolicy,
     /// The audit chain's MAC key (`audit.key`, outside the store).
     audit_key: AuditKey,
+    /// What a trusted CA without a current CRL does: refuse its cards, or fail `/readyz`.
+    crl_missing: CrlMissing,
+}
+
+/// What `/readyz` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// The store answers and revocation can be checked.
+    Ready,
+    /// The store does not answer.
+    StoreUnreachable,
+    /// With `crl_missing = "unready"`: a trusted CA has no CRL, or one past its nextUpdate.
+    CrlNotCurrent,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -70,15 +83,7 @@ impl Service {
         store: Arc<dyn ServiceStore>,
     ) -> Result<Self, String> {
         let pki = ServerPki::open(dir).map_err(|e| e.to_string())?;
-        let mut jpki_cas = Vec::new();
-        for ca in &config.jpki_ca {
-            let path: PathBuf = if ca.is_absolute() {
-                ca.clone()
-            } else {
-                dir.join(ca)
-            };
-            jpki_cas.push(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?);
-        }
+        let jpki_cas = crate::admin::read_jpki_cas(dir, config)?;
         let audit_key = crate::audit_key::open_or_create(dir, store.as_ref())?;
         let key = store
             .secret(CHALLENGE_KEY, &|| {
@@ -101,9 +106,36 @@ impl Service {
                 months_after_expiry: config.grace_months,
             },
             audit_key,
+            crl_missing: config.crl_missing,
         };
         service.reload_crls().map_err(|e| e.to_string())?;
+        service.adopt_legacy_card_links()?;
         Ok(service)
+    }
+
+    /// Card links stored before they named their issuer belong to the one trusted CA, when there
+    /// is exactly one; with several, they answer no card until `issued.csv` is imported again
+    /// (with its `Issuer` column).
+    fn adopt_legacy_card_links(&self) -> Result<(), String> {
+        let Some(trusted) = self.trusted() else {
+            return Ok(());
+        };
+        // With several CAs, which one issued a legacy link is not known: such links answer no
+        // card until issued.csv is imported again with its Issuer column.
+        if let [only] = trusted.issuers().as_slice() {
+            let n = self
+                .store
+                .adopt_legacy_card_links(only)
+                .map_err(|e| e.to_string())?;
+            if n > 0 {
+                tracing::info!(
+                    n,
+                    issuer = %only,
+                    "card links of before migration 7 given the one trusted CA as issuer"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The store.
@@ -112,6 +144,10 @@ impl Service {
     }
 
     /// Reloads the trusted CAs with the store's CRLs when they changed; returns whether it did.
+    ///
+    /// A stored CRL that does not verify (loaded before loads were verified, or a CA
+    /// certificate replaced since) is logged and skipped: its CA counts as having no CRL, and
+    /// the service still starts. The serials every CRL ever listed stay revoked.
     pub fn reload_crls(&self) -> Result<bool, ApiError> {
         let generation = self.store.crl_generation()?;
         if self.jpki.read().map(|g| g.0 == generation).unwrap_or(false) {
@@ -125,14 +161,34 @@ impl Service {
             return Ok(true);
         }
         let mut trusted = TrustedJpki::new(&self.jpki_cas).map_err(ApiError::internal)?;
-        let crls: Vec<Vec<u8>> = self.store.crls()?.into_iter().map(|c| c.der).collect();
-        trusted.with_crls(&crls).map_err(ApiError::internal)?;
+        trusted.require_current_crls(self.crl_missing == CrlMissing::Refuse);
+        let mut loaded = 0usize;
+        for crl in self.store.crls()? {
+            match trusted.with_crls(std::slice::from_ref(&crl.der)) {
+                Ok(()) => loaded += 1,
+                Err(e) => tracing::error!(
+                    issuer = %crl.issuer,
+                    error = %e,
+                    "a stored CRL does not verify: its CA counts as having no CRL; remove it with \
+                     `onshi admin crl remove` and load a good one"
+                ),
+            }
+        }
+        let mut kept: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (issuer, serial) in self.store.crl_revoked()? {
+            kept.entry(issuer).or_default().push(serial);
+        }
+        let kept_serials: usize = kept.values().map(Vec::len).sum();
+        for (issuer, serials) in &kept {
+            trusted.keep_revoked(issuer, serials);
+        }
         if let Ok(mut guard) = self.jpki.write() {
             *guard = (generation, Some(Arc::new(trusted)));
         }
         tracing::info!(
             generation,
-            crls = crls.len(),
+            crls = loaded,
+            kept_serials,
             "trusted JPKI CAs and CRLs loaded"
         );
         Ok(true)
@@ -152,6 +208,39 @@ impl Service {
             Ok(g) => g.0,
             Err(poisoned) => poisoned.into_inner().0,
         }
+    }
+
+    /// The trusted CAs whose revocation cannot be checked at `now` (no CRL, a CRL that does not
+    /// verify, or one past its nextUpdate), logged as errors: the CRL watcher calls this at
+    /// every poll, so an operator sees it until a current CRL is loaded. Empty when all is well.
+    pub fn log_crl_problems(&self, now: DateTime<Utc>) -> Vec<onshi_pki::CrlProblem> {
+        let problems = self
+            .trusted()
+            .map(|t| t.crl_problems(now))
+            .unwrap_or_default();
+        let effect = match self.crl_missing {
+            CrlMissing::Refuse => "its cards are refused (E011)",
+            CrlMissing::Unready => "/readyz answers 503",
+        };
+        for problem in &problems {
+            match problem {
+                onshi_pki::CrlProblem::Missing { issuer } => tracing::error!(
+                    %issuer,
+                    effect,
+                    "no CRL for a trusted JPKI CA: revocation cannot be checked; load one with \
+                     `onshi admin crl load`"
+                ),
+                onshi_pki::CrlProblem::Stale { crl } => tracing::error!(
+                    issuer = %crl.issuer,
+                    number = crl.number.as_deref().unwrap_or("-"),
+                    next_update = ?crl.next_update,
+                    effect,
+                    "the CRL of a trusted JPKI CA is past its nextUpdate; load a newer one with \
+                     `onshi admin crl load`"
+                ),
+            }
+        }
+        problems
     }
 
     fn trusted(&self) -> Option<Arc<TrustedJpki>> {
@@ -385,7 +474,10 @@ impl Service {
                 return Ok(failure(reference, e.code(), &e.message_ja()));
             }
         };
-        let link = self.store.card_link(&card.serial)?;
+        let link = self
+            .store
+            .card_link(&card.issuer, &card.serial)?
+            .filter(|link| link_fits(link, &card));
         let Some(link) = link else {
             let what = Audited {
                 mode,
@@ -506,10 +598,36 @@ impl Service {
         Ok(answer(reference, &eligibility, None))
     }
 
-    /// Whether the store answers (for `/readyz`).
-    pub fn ready(&self) -> bool {
-        self.store.crl_generation().is_ok()
+    /// Whether the store answers and, with `crl_missing = "unready"`, every trusted CA has a
+    /// CRL that is current at `now` (for `/readyz`).
+    pub fn ready(&self, now: DateTime<Utc>) -> Readiness {
+        if self.store.crl_generation().is_err() {
+            return Readiness::StoreUnreachable;
+        }
+        if self.crl_missing == CrlMissing::Unready
+            && self
+                .trusted()
+                .is_some_and(|t| !t.crl_problems(now).is_empty())
+        {
+            return Readiness::CrlNotCurrent;
+        }
+        Readiness::Ready
     }
+}
+
+/// Whether a card link describes this certificate: the validity the authority recorded for the
+/// serial must be the certificate's (a link of another certificate, or a stale one, answers
+/// nothing).
+fn link_fits(link: &onshi_store::CardLink, card: &CheckedCard) -> bool {
+    let fits = link.not_before == card.not_before && link.not_after == card.not_after;
+    if !fits {
+        tracing::warn!(
+            serial = %card.serial,
+            issuer = %card.issuer,
+            "card link refused: its validity is not the certificate's (import issued.csv again)"
+        );
+    }
+    fits
 }
 
 /// What one audit record says about a request.

@@ -2,8 +2,10 @@
 //! PostgreSQL.
 
 mod it {
+    mod card_links;
     mod checks;
     mod edge;
     pub mod harness;
     mod ops;
+    mod revocation;
 }

@@ -26,8 +26,8 @@ pub use error::StoreError;
 pub use service::{
     audit_encoding, audit_hash, audit_mac, audit_seal, AuditEntry, AuditHead, AuditKey,
     AuditKeyMismatch, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
-    EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, ENROLL_ATTEMPTS,
-    GENESIS_HASH,
+    EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, CRL_NUMBER_BYTES,
+    ENROLL_ATTEMPTS, GENESIS_HASH, LEGACY_ISSUER,
 };
 
 /// The file name of the SQLite store inside a data directory.
@@ -49,7 +49,8 @@ pub trait ImportTx {
     fn put_persons(&mut self, persons: &[Person]) -> Result<(), StoreError>;
     /// Inserts or replaces eligibility records (keyed by [`onshi_model::RecordKey`]).
     fn put_records(&mut self, records: &[EligibilityRecord]) -> Result<(), StoreError>;
-    /// Inserts or replaces links from card certificates to persons (keyed by serial). A card
+    /// Inserts or replaces links from card certificates to persons (keyed by issuer and
+    /// serial). A card
     /// once registered for use stays registered: a link imported as unregistered does not undo
     /// [`ServiceStore::register_card`].
     fn put_card_links(&mut self, links: &[CardLink]) -> Result<(), StoreError>;

@@ -247,6 +247,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE terminals ADD COLUMN audit_legacy_seq bigint NOT NULL DEFAULT 0;
     ALTER TABLE terminals ADD COLUMN audit_legacy_seal bytea;",
     ),
+    (
+        7,
+        "-- Card links keyed by (issuer, serial): a serial is unique only within its CA. Links
+    -- stored before get the empty issuer until the service, trusting exactly one CA, gives
+    -- them its name (ServiceStore::adopt_legacy_card_links).
+    ALTER TABLE card_links ADD COLUMN issuer text NOT NULL DEFAULT '';
+    ALTER TABLE card_links ALTER COLUMN issuer DROP DEFAULT;
+    ALTER TABLE card_links DROP CONSTRAINT card_links_pkey;
+    ALTER TABLE card_links ADD PRIMARY KEY (issuer, serial);
+    -- A CRL's number, 20 bytes big-endian (compares as the integer); NULL for CRLs stored
+    -- before, which the next CRL of their CA replaces.
+    ALTER TABLE crls ADD COLUMN number bytea;
+    -- Every serial a verified CRL ever listed, kept for good: a card once revoked stays
+    -- revoked even when a later CRL drops it after its expiry.
+    CREATE TABLE crl_revoked (
+        issuer text NOT NULL,
+        serial text NOT NULL,
+        PRIMARY KEY (issuer, serial)
+    );",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start
@@ -423,9 +443,9 @@ fn copy(
 /// Merges staged card links. A card stays registered once registered (`registered` is OR-ed);
 /// identical rows are skipped as in [`Staging::merge_sql`].
 const MERGE_CARD_LINKS: &str =
-    "INSERT INTO card_links (serial, person_id, not_before, not_after, registered)
-     SELECT serial, person_id, not_before, not_after, registered FROM staging_card_links
-     ON CONFLICT (serial) DO UPDATE SET person_id = EXCLUDED.person_id,
+    "INSERT INTO card_links (issuer, serial, person_id, not_before, not_after, registered)
+     SELECT issuer, serial, person_id, not_before, not_after, registered FROM staging_card_links
+     ON CONFLICT (issuer, serial) DO UPDATE SET person_id = EXCLUDED.person_id,
          not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after,
          registered = card_links.registered OR EXCLUDED.registered
      WHERE (card_links.person_id, card_links.not_before, card_links.not_after,
@@ -665,7 +685,7 @@ impl Store for PgStore {
                 "staging_card_links",
                 "card_links",
                 &CARD_LINK_COLUMNS,
-                "serial",
+                "issuer, serial",
             )
             .with_merge(MERGE_CARD_LINKS),
         }))

@@ -125,9 +125,16 @@ pub struct Terminal {
     pub checks: i64,
 }
 
-/// Which person a card certificate belongs to (the card authority's issue record).
+/// Which person a card certificate belongs to (the card authority's issue record), keyed by the
+/// certificate's issuer and serial: a serial is unique only within its CA.
+///
+/// `issuer` is the issuing CA's subject as onshi-pki prints it (`C=JP, O=…, CN=…`, the
+/// `CheckedCard::issuer` of a card). Links stored before migration 7 have the empty issuer
+/// [`LEGACY_ISSUER`] until [`ServiceStore::adopt_legacy_card_links`] gives them one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardLink {
+    /// The issuing CA's subject, as text.
+    pub issuer: String,
     /// The certificate's serial number, as the authority writes it.
     pub serial: String,
     /// The person the card was issued to.
@@ -146,6 +153,9 @@ pub struct StoredCrl {
     /// An opaque key for the issuer, chosen by the caller; a new CRL replaces the one with the
     /// same key.
     pub issuer: String,
+    /// Its CRL number, big-endian unsigned, at most [`CRL_NUMBER_BYTES`] bytes (leading zeros
+    /// do not count); `None` only for CRLs stored before migration 7.
+    pub number: Option<Vec<u8>>,
     /// The CRL, DER-encoded.
     pub der: Vec<u8>,
     /// When it was loaded.
@@ -329,6 +339,12 @@ pub struct NonceSpent;
 /// Wrong enrollment codes a terminal may send before its code is spent.
 pub const ENROLL_ATTEMPTS: i64 = 5;
 
+/// The issuer of the card links stored before migration 7 (which were keyed by serial alone).
+pub const LEGACY_ISSUER: &str = "";
+
+/// The longest CRL number kept, in bytes (RFC 5280 §5.2.3: at most 20 octets).
+pub const CRL_NUMBER_BYTES: usize = 20;
+
 /// The `prev_hash` of a terminal's first audit record.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
@@ -414,20 +430,44 @@ pub trait ServiceStore: Store {
     /// request (one unique-index probe).
     fn active_terminal_by_serial(&self, serial: &str) -> Result<Option<Terminal>, StoreError>;
 
-    /// The link of a card certificate's serial.
-    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError>;
+    /// The link of the card certificate with this issuer and serial.
+    fn card_link(&self, issuer: &str, serial: &str) -> Result<Option<CardLink>, StoreError>;
+
+    /// Gives the links stored before migration 7 (issuer [`LEGACY_ISSUER`]) this issuer: done
+    /// when the service trusts exactly one CA, whose cards they must be. A legacy link whose
+    /// serial is already linked under `issuer` is left as it is (it answers no card). Returns
+    /// how many links were given the issuer.
+    fn adopt_legacy_card_links(&self, issuer: &str) -> Result<u64, StoreError>;
 
     /// Marks a card as registered for health-insurance use (利用登録); `now` is kept as the
-    /// time of the first registration. False if the serial is unknown. For an operator's
-    /// correction only: the service registers a card through [`ServiceStore::record_check`], in
-    /// the transaction of its audit record.
-    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// time of the first registration. False if no link has this issuer and serial. For an
+    /// operator's correction only: the service registers a card through
+    /// [`ServiceStore::record_check`], in the transaction of its audit record.
+    fn register_card(
+        &self,
+        issuer: &str,
+        serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
-    /// Stores a CRL, replacing the one with the same issuer key, and bumps the CRL generation.
-    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError>;
+    /// Stores a verified CRL, replacing the one with the same issuer key, adds the serials it
+    /// lists to that issuer's revoked serials (kept for good: see [`ServiceStore::crl_revoked`])
+    /// and bumps the CRL generation, in one transaction. Refused (false, nothing written) unless
+    /// its number is higher than the stored CRL's, compared as integers; a stored CRL without a
+    /// number (from before migration 7) is replaced. A number longer than
+    /// [`CRL_NUMBER_BYTES`] is [`StoreError::Corrupt`].
+    fn put_crl(&self, crl: &StoredCrl, revoked: &[String]) -> Result<bool, StoreError>;
+
+    /// Removes the stored CRL of an issuer key (one that no longer verifies, say) and bumps the
+    /// CRL generation; the serials it revoked stay revoked. False if there was none.
+    fn remove_crl(&self, issuer: &str) -> Result<bool, StoreError>;
 
     /// Every stored CRL, by issuer key.
     fn crls(&self) -> Result<Vec<StoredCrl>, StoreError>;
+
+    /// Every `(issuer key, serial)` that a CRL ever stored with [`ServiceStore::put_crl`]
+    /// listed: a card once revoked stays revoked, even if a later CRL no longer lists it.
+    fn crl_revoked(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// A number that changes whenever a CRL is stored: instances poll it and reload the CRLs
     /// when it moved.
@@ -571,6 +611,29 @@ pub(crate) enum Finish<T> {
     Commit(T),
     /// Roll back (nothing written), then answer.
     Rollback(T),
+}
+
+/// A CRL number as stored: [`CRL_NUMBER_BYTES`] bytes, big-endian, zero-padded, so that the
+/// engines compare the bytes as the integers.
+pub(crate) fn stored_crl_number(number: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let first = number.iter().position(|b| *b != 0).unwrap_or(number.len());
+    let significant = &number[first..];
+    if significant.len() > CRL_NUMBER_BYTES {
+        return Err(StoreError::Corrupt {
+            column: "number",
+            value: format!("{} bytes", significant.len()),
+            reason: format!("a CRL number has at most {CRL_NUMBER_BYTES} bytes"),
+        });
+    }
+    let mut padded = vec![0u8; CRL_NUMBER_BYTES - significant.len()];
+    padded.extend_from_slice(significant);
+    Ok(padded)
+}
+
+/// A stored CRL number with its padding removed.
+pub(crate) fn crl_number_from_stored(stored: Vec<u8>) -> Vec<u8> {
+    let first = stored.iter().position(|b| *b != 0).unwrap_or(stored.len());
+    stored[first..].to_vec()
 }
 
 /// A time as the store keeps it: to the microsecond.
@@ -1037,6 +1100,18 @@ mod tests {
         for v in variants {
             assert_ne!(v, base);
         }
+    }
+
+    #[test]
+    fn crl_numbers_are_padded_to_compare_as_integers() {
+        let two = stored_crl_number(&[2]).unwrap();
+        let big = stored_crl_number(&[1, 0]).unwrap();
+        assert_eq!(two.len(), CRL_NUMBER_BYTES);
+        assert!(two < big, "256 is above 2");
+        assert_eq!(stored_crl_number(&[0, 0, 2]).unwrap(), two);
+        assert_eq!(crl_number_from_stored(big), vec![1, 0]);
+        assert!(stored_crl_number(&[1; 21]).is_err());
+        assert!(stored_crl_number(&[0; 25]).is_ok());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use onshi_model::PersonId;
 
 use crate::columns::Value;
 use crate::service::{
-    AuditEntry, AuditRecord, CardLink, Clinic, EnrollState, StoredCrl, Terminal, TerminalStatus,
+    crl_number_from_stored, AuditEntry, AuditRecord, CardLink, Clinic, EnrollState, StoredCrl,
+    Terminal, TerminalStatus,
 };
 use crate::StoreError;
 
@@ -21,7 +22,8 @@ pub(crate) const TERMINAL_COLUMNS: &str = "id, clinic_id, status, certificate_se
 pub(crate) const ENROLL_COLUMNS: &str = "status, code_hash, code_expires_at, code_failures";
 
 /// Columns of `card_links` that an import writes, in the order of [`card_link_values`].
-pub(crate) const CARD_LINK_COLUMNS: [&str; 5] = [
+pub(crate) const CARD_LINK_COLUMNS: [&str; 6] = [
+    "issuer",
     "serial",
     "person_id",
     "not_before",
@@ -30,7 +32,7 @@ pub(crate) const CARD_LINK_COLUMNS: [&str; 5] = [
 ];
 
 /// Columns of `crls`, in the order of [`decode_crl`].
-pub(crate) const CRL_COLUMNS: &str = "issuer, der, loaded_at";
+pub(crate) const CRL_COLUMNS: &str = "issuer, number, der, loaded_at";
 
 /// Columns of `audit_log`, in the order of [`decode_audit`]; `terminal_id` and `seq` first.
 pub(crate) const AUDIT_COLUMNS: &str = "terminal_id, seq, at, clinic_id, mode, \
@@ -137,17 +139,18 @@ pub(crate) fn decode_enroll_state(row: &impl ServiceRow) -> Result<EnrollState, 
 
 /// Decodes a row selected with [`CARD_LINK_COLUMNS`].
 pub(crate) fn decode_card_link(row: &impl ServiceRow) -> Result<CardLink, StoreError> {
-    let person = text(row, 1, "person_id")?;
+    let person = text(row, 2, "person_id")?;
     Ok(CardLink {
-        serial: text(row, 0, "serial")?,
+        issuer: text(row, 0, "issuer")?,
+        serial: text(row, 1, "serial")?,
         person_id: PersonId::parse(&person).map_err(|e| StoreError::Corrupt {
             column: "person_id",
             value: person.clone(),
             reason: e.to_string(),
         })?,
-        not_before: time(row, 2, "not_before")?,
-        not_after: time(row, 3, "not_after")?,
-        registered: row.boolean(4)?,
+        not_before: time(row, 3, "not_before")?,
+        not_after: time(row, 4, "not_after")?,
+        registered: row.boolean(5)?,
     })
 }
 
@@ -155,8 +158,9 @@ pub(crate) fn decode_card_link(row: &impl ServiceRow) -> Result<CardLink, StoreE
 pub(crate) fn decode_crl(row: &impl ServiceRow) -> Result<StoredCrl, StoreError> {
     Ok(StoredCrl {
         issuer: text(row, 0, "issuer")?,
-        der: bytes(row, 1, "der")?,
-        loaded_at: time(row, 2, "loaded_at")?,
+        number: row.opt_bytes(1)?.map(crl_number_from_stored),
+        der: bytes(row, 2, "der")?,
+        loaded_at: time(row, 3, "loaded_at")?,
     })
 }
 
@@ -184,8 +188,9 @@ pub(crate) fn decode_audit(row: &impl ServiceRow) -> Result<AuditRecord, StoreEr
 }
 
 /// The values of a card link in [`CARD_LINK_COLUMNS`] order.
-pub(crate) fn card_link_values(l: &CardLink) -> [Value<'_>; 5] {
+pub(crate) fn card_link_values(l: &CardLink) -> [Value<'_>; 6] {
     [
+        Value::Text(l.issuer.as_str().into()),
         Value::Text(l.serial.as_str().into()),
         Value::Text(l.person_id.as_str().into()),
         Value::Time(l.not_before),

@@ -248,6 +248,38 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE terminals ADD COLUMN audit_legacy_seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE terminals ADD COLUMN audit_legacy_seal BLOB;",
     ),
+    (
+        7,
+        "-- Card links keyed by (issuer, serial): a serial is unique only within its CA. Links
+    -- stored before get the empty issuer until the service, trusting exactly one CA, gives
+    -- them its name (ServiceStore::adopt_legacy_card_links).
+    CREATE TABLE card_links_by_issuer (
+        issuer TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        registered INTEGER NOT NULL,
+        registered_at INTEGER,
+        PRIMARY KEY (issuer, serial)
+    ) WITHOUT ROWID;
+    INSERT INTO card_links_by_issuer
+        (issuer, serial, person_id, not_before, not_after, registered, registered_at)
+        SELECT '', serial, person_id, not_before, not_after, registered, registered_at
+        FROM card_links;
+    DROP TABLE card_links;
+    ALTER TABLE card_links_by_issuer RENAME TO card_links;
+    -- A CRL's number, 20 bytes big-endian (compares as the integer); NULL for CRLs stored
+    -- before, which the next CRL of their CA replaces.
+    ALTER TABLE crls ADD COLUMN number BLOB;
+    -- Every serial a verified CRL ever listed, kept for good: a card once revoked stays
+    -- revoked even when a later CRL drops it after its expiry.
+    CREATE TABLE crl_revoked (
+        issuer TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        PRIMARY KEY (issuer, serial)
+    ) WITHOUT ROWID;",
+    ),
 ];
 
 /// The store in one SQLite file.
@@ -453,8 +485,8 @@ static UPSERT_RECORD: LazyLock<String> =
 /// WHERE skips identical rows as in [`upsert_sql`].
 static UPSERT_CARD_LINK: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO card_links ({}) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (serial) DO UPDATE SET person_id = excluded.person_id,
+        "INSERT INTO card_links ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (issuer, serial) DO UPDATE SET person_id = excluded.person_id,
              not_before = excluded.not_before, not_after = excluded.not_after,
              registered = (card_links.registered OR excluded.registered)
          WHERE (card_links.person_id, card_links.not_before, card_links.not_after,

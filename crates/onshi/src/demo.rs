@@ -158,6 +158,16 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     config.crl_poll_seconds = 1;
     config.save(&server_dir)?;
     let store = onshi_store::open_service(&config.database_url(&server_dir))?;
+    // The authority's first CRL: without a current one its cards are refused (E011).
+    let trusted =
+        onshi_server::admin::trusted_jpki(&server_dir, &config).map_err(anyhow::Error::msg)?;
+    onshi_server::admin::load_crl(
+        store.as_ref(),
+        &trusted,
+        &authority.crl(now, Duration::days(7))?,
+        now,
+    )
+    .map_err(anyhow::Error::msg)?;
     println!(
         "2. 資格確認サービスを SQLite で用意しました（{}）",
         server_dir.display()
@@ -340,7 +350,10 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
     setup.authority.revoke(&serial, now)?;
     let crl = setup.authority.crl(now, Duration::days(7))?;
     tokio::task::block_in_place(|| {
-        onshi_server::admin::load_crl(setup.store.as_ref(), &crl, now).map_err(anyhow::Error::msg)
+        let trusted = onshi_server::admin::trusted_jpki(&setup.server_dir, &setup.config)
+            .map_err(anyhow::Error::msg)?;
+        onshi_server::admin::load_crl(setup.store.as_ref(), &trusted, &crl, now)
+            .map_err(anyhow::Error::msg)
     })?;
     tokio::time::sleep(std::time::Duration::from_millis(
         setup.config.crl_poll_seconds * 1000 + 1500,

@@ -19,7 +19,8 @@ pub enum JlisCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Issue a software My Number card for a person; records serial → person in issued.csv.
+    /// Issue a software My Number card for a person; records serial, person and issuer in
+    /// issued.csv.
     IssueCard {
         /// The authority's directory.
         #[arg(long)]
@@ -133,6 +134,7 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
             println!("カードを発行しました / card issued: {}", out.display());
             println!("  シリアル番号 / serial\t{}", card.serial);
             println!("  個人ID / person\t{person}");
+            println!("  発行者 / issuer\t{}", authority.subject());
             println!(
                 "  有効期間 / validity\t{} – {}",
                 card.not_before, card.not_after

@@ -50,6 +50,12 @@ pub struct ServerStore {
 }
 
 impl ServerStore {
+    /// The trusted JPKI CAs of the data directory's config.
+    fn trusted_jpki(&self) -> anyhow::Result<onshi_pki::TrustedJpki> {
+        let config = ServerConfig::load(&self.data)?;
+        admin::trusted_jpki(&self.data, &config).map_err(anyhow::Error::msg)
+    }
+
     fn open(&self) -> anyhow::Result<Box<dyn onshi_store::ServiceStore>> {
         let url = match &self.database {
             Some(url) => url.clone(),
@@ -145,12 +151,26 @@ pub enum TerminalCommand {
 /// `onshi admin crl …`.
 #[derive(Subcommand)]
 pub enum CrlCommand {
-    /// Store a CRL (DER or PEM) where every instance sees it.
+    /// Store a CRL (DER or PEM) where every instance sees it: refused unless it verifies with a
+    /// trusted JPKI CA and its CRL number is higher than the stored one's.
     Load {
         #[command(flatten)]
         store: ServerStore,
         /// The CRL file.
         file: PathBuf,
+    },
+    /// Every trusted CA and stored CRL: number, nextUpdate, whether it verifies and is current.
+    List {
+        #[command(flatten)]
+        store: ServerStore,
+    },
+    /// Remove a stored CRL (one that no longer verifies); the serials it revoked stay revoked.
+    Remove {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The issuer, as `onshi admin crl list` prints it.
+        #[arg(long)]
+        issuer: String,
     },
 }
 
@@ -351,13 +371,78 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Crl(CrlCommand::Load { store, file }) => {
             let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
-            let issuer =
-                admin::load_crl(store.open()?.as_ref(), &bytes, now).map_err(anyhow::Error::msg)?;
+            let trusted = store.trusted_jpki()?;
+            let info = admin::load_crl(store.open()?.as_ref(), &trusted, &bytes, now)
+                .map_err(anyhow::Error::msg)?;
+            let number = info.number.clone().unwrap_or_default();
+            let next = info.next_update.map(|t| t.to_rfc3339()).unwrap_or_default();
             print(
                 store.json,
-                serde_json::json!({"issuer": issuer}),
-                format!("CRL を読み込みました / CRL loaded: {issuer}"),
+                serde_json::json!({"issuer": info.issuer, "number": number, "next_update": next, "revoked": info.revoked}),
+                format!(
+                    "CRL を読み込みました / CRL loaded: {}（番号 {number}、失効 {} 件、次回更新 {next}）",
+                    info.issuer, info.revoked
+                ),
             );
+            if info.next_update.is_some_and(|t| t < now) {
+                eprintln!("警告: この CRL は次回更新日時を過ぎています。新しい CRL を読み込んでください / warning: this CRL is past its nextUpdate");
+            }
+        }
+        AdminCommand::Crl(CrlCommand::List { store }) => {
+            let trusted = store.trusted_jpki()?;
+            let rows = admin::crl_status(store.open()?.as_ref(), &trusted, now)
+                .map_err(anyhow::Error::msg)?;
+            if store.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        let (number, next, problem) = match &r.crl {
+                            None => (None, None, Some("no CRL".to_owned())),
+                            Some(Ok(i)) => (i.number.clone(), i.next_update.map(|t| t.to_rfc3339()), None),
+                            Some(Err(e)) => (None, None, Some(e.clone())),
+                        };
+                        serde_json::json!({"issuer": r.issuer, "trusted": r.trusted, "current": r.current, "number": number, "next_update": next, "problem": problem})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for r in &rows {
+                    let state = match &r.crl {
+                        None => "CRL なし / no CRL".to_owned(),
+                        Some(Ok(i)) => format!(
+                            "番号 {}、次回更新 {}{}",
+                            i.number.as_deref().unwrap_or("-"),
+                            i.next_update.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                            if r.current {
+                                ""
+                            } else {
+                                "（期限切れ / stale）"
+                            }
+                        ),
+                        Some(Err(e)) => format!("検証できません / does not verify: {e}"),
+                    };
+                    let trust = if r.trusted {
+                        ""
+                    } else {
+                        "（信頼していない CA / not trusted）"
+                    };
+                    println!("{}{trust}\n  {state}", r.issuer);
+                }
+            }
+            if rows.iter().any(|r| r.trusted && !r.current) {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        AdminCommand::Crl(CrlCommand::Remove { store, issuer }) => {
+            if admin::remove_crl(store.open()?.as_ref(), issuer).map_err(anyhow::Error::msg)? {
+                print(
+                    store.json,
+                    serde_json::json!({"issuer": issuer, "removed": true}),
+                    format!("CRL を削除しました（失効済みのシリアルは失効のままです） / CRL removed: {issuer}"),
+                );
+            } else {
+                anyhow::bail!("{issuer}: 保存された CRL はありません / no stored CRL for this issuer (see `onshi admin crl list`)");
+            }
         }
         AdminCommand::Audit(AuditCommand::Verify {
             store,
@@ -529,8 +614,14 @@ fn read_heads(path: &std::path::Path) -> anyhow::Result<Vec<onshi_store::AuditHe
 
 /// Runs `onshi import card-links`.
 pub fn import_card_links(a: &CardLinksArgs) -> anyhow::Result<ExitCode> {
-    match admin::import_card_links(a.store.open()?.as_ref(), &a.file, a.unregistered)
-        .map_err(anyhow::Error::msg)?
+    let issuers = a.store.trusted_jpki()?.issuers();
+    match admin::import_card_links_trusting(
+        a.store.open()?.as_ref(),
+        &a.file,
+        a.unregistered,
+        &issuers,
+    )
+    .map_err(anyhow::Error::msg)?
     {
         Ok(n) => {
             println!("カードの紐付けを {n} 件取り込みました / {n} card links imported");

@@ -96,6 +96,10 @@ impl World {
         let store = sync(|| {
             let store = onshi_store::open_service(&config.database_url(&data)).unwrap();
             seed(store.as_ref());
+            // A current CRL: without one, the CA's cards are refused (E011).
+            let crl = authority.crl(Utc::now(), Duration::days(7)).unwrap();
+            let trusted = onshi_server::admin::trusted_jpki(&data, &config).unwrap();
+            onshi_server::admin::load_crl(store.as_ref(), &trusted, &crl, Utc::now()).unwrap();
             store
         });
         let server = onshi_server::run::start(&data, &config).await.unwrap();

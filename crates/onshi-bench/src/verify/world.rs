@@ -98,6 +98,16 @@ impl World {
         ));
         let cards = issue_cards(&authority, &seeded.valid, opts.cards, now)?;
         link_cards(store.as_ref(), &jlis.join("issued.csv"))?;
+        // A current CRL: without one, the authority's cards are refused (E011).
+        let trusted =
+            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Setup)?;
+        onshi_server::admin::load_crl(
+            store.as_ref(),
+            &trusted,
+            &authority.crl(now, Duration::days(7))?,
+            now,
+        )
+        .map_err(VerifyError::Setup)?;
         let pending = add_terminals(store.as_ref(), opts.terminals, now)?;
 
         Ok(Self {

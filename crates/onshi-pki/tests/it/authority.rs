@@ -36,7 +36,10 @@ fn init_writes_a_test_root_and_empty_registers() {
         assert_eq!(mode(STATE_FILE), 0o600);
     }
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    assert_eq!(read(ISSUED_FILE), "Serial,PersonId,NotBefore,NotAfter\n");
+    assert_eq!(
+        read(ISSUED_FILE),
+        "Serial,PersonId,NotBefore,NotAfter,Issuer\n"
+    );
     assert_eq!(read(REVOKED_FILE), "Serial,RevokedAt\n");
     assert!(read(CA_KEY_FILE).starts_with("-----BEGIN PRIVATE KEY-----"));
     let state: serde_json::Value = serde_json::from_str(&read(STATE_FILE)).unwrap();

@@ -98,14 +98,22 @@ fn a_card_chains_to_the_root_and_names_nobody() {
             person_id: "P0000000001".into(),
             not_before: issued.not_before,
             not_after: issued.not_after,
+            issuer: authority.subject().to_owned(),
         }]
     );
+    // The issuer as the service reads it from the card's certificate.
+    assert_eq!(
+        authority.subject(),
+        "C=JP, O=onshi TEST authority (not J-LIS), CN=onshi TEST JPKI User Authentication CA"
+    );
+    assert_eq!(authority.subject(), cert.issuer().to_string());
     let text = std::fs::read_to_string(authority.dir().join(ISSUED_FILE)).unwrap();
     assert_eq!(
         text,
         format!(
-            "Serial,PersonId,NotBefore,NotAfter\n{},P0000000001,2026-04-01T09:00:00Z,2031-04-01T09:00:00Z\n",
-            issued.serial
+            "Serial,PersonId,NotBefore,NotAfter,Issuer\n{},P0000000001,2026-04-01T09:00:00Z,2031-04-01T09:00:00Z,\"{}\"\n",
+            issued.serial,
+            authority.subject()
         )
     );
 

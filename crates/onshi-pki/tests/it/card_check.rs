@@ -301,6 +301,108 @@ fn a_revoked_card_is_refused_once_the_crl_is_loaded() {
 }
 
 #[test]
+fn crl_numbers_compare_as_integers_not_as_bytes() {
+    let f = fixture();
+    let (_tmp, authority) = common::authority();
+    let crl_at = |number: u64| {
+        let path = authority.dir().join(onshi_pki::authority::STATE_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        state["next_crl_number"] = number.into();
+        std::fs::write(&path, state.to_string()).unwrap();
+        authority.crl(now(), Duration::days(7)).unwrap()
+    };
+    let two = crl_at(2);
+    let big = crl_at(256);
+    let mut jpki = trusted();
+    jpki.with_crls(std::slice::from_ref(&big)).unwrap();
+    // 2 is 0x02 and 256 is 0x01 0x00: as bytes 2 sorts after 256, as numbers before.
+    jpki.with_crls(std::slice::from_ref(&two)).unwrap();
+    assert_eq!(jpki.crls()[0].number.as_deref(), Some("256"));
+    let mut jpki = trusted();
+    jpki.with_crls(&[two.clone(), big.clone()]).unwrap();
+    assert_eq!(jpki.crls()[0].number.as_deref(), Some("256"));
+    // What an operator's load is told: the number as the integer's bytes, the serials listed.
+    let verified = jpki.verify_crl(&big).unwrap();
+    assert_eq!(verified.number, Some(vec![1, 0]));
+    assert_eq!(verified.info.number.as_deref(), Some("256"));
+    assert!(verified.revoked.is_empty());
+    assert_eq!(verified.der, big);
+    let listed = jpki.verify_crl(&f.crl).unwrap();
+    assert_eq!(listed.revoked, vec![f.revoked.serial.clone()]);
+    assert_eq!(listed.info.issuer, jpki.issuers()[0]);
+    // A CRL that does not verify is refused with the reason.
+    let err = jpki.verify_crl(&f.other_crl).unwrap_err().to_string();
+    assert!(err.contains("does not verify"), "{err}");
+}
+
+#[test]
+fn a_serial_once_revoked_stays_revoked_when_a_later_crl_drops_it() {
+    let f = fixture();
+    let mut jpki = trusted();
+    // The CRL in use does not list the card (number 1, from before the revocation)…
+    jpki.with_crls(std::slice::from_ref(&f.crl_before)).unwrap();
+    assert!(check(&jpki, &f.revoked.der).is_ok());
+    // …but an earlier CRL did, and the service keeps what every CRL listed.
+    let issuer = jpki.issuers()[0].clone();
+    assert!(jpki.keep_revoked(&issuer, std::slice::from_ref(&f.revoked.serial)));
+    assert_eq!(
+        check(&jpki, &f.revoked.der).unwrap_err(),
+        CardCheckError::Revoked {
+            serial: f.revoked.serial.clone()
+        }
+    );
+    assert!(check(&jpki, &f.valid.der).is_ok());
+    assert!(!jpki.keep_revoked("C=JP, CN=nobody", &[]));
+}
+
+#[test]
+fn without_a_current_crl_cards_are_refused_when_required() {
+    let f = fixture();
+    let mut jpki = trusted();
+    let issuer = jpki.issuers()[0].clone();
+    // No CRL: reported missing; accepted unless current CRLs are required.
+    assert_eq!(
+        jpki.crl_problems(now()),
+        vec![onshi_pki::CrlProblem::Missing {
+            issuer: issuer.clone()
+        }]
+    );
+    assert!(check(&jpki, &f.valid.der).is_ok());
+    jpki.require_current_crls(true);
+    let err = check(&jpki, &f.valid.der).unwrap_err();
+    assert_eq!(err, CardCheckError::RevocationUnknown { next_update: None });
+    assert_eq!(err.code(), "E011");
+    assert!(
+        err.message_ja().contains("失効情報"),
+        "{}",
+        err.message_ja()
+    );
+    // A revoked card is still told it is revoked.
+    jpki.with_crls(std::slice::from_ref(&f.crl)).unwrap();
+    assert!(jpki.crl_problems(now()).is_empty());
+    assert!(check(&jpki, &f.valid.der).is_ok());
+    // Past nextUpdate: stale, refused.
+    let later = now() + Duration::days(8);
+    let next = now() + Duration::days(7);
+    assert!(matches!(
+        &jpki.crl_problems(later)[..],
+        [onshi_pki::CrlProblem::Stale { crl }] if crl.next_update == Some(next)
+    ));
+    assert_eq!(
+        jpki.check_card(&f.valid.der, later, &GracePolicy::default())
+            .unwrap_err(),
+        CardCheckError::RevocationUnknown {
+            next_update: Some(next)
+        }
+    );
+    assert!(matches!(
+        jpki.check_card(&f.revoked.der, later, &GracePolicy::default()),
+        Err(CardCheckError::Revoked { .. })
+    ));
+}
+
+#[test]
 fn crls_not_signed_by_a_trusted_ca_are_refused() {
     let f = fixture();
     let mut jpki = trusted();

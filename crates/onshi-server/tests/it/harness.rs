@@ -235,6 +235,10 @@ impl World {
         let store = sync(|| {
             let store = onshi_store::open_service(&config.database_url(&data)).unwrap();
             seed(store.as_ref());
+            // A current CRL from the start: without one, cards of the CA are refused (E011).
+            let crl = cards.authority.crl(Utc::now(), Duration::days(7)).unwrap();
+            let trusted = onshi_server::admin::trusted_jpki(&data, &config).unwrap();
+            onshi_server::admin::load_crl(store.as_ref(), &trusted, &crl, Utc::now()).unwrap();
             store
         });
         let server = onshi_server::run::start(&data, &config).await.unwrap();
@@ -248,6 +252,19 @@ impl World {
             addr,
             store,
         }
+    }
+
+    /// Loads a CRL as `onshi admin crl load` does (verified against the trusted CAs).
+    pub fn load_crl(&self, crl: &[u8]) -> Result<onshi_pki::CrlInfo, String> {
+        sync(|| {
+            let trusted = onshi_server::admin::trusted_jpki(&self.data, &self.config)?;
+            onshi_server::admin::load_crl(self.store.as_ref(), &trusted, crl, Utc::now())
+        })
+    }
+
+    /// Waits until the server's CRL poll (1 s in the test world) has seen the store.
+    pub async fn wait_for_poll(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     }
 
     /// Links every card issued so far (issued.csv) to its person.
@@ -406,6 +423,29 @@ impl Https {
     /// The TLS connector (one client config: its session store lets connections resume).
     pub fn connector(&self) -> &tokio_rustls::TlsConnector {
         &self.connector
+    }
+
+    /// GETs a path on a fresh connection; (status, body text).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let tls = self
+            .connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let req = hyper::Request::get(path)
+            .header("host", "localhost")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 
     /// POSTs JSON on a fresh connection; (status, JSON body). A refused handshake is status 0.

@@ -370,7 +370,7 @@ async fn sighup_reloads_crls_at_once() {
         .crl(Utc::now(), chrono::Duration::days(7))
         .unwrap();
     let before = sample(&metrics(&world).await, "onshi_crl_generation").unwrap();
-    sync(|| onshi_server::admin::load_crl(world.store.as_ref(), &crl, Utc::now()).unwrap());
+    world.load_crl(&crl).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, body) = t.check(&card, Mode::Visual, &today()).await;
     assert_eq!(

@@ -8,10 +8,11 @@ use postgres::{Client, IsolationLevel, Statement, Transaction};
 
 use super::{PgConn, PgStore};
 use crate::service::{
-    audit_mac, audit_seal, decide_enrollment, same_hash, stored_time, terminal_id, AuditEntry,
-    AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification, CardLink, ChainCheck,
-    Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent, ServiceStore, StoredCrl,
-    Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
+    audit_mac, audit_seal, decide_enrollment, same_hash, stored_crl_number, stored_time,
+    terminal_id, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification,
+    CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent,
+    ServiceStore, StoredCrl, Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
+    LEGACY_ISSUER,
 };
 use crate::service_columns::{
     decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
@@ -37,7 +38,7 @@ impl Statements {
                  WHERE certificate_serial = $1 AND status = 'active'"
             ))?,
             card_link: client.prepare(&format!(
-                "SELECT {} FROM card_links WHERE serial = $1",
+                "SELECT {} FROM card_links WHERE issuer = $1 AND serial = $2",
                 CARD_LINK_COLUMNS.join(", ")
             ))?,
             crl_generation: client
@@ -405,41 +406,81 @@ impl ServiceStore for PgStore {
         })
     }
 
-    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError> {
+    fn card_link(&self, issuer: &str, serial: &str) -> Result<Option<CardLink>, StoreError> {
         self.with(|conn| {
             let stmt = conn.service.card_link.clone();
             conn.client
-                .query_opt(&stmt, &[&serial])?
+                .query_opt(&stmt, &[&issuer, &serial])?
                 .as_ref()
                 .map(decode_card_link)
                 .transpose()
         })
     }
 
-    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    fn adopt_legacy_card_links(&self, issuer: &str) -> Result<u64, StoreError> {
+        self.execute(
+            "UPDATE card_links SET issuer = $1
+             WHERE issuer = $2 AND NOT EXISTS (
+                 SELECT 1 FROM card_links AS taken
+                 WHERE taken.issuer = $1 AND taken.serial = card_links.serial)",
+            &[&issuer, &LEGACY_ISSUER],
+        )
+    }
+
+    fn register_card(
+        &self,
+        issuer: &str,
+        serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let n = self.execute(
             "UPDATE card_links SET registered = true,
-                 registered_at = COALESCE(registered_at, $2)
-             WHERE serial = $1",
-            &[&serial, &stored_time(now)],
+                 registered_at = COALESCE(registered_at, $3)
+             WHERE issuer = $1 AND serial = $2",
+            &[&issuer, &serial, &stored_time(now)],
         )?;
         Ok(n == 1)
     }
 
-    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError> {
+    fn put_crl(&self, crl: &StoredCrl, revoked: &[String]) -> Result<bool, StoreError> {
         let loaded_at = stored_time(crl.loaded_at);
+        let number = crl.number.as_deref().map(stored_crl_number).transpose()?;
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO crls (issuer, der, loaded_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (issuer) DO UPDATE SET der = EXCLUDED.der,
-                     loaded_at = EXCLUDED.loaded_at",
-                &[&crl.issuer, &crl.der, &loaded_at],
+            let stored = tx.execute(
+                "INSERT INTO crls (issuer, number, der, loaded_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (issuer) DO UPDATE SET number = EXCLUDED.number,
+                     der = EXCLUDED.der, loaded_at = EXCLUDED.loaded_at
+                 WHERE crls.number IS NULL OR EXCLUDED.number > crls.number",
+                &[&crl.issuer, &number, &crl.der, &loaded_at],
             )?;
+            if stored == 0 {
+                return Ok(Finish::Rollback(false));
+            }
+            if !revoked.is_empty() {
+                tx.execute(
+                    "INSERT INTO crl_revoked (issuer, serial) SELECT $1, unnest($2::text[])
+                     ON CONFLICT DO NOTHING",
+                    &[&crl.issuer, &revoked],
+                )?;
+            }
             tx.execute(
                 "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
                 &[],
             )?;
-            Ok(Finish::Commit(()))
+            Ok(Finish::Commit(true))
+        })
+    }
+
+    fn remove_crl(&self, issuer: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM crls WHERE issuer = $1", &[&issuer])? == 0 {
+                return Ok(Finish::Rollback(false));
+            }
+            tx.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
+                &[],
+            )?;
+            Ok(Finish::Commit(true))
         })
     }
 
@@ -448,6 +489,14 @@ impl ServiceStore for PgStore {
             &format!("SELECT {CRL_COLUMNS} FROM crls ORDER BY issuer"),
             &[],
             decode_crl,
+        )
+    }
+
+    fn crl_revoked(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.all(
+            "SELECT issuer, serial FROM crl_revoked ORDER BY issuer, serial",
+            &[],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
         )
     }
 
@@ -530,8 +579,8 @@ impl ServiceStore for PgStore {
                 let n = tx.execute(
                     "UPDATE card_links SET registered = true,
                          registered_at = COALESCE(registered_at, $2)
-                     WHERE serial = $1",
-                    &[&link.serial, &entry.at],
+                     WHERE issuer = $3 AND serial = $1",
+                    &[&link.serial, &entry.at, &link.issuer],
                 )?;
                 if n != 1 {
                     return Err(StoreError::NotFound {

@@ -7,10 +7,11 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::SqliteStore;
 use crate::service::{
-    audit_mac, audit_seal, decide_enrollment, same_hash, stored_time, terminal_id, AuditEntry,
-    AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification, CardLink, ChainCheck,
-    Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent, ServiceStore, StoredCrl,
-    Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
+    audit_mac, audit_seal, decide_enrollment, same_hash, stored_crl_number, stored_time,
+    terminal_id, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification,
+    CardLink, ChainCheck, Clinic, EnrollDecision, EnrollRefusal, Finish, HeadRow, NonceSpent,
+    ServiceStore, StoredCrl, Terminal, TerminalStatus, AUDIT_KEY_ID, GENESIS_HASH, HEAD_COLUMNS,
+    LEGACY_ISSUER,
 };
 use crate::service_columns::{
     decode_audit, decode_card_link, decode_clinic, decode_crl, decode_enroll_state,
@@ -350,44 +351,92 @@ impl ServiceStore for SqliteStore {
         )
     }
 
-    fn card_link(&self, serial: &str) -> Result<Option<CardLink>, StoreError> {
+    fn card_link(&self, issuer: &str, serial: &str) -> Result<Option<CardLink>, StoreError> {
         let conn = self.pool.get()?;
         one(
             &conn,
             &format!(
-                "SELECT {} FROM card_links WHERE serial = ?1",
+                "SELECT {} FROM card_links WHERE issuer = ?1 AND serial = ?2",
                 CARD_LINK_COLUMNS.join(", ")
             ),
-            [serial],
+            [issuer, serial],
             |r| decode_card_link(r),
         )
     }
 
-    fn register_card(&self, serial: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    fn adopt_legacy_card_links(&self, issuer: &str) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE card_links SET issuer = ?1
+                     WHERE issuer = ?2 AND NOT EXISTS (
+                         SELECT 1 FROM card_links AS taken
+                         WHERE taken.issuer = ?1 AND taken.serial = card_links.serial)",
+                )?
+                .execute(params![issuer, LEGACY_ISSUER])?;
+            Ok(Finish::Commit(n as u64))
+        })
+    }
+
+    fn register_card(
+        &self,
+        issuer: &str,
+        serial: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let conn = self.pool.get()?;
         let n = conn
             .prepare_cached(
                 "UPDATE card_links SET registered = 1,
-                     registered_at = COALESCE(registered_at, ?2)
-                 WHERE serial = ?1",
+                     registered_at = COALESCE(registered_at, ?3)
+                 WHERE issuer = ?1 AND serial = ?2",
             )?
-            .execute(params![serial, us(stored_time(now))])?;
+            .execute(params![issuer, serial, us(stored_time(now))])?;
         Ok(n == 1)
     }
 
-    fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError> {
+    fn put_crl(&self, crl: &StoredCrl, revoked: &[String]) -> Result<bool, StoreError> {
+        let number = crl.number.as_deref().map(stored_crl_number).transpose()?;
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO crls (issuer, der, loaded_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (issuer) DO UPDATE SET der = excluded.der,
-                     loaded_at = excluded.loaded_at",
-            )?
-            .execute(params![crl.issuer, crl.der, us(crl.loaded_at)])?;
+            let stored = tx
+                .prepare_cached(
+                    "INSERT INTO crls (issuer, number, der, loaded_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (issuer) DO UPDATE SET number = excluded.number,
+                         der = excluded.der, loaded_at = excluded.loaded_at
+                     WHERE crls.number IS NULL OR excluded.number > crls.number",
+                )?
+                .execute(params![crl.issuer, number, crl.der, us(crl.loaded_at)])?;
+            if stored == 0 {
+                return Ok(Finish::Rollback(false));
+            }
+            let mut keep = tx.prepare_cached(
+                "INSERT INTO crl_revoked (issuer, serial) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for serial in revoked {
+                keep.execute(params![crl.issuer, serial])?;
+            }
             tx.prepare_cached(
                 "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
             )?
             .execute([])?;
-            Ok(Finish::Commit(()))
+            Ok(Finish::Commit(true))
+        })
+    }
+
+    fn remove_crl(&self, issuer: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM crls WHERE issuer = ?1")?
+                .execute([issuer])?;
+            if n == 0 {
+                return Ok(Finish::Rollback(false));
+            }
+            tx.prepare_cached(
+                "UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'",
+            )?
+            .execute([])?;
+            Ok(Finish::Commit(true))
         })
     }
 
@@ -398,6 +447,16 @@ impl ServiceStore for SqliteStore {
             &format!("SELECT {CRL_COLUMNS} FROM crls ORDER BY issuer"),
             [],
             |r| decode_crl(r),
+        )
+    }
+
+    fn crl_revoked(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.pool.get()?;
+        all(
+            &conn,
+            "SELECT issuer, serial FROM crl_revoked ORDER BY issuer, serial",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
 
@@ -487,9 +546,9 @@ impl ServiceStore for SqliteStore {
                     .prepare_cached(
                         "UPDATE card_links SET registered = 1,
                              registered_at = COALESCE(registered_at, ?2)
-                         WHERE serial = ?1",
+                         WHERE issuer = ?3 AND serial = ?1",
                     )?
-                    .execute(params![link.serial, us(entry.at)])?;
+                    .execute(params![link.serial, us(entry.at), link.issuer])?;
                 if n != 1 {
                     return Err(StoreError::NotFound {
                         what: "card link",

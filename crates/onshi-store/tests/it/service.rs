@@ -542,8 +542,16 @@ fn renewal_replaces_the_certificate() {
     }
 }
 
+const CA_A: &str = "C=JP, O=onshi TEST, CN=CA A";
+const CA_B: &str = "C=JP, O=onshi TEST, CN=CA B";
+
 fn link(serial: &str, person: &str, registered: bool) -> CardLink {
+    link_of(CA_A, serial, person, registered)
+}
+
+fn link_of(issuer: &str, serial: &str, person: &str, registered: bool) -> CardLink {
     CardLink {
+        issuer: issuer.to_owned(),
         serial: serial.to_owned(),
         person_id: PersonId::parse(person).unwrap(),
         not_before: t("2024-04-01T00:00:00Z"),
@@ -571,39 +579,40 @@ fn card_links_import_idempotently_and_register() {
             tx.put_card_links(&links).unwrap();
             // Dropped without commit.
         }
-        assert_eq!(s.card_link("0001").unwrap(), None, "{}", e.name);
+        assert_eq!(s.card_link(CA_A, "0001").unwrap(), None, "{}", e.name);
         let first = import_links(s, &links);
         assert_eq!((first.changed, first.unchanged), (2, 0), "{}", e.name);
         let again = import_links(s, &links);
         assert_eq!((again.changed, again.unchanged), (0, 2), "{}", e.name);
         assert_eq!(
-            s.card_link("0001").unwrap(),
+            s.card_link(CA_A, "0001").unwrap(),
             Some(links[0].clone()),
             "{}",
             e.name
         );
         assert_eq!(
-            s.card_link("0002").unwrap(),
+            s.card_link(CA_A, "0002").unwrap(),
             Some(links[1].clone()),
             "{}",
             e.name
         );
-        assert_eq!(s.card_link("0003").unwrap(), None, "{}", e.name);
+        assert_eq!(s.card_link(CA_A, "0003").unwrap(), None, "{}", e.name);
 
         // 利用登録 at the reader.
         let now = t("2025-04-02T09:00:00Z");
-        assert!(s.register_card("0001", now).unwrap(), "{}", e.name);
+        assert!(s.register_card(CA_A, "0001", now).unwrap(), "{}", e.name);
         assert!(
-            s.card_link("0001").unwrap().unwrap().registered,
+            s.card_link(CA_A, "0001").unwrap().unwrap().registered,
             "{}",
             e.name
         );
-        assert!(!s.register_card("0003", now).unwrap(), "{}", e.name);
+        assert!(!s.register_card(CA_A, "0003", now).unwrap(), "{}", e.name);
+        assert!(!s.register_card(CA_B, "0002", now).unwrap(), "{}", e.name);
         // Importing the issue record again does not undo the registration…
         let third = import_links(s, &links);
         assert_eq!((third.changed, third.unchanged), (0, 2), "{}", e.name);
         assert!(
-            s.card_link("0001").unwrap().unwrap().registered,
+            s.card_link(CA_A, "0001").unwrap().unwrap().registered,
             "{}",
             e.name
         );
@@ -612,7 +621,119 @@ fn card_links_import_idempotently_and_register() {
         moved.not_after = t("2030-03-31T14:59:59Z");
         let fourth = import_links(s, &[moved.clone(), link("0004", "P0000000004", false)]);
         assert_eq!((fourth.changed, fourth.unchanged), (2, 0), "{}", e.name);
-        assert_eq!(s.card_link("0002").unwrap(), Some(moved), "{}", e.name);
+        assert_eq!(
+            s.card_link(CA_A, "0002").unwrap(),
+            Some(moved),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn the_same_serial_from_two_issuers_is_two_cards() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let a = link_of(CA_A, "4A01", "P0000000001", false);
+        let b = link_of(CA_B, "4A01", "P0000000002", false);
+        let counts = import_links(s, &[a.clone(), b.clone()]);
+        assert_eq!(counts.changed, 2, "{}", e.name);
+        assert_eq!(s.card_link(CA_A, "4A01").unwrap(), Some(a), "{}", e.name);
+        assert_eq!(s.card_link(CA_B, "4A01").unwrap(), Some(b), "{}", e.name);
+        assert_eq!(
+            s.card_link("C=JP, CN=other", "4A01").unwrap(),
+            None,
+            "{}",
+            e.name
+        );
+        // Registering one card leaves the other alone.
+        assert!(s
+            .register_card(CA_B, "4A01", t("2025-04-02T09:00:00Z"))
+            .unwrap());
+        assert!(!s.card_link(CA_A, "4A01").unwrap().unwrap().registered);
+        assert!(s.card_link(CA_B, "4A01").unwrap().unwrap().registered);
+    }
+}
+
+/// Puts the database back to the shape of migration 3 (card links by serial, CRLs without
+/// numbers, no kept serials), with one link, as a store of before this change holds it.
+fn rewind_to_migration_3(e: &ServiceEngine) {
+    if e.name == "sqlite" {
+        for sql in [
+            "DROP TABLE card_links",
+            "CREATE TABLE card_links (serial TEXT PRIMARY KEY NOT NULL, person_id TEXT NOT NULL,
+                not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,
+                registered INTEGER NOT NULL, registered_at INTEGER) WITHOUT ROWID",
+            "INSERT INTO card_links VALUES ('4A01', 'P0000000001', 1711929600000000,
+                1869663599000000, 1, NULL)",
+        ] {
+            e.raw(sql);
+        }
+        e.raw("ALTER TABLE crls DROP COLUMN number");
+    } else {
+        for sql in [
+            "ALTER TABLE card_links DROP CONSTRAINT card_links_pkey",
+            "ALTER TABLE card_links DROP COLUMN issuer",
+            "ALTER TABLE card_links ADD PRIMARY KEY (serial)",
+            "INSERT INTO card_links VALUES ('4A01', 'P0000000001', '2024-04-01T00:00:00Z',
+                '2029-03-31T14:59:59Z', true, NULL)",
+            "ALTER TABLE crls DROP COLUMN number",
+        ] {
+            e.raw(sql);
+        }
+    }
+    e.raw("DROP TABLE crl_revoked");
+    e.raw("DELETE FROM schema_migrations WHERE version = 7");
+}
+
+#[test]
+fn links_of_before_migration_7_are_kept_and_adopted_by_the_one_trusted_ca() {
+    for e in service_engines() {
+        rewind_to_migration_3(&e);
+        let s = e.another();
+        let legacy = CardLink {
+            registered: true,
+            ..link_of(onshi_store::LEGACY_ISSUER, "4A01", "P0000000001", true)
+        };
+        assert_eq!(
+            s.card_link(onshi_store::LEGACY_ISSUER, "4A01").unwrap(),
+            Some(legacy.clone()),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.card_link(CA_A, "4A01").unwrap(), None, "{}", e.name);
+        assert_eq!(s.adopt_legacy_card_links(CA_A).unwrap(), 1, "{}", e.name);
+        assert_eq!(
+            s.card_link(CA_A, "4A01").unwrap(),
+            Some(CardLink {
+                issuer: CA_A.to_owned(),
+                ..legacy
+            }),
+            "{}",
+            e.name
+        );
+        assert_eq!(s.adopt_legacy_card_links(CA_A).unwrap(), 0, "{}", e.name);
+        // The CRL tables work after the migration too.
+        let crl = StoredCrl {
+            issuer: CA_A.to_owned(),
+            number: Some(vec![1]),
+            der: vec![0x30, 0x00],
+            loaded_at: t("2025-04-01T00:00:00Z"),
+        };
+        assert!(s.put_crl(&crl, &["4A02".to_owned()]).unwrap(), "{}", e.name);
+        assert_eq!(
+            s.crl_revoked().unwrap(),
+            vec![(CA_A.to_owned(), "4A02".to_owned())]
+        );
+    }
+}
+
+fn crl(issuer: &str, number: &[u8], der: Vec<u8>, at: &str) -> StoredCrl {
+    StoredCrl {
+        issuer: issuer.to_owned(),
+        number: Some(number.to_vec()),
+        der,
+        loaded_at: t(at),
     }
 }
 
@@ -622,31 +743,91 @@ fn a_crl_replaces_the_one_of_its_issuer_and_bumps_the_generation() {
         let s = e.store.as_ref();
         assert_eq!(s.crls().unwrap(), vec![], "{}", e.name);
         let g0 = s.crl_generation().unwrap();
-        let a1 = StoredCrl {
-            issuer: "jpki-sign".to_owned(),
-            der: vec![0x30, 0x03, 0x01, 0x01, 0x00],
-            loaded_at: t("2025-04-01T00:00:00Z"),
-        };
-        let b1 = StoredCrl {
-            issuer: "jpki-auth".to_owned(),
-            der: vec![0x30, 0x00],
-            loaded_at: t("2025-04-01T00:00:00Z"),
-        };
-        s.put_crl(&a1).unwrap();
-        s.put_crl(&b1).unwrap();
+        let a1 = crl(
+            "jpki-sign",
+            &[1],
+            vec![0x30, 0x03, 0x01, 0x01, 0x00],
+            "2025-04-01T00:00:00Z",
+        );
+        let b1 = crl("jpki-auth", &[7], vec![0x30, 0x00], "2025-04-01T00:00:00Z");
+        assert!(s.put_crl(&a1, &[]).unwrap());
+        assert!(s.put_crl(&b1, &[]).unwrap());
         let g2 = s.crl_generation().unwrap();
         assert_eq!(g2, g0 + 2, "{}", e.name);
         assert_eq!(s.crls().unwrap(), vec![b1.clone(), a1], "{}", e.name);
-        let a2 = StoredCrl {
-            issuer: "jpki-sign".to_owned(),
-            der: vec![0x30, 0x01, 0xff],
-            loaded_at: t("2025-04-02T00:00:00Z"),
-        };
-        s.put_crl(&a2).unwrap();
+        let a2 = crl(
+            "jpki-sign",
+            &[2],
+            vec![0x30, 0x01, 0xff],
+            "2025-04-02T00:00:00Z",
+        );
+        assert!(s.put_crl(&a2, &[]).unwrap());
         // Another instance polls the generation and sees the new list.
         let other = e.another();
         assert_eq!(other.crl_generation().unwrap(), g2 + 1, "{}", e.name);
         assert_eq!(other.crls().unwrap(), vec![b1, a2], "{}", e.name);
+    }
+}
+
+#[test]
+fn a_crl_not_newer_than_the_stored_one_is_refused_comparing_integers() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        // 2 then 256 (0x0100): as bytes, [0x02] sorts after [0x01, 0x00]; as integers it is
+        // below, so 256 replaces 2 and 2 can never come back.
+        let two = crl("ca", &[2], vec![0x30, 0x00], "2025-04-01T00:00:00Z");
+        let big = crl(
+            "ca",
+            &[1, 0],
+            vec![0x30, 0x01, 0x00],
+            "2025-04-02T00:00:00Z",
+        );
+        assert!(s.put_crl(&two, &["01".to_owned()]).unwrap(), "{}", e.name);
+        assert!(s.put_crl(&big, &["02".to_owned()]).unwrap(), "{}", e.name);
+        let g = s.crl_generation().unwrap();
+        assert!(!s.put_crl(&two, &["03".to_owned()]).unwrap(), "{}", e.name);
+        // The same number again is refused too; leading zeros do not make a number bigger.
+        let same = crl(
+            "ca",
+            &[0, 1, 0],
+            vec![0x30, 0x02, 0, 0],
+            "2025-04-03T00:00:00Z",
+        );
+        assert!(!s.put_crl(&same, &[]).unwrap(), "{}", e.name);
+        assert_eq!(s.crls().unwrap(), vec![big], "{}", e.name);
+        assert_eq!(s.crl_generation().unwrap(), g, "{}", e.name);
+        // Every serial an accepted CRL listed is kept; the refused CRL's are not.
+        assert_eq!(
+            s.crl_revoked().unwrap(),
+            vec![
+                ("ca".to_owned(), "01".to_owned()),
+                ("ca".to_owned(), "02".to_owned())
+            ],
+            "{}",
+            e.name
+        );
+        // A number of more than 20 bytes is not stored.
+        assert!(s
+            .put_crl(&crl("ca", &[1; 21], vec![], "2025-04-04T00:00:00Z"), &[])
+            .is_err());
+    }
+}
+
+#[test]
+fn a_stored_crl_can_be_removed_and_its_serials_stay_revoked() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let a = crl("ca", &[5], vec![0x30, 0x00], "2025-04-01T00:00:00Z");
+        assert!(s.put_crl(&a, &["0A".to_owned()]).unwrap());
+        let g = s.crl_generation().unwrap();
+        assert!(s.remove_crl("ca").unwrap(), "{}", e.name);
+        assert!(!s.remove_crl("ca").unwrap(), "{}", e.name);
+        assert_eq!(s.crl_generation().unwrap(), g + 1, "{}", e.name);
+        assert_eq!(s.crls().unwrap(), vec![], "{}", e.name);
+        assert_eq!(
+            s.crl_revoked().unwrap(),
+            vec![("ca".to_owned(), "0A".to_owned())]
+        );
     }
 }
 
@@ -1234,7 +1415,7 @@ fn a_registration_is_written_with_its_audit_record_or_not_at_all() {
             link("0002", "P0000000002", false),
         ];
         import_links(s, &links);
-        let registered = |serial: &str| s.card_link(serial).unwrap().unwrap().registered;
+        let registered = |serial: &str| s.card_link(CA_A, serial).unwrap().unwrap().registered;
 
         let mut en = entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P0000000001"), 1);
         en.mode = "register".to_owned();

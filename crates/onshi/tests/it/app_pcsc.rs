@@ -261,6 +261,10 @@ pub(super) fn world(dir: &Path) -> World {
         s(&srv),
         s(&jlis.join("issued.csv")),
     ]);
+    // A current CRL: without one, the authority's cards are refused (E011).
+    let crl = jlis.join("first.crl");
+    ok(&["jlis", "crl", "--dir", s(&jlis), "--out", s(&crl)]);
+    ok(&["admin", "crl", "load", "--data", s(&srv), s(&crl)]);
     let clinic: serde_json::Value = serde_json::from_str(&ok(&[
         "admin",
         "clinic",

@@ -246,6 +246,10 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         s(&srv),
         s(&jlis.join("issued.csv")),
     ]);
+    // A current CRL: without one, the authority's cards are refused (E011).
+    let crl = jlis.join("first.crl");
+    ok(&["jlis", "crl", "--dir", s(&jlis), "--out", s(&crl)]);
+    ok(&["admin", "crl", "load", "--data", s(&srv), s(&crl)]);
     // The operator, from the command line only.
     let mut add = Command::new(env!("CARGO_BIN_EXE_onshi"))
         .args([
