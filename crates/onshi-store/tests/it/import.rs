@@ -236,8 +236,9 @@ fn instances_starting_together_migrate_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    // Every migration once: 1 (persons, records), 2 (the eligibility service), 3 (the portal).
-    assert_eq!(n, 3);
+    // Every migration once: 1 (persons, records), 2 (the eligibility service), 3 (the portal),
+    // 4 (the portal's mail queue and operators' TOTP).
+    assert_eq!(n, 4);
 }
 
 #[test]
