@@ -309,20 +309,15 @@ pub fn remove_unconfirmed(db: &dyn PortalDb, before: DateTime<Utc>) -> Result<us
             .map(|r| r.int(0))
             .collect::<Result<_, _>>()?;
         for clinic in &stale {
-            let id = Value::from(*clinic);
-            tx.execute(
+            let id = [Value::from(*clinic)];
+            for sql in [
                 "DELETE FROM portal_tokens WHERE clinic_id = $1",
-                &[id.clone()],
-            )?;
-            tx.execute(
                 "DELETE FROM portal_sessions WHERE role = 'clinic' AND subject_id = $1",
-                &[id.clone()],
-            )?;
-            tx.execute(
                 "DELETE FROM portal_accounts WHERE clinic_id = $1",
-                &[id.clone()],
-            )?;
-            tx.execute("DELETE FROM clinics WHERE id = $1", &[id])?;
+                "DELETE FROM clinics WHERE id = $1",
+            ] {
+                tx.execute(sql, &id)?;
+            }
         }
         Ok(stale.len())
     })
