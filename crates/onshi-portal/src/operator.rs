@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use maud::{html, Markup};
-use onshi_store::portal::{transaction, PortalDb, Value};
+use onshi_store::portal::{read, transaction, PortalDb, Value};
 use onshi_store::{Clinic, StoreError, Terminal, TerminalStatus};
 use serde::Deserialize;
 
@@ -244,7 +244,7 @@ pub struct Counts {
 
 /// The counts the portal's tables hold (all but the checks).
 pub fn counts(db: &dyn PortalDb) -> Result<Counts, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         let Some(r) = tx.query_opt(
             "SELECT (SELECT count(*) FROM portal_accounts),
                     (SELECT count(*) FROM portal_accounts WHERE status = 'applied'),
@@ -297,7 +297,7 @@ pub fn search_accounts(
         conditions.push(format!("a.status = ${}", params.len()));
     }
     let filter = where_clause(&conditions);
-    transaction(db, |tx| {
+    read(db, |tx| {
         let total = tx
             .query_opt(
                 &format!("SELECT count(*) FROM {ACCOUNT_FROM}{filter}"),
@@ -352,7 +352,7 @@ pub fn search_terminals(
     }
     let filter = where_clause(&conditions);
     let from = "terminals t JOIN clinics c ON c.id = t.clinic_id";
-    transaction(db, |tx| {
+    read(db, |tx| {
         let total = tx
             .query_opt(&format!("SELECT count(*) FROM {from}{filter}"), &params)?
             .map_or(Ok(0), |r| r.int(0))?;
@@ -384,7 +384,7 @@ pub fn search_terminals(
 
 /// How many lines the portal's audit holds.
 pub fn audit_count(db: &dyn PortalDb) -> Result<i64, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt("SELECT count(*) FROM portal_audit", &[])?
             .map_or(Ok(0), |r| r.int(0))
     })
@@ -392,7 +392,7 @@ pub fn audit_count(db: &dyn PortalDb) -> Result<i64, StoreError> {
 
 /// Every operator's name by id (for the audit's actors).
 pub fn operator_names(db: &dyn PortalDb) -> Result<HashMap<i64, String>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query("SELECT id, name FROM portal_operators", &[])?
             .iter()
             .map(|r| Ok((r.int(0)?, r.text(1)?)))
