@@ -277,51 +277,101 @@ impl FromRequestParts<State> for OperatorUser {
 
 /// What a throttled password check came to.
 pub enum Checked<T> {
-    /// Too many failures under the account's or the address's key: the password was not checked.
-    Throttled,
+    /// A delay runs under the account's or the address's key: the password was not checked;
+    /// try again in this many seconds.
+    Throttled(i64),
     /// Unknown account or wrong password (the attempt stays counted).
     Wrong,
     /// The password matches this account.
     Ok(T),
 }
 
-/// A login's password check under throttling, the same for clinics and operators: the attempt
-/// is counted under `account_key` and `address_key` before the password is checked (see
-/// [`db::reserve_attempt`]), the account found by `find` (its password hash beside it) is
-/// checked against `password` — an unknown one against [`dummy_hash`], so both take as long —
-/// and a success takes the attempt back.
-pub fn check_login<T>(
-    portal: &crate::Portal,
-    account_key: &str,
-    address_key: &str,
-    password: &str,
+/// The first delay after the free failures, in seconds (it doubles with each failure).
+pub const FIRST_DELAY_SECONDS: i64 = 15;
+/// The longest delay of an account's key: a guesser slows an account's logins to one a
+/// minute but cannot lock its owner out.
+pub const ACCOUNT_MAX_DELAY_SECONDS: i64 = 60;
+
+/// Whose login it is: clinics and operators count failures in separate buckets, per account
+/// and per address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// A clinic's login.
+    Clinic,
+    /// An operator's login.
+    Operator,
+}
+
+impl Bucket {
+    /// The limits of a login to `account` from `address`: growing delays, per account (at most
+    /// [`ACCOUNT_MAX_DELAY_SECONDS`]) and per address (at most the throttling window).
+    pub fn limits(self, s: &crate::Settings, account: &str, address: &str) -> [db::Limit; 2] {
+        let (a, b) = match self {
+            Self::Clinic => ("account", "clinic-address"),
+            Self::Operator => ("operator", "operator-address"),
+        };
+        [
+            db::Limit::new(
+                format!("{a}:{account}"),
+                s.failures_per_account,
+                FIRST_DELAY_SECONDS,
+                ACCOUNT_MAX_DELAY_SECONDS,
+            ),
+            db::Limit::new(
+                format!("{b}:{address}"),
+                s.failures_per_address,
+                FIRST_DELAY_SECONDS,
+                s.throttle_minutes * 60,
+            ),
+        ]
+    }
+}
+
+/// A login's password check under throttling, the same for clinics and operators: a place in
+/// the hashing pool is taken first (a full pool answers 503 before anything is counted); the
+/// attempt is counted under the bucket's keys before the password is checked (see
+/// [`db::reserve_attempt`]); the account found by `find` (its password hash beside it) is
+/// checked against `password` in the hashing pool — an unknown one against [`dummy_hash`], so
+/// both take as long. The caller takes the attempt back with [`db::attempt_succeeded`] when
+/// the login succeeds (after a second factor, for operators).
+pub async fn check_login<T: Send + 'static>(
+    portal: &State,
+    limits: [db::Limit; 2],
+    password: zeroize::Zeroizing<String>,
     now: DateTime<Utc>,
-    find: impl FnOnce() -> Result<Option<(T, String)>, PageError>,
+    find: impl FnOnce(&crate::Portal) -> Result<Option<(T, String)>, PageError> + Send + 'static,
 ) -> Result<Checked<T>, PageError> {
-    let db = portal.store.portal();
-    let s = &portal.settings;
-    let allowed = db::reserve_attempt(
-        db,
-        &[
-            (account_key, s.failures_per_account),
-            (address_key, s.failures_per_address),
-        ],
-        now,
-        now - Duration::minutes(s.throttle_minutes),
-    )?;
-    if !allowed {
-        return Ok(Checked::Throttled);
-    }
-    let found = find()?;
-    let hash = found.as_ref().map_or(dummy_hash(), |(_, h)| h.as_str());
-    if !verify_password(password, hash) {
-        return Ok(Checked::Wrong);
-    }
-    let Some((account, _)) = found else {
-        return Ok(Checked::Wrong);
+    let slot = portal.hasher.admit()?;
+    let found = blocking(portal, move |p| {
+        let since = now - Duration::minutes(p.settings.throttle_minutes);
+        match db::reserve_attempt(p.store.portal(), &limits, now, since)? {
+            db::Attempt::Wait(seconds) => Ok(Err(seconds)),
+            db::Attempt::Allowed => Ok(Ok(find(p)?)),
+        }
+    })
+    .await?;
+    let found = match found {
+        Err(seconds) => return Ok(Checked::Throttled(seconds)),
+        Ok(found) => found,
     };
-    db::attempt_succeeded(db, account_key, address_key, now)?;
-    Ok(Checked::Ok(account))
+    let (account, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, dummy_hash().to_owned()),
+    };
+    let matches =
+        crate::hashing::Hasher::run(slot, move || verify_password(&password, &hash)).await?;
+    match account {
+        Some(account) if matches => Ok(Checked::Ok(account)),
+        _ => Ok(Checked::Wrong),
+    }
+}
+
+/// The message of a throttled login, with the seconds to wait.
+pub fn throttled_message(seconds: i64) -> String {
+    format!(
+        "ログインの失敗が続いたため、しばらくログインできません。{}秒ほど待ってからお試しください。",
+        seconds.max(1)
+    )
 }
 
 /// The client's address, for throttling (the TCP peer; the server adds it per connection).

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::auth::{self, ClinicUser};
 use crate::db::{self, AccountStatus, NewAccount, Role, TokenProblem};
-use crate::mail::Mail;
+use crate::mail::Outgoing;
 use crate::view::{self, csrf, field, respond, Nav, PageError};
 use crate::{blocking, State};
 
@@ -231,6 +231,7 @@ fn required(
 
 async fn register(
     StateOf(portal): StateOf<State>,
+    Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
@@ -285,9 +286,8 @@ async fn register(
         )
             .into_response());
     };
-    let password = r.password.clone();
     let name = r.name.trim().to_owned();
-    let account = NewAccount {
+    let mut account = NewAccount {
         email: email.clone(),
         password_hash: String::new(),
         kinds: kinds.join(","),
@@ -295,51 +295,86 @@ async fn register(
         address: r.address.trim().to_owned(),
         phone,
     };
-    let registered = blocking(&portal, move |p| {
+    // A place in the hashing pool first: a full pool refuses before anything is counted.
+    let slot = portal.hasher.admit()?;
+    let address = addr.0.ip().to_string();
+    let taken_email = account.email.clone();
+    let first = blocking(&portal, move |p| {
         let db = p.store.portal();
-        if db::email_taken(db, &account.email)? {
-            return Ok(None);
-        }
-        let mut account = account;
-        account.password_hash = auth::hash_password(&password)?;
         let now = Utc::now();
-        let clinic = p.store.add_clinic(&name, &registration, now)?;
-        let token = auth::random_token()?;
-        let added = db::add_account(
-            db,
-            clinic.id,
-            &account,
-            &auth::token_hash(&token),
-            now + Duration::hours(CONFIRM_HOURS),
-            now,
+        let window = p.settings.throttle_minutes * 60;
+        let limit = db::Limit::per_window(
+            format!("register:{address}"),
+            p.settings.registrations_per_address,
+            window,
         );
-        let added = match added {
-            Ok(added) => added,
-            Err(e) => {
-                // Nothing half-registered stays.
-                db::remove_unfinished_clinic(db, clinic.id)?;
-                return Err(e.into());
-            }
-        };
-        if !added {
-            db::remove_unfinished_clinic(db, clinic.id)?;
-            return Ok(None);
+        if let db::Attempt::Wait(seconds) =
+            db::reserve_attempt(db, &[limit], now, now - Duration::seconds(window))?
+        {
+            return Ok(Err(seconds));
         }
-        let link = format!("{}/portal/confirm?token={token}", p.settings.public_url);
-        let body = format!(
-            "{name} 様\n\n施術所等向け総合ポータルサイトへのご登録ありがとうございます。\n次のリンクを開いて、メールアドレスの確認を完了してください（{CONFIRM_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。\n"
-        );
-        p.mailer
-            .send(&Mail {
-                from: &p.settings.mail_from,
-                to: &account.email,
-                subject: "【施術所等向け総合ポータルサイト】メールアドレスの確認",
-                body: &body,
-            })
-            .map_err(PageError::internal)?;
-        Ok(Some(()))
+        Ok(Ok(db::email_taken(db, &taken_email)?))
     })
     .await?;
+    let taken = match first {
+        Err(seconds) => {
+            return Ok((
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.max(1).to_string())],
+                respond(view::page(
+                    "施術所の登録",
+                    Nav::Guest,
+                    html! { div.notice.error role="alert" #register-throttled { p { (REGISTRATIONS_THROTTLED) } } },
+                )),
+            )
+                .into_response())
+        }
+        Ok(taken) => taken,
+    };
+    let registered = if taken {
+        None
+    } else {
+        let password = r.password.clone();
+        account.password_hash =
+            crate::hashing::Hasher::run(slot, move || auth::hash_password(&password)).await??;
+        blocking(&portal, move |p| {
+            let db = p.store.portal();
+            let now = Utc::now();
+            let clinic = p.store.add_clinic(&name, &registration, now)?;
+            let token = auth::random_token()?;
+            let link = format!("{}/portal/confirm?token={token}", p.settings.public_url);
+            let mail = Outgoing {
+                to: account.email.clone(),
+                subject: "【施術所等向け総合ポータルサイト】メールアドレスの確認".to_owned(),
+                body: format!(
+                    "{name} 様\n\n施術所等向け総合ポータルサイトへのご登録ありがとうございます。\n次のリンクを開いて、メールアドレスの確認を完了してください（{CONFIRM_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。\n"
+                ),
+            };
+            let added = db::add_account(
+                db,
+                clinic.id,
+                &account,
+                &auth::token_hash(&token),
+                now + Duration::hours(CONFIRM_HOURS),
+                &mail,
+                now,
+            );
+            let added = match added {
+                Ok(added) => added,
+                Err(e) => {
+                    // Nothing half-registered stays.
+                    db::remove_unfinished_clinic(db, clinic.id)?;
+                    return Err(e.into());
+                }
+            };
+            if !added {
+                db::remove_unfinished_clinic(db, clinic.id)?;
+                return Ok(None);
+            }
+            Ok(Some(()))
+        })
+        .await?
+    };
     if registered.is_none() {
         let mut errors = HashMap::new();
         errors.insert("email", "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。".to_owned());
@@ -454,11 +489,27 @@ pub enum LoginOutcome {
     Ok(String),
     /// Refused, with the message to show.
     Refused(&'static str),
+    /// Throttled: try again in this many seconds.
+    Throttled(i64),
 }
 
-/// The message for throttled logins.
-pub const THROTTLED: &str =
-    "ログインの失敗が続いたため、しばらくログインできません。時間をおいてからお試しください。";
+impl LoginOutcome {
+    /// The status and message of a refusal (none for a success).
+    pub fn refusal(&self) -> Option<(axum::http::StatusCode, String)> {
+        match self {
+            Self::Ok(_) => None,
+            Self::Refused(m) => Some((axum::http::StatusCode::UNAUTHORIZED, (*m).to_owned())),
+            Self::Throttled(seconds) => Some((
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                auth::throttled_message(*seconds),
+            )),
+        }
+    }
+}
+
+/// The message for too many registrations from one address.
+const REGISTRATIONS_THROTTLED: &str =
+    "この接続元からの登録が続いたため、しばらく登録できません。時間をおいてからお試しください。";
 const WRONG: &str = "メールアドレスまたはパスワードが違います。";
 const UNCONFIRMED: &str = "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。リンクの期限が切れた場合は「パスワードを忘れた方」から再設定すると、確認も済みます。";
 
@@ -472,27 +523,53 @@ async fn login(
     let email = f.email.trim().to_lowercase();
     let address = addr.0.ip().to_string();
     let password = f.password.clone();
-    let email_for_work = email.clone();
-    let outcome = blocking(&portal, move |p| {
-        let db = p.store.portal();
-        let now = Utc::now();
-        let account_key = format!("account:{email_for_work}");
-        let address_key = format!("address:{address}");
-        // A control character (NUL …) is no e-mail address: refused before the store.
-        if email_for_work.chars().any(char::is_control) {
-            return Ok(LoginOutcome::Refused(WRONG));
+    let outcome = login_clinic(&portal, email.clone(), address, password).await?;
+    match outcome {
+        LoginOutcome::Ok(id) => Ok((
+            [(header::SET_COOKIE, auth::session_cookie(&id))],
+            Redirect::to("/portal/home"),
+        )
+            .into_response()),
+        refused => {
+            let (status, m) = refused
+                .refusal()
+                .unwrap_or((axum::http::StatusCode::UNAUTHORIZED, WRONG.to_owned()));
+            Ok((status, respond(login_page(&f.csrf, &email, Some(&m)))).into_response())
         }
-        let checked = auth::check_login(p, &account_key, &address_key, &password, now, || {
-            Ok(db::account_by_email(db, &email_for_work)?.map(|a| {
+    }
+}
+
+/// A clinic's login: throttled password check, then a session.
+async fn login_clinic(
+    portal: &State,
+    email: String,
+    address: String,
+    password: zeroize::Zeroizing<String>,
+) -> Result<LoginOutcome, PageError> {
+    // A control character (NUL …) is no e-mail address: refused before the store.
+    if email.chars().any(char::is_control) {
+        return Ok(LoginOutcome::Refused(WRONG));
+    }
+    let now = Utc::now();
+    let limits = auth::Bucket::Clinic.limits(&portal.settings, &email, &address);
+    let (account_key, address_key) = (limits[0].key.clone(), limits[1].key.clone());
+    let find_email = email.clone();
+    let checked = auth::check_login(portal, limits, password, now, move |p| {
+        Ok(
+            db::account_by_email(p.store.portal(), &find_email)?.map(|a| {
                 let hash = a.password_hash.clone();
                 (a, hash)
-            }))
-        })?;
-        let account = match checked {
-            auth::Checked::Throttled => return Ok(LoginOutcome::Refused(THROTTLED)),
-            auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
-            auth::Checked::Ok(account) => account,
-        };
+            }),
+        )
+    })
+    .await?;
+    let account = match checked {
+        auth::Checked::Throttled(seconds) => return Ok(LoginOutcome::Throttled(seconds)),
+        auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
+        auth::Checked::Ok(account) => account,
+    };
+    blocking(portal, move |p| {
+        db::attempt_succeeded(p.store.portal(), &account_key, &address_key, now)?;
         if account.email_confirmed_at.is_none() {
             return Ok(LoginOutcome::Refused(UNCONFIRMED));
         }
@@ -505,22 +582,7 @@ async fn login(
         )?;
         Ok(LoginOutcome::Ok(id))
     })
-    .await?;
-    match outcome {
-        LoginOutcome::Ok(id) => Ok((
-            [(header::SET_COOKIE, auth::session_cookie(&id))],
-            Redirect::to("/portal/home"),
-        )
-            .into_response()),
-        LoginOutcome::Refused(m) => {
-            let status = if m == THROTTLED {
-                axum::http::StatusCode::TOO_MANY_REQUESTS
-            } else {
-                axum::http::StatusCode::UNAUTHORIZED
-            };
-            Ok((status, respond(login_page(&f.csrf, &email, Some(m)))).into_response())
-        }
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -616,35 +678,36 @@ async fn reset_request(
         // nobody can flood a clinic's mailbox; the answer stays the same.
         let now = Utc::now();
         let since = now - Duration::minutes(p.settings.throttle_minutes);
+        let window = p.settings.throttle_minutes * 60;
         let allowed = db::reserve_attempt(
             db,
             &[
-                (&format!("reset:{email}"), RESET_MAILS_PER_WINDOW),
-                (&format!("reset-address:{address}"), p.settings.failures_per_address),
+                db::Limit::per_window(format!("reset:{email}"), RESET_MAILS_PER_WINDOW, window),
+                db::Limit::per_window(
+                    format!("reset-address:{address}"),
+                    p.settings.failures_per_address,
+                    window,
+                ),
             ],
             now,
             since,
         )?;
-        if !allowed {
+        if allowed != db::Attempt::Allowed {
             return Ok(());
         }
         // The same answer whether or not the address is registered.
         if let Some(account) = db::account_by_email(db, &email)? {
             let token = auth::random_token()?;
-            db::add_reset_token(db, account.clinic_id, &auth::token_hash(&token), Utc::now() + Duration::hours(RESET_HOURS))?;
             let link = format!("{}/portal/reset/confirm?token={token}", p.settings.public_url);
-            let body = format!(
-                "{} 様\n\nパスワードの再設定を受け付けました。次のリンクを開いて、新しいパスワードを設定してください（{RESET_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。パスワードは変わりません。\n",
-                account.name
-            );
-            p.mailer
-                .send(&Mail {
-                    from: &p.settings.mail_from,
-                    to: &account.email,
-                    subject: "【施術所等向け総合ポータルサイト】パスワードの再設定",
-                    body: &body,
-                })
-                .map_err(PageError::internal)?;
+            let mail = Outgoing {
+                to: account.email.clone(),
+                subject: "【施術所等向け総合ポータルサイト】パスワードの再設定".to_owned(),
+                body: format!(
+                    "{} 様\n\nパスワードの再設定を受け付けました。次のリンクを開いて、新しいパスワードを設定してください（{RESET_HOURS}時間有効）。\n\n{link}\n\nお心当たりのない場合は、このメールを破棄してください。パスワードは変わりません。\n",
+                    account.name
+                ),
+            };
+            db::add_reset_token(db, account.clinic_id, &auth::token_hash(&token), now + Duration::hours(RESET_HOURS), &mail, now)?;
         }
         Ok(())
     })
@@ -694,6 +757,7 @@ struct ResetConfirm {
 
 async fn reset_confirm(
     StateOf(portal): StateOf<State>,
+    Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
     Form(f): Form<ResetConfirm>,
 ) -> Result<Response, PageError> {
@@ -706,24 +770,66 @@ async fn reset_confirm(
             .into_response());
     }
     let hash = auth::token_hash(&f.token);
-    let password = f.password.clone();
-    let result = blocking(&portal, move |p| {
-        let new_hash = auth::hash_password(&password)?;
+    // A place in the hashing pool before the link is spent: a full pool spends nothing.
+    let slot = portal.hasher.admit()?;
+    let address = addr.0.ip().to_string();
+    let spent = blocking(&portal, move |p| {
+        let db = p.store.portal();
         let now = Utc::now();
-        // The link reached the mailbox: that confirms the address too (an expired confirmation
-        // link is not a dead end).
-        Ok(db::spend_token(
-            p.store.portal(),
+        let window = p.settings.throttle_minutes * 60;
+        let limit = db::Limit::new(
+            format!("reset-confirm:{address}"),
+            p.settings.failures_per_address,
+            auth::FIRST_DELAY_SECONDS,
+            window,
+        );
+        if let db::Attempt::Wait(seconds) =
+            db::reserve_attempt(db, &[limit], now, now - Duration::seconds(window))?
+        {
+            return Ok(Err(seconds));
+        }
+        // Spent first; every other reset link of the account is spent with it.
+        Ok(Ok(db::spend_token(
+            db,
             &hash,
             "reset",
             now,
-            |tx, clinic| {
-                db::set_password(tx, clinic, &new_hash)?;
-                db::confirm_email(tx, clinic, now)
-            },
-        )?)
+            |tx, clinic| db::spend_other_reset_tokens(tx, clinic, now),
+        )?))
     })
     .await?;
+    let result = match spent {
+        Err(seconds) => {
+            return Ok((
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.max(1).to_string())],
+                respond(reset_confirm_page(
+                    &f.csrf,
+                    &f.token,
+                    Some("試行が続いたため、しばらく受け付けられません。時間をおいてからお試しください。"),
+                )),
+            )
+                .into_response())
+        }
+        Ok(result) => result,
+    };
+    // Only a spent link gets its password hashed.
+    if let Ok(clinic) = result {
+        let password = f.password.clone();
+        let new_hash =
+            crate::hashing::Hasher::run(slot, move || auth::hash_password(&password)).await??;
+        // The link reached the mailbox: that confirms the address too (an expired confirmation
+        // link is not a dead end).
+        blocking(&portal, move |p| {
+            Ok(db::reset_password(
+                p.store.portal(),
+                clinic,
+                &new_hash,
+                Utc::now(),
+            )?)
+        })
+        .await?;
+    }
     Ok(match result {
         Ok(_) => respond(view::page(
             "パスワードを変更しました",

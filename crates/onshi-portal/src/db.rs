@@ -3,7 +3,7 @@
 //! seconds. Claims live in [`crate::claims`]'s own queries.
 
 use chrono::{DateTime, Utc};
-use onshi_store::portal::{transaction, PortalDb, PortalTx, Row, Value};
+use onshi_store::portal::{read, transaction, PortalDb, PortalTx, Row, Value};
 use onshi_store::StoreError;
 
 /// Who a session belongs to.
@@ -164,7 +164,7 @@ pub struct NewAccount {
 
 /// Whether an account uses `email`.
 pub fn email_taken(db: &dyn PortalDb, email: &str) -> Result<bool, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         Ok(tx
             .query_opt(
                 "SELECT 1 FROM portal_accounts WHERE email = $1",
@@ -182,6 +182,7 @@ pub fn add_account(
     a: &NewAccount,
     confirm_hash: &[u8],
     confirm_expires: DateTime<Utc>,
+    mail: &crate::mail::Outgoing,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     transaction(db, |tx| {
@@ -206,6 +207,7 @@ pub fn add_account(
             return Ok(false);
         }
         put_token(tx, confirm_hash, "confirm", clinic_id, confirm_expires)?;
+        crate::mail::enqueue(tx, mail, now)?;
         Ok(true)
     })
 }
@@ -247,14 +249,78 @@ fn put_token(
     Ok(())
 }
 
-/// Stores a password-reset token (hash) for a clinic.
+/// Stores a password-reset token (hash) for a clinic and queues its mail, together.
 pub fn add_reset_token(
     db: &dyn PortalDb,
     clinic_id: i64,
     hash: &[u8],
     expires: DateTime<Utc>,
+    mail: &crate::mail::Outgoing,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    transaction(db, |tx| put_token(tx, hash, "reset", clinic_id, expires))
+    transaction(db, |tx| {
+        put_token(tx, hash, "reset", clinic_id, expires)?;
+        crate::mail::enqueue(tx, mail, now)
+    })
+}
+
+/// Marks every unused reset link of a clinic used (inside [`spend_token`], when one of them is
+/// used): an older link found later in a mailbox no longer works.
+pub fn spend_other_reset_tokens(
+    tx: &mut dyn PortalTx,
+    clinic_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE portal_tokens SET used_at = $1 WHERE clinic_id = $2 AND purpose = 'reset' AND used_at IS NULL",
+        &[secs(now).into(), clinic_id.into()],
+    )?;
+    Ok(())
+}
+
+/// Sets a new password (and logs the account out everywhere) and marks its e-mail confirmed,
+/// after a reset link was spent.
+pub fn reset_password(
+    db: &dyn PortalDb,
+    clinic_id: i64,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        set_password(tx, clinic_id, hash)?;
+        confirm_email(tx, clinic_id, now)
+    })
+}
+
+/// Removes registrations whose e-mail was not confirmed by `before` (72 hours after they were
+/// made): the account, its links and sessions, and its clinic row when nothing else uses it.
+/// Returns how many were removed.
+pub fn remove_unconfirmed(db: &dyn PortalDb, before: DateTime<Utc>) -> Result<usize, StoreError> {
+    transaction(db, |tx| {
+        let stale: Vec<i64> = tx
+            .query(
+                "SELECT a.clinic_id FROM portal_accounts a
+                 WHERE a.email_confirmed_at IS NULL AND a.created_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM terminals t WHERE t.clinic_id = a.clinic_id)
+                   AND NOT EXISTS (SELECT 1 FROM portal_claims c WHERE c.clinic_id = a.clinic_id)",
+                &[secs(before).into()],
+            )?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<_, _>>()?;
+        for clinic in &stale {
+            let id = [Value::from(*clinic)];
+            for sql in [
+                "DELETE FROM portal_tokens WHERE clinic_id = $1",
+                "DELETE FROM portal_sessions WHERE role = 'clinic' AND subject_id = $1",
+                "DELETE FROM portal_accounts WHERE clinic_id = $1",
+                "DELETE FROM clinics WHERE id = $1",
+            ] {
+                tx.execute(sql, &id)?;
+            }
+        }
+        Ok(stale.len())
+    })
 }
 
 /// Why a one-time link did not work.
@@ -331,7 +397,7 @@ pub fn set_password(tx: &mut dyn PortalTx, clinic_id: i64, hash: &str) -> Result
 
 /// The account of a clinic.
 pub fn account(db: &dyn PortalDb, clinic_id: i64) -> Result<Option<Account>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt(
             &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.clinic_id = $1"),
             &[clinic_id.into()],
@@ -344,7 +410,7 @@ pub fn account(db: &dyn PortalDb, clinic_id: i64) -> Result<Option<Account>, Sto
 
 /// The account with login `email`.
 pub fn account_by_email(db: &dyn PortalDb, email: &str) -> Result<Option<Account>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt(
             &format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.email = $1"),
             &[email.into()],
@@ -481,7 +547,7 @@ pub fn load_session(
     id_hash: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<crate::auth::Session>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         let Some(row) = tx.query_opt(
             "SELECT s.role, s.subject_id, s.csrf_token, s.epoch,
                     CASE WHEN s.role = 'clinic'
@@ -521,50 +587,111 @@ pub fn end_session(db: &dyn PortalDb, id_hash: &[u8]) -> Result<(), StoreError> 
     })
 }
 
-/// Counts one attempt under each `(key, limit)`: refused (`false`, nothing counted) when a key
-/// already has `limit` failures since `since`; otherwise one failure is recorded under every
-/// key before the password is even checked, so concurrent guesses cannot slip past the limit
+/// One throttling key: `free` failures within the window cost nothing; after that every
+/// attempt must wait `first_delay` seconds after the key's last failure, doubling with each
+/// further failure up to `max_delay`. A delay, unlike a lock, ends by itself: with a small
+/// `max_delay` on an account's key, a guesser slows the account's logins but cannot shut its
+/// owner out.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Limit {
+    /// The key (`account:…`, `clinic-address:…`, …).
+    pub key: String,
+    /// Failures without delay.
+    pub free: i64,
+    /// The first delay, in seconds.
+    pub first_delay: i64,
+    /// The longest delay, in seconds.
+    pub max_delay: i64,
+}
+
+impl Limit {
+    /// A limit on `key`.
+    pub fn new(key: impl Into<String>, free: i64, first_delay: i64, max_delay: i64) -> Self {
+        Self {
+            key: key.into(),
+            free,
+            first_delay,
+            max_delay,
+        }
+    }
+
+    /// A hard limit: `free` attempts per window, then none until the window has passed.
+    pub fn per_window(key: impl Into<String>, free: i64, window_seconds: i64) -> Self {
+        Self::new(key, free, window_seconds, window_seconds)
+    }
+
+    /// The delay after `failures` failures.
+    pub fn delay(&self, failures: i64) -> i64 {
+        if failures < self.free {
+            return 0;
+        }
+        let doublings = (failures - self.free).clamp(0, 30) as u32;
+        self.first_delay
+            .saturating_mul(1_i64 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// What a reservation came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted; go on.
+    Allowed,
+    /// Not counted: try again in this many seconds.
+    Wait(i64),
+}
+
+/// Counts one attempt under each limit: refused ([`Attempt::Wait`], nothing counted) while a
+/// key's delay (see [`Limit`]) since its last failure runs; otherwise one failure is recorded
+/// under every key before the password is even checked, so concurrent guesses cannot slip past
 /// (each key's lock row serialises them). A successful login then takes its failure back with
-/// [`attempt_succeeded`].
+/// [`attempt_succeeded`]. Failures older than `since` are forgotten.
 pub fn reserve_attempt(
     db: &dyn PortalDb,
-    keys: &[(&str, i64)],
+    limits: &[Limit],
     now: DateTime<Utc>,
     since: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let mut keys = keys.to_vec();
+) -> Result<Attempt, StoreError> {
+    let mut limits = limits.to_vec();
     // One order for everyone: two attempts never wait on each other's locks crosswise.
-    keys.sort_unstable();
+    limits.sort_unstable();
     transaction(db, |tx| {
-        for (key, _) in &keys {
+        for l in &limits {
             tx.execute(
                 "INSERT INTO portal_throttle_locks (throttle_key, touched_at) VALUES ($1, $2)
                  ON CONFLICT (throttle_key) DO UPDATE SET touched_at = $2",
-                &[(*key).into(), secs(now).into()],
+                &[l.key.as_str().into(), secs(now).into()],
             )?;
         }
-        for (key, limit) in &keys {
-            let failures = tx
-                .query_opt(
-                    "SELECT count(*) FROM portal_login_failures WHERE throttle_key = $1 AND at >= $2",
-                    &[(*key).into(), secs(since).into()],
-                )?
-                .map_or(Ok(0), |r| r.int(0))?;
-            if failures >= *limit {
-                return Ok(false);
+        let mut wait = 0;
+        for l in &limits {
+            let Some(row) = tx.query_opt(
+                "SELECT count(*), max(at) FROM portal_login_failures WHERE throttle_key = $1 AND at >= $2",
+                &[l.key.as_str().into(), secs(since).into()],
+            )?
+            else {
+                continue;
+            };
+            let (failures, last) = (row.int(0)?, row.opt_int(1)?);
+            if let Some(last) = last {
+                let ready = last.saturating_add(l.delay(failures));
+                wait = wait.max(ready - secs(now));
             }
+        }
+        if wait > 0 {
+            return Ok(Attempt::Wait(wait));
         }
         tx.execute(
             "DELETE FROM portal_login_failures WHERE at < $1",
             &[secs(since).into()],
         )?;
-        for (key, _) in &keys {
+        for l in &limits {
             tx.execute(
                 "INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)",
-                &[(*key).into(), secs(now).into()],
+                &[l.key.as_str().into(), secs(now).into()],
             )?;
         }
-        Ok(true)
+        Ok(Attempt::Allowed)
     })
 }
 
@@ -613,6 +740,65 @@ pub struct Operator {
     pub password_hash: String,
     /// Session epoch.
     pub session_epoch: i64,
+    /// The TOTP secret (none: the operator cannot log in until one is made).
+    pub totp_secret: Option<Vec<u8>>,
+}
+
+const OPERATOR_COLUMNS: &str = "id, login, name, password_hash, session_epoch, totp_secret";
+
+fn decode_operator(r: &Row) -> Result<Operator, StoreError> {
+    Ok(Operator {
+        id: r.int(0)?,
+        login: r.text(1)?,
+        name: r.text(2)?,
+        password_hash: r.text(3)?,
+        session_epoch: r.int(4)?,
+        totp_secret: match r.0.get(5) {
+            Some(Value::Bytes(b)) => Some(b.clone()),
+            _ => None,
+        },
+    })
+}
+
+/// Accepts the TOTP step `step` for operator `id` once: `false` when that step or a later one
+/// was already used (a replayed code).
+pub fn use_totp_step(db: &dyn PortalDb, id: i64, step: i64) -> Result<bool, StoreError> {
+    transaction(db, |tx| {
+        Ok(tx.execute(
+            "UPDATE portal_operators SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            &[step.into(), id.into()],
+        )? == 1)
+    })
+}
+
+/// Gives operator `login` a new TOTP secret (logging them out everywhere); `None` when there is
+/// no such operator.
+pub fn set_totp_secret(
+    db: &dyn PortalDb,
+    login: &str,
+    secret: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    transaction(db, |tx| {
+        let Some(row) = tx.query_opt(
+            "UPDATE portal_operators SET totp_secret = $1, totp_last_step = NULL, session_epoch = session_epoch + 1 WHERE login = $2 RETURNING id",
+            &[secret.into(), login.into()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let id = row.int(0)?;
+        audit(
+            tx,
+            now,
+            Role::Operator,
+            id,
+            "operator.totp",
+            &format!("operator:{id}"),
+            login,
+        )?;
+        Ok(Some(id))
+    })
 }
 
 /// Adds an operator (from the command line only); `None` when the login is taken.
@@ -621,6 +807,7 @@ pub fn add_operator(
     login: &str,
     name: &str,
     password_hash: &str,
+    totp_secret: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
     transaction(db, |tx| {
@@ -634,8 +821,8 @@ pub fn add_operator(
             return Ok(None);
         }
         let row = tx.query_opt(
-            "INSERT INTO portal_operators (login, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            &[login.into(), name.into(), password_hash.into(), secs(now).into()],
+            "INSERT INTO portal_operators (login, name, password_hash, totp_secret, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[login.into(), name.into(), password_hash.into(), totp_secret.into(), secs(now).into()],
         )?;
         let id = row.map_or(Ok(0), |r| r.int(0))?;
         audit(
@@ -653,40 +840,26 @@ pub fn add_operator(
 
 /// The operator with `login`.
 pub fn operator_by_login(db: &dyn PortalDb, login: &str) -> Result<Option<Operator>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt(
-            "SELECT id, login, name, password_hash, session_epoch FROM portal_operators WHERE login = $1",
+            &format!("SELECT {OPERATOR_COLUMNS} FROM portal_operators WHERE login = $1"),
             &[login.into()],
         )?
-        .map(|r| {
-            Ok(Operator {
-                id: r.int(0)?,
-                login: r.text(1)?,
-                name: r.text(2)?,
-                password_hash: r.text(3)?,
-                session_epoch: r.int(4)?,
-            })
-        })
+        .as_ref()
+        .map(decode_operator)
         .transpose()
     })
 }
 
 /// The operator with `id`.
 pub fn operator(db: &dyn PortalDb, id: i64) -> Result<Option<Operator>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt(
-            "SELECT id, login, name, password_hash, session_epoch FROM portal_operators WHERE id = $1",
+            &format!("SELECT {OPERATOR_COLUMNS} FROM portal_operators WHERE id = $1"),
             &[id.into()],
         )?
-        .map(|r| {
-            Ok(Operator {
-                id: r.int(0)?,
-                login: r.text(1)?,
-                name: r.text(2)?,
-                password_hash: r.text(3)?,
-                session_epoch: r.int(4)?,
-            })
-        })
+        .as_ref()
+        .map(decode_operator)
         .transpose()
     })
 }
@@ -752,7 +925,7 @@ pub fn audit_lines(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AuditLine>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query(
             "SELECT at, actor_role, actor_id, action, target, detail FROM portal_audit ORDER BY id DESC LIMIT $1 OFFSET $2",
             &[limit.into(), offset.into()],

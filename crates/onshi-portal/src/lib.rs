@@ -4,10 +4,15 @@
 //! equipment and receipt-computer subsidies with receipts; the operator (実施機関) reviews all
 //! of it. Server-rendered pages (maud), no script needed.
 //!
-//! Security in one place: argon2id password hashes; sessions in the store (every instance behind
+//! Security in one place: argon2id password hashes, computed in a small bounded pool of their
+//! own ([`hashing`]) so that no flood of registrations or logins reaches the eligibility
+//! checks' threads; mail queued in the store and sent by a background worker ([`spawn_worker`]);
+//! sessions in the store (every instance behind
 //! a load balancer knows them) behind a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict);
 //! a CSRF token on every form (the session's, or a double-submit cookie before login); login
-//! throttling per account and per address; every query scoped to the logged-in clinic; the
+//! throttling with growing delays per account and per address, in separate buckets for clinics
+//! and operators, and per-address limits on registration and password resets; TOTP as the
+//! operators' second factor; page views read without the writers' lock; every query scoped to the logged-in clinic; the
 //! operator's pages refuse a clinic's session; uploads limited, sniffed and stored under random
 //! names outside any web root; every operator action in `portal_audit`.
 
@@ -15,9 +20,11 @@ pub mod auth;
 pub mod claims;
 pub mod clinic;
 pub mod db;
+pub mod hashing;
 pub mod mail;
 pub mod operator;
 pub mod terminals;
+pub mod totp;
 pub mod view;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +81,14 @@ pub struct Settings {
     pub smtp: Option<mail::SmtpSettings>,
     /// Terminals a clinic may have (the server's `max_terminals_per_clinic`; 0: no cap).
     pub max_terminals_per_clinic: u32,
+    /// Password hashes computed at once.
+    pub hash_slots: usize,
+    /// Password hashes waiting for a slot; beyond that requests get 503.
+    pub hash_queue: usize,
+    /// Registrations per client address within the throttling window.
+    pub registrations_per_address: i64,
+    /// How often the background worker sends queued mail and removes stale registrations.
+    pub worker_seconds: u64,
 }
 
 pub use onshi_model::date::jst;
@@ -116,6 +131,9 @@ impl Settings {
             ("failures_per_account", p.failures_per_account),
             ("failures_per_address", p.failures_per_address),
             ("throttle_minutes", p.throttle_minutes),
+            ("registrations_per_address", p.registrations_per_address),
+            ("password_hash_slots", p.password_hash_slots as i64),
+            ("worker_seconds", p.worker_seconds as i64),
         ] {
             if v <= 0 {
                 return Err(format!("[portal] {name} must be positive, not {v}"));
@@ -153,6 +171,10 @@ impl Settings {
             service_url,
             smtp,
             max_terminals_per_clinic: server.max_terminals_per_clinic,
+            hash_slots: p.password_hash_slots,
+            hash_queue: p.password_hash_queue,
+            registrations_per_address: p.registrations_per_address,
+            worker_seconds: p.worker_seconds,
         })
     }
 
@@ -168,8 +190,36 @@ pub struct Portal {
     pub store: Arc<dyn ServiceStore>,
     /// The settings.
     pub settings: Settings,
-    /// Where mails go.
+    /// Where the background worker sends mails.
     pub mailer: mail::Mailer,
+    /// The bounded password-hashing pool.
+    pub hasher: hashing::Hasher,
+}
+
+/// How long an unconfirmed registration is kept.
+pub const UNCONFIRMED_HOURS: i64 = 72;
+
+impl Portal {
+    /// One round of the background work at `now`: sends the mails due, removes registrations
+    /// left unconfirmed for [`UNCONFIRMED_HOURS`].
+    pub fn background_round(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<mail::Delivery, onshi_store::StoreError> {
+        let removed = db::remove_unconfirmed(
+            self.store.portal(),
+            now - chrono::Duration::hours(UNCONFIRMED_HOURS),
+        )?;
+        if removed > 0 {
+            tracing::info!(removed, "unconfirmed portal registrations removed");
+        }
+        mail::deliver_due(
+            self.store.portal(),
+            &self.mailer,
+            &self.settings.mail_from,
+            now,
+        )
+    }
 }
 
 /// The shared state.
@@ -194,12 +244,45 @@ pub fn extra_routes(dir: &Path, config: &ServerConfig) -> Option<onshi_server::r
     let (dir, config) = (dir.to_path_buf(), config.clone());
     Some(Box::new(move |store, addr| {
         let settings = Settings::resolve(&dir, &config, addr)?;
-        Ok(router(store, settings))
+        let portal = state(store, settings);
+        spawn_worker(&portal);
+        Ok(app(portal))
     }))
 }
 
-/// The portal's router (paths under `/portal/`).
+/// Starts the background worker (on the runtime this is called in): every `worker_seconds` it
+/// runs [`Portal::background_round`] on a blocking thread of its own. It ends when the portal's
+/// router is dropped (the server stopped).
+pub fn spawn_worker(portal: &State) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(portal);
+    let every = std::time::Duration::from_secs(portal.settings.worker_seconds.max(1));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(portal) = weak.upgrade() else {
+                return;
+            };
+            let round = tokio::task::spawn_blocking(move || portal.background_round(Utc::now()));
+            match round.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(
+                    error = %onshi_server::loggable(&e),
+                    "portal background round failed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "portal background round failed"),
+            }
+        }
+    })
+}
+
+/// The portal's router (paths under `/portal/`) over `store`; mail stays queued until a worker
+/// ([`spawn_worker`], or [`Portal::background_round`]) sends it.
 pub fn router(store: Arc<dyn ServiceStore>, settings: Settings) -> Router {
+    app(state(store, settings))
+}
+
+/// The portal's state: store, settings, mail transport, hashing pool.
+pub fn state(store: Arc<dyn ServiceStore>, settings: Settings) -> State {
     let mailer = match &settings.smtp {
         // Checked by Settings::resolve; a failure here can only come from settings built by
         // hand, and then mail still reaches the outbox rather than nowhere.
@@ -209,11 +292,17 @@ pub fn router(store: Arc<dyn ServiceStore>, settings: Settings) -> Router {
         }),
         None => mail::Mailer::Outbox(settings.outbox.clone()),
     };
-    let portal = Arc::new(Portal {
+    let hasher = hashing::Hasher::new(settings.hash_slots, settings.hash_queue);
+    Arc::new(Portal {
         mailer,
         store,
         settings,
-    });
+        hasher,
+    })
+}
+
+/// The portal's router over its state.
+pub fn app(portal: State) -> Router {
     Router::new()
         .route("/portal", get(|| async { Redirect::to("/portal/") }))
         .route("/portal/", get(clinic::index))

@@ -1,11 +1,17 @@
-//! The portal's mail: sent through the SMTP server of `[portal] smtp` (lettre; STARTTLS, TLS, or
-//! plain text to a server on this machine), or without one written to the outbox folder (one
-//! `.eml` file per mail, atomically) that the operator (and the tests) read.
+//! The portal's mail: queued in the store (`portal_mail_queue`) in the same transaction as what
+//! it announces, and sent by a background worker ([`deliver_due`], started by
+//! [`crate::spawn_worker`]) with retries and growing back-off, never while a request waits.
+//! The worker's transport is the SMTP server of `[portal] smtp` (lettre; STARTTLS, TLS, or plain
+//! text to a server on this machine), or without one the outbox folder (one `.eml` file per
+//! mail, atomically) that the operator (and the tests) read.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use base64::Engine;
+use chrono::{DateTime, Utc};
+use onshi_store::portal::{transaction, PortalDb, PortalTx};
+use onshi_store::StoreError;
 
 /// How to reach the SMTP server.
 #[derive(Clone, Debug)]
@@ -177,6 +183,174 @@ impl Mailer {
             }
         }
     }
+}
+
+/// A mail to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Recipient.
+    pub to: String,
+    /// Subject (Japanese).
+    pub subject: String,
+    /// Plain-text body (Japanese).
+    pub body: String,
+}
+
+/// Attempts before a mail is given up (its body, which may hold a link, is then removed).
+pub const MAX_ATTEMPTS: i64 = 10;
+/// How long a worker owns a mail it took: another instance sends it after that if the first
+/// died mid-send.
+const LEASE_SECONDS: i64 = 300;
+/// Mails one round of the worker sends at most.
+const BATCH: i64 = 50;
+
+/// Seconds to wait after the `attempts`-th failure: 30 s, doubling, at most an hour.
+pub fn backoff_seconds(attempts: i64) -> i64 {
+    let doublings = attempts.saturating_sub(1).clamp(0, 20);
+    (30_i64 << doublings).min(3600)
+}
+
+/// Queues `mail` inside the caller's transaction: it is sent only if that commits.
+pub fn enqueue(
+    tx: &mut dyn PortalTx,
+    mail: &Outgoing,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO portal_mail_queue (recipient, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+        &[
+            mail.to.as_str().into(),
+            mail.subject.as_str().into(),
+            mail.body.as_str().into(),
+            now.timestamp().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// What one round of the worker did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Sent (and removed from the queue).
+    pub sent: usize,
+    /// Failed, to be tried again later.
+    pub retried: usize,
+    /// Failed for the last time (kept with `failed_at`, the body removed).
+    pub given_up: usize,
+}
+
+/// A mail the queue holds, as the operator may see it (no body).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// Recipient.
+    pub to: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Whether it was given up.
+    pub failed: bool,
+}
+
+/// Every mail still in the queue, oldest first.
+pub fn queued(db: &dyn PortalDb) -> Result<Vec<Queued>, StoreError> {
+    onshi_store::portal::read(db, |tx| {
+        tx.query(
+            "SELECT recipient, attempts, next_attempt_at, failed_at FROM portal_mail_queue ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Queued {
+                to: r.text(0)?,
+                attempts: r.int(1)?,
+                next_attempt_at: crate::db::time(r.int(2)?),
+                failed: r.opt_int(3)?.is_some(),
+            })
+        })
+        .collect()
+    })
+}
+
+/// Sends the mails due at `now` through `mailer`, `from` as the sender: each is taken (leased)
+/// in its own short transaction, sent outside any, then removed, or rescheduled with
+/// [`backoff_seconds`], or given up after [`MAX_ATTEMPTS`].
+pub fn deliver_due(
+    db: &dyn PortalDb,
+    mailer: &Mailer,
+    from: &str,
+    now: DateTime<Utc>,
+) -> Result<Delivery, StoreError> {
+    let t = now.timestamp();
+    let due: Vec<i64> = transaction(db, |tx| {
+        tx.query(
+            "SELECT id FROM portal_mail_queue WHERE failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            &[t.into(), BATCH.into()],
+        )?
+        .iter()
+        .map(|r| r.int(0))
+        .collect()
+    })?;
+    let mut done = Delivery::default();
+    for id in due {
+        // Of two workers, one takes it.
+        let taken = transaction(db, |tx| {
+            tx.query_opt(
+                "UPDATE portal_mail_queue SET next_attempt_at = $1
+                 WHERE id = $2 AND failed_at IS NULL AND next_attempt_at <= $3
+                 RETURNING recipient, subject, body, attempts",
+                &[(t + LEASE_SECONDS).into(), id.into(), t.into()],
+            )?
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)))
+            .transpose()
+        })?;
+        let Some((to, subject, body, attempts)) = taken else {
+            continue;
+        };
+        let sent = mailer.send(&Mail {
+            from,
+            to: &to,
+            subject: &subject,
+            body: &body,
+        });
+        match sent {
+            Ok(_) => {
+                transaction(db, |tx| {
+                    tx.execute("DELETE FROM portal_mail_queue WHERE id = $1", &[id.into()])
+                })?;
+                done.sent += 1;
+            }
+            Err(e) => {
+                let attempts = attempts + 1;
+                let error: String = e.to_string().chars().take(500).collect();
+                if attempts >= MAX_ATTEMPTS {
+                    tracing::error!(mail = id, attempts, error = %error, "portal mail given up");
+                    transaction(db, |tx| {
+                        tx.execute(
+                            "UPDATE portal_mail_queue SET attempts = $1, last_error = $2, failed_at = $3, body = '' WHERE id = $4",
+                            &[attempts.into(), error.as_str().into(), t.into(), id.into()],
+                        )
+                    })?;
+                    done.given_up += 1;
+                } else {
+                    tracing::warn!(mail = id, attempts, error = %error, "portal mail not sent; will retry");
+                    transaction(db, |tx| {
+                        tx.execute(
+                            "UPDATE portal_mail_queue SET attempts = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4",
+                            &[
+                                attempts.into(),
+                                error.as_str().into(),
+                                (t + backoff_seconds(attempts)).into(),
+                                id.into(),
+                            ],
+                        )
+                    })?;
+                    done.retried += 1;
+                }
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// The message as RFC 5322 text: UTF-8 body (8bit), the subject as an encoded word.

@@ -12,12 +12,12 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use maud::{html, Markup};
-use onshi_store::portal::{transaction, PortalDb, Value};
+use onshi_store::portal::{read, transaction, PortalDb, Value};
 use onshi_store::{Clinic, StoreError, Terminal, TerminalStatus};
 use serde::Deserialize;
 
 use crate::auth::{self, OperatorUser};
-use crate::clinic::{LoginOutcome, THROTTLED};
+use crate::clinic::LoginOutcome;
 use crate::db::{self, Account, AccountStatus, Operator, Role, ACCOUNT_COLUMNS, ACCOUNT_FROM};
 use crate::view::{self, csrf, field, respond, Nav, PageError};
 use crate::{blocking, jst, Portal, State};
@@ -33,15 +33,27 @@ const MAX_REASON_CHARS: usize = 1000;
 /// The character that escapes `%`, `_` and itself in the lists' `LIKE` patterns.
 const LIKE_ESCAPE: char = '!';
 
+/// An operator just added: the id and the TOTP secret to give their authenticator app.
+#[derive(Clone, Debug)]
+pub struct NewOperator {
+    /// The operator's id.
+    pub id: i64,
+    /// The TOTP secret (RFC 6238, SHA-1, 30 s, 6 digits).
+    pub totp_secret: Vec<u8>,
+    /// The same as an `otpauth://` URI (for a QR code or to paste into the app).
+    pub otpauth_uri: String,
+}
+
 /// Adds an operator account (from `onshi admin operator add`): checks the login and password,
-/// hashes it with argon2id, records it in the audit. Returns the operator's id.
+/// hashes it with argon2id, makes the TOTP secret of their second factor, records it in the
+/// audit.
 pub fn add_operator(
     store: &dyn onshi_store::ServiceStore,
     login: &str,
     name: &str,
     password: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<i64, String> {
+) -> Result<NewOperator, String> {
     let login = login.trim();
     if login.is_empty()
         || login.len() > 64
@@ -58,9 +70,30 @@ pub fn add_operator(
         return Err(problem);
     }
     let hash = crate::auth::hash_password(password).map_err(|e| e.message)?;
-    crate::db::add_operator(store.portal(), login, name.trim(), &hash, now)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("ログイン名「{login}」はすでに使われています / login taken"))
+    let secret = crate::totp::new_secret().map_err(|e| e.to_string())?;
+    let id = crate::db::add_operator(store.portal(), login, name.trim(), &hash, &secret, now)
+        .map_err(|e| onshi_server::loggable(&e))?
+        .ok_or_else(|| format!("ログイン名「{login}」はすでに使われています / login taken"))?;
+    Ok(NewOperator {
+        id,
+        otpauth_uri: crate::totp::uri(&secret, login),
+        totp_secret: secret,
+    })
+}
+
+/// Gives operator `login` a new TOTP secret (a lost phone, or an operator made before TOTP):
+/// the old codes stop working and the operator is logged out everywhere. Returns the
+/// `otpauth://` URI.
+pub fn renew_totp(
+    store: &dyn onshi_store::ServiceStore,
+    login: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, String> {
+    let secret = crate::totp::new_secret().map_err(|e| e.to_string())?;
+    crate::db::set_totp_secret(store.portal(), login.trim(), &secret, now)
+        .map_err(|e| onshi_server::loggable(&e))?
+        .ok_or_else(|| format!("運用担当者「{login}」はいません / no such operator"))?;
+    Ok(crate::totp::uri(&secret, login.trim()))
 }
 
 /// The operator's routes (claims are in [`crate::claims`]).
@@ -211,7 +244,7 @@ pub struct Counts {
 
 /// The counts the portal's tables hold (all but the checks).
 pub fn counts(db: &dyn PortalDb) -> Result<Counts, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         let Some(r) = tx.query_opt(
             "SELECT (SELECT count(*) FROM portal_accounts),
                     (SELECT count(*) FROM portal_accounts WHERE status = 'applied'),
@@ -264,7 +297,7 @@ pub fn search_accounts(
         conditions.push(format!("a.status = ${}", params.len()));
     }
     let filter = where_clause(&conditions);
-    transaction(db, |tx| {
+    read(db, |tx| {
         let total = tx
             .query_opt(
                 &format!("SELECT count(*) FROM {ACCOUNT_FROM}{filter}"),
@@ -319,7 +352,7 @@ pub fn search_terminals(
     }
     let filter = where_clause(&conditions);
     let from = "terminals t JOIN clinics c ON c.id = t.clinic_id";
-    transaction(db, |tx| {
+    read(db, |tx| {
         let total = tx
             .query_opt(&format!("SELECT count(*) FROM {from}{filter}"), &params)?
             .map_or(Ok(0), |r| r.int(0))?;
@@ -351,7 +384,7 @@ pub fn search_terminals(
 
 /// How many lines the portal's audit holds.
 pub fn audit_count(db: &dyn PortalDb) -> Result<i64, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query_opt("SELECT count(*) FROM portal_audit", &[])?
             .map_or(Ok(0), |r| r.int(0))
     })
@@ -359,7 +392,7 @@ pub fn audit_count(db: &dyn PortalDb) -> Result<i64, StoreError> {
 
 /// Every operator's name by id (for the audit's actors).
 pub fn operator_names(db: &dyn PortalDb) -> Result<HashMap<i64, String>, StoreError> {
-    transaction(db, |tx| {
+    read(db, |tx| {
         tx.query("SELECT id, name FROM portal_operators", &[])?
             .iter()
             .map(|r| Ok((r.int(0)?, r.text(1)?)))
@@ -436,6 +469,7 @@ fn login_page(token: &str, login: &str, message: Option<&str>) -> Markup {
                 (csrf(token))
                 (field("ログイン名", "login", "text", login, None))
                 (field("パスワード", "password", "password", "", None))
+                (field("確認コード（認証アプリの6桁）", "code", "text", "", None))
                 button.primary type="submit" { "ログイン" }
             }
         },
@@ -455,9 +489,14 @@ struct LoginForm {
     login: String,
     #[serde(default)]
     password: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    code: String,
 }
 
 const WRONG: &str = "ログイン名またはパスワードが違います。";
+const WRONG_CODE: &str =
+    "確認コードが違うか、すでに使われています。認証アプリの新しいコードを入力してください。";
+const NO_TOTP: &str = "このアカウントには確認コード（二要素認証）が設定されていません。管理者に onshi admin operator totp での設定を依頼してください。";
 
 async fn login(
     StateOf(portal): StateOf<State>,
@@ -470,47 +509,71 @@ async fn login(
     let login: String = f.login.trim().chars().take(MAX_LOGIN_CHARS).collect();
     let address = addr.0.ip().to_string();
     let password = f.password.clone();
-    let login_for_work = login.clone();
-    let outcome = blocking(&portal, move |p| {
-        // A control character (NUL …) is in nobody's login: refused before the store.
-        if login_for_work.chars().any(char::is_control) {
-            return Ok(LoginOutcome::Refused(WRONG));
-        }
-        let db = p.store.portal();
-        let now = Utc::now();
-        let login_key = format!("operator:{login_for_work}");
-        let address_key = format!("address:{address}");
-        let checked = auth::check_login(p, &login_key, &address_key, &password, now, || {
-            Ok(db::operator_by_login(db, &login_for_work)?.map(|o| {
-                let hash = o.password_hash.clone();
-                (o, hash)
-            }))
-        })?;
-        let operator = match checked {
-            auth::Checked::Throttled => return Ok(LoginOutcome::Refused(THROTTLED)),
-            auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
-            auth::Checked::Ok(operator) => operator,
-        };
-        let id = auth::start_session(p, Role::Operator, operator.id, operator.session_epoch, now)?;
-        audit_login(db, operator.id, &address, now)?;
-        Ok(LoginOutcome::Ok(id))
-    })
-    .await?;
+    let outcome = login_operator(&portal, login.clone(), address, password, f.code.clone()).await?;
     match outcome {
         LoginOutcome::Ok(id) => Ok((
             [(header::SET_COOKIE, auth::session_cookie(&id))],
             Redirect::to("/portal/operator/"),
         )
             .into_response()),
-        LoginOutcome::Refused(m) => {
-            let status = if m == THROTTLED {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            Ok((status, respond(login_page(&f.csrf, &login, Some(m)))).into_response())
+        refused => {
+            let (status, m) = refused
+                .refusal()
+                .unwrap_or((StatusCode::UNAUTHORIZED, WRONG.to_owned()));
+            Ok((status, respond(login_page(&f.csrf, &login, Some(&m)))).into_response())
         }
     }
+}
+
+/// An operator's login: throttled password check (the operators' own buckets), then the TOTP
+/// code (RFC 6238, one step either side, each step once), then a session and the audit.
+async fn login_operator(
+    portal: &State,
+    login: String,
+    address: String,
+    password: zeroize::Zeroizing<String>,
+    code: String,
+) -> Result<LoginOutcome, PageError> {
+    // A control character (NUL …) is in nobody's login: refused before the store.
+    if login.chars().any(char::is_control) {
+        return Ok(LoginOutcome::Refused(WRONG));
+    }
+    let now = Utc::now();
+    let limits = auth::Bucket::Operator.limits(&portal.settings, &login, &address);
+    let (login_key, address_key) = (limits[0].key.clone(), limits[1].key.clone());
+    let find_login = login.clone();
+    let checked = auth::check_login(portal, limits, password, now, move |p| {
+        Ok(
+            db::operator_by_login(p.store.portal(), &find_login)?.map(|o| {
+                let hash = o.password_hash.clone();
+                (o, hash)
+            }),
+        )
+    })
+    .await?;
+    let operator = match checked {
+        auth::Checked::Throttled(seconds) => return Ok(LoginOutcome::Throttled(seconds)),
+        auth::Checked::Wrong => return Ok(LoginOutcome::Refused(WRONG)),
+        auth::Checked::Ok(operator) => operator,
+    };
+    blocking(portal, move |p| {
+        let db = p.store.portal();
+        // A wrong or replayed code leaves the attempt counted as a failure.
+        let Some(secret) = &operator.totp_secret else {
+            return Ok(LoginOutcome::Refused(NO_TOTP));
+        };
+        let Some(step) = crate::totp::matching_step(secret, &code, now) else {
+            return Ok(LoginOutcome::Refused(WRONG_CODE));
+        };
+        if !db::use_totp_step(db, operator.id, step)? {
+            return Ok(LoginOutcome::Refused(WRONG_CODE));
+        }
+        db::attempt_succeeded(db, &login_key, &address_key, now)?;
+        let id = auth::start_session(p, Role::Operator, operator.id, operator.session_epoch, now)?;
+        audit_login(db, operator.id, &address, now)?;
+        Ok(LoginOutcome::Ok(id))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1287,8 +1350,20 @@ mod tests {
                 address: "東京都".to_owned(),
                 phone: "0312345678".to_owned(),
             };
-            let added = db::add_account(store.portal(), clinic.id, &account, &[i as u8], now, now)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let added = db::add_account(
+                store.portal(),
+                clinic.id,
+                &account,
+                &[i as u8],
+                now,
+                &crate::mail::Outgoing {
+                    to: account.email.clone(),
+                    subject: "確認".to_owned(),
+                    body: "本文".to_owned(),
+                },
+                now,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             assert!(added);
         }
         (dir, store)

@@ -383,6 +383,10 @@ mod tests {
             service_url: "https://127.0.0.1:8443".to_owned(),
             smtp: None,
             max_terminals_per_clinic: 10,
+            hash_slots: 2,
+            hash_queue: 8,
+            registrations_per_address: 5,
+            worker_seconds: 5,
         }
     }
 
@@ -423,11 +427,7 @@ mod tests {
         let mut settings =
             settings("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
         settings.outbox = dir.path().join("outbox");
-        let portal = std::sync::Arc::new(Portal {
-            store: std::sync::Arc::from(store),
-            mailer: crate::mail::Mailer::Outbox(settings.outbox.clone()),
-            settings,
-        });
+        let portal = crate::state(std::sync::Arc::from(store), settings);
         World { _dir: dir, portal }
     }
 
@@ -456,6 +456,11 @@ mod tests {
             &account,
             &hash,
             now + chrono::Duration::hours(1),
+            &crate::mail::Outgoing {
+                to: account.email.clone(),
+                subject: "確認".to_owned(),
+                body: "本文".to_owned(),
+            },
             now,
         )
         .unwrap_or_else(|e| panic!("{e}"));

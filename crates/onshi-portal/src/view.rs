@@ -165,9 +165,21 @@ impl PageError {
     }
 }
 
+impl PageError {
+    /// 503: the portal is busy (its password-hashing pool is full); nothing was done.
+    pub fn busy() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "ただいま混み合っています。しばらく待ってから、もう一度お試しください。"
+                .to_owned(),
+        }
+    }
+}
+
 impl From<onshi_store::StoreError> for PageError {
     fn from(e: onshi_store::StoreError) -> Self {
-        Self::internal(e)
+        // Redacted as the server's errors are: no stored values, no database's quotes.
+        Self::internal(onshi_server::loggable(&e))
     }
 }
 
@@ -207,6 +219,43 @@ mod tests {
         assert_eq!(yen(52_800), "52,800円");
         assert_eq!(yen(1_234_567), "1,234,567円");
         assert_eq!(yen(-500), "-500円");
+    }
+
+    /// A store error's stored value (a name, a number) never reaches the log.
+    #[test]
+    fn store_errors_are_logged_redacted() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut v) = self.0.lock() {
+                    v.extend_from_slice(b);
+                }
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let e = PageError::from(onshi_store::StoreError::Corrupt {
+                column: "name",
+                value: "山田太郎".to_owned(),
+                reason: "not valid".to_owned(),
+            });
+            assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        });
+        let log = String::from_utf8_lossy(&sink.0.lock().map(|v| v.clone()).unwrap_or_default())
+            .into_owned();
+        assert!(log.contains("portal error"), "{log}");
+        assert!(!log.contains("山田太郎"), "{log}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! against SQLite and PostgreSQL.
 
 mod it {
+    mod abuse;
     mod claims;
     mod clinic;
     pub mod harness;

@@ -158,6 +158,15 @@ pub struct PortalConfig {
     pub failures_per_address: i64,
     /// The throttling window.
     pub throttle_minutes: i64,
+    /// Password hashes (argon2id, ~19 MiB each) the portal computes at once.
+    pub password_hash_slots: usize,
+    /// Password hashes that may wait for a slot; beyond that the portal answers 503.
+    pub password_hash_queue: usize,
+    /// Registrations allowed per client address within `throttle_minutes`.
+    pub registrations_per_address: i64,
+    /// How often the portal's background worker sends queued mail and removes registrations
+    /// left unconfirmed for 72 hours, in seconds.
+    pub worker_seconds: u64,
 }
 
 impl Default for PortalConfig {
@@ -180,6 +189,10 @@ impl Default for PortalConfig {
             failures_per_account: 5,
             failures_per_address: 20,
             throttle_minutes: 15,
+            password_hash_slots: 2,
+            password_hash_queue: 8,
+            registrations_per_address: 5,
+            worker_seconds: 5,
         }
     }
 }

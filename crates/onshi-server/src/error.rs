@@ -82,8 +82,8 @@ impl From<onshi_store::StoreError> for ApiError {
 
 /// A store error as it may be logged: without the values a database error can quote
 /// (PostgreSQL's messages and DETAIL may quote a row; a corrupt stored value may be a patient's
-/// name or number).
-fn loggable(e: &onshi_store::StoreError) -> String {
+/// name or number). The portal logs its store errors through this too.
+pub fn loggable(e: &onshi_store::StoreError) -> String {
     use onshi_store::StoreError;
     match e {
         StoreError::Postgres(pg) => match pg.as_db_error() {

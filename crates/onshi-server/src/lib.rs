@@ -25,5 +25,5 @@ pub mod serve;
 pub mod service;
 
 pub use config::ServerConfig;
-pub use error::ApiError;
+pub use error::{loggable, ApiError};
 pub use service::Service;

@@ -141,6 +141,15 @@ pub trait PortalDb: Send + Sync {
         &self,
         f: &mut dyn FnMut(&mut dyn PortalTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// Runs `f` in one read-only transaction: a consistent snapshot that takes no writer's
+    /// lock (on SQLite neither the in-process writer queue nor the database's write lock, so a
+    /// page view never waits behind, or holds up, the checks' writes). A statement that would
+    /// write is refused.
+    fn portal_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn PortalTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Runs `f` in one transaction and returns what it returned.
@@ -150,6 +159,20 @@ pub fn transaction<T>(
 ) -> Result<T, StoreError> {
     let mut out = None;
     db.portal_tx(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Data("portal transaction ended without a result".into()))
+}
+
+/// Runs `f` in one read-only transaction (see [`PortalDb::portal_read`]) and returns what it
+/// returned.
+pub fn read<T>(
+    db: &dyn PortalDb,
+    mut f: impl FnMut(&mut dyn PortalTx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut out = None;
+    db.portal_read(&mut |tx| {
         out = Some(f(tx)?);
         Ok(())
     })?;

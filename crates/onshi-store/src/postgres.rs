@@ -239,6 +239,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     (
+        4,
+        "-- The portal's mail, queued in the request's transaction and sent by a background worker
+    -- (retried with back-off); a row goes once sent, or keeps failed_at when given up.
+    CREATE TABLE portal_mail_queue (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        recipient text NOT NULL,
+        subject text NOT NULL,
+        body text NOT NULL,
+        created_at bigint NOT NULL,
+        next_attempt_at bigint NOT NULL,
+        attempts bigint NOT NULL DEFAULT 0,
+        last_error text,
+        failed_at bigint
+    );
+    CREATE INDEX portal_mail_queue_due ON portal_mail_queue (next_attempt_at);
+    -- An operator's second factor: the TOTP secret (RFC 6238) and the last time step used, so a
+    -- code is not accepted twice.
+    ALTER TABLE portal_operators ADD COLUMN totp_secret bytea;
+    ALTER TABLE portal_operators ADD COLUMN totp_last_step bigint;",
+    ),
+    (
         5,
         "-- The audit chain's hashes become HMAC-SHA-256 under a key kept outside the database
     -- (the server's audit.key). A terminal's records written before (plain SHA-256) are its

@@ -240,6 +240,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     (
+        4,
+        "-- The portal's mail, queued in the request's transaction and sent by a background worker
+    -- (retried with back-off); a row goes once sent, or keeps failed_at when given up.
+    CREATE TABLE portal_mail_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at INTEGER
+    );
+    CREATE INDEX portal_mail_queue_due ON portal_mail_queue (next_attempt_at);
+    -- An operator's second factor: the TOTP secret (RFC 6238) and the last time step used, so a
+    -- code is not accepted twice.
+    ALTER TABLE portal_operators ADD COLUMN totp_secret BLOB;
+    ALTER TABLE portal_operators ADD COLUMN totp_last_step INTEGER;",
+    ),
+    (
         5,
         "-- The audit chain's hashes become HMAC-SHA-256 under a key kept outside the database
     -- (the server's audit.key). A terminal's records written before (plain SHA-256) are its

@@ -110,6 +110,15 @@ pub enum OperatorCommand {
         #[arg(long)]
         name: String,
     },
+    /// Make a new TOTP secret (second factor) for an operator: a lost phone, or an operator
+    /// made before TOTP. The old codes stop working; the operator is logged out everywhere.
+    Totp {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The login name.
+        #[arg(long)]
+        login: String,
+    },
 }
 
 /// `onshi admin clinic …`.
@@ -328,7 +337,7 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Operator(OperatorCommand::Add { store, login, name }) => {
             let password = crate::card::read_secret("パスワード（10文字以上）: ")?;
-            let id = onshi_portal::operator::add_operator(
+            let added = onshi_portal::operator::add_operator(
                 store.open()?.as_ref(),
                 login,
                 name,
@@ -336,10 +345,24 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                 now,
             )
             .map_err(anyhow::Error::msg)?;
+            let uri = &added.otpauth_uri;
             print(
                 store.json,
-                serde_json::json!({"id": id, "login": login}),
-                format!("運用担当者を追加しました / operator added: {login}（ID {id}）"),
+                serde_json::json!({"id": added.id, "login": login, "otpauth_uri": uri}),
+                format!(
+                    "運用担当者を追加しました / operator added: {login}（ID {}）\n\
+                     認証アプリ（TOTP）にこの URI を登録してください。ログインのたびに6桁の確認コードを使います / add this to an authenticator app:\n{uri}",
+                    added.id
+                ),
+            );
+        }
+        AdminCommand::Operator(OperatorCommand::Totp { store, login }) => {
+            let uri = onshi_portal::operator::renew_totp(store.open()?.as_ref(), login, now)
+                .map_err(anyhow::Error::msg)?;
+            print(
+                store.json,
+                serde_json::json!({"login": login, "otpauth_uri": uri}),
+                format!("確認コード（TOTP）を作り直しました / new TOTP secret for {login}:\n{uri}"),
             );
         }
         AdminCommand::Terminal(TerminalCommand::Add { store, clinic }) => {

@@ -38,6 +38,8 @@ pub const SERVER_CA: &str =
 pub const FAILURES_PER_ACCOUNT: i64 = 3;
 /// Throttling of the test worlds.
 pub const FAILURES_PER_ADDRESS: i64 = 6;
+/// Registrations per address of the test worlds.
+pub const REGISTRATIONS_PER_ADDRESS: i64 = 20;
 
 /// What kind of world a test wants.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +81,8 @@ pub struct World {
     pub store: Arc<dyn ServiceStore>,
     /// The settings the portal got.
     pub settings: Settings,
+    /// The portal's state (its hashing pool, its mail transport).
+    pub portal: onshi_portal::State,
     /// Outbox, receipts (and the SQLite file).
     pub dir: tempfile::TempDir,
     _database: Option<Database>,
@@ -116,6 +120,11 @@ pub fn settings(dir: &Path, options: Options) -> Settings {
         service_url: SERVICE_URL.to_owned(),
         smtp: None,
         max_terminals_per_clinic: onshi_server::config::DEFAULT_MAX_TERMINALS_PER_CLINIC,
+        hash_slots: 2,
+        // Tests send bursts of concurrent logins; the pool's refusal has a test of its own.
+        hash_queue: 64,
+        registrations_per_address: REGISTRATIONS_PER_ADDRESS,
+        worker_seconds: 5,
     }
 }
 
@@ -170,12 +179,14 @@ impl World {
             onshi_store::open_service(&url).unwrap_or_else(|e| panic!("{engine} {url}: {e}")),
         );
         let settings = settings(dir.path(), options);
-        let app = onshi_portal::router(store.clone(), settings.clone());
+        let portal = onshi_portal::state(store.clone(), settings.clone());
+        let app = onshi_portal::app(portal.clone());
         Self {
             engine,
             app,
             store,
             settings,
+            portal,
             dir,
             _database: database,
         }
@@ -186,8 +197,14 @@ impl World {
         Browser::new(self, "192.0.2.10:40000")
     }
 
-    /// Every mail in the outbox, oldest first.
+    /// Runs the background worker's round now (as its timer would): queued mail is sent.
+    pub fn deliver(&self) -> onshi_portal::mail::Delivery {
+        sync(|| self.portal.background_round(Utc::now()).unwrap())
+    }
+
+    /// Every mail in the outbox, oldest first (after the worker's round).
     pub fn mails(&self) -> Vec<Mail> {
+        self.deliver();
         let Ok(entries) = std::fs::read_dir(&self.settings.outbox) else {
             return Vec::new();
         };
@@ -714,6 +731,24 @@ pub fn operator(world: &World) -> i64 {
             Utc::now(),
         )
         .unwrap()
+        .id
+    })
+}
+
+/// The test operator's TOTP code now; the step last used is forgotten first, so that a test
+/// may log in more than once within 30 seconds (replay has its own test).
+pub fn operator_code(world: &World) -> String {
+    sync(|| {
+        onshi_store::portal::transaction(world.store.portal(), |tx| {
+            tx.execute("UPDATE portal_operators SET totp_last_step = NULL", &[])
+        })
+        .unwrap();
+        let secret = onshi_portal::db::operator_by_login(world.store.portal(), OPERATOR_LOGIN)
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap();
+        onshi_portal::totp::code(&secret, onshi_portal::totp::step(Utc::now()))
     })
 }
 
@@ -756,11 +791,16 @@ pub async fn operator_browser(world: &World) -> Browser {
     let id = operator(world);
     let mut browser = Browser::new(world, "198.51.100.7:50000");
     if has_route("POST", "/portal/operator/login") {
+        let code = operator_code(world);
         let page = browser
             .submit(
                 "/portal/operator/login",
                 "/portal/operator/login",
-                &[("login", OPERATOR_LOGIN), ("password", OPERATOR_PASSWORD)],
+                &[
+                    ("login", OPERATOR_LOGIN),
+                    ("password", OPERATOR_PASSWORD),
+                    ("code", &code),
+                ],
             )
             .await;
         assert!(
@@ -771,11 +811,7 @@ pub async fn operator_browser(world: &World) -> Browser {
         );
         assert!(browser.jar.contains_key(SESSION_COOKIE));
     } else {
-        let portal = onshi_portal::Portal {
-            store: world.store.clone(),
-            settings: world.settings.clone(),
-            mailer: onshi_portal::mail::Mailer::Outbox(world.settings.outbox.clone()),
-        };
+        let portal = world.portal.clone();
         let session = sync(|| {
             let epoch = onshi_portal::db::operator(world.store.portal(), id)
                 .unwrap()

@@ -687,7 +687,7 @@ fn a_successful_login_clears_the_accounts_failures() {
                 .expect_redirect("/portal/home");
             raw(
                 &world,
-                "DELETE FROM portal_login_failures WHERE throttle_key LIKE 'address:%'",
+                "DELETE FROM portal_login_failures WHERE throttle_key LIKE '%address:%'",
             );
         }
     });

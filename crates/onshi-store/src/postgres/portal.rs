@@ -94,4 +94,17 @@ impl PortalDb for PgStore {
             Ok(())
         })
     }
+
+    fn portal_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn PortalTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            // READ ONLY: PostgreSQL refuses a write in it.
+            let mut tx = conn.client.build_transaction().read_only(true).start()?;
+            f(&mut Tx(&mut tx))?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
 }

@@ -119,10 +119,23 @@ async fn login_clinic(c: &Client, base: &str) {
     text(c, "#clinic-name", "さくら接骨院").await;
 }
 
-async fn login_operator(c: &Client, base: &str) {
+/// The operator's TOTP code for a login: of a step not used before (a code is accepted once).
+fn totp_code(secret: &[u8], last_step: &mut i64) -> String {
+    loop {
+        let step = onshi_portal::totp::step(chrono::Utc::now());
+        if step > *last_step {
+            *last_step = step;
+            return onshi_portal::totp::code(secret, step);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+async fn login_operator(c: &Client, base: &str, code: &str) {
     c.goto(&format!("{base}/operator/login")).await.unwrap();
     fill(c, "#login", "operator1").await;
     fill(c, "#password", OPERATOR_PASSWORD).await;
+    fill(c, "#code", code).await;
     click(
         c,
         "form[action=\"/portal/operator/login\"] button[type=\"submit\"]",
@@ -167,8 +180,8 @@ async fn arrived(c: &Client, path: &str) {
 }
 
 /// The operator finds the clinic's application and approves it.
-async fn approve_application(c: &Client, base: &str, clinic: &str) {
-    login_operator(c, base).await;
+async fn approve_application(c: &Client, base: &str, clinic: &str, code: &str) {
+    login_operator(c, base, code).await;
     text(c, "#count-applied", "1").await;
     screenshot(c, "portal-operator-dashboard.png").await;
     c.goto(&format!("{base}/operator/clinics?status=applied"))
@@ -275,6 +288,14 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
+    // The second factor: the secret of the otpauth:// URI the command printed.
+    let printed = String::from_utf8_lossy(&added.stdout).into_owned();
+    let secret = printed
+        .lines()
+        .find(|l| l.starts_with("otpauth://totp/"))
+        .and_then(onshi_portal::totp::secret_of_uri)
+        .unwrap_or_else(|| panic!("no otpauth:// URI printed:\n{printed}"));
+    let mut last_step = 0_i64;
 
     let listen = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -348,7 +369,7 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
 
         // The operator approves (another browser profile would do as well: one at a time here).
         logout_clinic(&c).await;
-        approve_application(&c, &base, "さくら接骨院").await;
+        approve_application(&c, &base, "さくら接骨院", &totp_code(&secret, &mut last_step)).await;
 
         // The clinic creates a terminal: the code once, the settings file.
         login_clinic(&c, &base).await;
@@ -459,7 +480,7 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         logout_clinic(&c).await;
 
         // The operator reviews it (the receipts are there), approves 41,000円, exports the CSV.
-        login_operator(&c, &base).await;
+        login_operator(&c, &base, &totp_code(&secret, &mut last_step)).await;
         c.goto(&format!("{base}/operator/claims")).await.unwrap();
         text(&c, "#claims-table", "さくら接骨院").await;
         click(&c, "#claims-table a[href^=\"/portal/operator/claims/\"]").await;
