@@ -13,6 +13,7 @@ pub mod admin;
 pub mod api;
 pub mod challenge;
 pub mod config;
+pub mod doctor;
 mod error;
 pub mod limit;
 pub mod logging;

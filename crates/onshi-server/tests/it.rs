@@ -3,6 +3,8 @@
 
 mod it {
     mod checks;
+    #[cfg(unix)]
+    mod files;
     pub mod harness;
     mod ops;
 }
