@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -302,14 +302,16 @@ fn locked(status: StatusCode, why: &str) -> Response {
     (status, Html(view::locked(why).into_string())).into_response()
 }
 
-#[derive(Deserialize)]
-struct LoginQuery {
-    k: Option<String>,
-}
-
 /// `/login?k=KEY`: the one-time key, exchanged once for the cookie, then spent.
-async fn login(State(ui): State<Arc<Ui>>, Query(query): Query<LoginQuery>) -> Response {
-    let given = query.k.unwrap_or_default();
+async fn login(State(ui): State<Arc<Ui>>, uri: axum::http::Uri) -> Response {
+    // The key is hex: no percent-decoding needed; anything else simply does not match.
+    let given = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "k")
+        .map_or("", |(_, value)| value);
     let spent = {
         let mut key = lock(&ui.login_key);
         match key.as_deref() {
