@@ -772,6 +772,9 @@ mod tests {
         assert!(config.rececon.output.ends_with("out2"));
         assert_eq!(config.rececon.encoding, Encoding::ShiftJis);
         // The page cannot widen the roots: they stay what the file says.
-        assert_eq!(config.rececon.allowed_output_roots, [data.clone()]);
+        assert_eq!(
+            config.rececon.allowed_output_roots,
+            std::slice::from_ref(&data)
+        );
     }
 }
