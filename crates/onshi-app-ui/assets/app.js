@@ -2,13 +2,14 @@
 // changes, and sends what staff and patients press. No framework: the server renders the HTML.
 "use strict";
 
-const token = document.querySelector('meta[name="onshi-token"]').content;
 let shownSeq = 0;
 let pin = "";
 let busy = false;
 
 async function api(path, body) {
-  const init = { headers: { "X-Onshi-Token": token } };
+  // The desk's cookie (HttpOnly, SameSite=Strict) goes with every same-origin fetch; the header
+  // is one a cross-site page cannot send without a preflight the desk never answers.
+  const init = { headers: { "X-Onshi-Desk": "1" }, credentials: "same-origin" };
   if (body !== undefined) {
     init.method = "POST";
     init.headers["Content-Type"] = "application/json";

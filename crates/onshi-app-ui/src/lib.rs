@@ -3,10 +3,13 @@
 //! screen with the clipboard copy, today's history with re-checks of 未確認 visits, and the
 //! settings (reader, output folder, encoding). The reader's state is shown live.
 //!
-//! The page talks to a small JSON API under `/api/`. Because any web site the browser visits
-//! could send requests to a loopback port, every API call must carry the token embedded in the
-//! page (`X-Onshi-Token`, which a cross-site request cannot read or set) and a `Host` that is
-//! this loopback address (against DNS rebinding).
+//! Who may use it: any process on the PC can reach a loopback port, so nothing is given away
+//! to whoever asks. Each launch makes a secret, printed on the command line as a one-time
+//! address (`http://127.0.0.1:8470/login?k=…`). Opening it once exchanges it for an `HttpOnly`,
+//! `SameSite=Strict` cookie (the key is then spent); the page and every call of its JSON API
+//! under `/api/` need that cookie, the page's own `X-Onshi-Desk` header (which a cross-site
+//! request cannot send) and a `Host` that is this loopback address (against DNS rebinding).
+//! Without the cookie the page says how to open the desk again.
 
 pub mod session;
 pub mod view;
@@ -45,10 +48,20 @@ pub struct UiOptions {
     pub reader: Option<ReaderSpec>,
 }
 
+/// The cookie that carries the desk's session.
+pub const COOKIE: &str = "onshi_desk";
+/// Where the one-time key is exchanged for the cookie (`/login?k=KEY`).
+pub const LOGIN_PATH: &str = "/login";
+/// The header every API call carries (a cross-site request cannot send it unasked).
+pub const DESK_HEADER: &str = "x-onshi-desk";
+
 struct Ui {
     data: PathBuf,
     session: Arc<Session>,
-    token: String,
+    /// This launch's one-time key; `None` once exchanged.
+    login_key: Mutex<Option<String>>,
+    /// The cookie's value, once the key was exchanged.
+    cookie: Mutex<Option<String>>,
     /// `Host` values the page may use.
     hosts: Vec<String>,
     /// The reader given on the command line, if any.
@@ -77,7 +90,7 @@ pub enum UiError {
     NotLoopback(SocketAddr),
     /// The data directory is not enrolled or unreadable.
     App(onshi_app::AppError),
-    /// The random token could not be made.
+    /// The launch's secret could not be made.
     Random(String),
 }
 
@@ -93,61 +106,99 @@ impl std::fmt::Display for UiError {
 
 impl std::error::Error for UiError {}
 
-/// The desk's router for a listener bound to `local` (loopback).
-pub fn router(options: UiOptions, local: SocketAddr) -> Result<Router, UiError> {
-    if !local.ip().is_loopback() {
-        return Err(UiError::NotLoopback(local));
-    }
-    AppConfig::load(&options.data).map_err(UiError::App)?;
+/// 32 random bytes, hex.
+fn secret() -> Result<String, UiError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| UiError::Random(e.to_string()))?;
-    let port = local.port();
-    let ui = Arc::new(Ui {
-        session: Session::new(options.data.clone()),
-        data: options.data,
-        token: hex::encode(bytes),
-        hosts: vec![
-            format!("127.0.0.1:{port}"),
-            format!("localhost:{port}"),
-            format!("[::1]:{port}"),
-        ],
-        reader_override: options.reader,
-        banner: Mutex::new(None),
-    });
-    spawn_renewal(ui.clone());
-    let api = Router::new()
-        .route("/api/status", get(status))
-        .route("/api/check", post(check))
-        .route("/api/recheck", post(recheck))
-        .route("/api/pin", post(pin))
-        .route("/api/cancel", post(cancel))
-        .route("/api/history", get(history))
-        .route("/api/settings", get(settings).post(save_settings))
-        .layer(axum::middleware::from_fn_with_state(
-            ui.clone(),
-            require_token,
-        ));
-    Ok(Router::new()
-        .route("/", get(page))
-        .route("/app.js", get(script))
-        .route("/app.css", get(style))
-        .merge(api)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))
-        .with_state(ui))
+    Ok(hex::encode(bytes))
 }
 
-/// Serves the desk on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    options: UiOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let app = router(options, listener.local_addr()?)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Compares two secrets in constant time.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The desk of one launch: its routes and the one-time address that opens it.
+pub struct Desk {
+    router: Router,
+    login_url: String,
+}
+
+impl Desk {
+    /// The desk for a listener bound to `local` (loopback), with a new one-time key.
+    pub fn new(options: UiOptions, local: SocketAddr) -> Result<Self, UiError> {
+        if !local.ip().is_loopback() {
+            return Err(UiError::NotLoopback(local));
+        }
+        AppConfig::load(&options.data).map_err(UiError::App)?;
+        let key = secret()?;
+        let port = local.port();
+        let login_url = format!("http://{local}{LOGIN_PATH}?k={key}");
+        let ui = Arc::new(Ui {
+            session: Session::new(options.data.clone()),
+            data: options.data,
+            login_key: Mutex::new(Some(key)),
+            cookie: Mutex::new(None),
+            hosts: vec![
+                format!("127.0.0.1:{port}"),
+                format!("localhost:{port}"),
+                format!("[::1]:{port}"),
+            ],
+            reader_override: options.reader,
+            banner: Mutex::new(None),
+        });
+        spawn_renewal(ui.clone());
+        let api = Router::new()
+            .route("/api/status", get(status))
+            .route("/api/check", post(check))
+            .route("/api/recheck", post(recheck))
+            .route("/api/pin", post(pin))
+            .route("/api/cancel", post(cancel))
+            .route("/api/history", get(history))
+            .route("/api/settings", get(settings).post(save_settings))
+            .layer(axum::middleware::from_fn_with_state(
+                ui.clone(),
+                require_cookie,
+            ));
+        let router = Router::new()
+            .route("/", get(page))
+            .route(LOGIN_PATH, get(login))
+            .route("/app.js", get(script))
+            .route("/app.css", get(style))
+            .merge(api)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))
+            .with_state(ui);
+        Ok(Self { router, login_url })
+    }
+
+    /// The one-time address to open in the browser (`http://127.0.0.1:8470/login?k=…`): print
+    /// it to the person who started the desk, nowhere else.
+    pub fn login_url(&self) -> &str {
+        &self.login_url
+    }
+
+    /// The routes (for tests without a socket).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves the desk on `listener` (the one `local` was taken from) until `shutdown`
+    /// resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Renews the terminal's certificate when fewer than 30 days are left: at start, then hourly.
@@ -212,29 +263,88 @@ async fn guard(State(ui): State<Arc<Ui>>, request: Request, next: Next) -> Respo
     response
 }
 
-/// The API: only with the page's token.
-async fn require_token(
+/// Whether the request carries the cookie the one-time key was exchanged for.
+fn has_cookie(ui: &Ui, headers: &HeaderMap) -> bool {
+    let Some(expected) = lock(&ui.cookie).clone() else {
+        return false;
+    };
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(name, value)| name == COOKIE && same(value.as_bytes(), expected.as_bytes()))
+}
+
+/// The API: only with the desk's cookie and the page's header.
+async fn require_cookie(
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let given = headers.get("x-onshi-token").map(|v| v.as_bytes());
-    // Compared in constant time: the token is the page's only credential.
-    let ok = given.is_some_and(|g| {
-        g.len() == ui.token.len()
-            && g.iter()
-                .zip(ui.token.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if ok {
+    let from_page = headers
+        .get(DESK_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    if from_page && has_cookie(&ui, &headers) {
         next.run(request).await
     } else {
         refuse(
             StatusCode::FORBIDDEN,
-            "この操作は受付画面からだけ行えます。画面を開き直してください。",
+            "この操作は受付画面からだけ行えます。受付画面を開き直すには、onshi app ui を起動し直し、表示された新しいアドレスを開いてください。",
         )
+    }
+}
+
+/// The page without the cookie: how to open the desk again.
+fn locked(status: StatusCode, why: &str) -> Response {
+    (status, Html(view::locked(why).into_string())).into_response()
+}
+
+/// `/login?k=KEY`: the one-time key, exchanged once for the cookie, then spent.
+async fn login(State(ui): State<Arc<Ui>>, uri: axum::http::Uri) -> Response {
+    // The key is hex: no percent-decoding needed; anything else simply does not match.
+    let given = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "k")
+        .map_or("", |(_, value)| value);
+    let spent = {
+        let mut key = lock(&ui.login_key);
+        match key.as_deref() {
+            Some(k) if same(k.as_bytes(), given.as_bytes()) => {
+                *key = None;
+                true
+            }
+            _ => false,
+        }
+    };
+    if !spent {
+        tracing::warn!(target: "onshi_app_ui", "a spent or wrong one-time desk address was opened");
+        return locked(
+            StatusCode::FORBIDDEN,
+            "このアドレスはもう使われたか、正しくありません（受付画面のアドレスは一度しか使えません）。",
+        );
+    }
+    let value = match secret() {
+        Ok(v) => v,
+        Err(e) => return locked(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    *lock(&ui.cookie) = Some(value.clone());
+    let cookie = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/");
+    match HeaderValue::from_str(&cookie) {
+        Ok(cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, HeaderValue::from_static("/")),
+                (header::SET_COOKIE, cookie),
+            ],
+        )
+            .into_response(),
+        Err(_) => locked(StatusCode::INTERNAL_SERVER_ERROR, "クッキーを作れません。"),
     }
 }
 
@@ -242,9 +352,15 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "ok": false, "message": message }))).into_response()
 }
 
-async fn page(State(ui): State<Arc<Ui>>) -> Response {
+async fn page(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
+    if !has_cookie(&ui, &headers) {
+        return locked(
+            StatusCode::UNAUTHORIZED,
+            "この受付画面は、起動したときに表示されたアドレスから開いてください。",
+        );
+    }
     match AppConfig::load(&ui.data) {
-        Ok(config) => Html(view::page(&ui.token, &config.account).into_string()).into_response(),
+        Ok(config) => Html(view::page(&config.account).into_string()).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html(format!(
@@ -413,24 +529,33 @@ async fn save_settings(State(ui): State<Arc<Ui>>, Json(body): Json<SettingsBody>
                 .to_owned(),
         );
     }
-    let writable = tokio::task::spawn_blocking({
-        let output = output.clone();
-        move || {
-            std::fs::create_dir_all(&output)?;
-            tempfile_probe(&output)
-        }
-    })
-    .await;
-    if !matches!(writable, Ok(Ok(()))) {
-        return bad(format!(
-            "出力先フォルダー {} に書き込めません。フォルダーの場所と権限を確認してください。",
-            output.display()
-        ));
-    }
     let mut config = match AppConfig::load_file(&ui.data) {
         Ok(c) => c,
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.message_ja()),
     };
+    // Only under a root the settings file allows, checked before anything is created there,
+    // and again once the folder exists (a link made meanwhile does not lead out).
+    let roots = config.rececon.output_roots(&ui.data);
+    let allowed = tokio::task::spawn_blocking({
+        let (output, roots) = (output.clone(), roots.clone());
+        move || -> Result<(), String> {
+            onshi_app::data::allowed_output(&output, &roots).map_err(|e| e.message_ja())?;
+            std::fs::create_dir_all(&output).map_err(|_| String::new())?;
+            onshi_app::data::allowed_output(&output, &roots).map_err(|e| e.message_ja())?;
+            tempfile_probe(&output).map_err(|_| String::new())
+        }
+    })
+    .await;
+    match allowed {
+        Ok(Ok(())) => {}
+        Ok(Err(refused)) if !refused.is_empty() => return bad(refused),
+        _ => {
+            return bad(format!(
+                "出力先フォルダー {} に書き込めません。フォルダーの場所と権限を確認してください。",
+                output.display()
+            ))
+        }
+    }
     config.reader = Some(reader.to_string());
     config.rececon.output = output;
     config.rececon.encoding = encoding;
@@ -453,4 +578,203 @@ fn tempfile_probe(dir: &std::path::Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".onshi-probe-{}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(probe)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    const LOCAL: &str = "127.0.0.1:8470";
+
+    fn enrolled(dir: &std::path::Path) {
+        AppConfig {
+            server: "https://127.0.0.1:1".into(),
+            account: "W0000001".into(),
+            rececon: onshi_app::data::RececonConfig {
+                output: dir.join("rececon"),
+                encoding: Encoding::Utf8,
+                allowed_output_roots: vec![dir.to_path_buf()],
+            },
+            reader: None,
+        }
+        .save(dir)
+        .unwrap();
+    }
+
+    fn desk(dir: &std::path::Path) -> Desk {
+        enrolled(dir);
+        let options = UiOptions {
+            data: dir.to_path_buf(),
+            reader: None,
+        };
+        Desk::new(options, LOCAL.parse().unwrap()).unwrap()
+    }
+
+    async fn send(
+        router: &Router,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, LOCAL)
+            .header(DESK_HEADER, "1");
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        let request = match body {
+            Some(b) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// Finding 7: nothing on the page or the API without the cookie that only the one-time
+    /// address gives, once.
+    #[tokio::test]
+    async fn the_desk_opens_only_through_its_one_time_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = desk(dir.path());
+        let router = desk.router();
+        let url = desk.login_url().to_owned();
+        let prefix = format!("http://{LOCAL}/login?k=");
+        assert!(url.starts_with(&prefix), "{url}");
+        let key = url.strip_prefix(&prefix).unwrap().to_owned();
+        assert_eq!(key.len(), 64);
+        let login = format!("/login?k={key}");
+
+        // Without the cookie: the page says how to open the desk again, the API refuses.
+        let (status, headers, body) = send(&router, "GET", "/", None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body.contains("onshi app ui") && body.contains("一度"),
+            "{body}"
+        );
+        assert!(!body.contains(&key));
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        for path in ["/api/history", "/api/settings", "/api/status"] {
+            let (status, _, body) = send(&router, "GET", path, None, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(body.contains("onshi app ui"), "{body}");
+        }
+        // A wrong key spends nothing.
+        let (status, headers, body) = send(&router, "GET", "/login?k=00", None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!headers.contains_key(header::SET_COOKIE));
+        assert!(body.contains("一度しか使えません"), "{body}");
+        let (status, _, _) = send(&router, "GET", "/login", None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // The key, once: an HttpOnly, SameSite=Strict cookie and back to the page.
+        let (status, headers, _) = send(&router, "GET", &login, None, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/");
+        let set = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().unwrap().to_owned();
+        assert!(cookie.starts_with(&format!("{COOKIE}=")));
+        assert!(!cookie.contains(&key));
+        // Spent: a second use (another process that read the address) gets nothing.
+        let (status, headers, _) = send(&router, "GET", &login, None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!headers.contains_key(header::SET_COOKIE));
+
+        let (status, _, page) = send(&router, "GET", "/", Some(&cookie), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("W0000001") && page.contains("/app.js"));
+        let value = cookie.split_once('=').unwrap().1;
+        assert!(!page.contains(value) && !page.contains(&key));
+        let (status, _, _) = send(&router, "GET", "/api/history", Some(&cookie), None).await;
+        assert_eq!(status, StatusCode::OK);
+        // Another cookie value, or the cookie without the page's header, is refused.
+        let forged = format!("{COOKIE}={}", "0".repeat(64));
+        let (status, _, _) = send(&router, "GET", "/api/history", Some(&forged), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let request = axum::http::Request::builder()
+            .uri("/api/history")
+            .header(header::HOST, LOCAL)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        // Another Host (DNS rebinding) is refused even with the cookie.
+        let request = axum::http::Request::builder()
+            .uri("/")
+            .header(header::HOST, "attacker.example:8470")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+    }
+
+    /// Finding 7: the output folder set from the page only under a root `app.toml` allows.
+    #[tokio::test]
+    async fn the_output_folder_only_where_the_settings_file_allows() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("app");
+        std::fs::create_dir_all(&data).unwrap();
+        let desk = desk(&data);
+        let router = desk.router();
+        let login = desk
+            .login_url()
+            .strip_prefix(&format!("http://{LOCAL}"))
+            .unwrap()
+            .to_owned();
+        let (_, headers, _) = send(&router, "GET", &login, None, None).await;
+        let set = headers[header::SET_COOKIE].to_str().unwrap();
+        let cookie = set.split(';').next().unwrap().to_owned();
+
+        let outside = root.path().join("outside/rececon");
+        for folder in [outside.clone(), data.join("../outside/rececon")] {
+            let body = json!({"reader": "pcsc", "output": folder, "encoding": "utf-8"});
+            let (status, _, said) =
+                send(&router, "POST", "/api/settings", Some(&cookie), Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{said}");
+            assert!(
+                said.contains("許可された場所") && said.contains("allowed_output_roots"),
+                "{said}"
+            );
+        }
+        assert!(!root.path().join("outside").exists(), "created outside");
+        let config = AppConfig::load_file(&data).unwrap();
+        assert_eq!(config.rececon.output, data.join("rececon"));
+
+        let inside = data.join("out2");
+        let body = json!({"reader": "pcsc", "output": inside, "encoding": "shift_jis"});
+        let (status, _, said) =
+            send(&router, "POST", "/api/settings", Some(&cookie), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{said}");
+        let config = AppConfig::load_file(&data).unwrap();
+        assert!(config.rececon.output.ends_with("out2"));
+        assert_eq!(config.rececon.encoding, Encoding::ShiftJis);
+        // The page cannot widen the roots: they stay what the file says.
+        assert_eq!(
+            config.rececon.allowed_output_roots,
+            std::slice::from_ref(&data)
+        );
+    }
 }

@@ -22,15 +22,38 @@ fn mode_label(mode: Mode) -> &'static str {
     }
 }
 
-/// The whole page.
-pub fn page(token: &str, account: &str) -> Markup {
+/// The page shown without the desk's cookie, or for a spent or wrong one-time address: how to
+/// open the desk again. `why` is the first line.
+pub fn locked(why: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="onshi-token" content=(token);
+                title { "資格確認 受付 - onshi" }
+                link rel="stylesheet" href="/app.css";
+            }
+            body {
+                header { h1 { "オンライン資格確認（受付）" } }
+                main #locked {
+                    p.lead { (why) }
+                    p { "受付画面は、起動したときに表示される一度だけ使えるアドレス（http://127.0.0.1:8470/login?k=… のような形）から開きます。このアドレスは一度開くと使えなくなります。" }
+                    p { "開き直すには、受付アプリを止めて（Ctrl-C）、もう一度 " code { "onshi app ui --data データフォルダー" } " を実行し、表示された新しいアドレスをこのパソコンのブラウザーで開いてください。" }
+                }
+            }
+        }
+    }
+}
+
+/// The whole page.
+pub fn page(account: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ja" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "資格確認 受付 - onshi" }
                 link rel="stylesheet" href="/app.css";
                 script src="/app.js" defer {}
@@ -335,9 +358,9 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let page = page("t<o>k", "W<1>").into_string();
-        assert!(page.contains("t&lt;o&gt;k") && page.contains("W&lt;1&gt;"));
-        assert!(!page.contains("<o>"));
+        let page = page("W<1>").into_string();
+        assert!(page.contains("W&lt;1&gt;"));
+        assert!(!page.contains("<1>"));
     }
 
     #[test]

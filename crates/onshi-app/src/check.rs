@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use onshi_card::client::{sha256_digest_info, Client};
 use onshi_card::error::CardError;
 use onshi_card::{Pin, Transport};
-use onshi_model::{Date, Eligibility, QualificationValidity};
+use onshi_model::{Date, Eligibility, QualificationValidity, ReferenceNumber};
 use onshi_proto::{self as proto, CheckResponse, Mode};
 
 use crate::client::ServiceClient;
@@ -31,6 +31,8 @@ pub trait Desk {
 pub struct CheckOutcome {
     /// The answer as the service sent it.
     pub response: CheckResponse,
+    /// Its 照会番号, parsed: the only form of it that reaches a file name.
+    pub reference_number: ReferenceNumber,
     /// The visit date.
     pub visit: Date,
     /// The receipt-computer files written for it (and any character a Shift_JIS file could not
@@ -121,7 +123,7 @@ fn with_rececon_result<R>(
         eligibility: &eligibility,
         visit: outcome.visit,
         processed_at: now.with_timezone(&chrono::Local).naive_local(),
-        reference_number: &r.reference_number,
+        reference_number: &outcome.reference_number,
         processing_result_status: &r.processing_result_status,
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
@@ -248,7 +250,29 @@ async fn check_recording<T: Transport>(
         &visit_date,
     )
     .await;
-    let response = match asked {
+    settle(dir, &config, asked, mode, visit, now, recheck_of)
+}
+
+/// What follows the service's answer (or its failure): the 照会番号 parsed (anything but the
+/// issued form is a [`AppError::BadAnswer`]), the history entry, then the receipt-computer
+/// files. A failure is recorded as 未確認 (except on a re-check, whose entry stays 未確認) and
+/// nothing is written to the output folder.
+fn settle(
+    dir: &Path,
+    config: &AppConfig,
+    asked: Result<CheckResponse, AppError>,
+    mode: Mode,
+    visit: Date,
+    now: DateTime<Utc>,
+    recheck_of: Option<DateTime<Utc>>,
+) -> Result<CheckOutcome, AppError> {
+    let visit_date = visit.format("%Y%m%d").to_string();
+    let accepted = asked.and_then(|response| {
+        let reference_number = ReferenceNumber::parse(&response.reference_number)
+            .map_err(|e| AppError::BadAnswer(format!("照会番号: {}", e.message_ja())))?;
+        Ok((response, reference_number))
+    });
+    let (response, reference_number) = match accepted {
         Ok(r) => r,
         Err(e) => {
             // A failed re-check adds nothing: the original entry still says 未確認.
@@ -274,6 +298,7 @@ async fn check_recording<T: Transport>(
     };
     let outcome = CheckOutcome {
         response,
+        reference_number,
         visit,
         files: None,
     };
@@ -289,7 +314,7 @@ async fn check_recording<T: Transport>(
             },
             visit_date,
             validity: Some(outcome.response.qualification_validity.clone()),
-            reference_number: Some(outcome.response.reference_number.clone()),
+            reference_number: Some(outcome.reference_number.to_string()),
             name: outcome.name(),
             message: outcome.response.processing_result_message.clone(),
             recheck_of,
@@ -333,13 +358,28 @@ async fn ask<T: Transport>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    const REFERENCE: &str = "20260401003005ABCDEF12";
+
+    fn response(reference: &str) -> CheckResponse {
+        CheckResponse {
+            reference_number: reference.into(),
+            processing_result_status: "1".into(),
+            processing_result_code: None,
+            processing_result_message: None,
+            qualification_validity: "1".into(),
+            result_list: Vec::new(),
+        }
+    }
+
     fn outcome(status: &str, validity: &str) -> CheckOutcome {
         CheckOutcome {
+            reference_number: ReferenceNumber::parse(REFERENCE).unwrap(),
             response: CheckResponse {
-                reference_number: "R1".into(),
+                reference_number: REFERENCE.into(),
                 processing_result_status: status.into(),
                 processing_result_code: Some("W002".into()),
                 processing_result_message: Some("更新をお伝えください".into()),
@@ -361,10 +401,90 @@ mod tests {
         let text = outcome("2", "4").describe();
         assert!(text.contains("資格有効性\t該当資格なし"), "{text}");
         assert!(text.contains("処理結果\t異常終了"), "{text}");
-        assert!(text.contains("照会番号\tR1"), "{text}");
+        assert!(text.contains(&format!("照会番号\t{REFERENCE}")), "{text}");
         assert!(
             text.contains("メッセージ\t更新をお伝えください（W002）"),
             "{text}"
         );
+    }
+
+    fn config(dir: &Path) -> AppConfig {
+        AppConfig {
+            server: "https://127.0.0.1:1".into(),
+            account: "W0000001".into(),
+            rececon: RececonConfig {
+                output: dir.join(data::RECECON_DIR),
+                encoding: data::Encoding::Utf8,
+                allowed_output_roots: Vec::new(),
+            },
+            reader: None,
+        }
+    }
+
+    /// Finding 10: a 照会番号 that is not the issued form (a path, NUL, too long, or just
+    /// another shape) is a bad answer: a Japanese error, the visit 未確認, no file written.
+    #[test]
+    fn a_reference_number_not_issued_by_the_service_writes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let visit = onshi_model::date::parse_yyyymmdd("20260401").unwrap();
+        let now = DateTime::from_timestamp(1_775_000_000, 0).unwrap();
+        let long = "A".repeat(5000);
+        let bad = [
+            "../x",
+            "a/b",
+            "20260401003005ABCDEF\0x",
+            "../../../../etc/cron.d/x",
+            long.as_str(),
+            "R1",
+        ];
+        for (i, reference) in bad.iter().enumerate() {
+            let e = settle(
+                dir.path(),
+                &config,
+                Ok(response(reference)),
+                Mode::Visual,
+                visit,
+                now,
+                None,
+            )
+            .unwrap_err();
+            assert!(matches!(e, AppError::BadAnswer(_)), "{reference:?}: {e}");
+            assert!(e.is_service_error());
+            let ja = e.message_ja();
+            assert!(ja.contains("照会番号") && ja.contains("未確認"), "{ja}");
+            assert!(!ja.contains('\0') && ja.len() < 1000, "{ja}");
+            let entries = history::read(dir.path()).unwrap();
+            assert_eq!(entries.len(), i + 1);
+            assert_eq!(entries[i].status, Status::Unconfirmed);
+            assert!(entries[i].reference_number.is_none());
+        }
+        // Nothing reached (or left) the folder: not the output folder, not beside it.
+        assert!(!config.rececon.output.exists());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [data::HISTORY_FILE], "{names:?}");
+
+        // The issued form is written.
+        let done = settle(
+            dir.path(),
+            &config,
+            Ok(response(REFERENCE)),
+            Mode::Visual,
+            visit,
+            now,
+            None,
+        )
+        .unwrap();
+        assert_eq!(done.reference_number.as_str(), REFERENCE);
+        let files = done.files.unwrap();
+        assert_eq!(files.paths.len(), 3);
+        assert!(files
+            .paths
+            .iter()
+            .all(|p| p.parent() == Some(config.rececon.output.as_path())
+                && p.to_string_lossy().contains(REFERENCE)));
     }
 }

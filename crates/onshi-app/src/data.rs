@@ -52,6 +52,67 @@ pub struct RececonConfig {
     pub output: PathBuf,
     /// The files' encoding.
     pub encoding: Encoding,
+    /// The folders under which the desk's page may set `output` (`allowed_output_roots`); when
+    /// empty, the app's data directory and the user's home. Only this file widens it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_output_roots: Vec<PathBuf>,
+}
+
+impl RececonConfig {
+    /// The folders the desk's page may put the output under: `allowed_output_roots`, or the
+    /// data directory `dir` and the user's home.
+    pub fn output_roots(&self, dir: &Path) -> Vec<PathBuf> {
+        if !self.allowed_output_roots.is_empty() {
+            return self.allowed_output_roots.clone();
+        }
+        let mut roots = vec![dir.to_path_buf()];
+        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" });
+        if let Some(home) = home.filter(|h| !h.is_empty()) {
+            roots.push(PathBuf::from(home));
+        }
+        roots
+    }
+}
+
+/// `path` with its symbolic links resolved: the deepest part that exists, canonicalised, and
+/// the rest (which does not exist yet, so holds no link) appended. `None` for a relative path
+/// or one with `..`.
+fn resolve(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
+        return None;
+    }
+    let mut rest = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return Some(out);
+        }
+        rest.push(existing.file_name()?.to_owned());
+        existing = existing.parent()?;
+    }
+}
+
+/// Checks that the output folder `output` lies under one of `roots` (symbolic links resolved,
+/// no `..`), and returns it resolved. The refusal says in Japanese where it may go and how the
+/// settings file allows more.
+pub fn allowed_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, AppError> {
+    let refused = || AppError::OutputNotAllowed {
+        folder: output.display().to_string(),
+        roots: roots.iter().map(|r| r.display().to_string()).collect(),
+    };
+    let resolved = resolve(output).ok_or_else(refused)?;
+    let inside = roots
+        .iter()
+        .filter_map(|r| resolve(r))
+        .any(|root| resolved.starts_with(&root));
+    if inside {
+        Ok(resolved)
+    } else {
+        Err(refused())
+    }
 }
 
 /// `app.toml`.
@@ -152,6 +213,22 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), AppError> 
     write().map_err(|e| AppError::data(path, e))
 }
 
+/// Creates the data directory (and its parents) owner-only (0700) from the start, or narrows an
+/// existing one to 0700.
+pub fn create_private_dir(dir: &Path) -> Result<(), AppError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .and_then(|()| set_mode(dir, 0o700))
+        .map_err(|e| AppError::data(dir, e))
+}
+
 /// Sets a file's Unix permissions (nothing elsewhere).
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
@@ -202,4 +279,59 @@ fn finish_pending_renewal(dir: &Path) -> Result<(), AppError> {
         std::fs::remove_file(&key_new).map_err(|e| AppError::data(&key_new, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Finding 7: the output folder only under a root the settings file allows, with `..` and
+    /// symbolic links resolved first.
+    #[test]
+    fn the_output_folder_stays_under_an_allowed_root() {
+        let root = tempfile::tempdir().unwrap();
+        let allowed = root.path().join("allowed");
+        let outside = root.path().join("outside");
+        std::fs::create_dir_all(&allowed).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let roots = vec![allowed.clone()];
+
+        let ok = allowed_output(&allowed.join("rececon/new"), &roots).unwrap();
+        assert!(ok.starts_with(std::fs::canonicalize(&allowed).unwrap()));
+        assert!(allowed_output(&allowed, &roots).is_ok());
+
+        for bad in [
+            outside.join("rececon"),
+            allowed.join("../outside/x"),
+            PathBuf::from("relative/folder"),
+            PathBuf::from("/"),
+            root.path().join("allowed-not"),
+        ] {
+            let e = allowed_output(&bad, &roots).unwrap_err();
+            assert!(matches!(e, AppError::OutputNotAllowed { .. }), "{bad:?}");
+            let ja = e.message_ja();
+            assert!(ja.contains("許可された場所") && ja.contains("allowed_output_roots"));
+        }
+        #[cfg(unix)]
+        {
+            // A link inside the allowed root that points outside it does not widen it.
+            std::os::unix::fs::symlink(&outside, allowed.join("link")).unwrap();
+            assert!(allowed_output(&allowed.join("link/x"), &roots).is_err());
+        }
+
+        // The default roots: the data directory (and home); the settings file widens them.
+        let mut config = RececonConfig {
+            output: allowed.join("rececon"),
+            encoding: Encoding::Utf8,
+            allowed_output_roots: Vec::new(),
+        };
+        assert_eq!(config.output_roots(&allowed)[0], allowed);
+        config.allowed_output_roots = vec![outside.clone()];
+        assert_eq!(
+            config.output_roots(&allowed),
+            std::slice::from_ref(&outside)
+        );
+        assert!(allowed_output(&outside.join("x"), &config.output_roots(&allowed)).is_ok());
+    }
 }

@@ -161,9 +161,11 @@ fn data_dir(dir: &Path) -> Finding {
         );
     }
     let mut wrong = Vec::new();
+    let pending_key = dir.join(format!("{}{}", data::KEY_FILE, data::PENDING_SUFFIX));
     for (path, want) in [
         (dir.to_path_buf(), 0o700),
         (dir.join(data::KEY_FILE), 0o600),
+        (pending_key, 0o600),
         (dir.join(data::CONFIG_FILE), 0o600),
         (dir.join(data::HISTORY_FILE), 0o600),
     ] {
@@ -182,7 +184,12 @@ fn data_dir(dir: &Path) -> Finding {
     }
     let list: Vec<String> = wrong
         .iter()
-        .map(|(p, m, w)| format!("{} が {m:o}（正しくは {w:o}）", p.display()))
+        .map(|(p, m, w)| {
+            format!(
+                "{} が {m:04o}（正しくは {w:04o}） / is {m:04o} (want {w:04o})",
+                p.display()
+            )
+        })
         .collect();
     let commands: Vec<String> = wrong
         .iter()
@@ -191,11 +198,11 @@ fn data_dir(dir: &Path) -> Finding {
     Finding::fix(
         what::DATA,
         format!(
-            "ほかの利用者が読めるファイルがあります: {}",
+            "ほかの利用者が読めるファイルがあります / readable by others: {}",
             list.join("、")
         ),
         format!(
-            "次のコマンドで権限を直してください: {}",
+            "次のコマンドで権限を直してください / fix with: {}",
             commands.join(" && ")
         ),
     )

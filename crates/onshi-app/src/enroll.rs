@@ -74,8 +74,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
     }
     let url = ServerUrl::parse(&args.server)?;
     let mut client = ServiceClient::new(url.clone(), args.server_ca_pem.as_deref(), None)?;
-    std::fs::create_dir_all(dir).map_err(|e| AppError::data(dir, e))?;
-    data::set_mode(dir, 0o700).map_err(|e| AppError::data(dir, e))?;
+    data::create_private_dir(dir)?;
     let (key_pem, csr_pem) = key_and_csr()?;
     let key_file = dir.join(data::KEY_FILE);
     data::write_file(&key_file, key_pem.as_bytes(), 0o600)?;
@@ -106,6 +105,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
         rececon: RececonConfig {
             output: dir.join(data::RECECON_DIR),
             encoding: Encoding::Utf8,
+            allowed_output_roots: Vec::new(),
         },
         reader: None,
     };

@@ -27,6 +27,10 @@ pub enum AppError {
     /// The service answered something that is not the API's JSON.
     #[error("unexpected answer from the service: {0}")]
     Protocol(String),
+    /// The service answered the API's JSON, but a value in it is not in the form the service
+    /// issues (a 照会番号 that is no 照会番号): nothing is written from it.
+    #[error("bad answer from the service: {0}")]
+    BadAnswer(String),
     /// The card said no (wrong PIN, locked, no card, not a My Number card …).
     #[error(transparent)]
     Card(#[from] CardError),
@@ -46,6 +50,15 @@ pub enum AppError {
         file: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The output folder asked for lies outside the folders `app.toml` allows
+    /// (`[rececon] allowed_output_roots`).
+    #[error("{folder}: not under an allowed output root ({})", roots.join(", "))]
+    OutputNotAllowed {
+        /// The folder asked for.
+        folder: String,
+        /// The allowed roots.
+        roots: Vec<String>,
     },
     /// Staff cancelled the check, or the patient did not enter the PIN in time.
     #[error("the check was cancelled")]
@@ -84,6 +97,7 @@ impl AppError {
                 | Self::Refused { .. }
                 | Self::TerminalRefused(_)
                 | Self::Protocol(_)
+                | Self::BadAnswer(_)
         )
     }
 
@@ -95,6 +109,7 @@ impl AppError {
             Self::Refused { body, .. } => body.message.clone(),
             Self::TerminalRefused(_) => "この端末は資格確認サービスに受け付けられませんでした（端末の証明書が無効か期限切れです）。`onshi app renew` で更新するか、運用担当者に端末の再登録を依頼してください。".to_owned(),
             Self::Protocol(_) => "資格確認サービスから予期しない応答がありました。しばらくしてからもう一度お試しください。続く場合は運用担当者に連絡してください。".to_owned(),
+            Self::BadAnswer(why) => format!("資格確認サービスの応答が正しくありません（{why}）。この応答からはファイルを作っていません。今回の受付は「未確認」として履歴に残しました。続く場合は運用担当者に連絡してください。"),
             Self::Card(CardError::PinBlocked) => "暗証番号がロックされています。患者さんには、お住まいの市区町村の窓口で暗証番号の初期化（再設定）をするようお伝えください。今回は目視確認（--mode visual）で受付できます。".to_owned(),
             Self::Card(e @ CardError::WrongPin { .. }) => format!(
                 "{} 患者さんにもう一度入力していただくか、目視確認（--mode visual）で受付してください。",
@@ -105,6 +120,10 @@ impl AppError {
             Self::AlreadyEnrolled(dir) => format!("{dir} にはすでに登録済みの端末があります。登録し直す場合は別のフォルダーを指定してください。"),
             Self::NotEnrolled(dir) => format!("{dir} に端末の登録がありません。先に `onshi app enroll` で登録してください。"),
             Self::Data { file, reason } => format!("{file} を読み書きできません（{reason}）。"),
+            Self::OutputNotAllowed { folder, roots } => format!(
+                "出力先フォルダー {folder} は、設定ファイルで許可された場所の下にないため使えません。使える場所: {}。ほかの場所に出力するには、データフォルダーの app.toml の [rececon] allowed_output_roots にその場所を書き加えてください。",
+                roots.join("、")
+            ),
             Self::Cancelled => "確認を取りやめました。カードからは何も送っていません。".to_owned(),
             Self::Usage(m) => m.clone(),
             Self::Io(e) => format!("ファイルの読み書きに失敗しました（{e}）。"),

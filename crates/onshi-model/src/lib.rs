@@ -15,6 +15,7 @@ pub mod kana;
 pub mod person;
 pub mod ratio;
 pub mod record;
+pub mod reference;
 pub mod show;
 pub mod text;
 pub mod wareki;
@@ -31,6 +32,7 @@ pub use kana::Kana;
 pub use person::{Person, PersonId};
 pub use ratio::{BenefitRatio, ContributionRatio};
 pub use record::{ElderlyRecipientCertificateInfo, EligibilityRecord, RecordKey, RecordViolation};
+pub use reference::ReferenceNumber;
 pub use text::{Address, InsurerName, PersonName, PostNumber};
 
 /// A calendar date (no time zone: the visit date and every date of the result format).

@@ -83,7 +83,7 @@ fn block(t: &mut Text, c: &CheckResult<'_>, r: Option<&EligibilityRecord>) {
             t.item("負担割合", Some(&e.contribution_ratio.label()));
         }
     }
-    t.item("照会番号", Some(c.reference_number));
+    t.item("照会番号", Some(c.reference_number.as_str()));
 }
 
 /// The clipboard text of a check: one block per record (a block with only 確認日 and 照会番号

@@ -17,6 +17,9 @@ pub const PREFIX: &str = "OQSsiquc01res_face_";
 /// It matches `OQSsiquc01res_*.xml` and `OQSsiquc01res_face_.+_(\d{14})\.xml` (the 14 digits
 /// being the time of the check); the id part holds no `_`, so a reader splitting on `_` finds
 /// the time last.
+/// The 照会番号 comes from the service, so it is an [`onshi_model::ReferenceNumber`]: only the
+/// issued form (22 digits and upper-case hex), never a `/`, `..` or NUL that would leave the
+/// folder.
 pub fn file_stem(result: &CheckResult<'_>) -> String {
     format!(
         "{PREFIX}{}-{}_{}",

@@ -31,7 +31,10 @@ pub fn json(result: &CheckResult<'_>) -> String {
         _ => Vec::new(),
     };
     body.insert("ResultList".into(), Value::Array(list));
-    body.insert("ReferenceNumber".into(), json!(result.reference_number));
+    body.insert(
+        "ReferenceNumber".into(),
+        json!(result.reference_number.as_str()),
+    );
     let doc = json!({
         "MessageHeader": {
             "ProcessExecutionTime": result.processed_at.format("%Y%m%d%H%M%S").to_string(),

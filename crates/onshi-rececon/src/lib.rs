@@ -17,7 +17,7 @@ pub mod sjis;
 mod xml;
 
 use onshi_model::codes::ReferenceClassification;
-use onshi_model::Eligibility;
+use onshi_model::{Eligibility, ReferenceNumber};
 
 pub use clipboard::clipboard_text;
 pub use error::RececonError;
@@ -38,8 +38,9 @@ pub struct CheckResult<'a> {
     pub visit: Date,
     /// The local time of the check (ProcessExecutionTime).
     pub processed_at: chrono::NaiveDateTime,
-    /// 照会番号 (ReferenceNumber) the service gave the check.
-    pub reference_number: &'a str,
+    /// 照会番号 (ReferenceNumber) the service gave the check: only the issued form, so it is
+    /// safe in a file name.
+    pub reference_number: &'a ReferenceNumber,
     /// ProcessingResultStatus (`1` 正常終了, `2` 異常終了).
     pub processing_result_status: &'a str,
     /// ProcessingResultCode, when the service gave one.

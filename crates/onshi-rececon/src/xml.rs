@@ -63,13 +63,7 @@ pub(crate) fn check(result: &CheckResult<'_>) -> Result<(), RececonError> {
             reason: format!("10 digits expected, got {code:?}"),
         });
     }
-    let r = result.reference_number;
-    if r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(RececonError::BadValue {
-            field: "ReferenceNumber",
-            reason: format!("ASCII letters, digits or '-' expected, got {r:?}"),
-        });
-    }
+    // The ReferenceNumber is a parsed `onshi_model::ReferenceNumber`: nothing to check.
     Ok(())
 }
 
@@ -224,7 +218,9 @@ fn document(
                 w.create_element("ResultList").write_inner_content(|w| {
                     for r in &c.eligibility.records {
                         w.create_element("ResultOfQualificationConfirmation")
-                            .write_inner_content(|w| record(w, v, r, c.reference_number))?;
+                            .write_inner_content(|w| {
+                                record(w, v, r, c.reference_number.as_str())
+                            })?;
                     }
                     Ok(())
                 })?;

@@ -341,14 +341,15 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// Writes the configuration to `DIR/config.toml`.
+    /// Writes the configuration to `DIR/config.toml`, owner-only (0600) from its creation.
     pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
         let path = dir.join(CONFIG_FILE);
         let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        std::fs::write(&path, text).map_err(|e| ConfigError::Io { path, source: e })
+        crate::doctor::write_private(&path, text.as_bytes())
+            .map_err(|e| ConfigError::Io { path, source: e })
     }
 
     /// The store URL: the configured one, or the SQLite file in `dir`.

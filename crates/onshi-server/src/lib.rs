@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit_key;
 pub mod challenge;
 pub mod config;
+pub mod doctor;
 mod error;
 pub mod limit;
 pub mod logging;

@@ -15,8 +15,9 @@ use crate::config::{ServerConfig, JPKI_DIR};
 use crate::metrics::Metrics;
 use crate::{api, serve, Service};
 
-/// `onshi server init`: config, SQLite store, audit key, terminal CA, server CA and TLS
-/// certificate, and the trusted JPKI CA certificates copied in.
+/// `onshi server init`: config, SQLite store, audit key, terminal CA, server CA and TLS certificate, and the
+/// trusted JPKI CA certificates copied in; the directory 0700 and every file 0600 from the start
+/// (see [`crate::doctor`]).
 pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<ServerConfig, String> {
     if dir.join(crate::config::CONFIG_FILE).exists() {
         return Err(format!(
@@ -24,7 +25,11 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
             dir.display()
         ));
     }
-    std::fs::create_dir_all(dir.join(JPKI_DIR)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Owner-only from the start: the directory 0700, every file in it 0600 as it is created
+    // (the keys by the PKI, the config and JPKI CAs here, the SQLite file by the store).
+    crate::doctor::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::doctor::create_private_dir(&dir.join(JPKI_DIR))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     ServerPki::init(dir, now).map_err(|e| e.to_string())?;
     let mut config = ServerConfig::default();
     for (i, ca) in jpki_cas.iter().enumerate() {
@@ -36,7 +41,8 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
             )
         })?;
         let name = PathBuf::from(JPKI_DIR).join(format!("ca-{}.pem", i + 1));
-        std::fs::write(dir.join(&name), pem).map_err(|e| format!("{}: {e}", name.display()))?;
+        crate::doctor::write_private(&dir.join(&name), &pem)
+            .map_err(|e| format!("{}: {e}", name.display()))?;
         config.jpki_ca.push(name);
     }
     config.save(dir).map_err(|e| e.to_string())?;

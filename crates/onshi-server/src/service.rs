@@ -646,11 +646,12 @@ fn parse_date(field: &str, value: &str) -> Result<Date, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("{field}「{value}」: {}", e.message_ja())))
 }
 
-/// 照会番号: the time to the second and 8 random hex digits — unique, and sortable by time.
+/// 照会番号: the time to the second and 8 random hex digits — unique, and sortable by time
+/// ([`onshi_model::ReferenceNumber`], the one form the app accepts back).
 fn reference_number(now: DateTime<Utc>) -> String {
     let mut r = [0u8; 4];
     let _ = aws_lc_rs::rand::fill(&mut r);
-    format!("{}{}", now.format("%Y%m%d%H%M%S"), hex::encode_upper(r))
+    onshi_model::ReferenceNumber::issue(now, r).to_string()
 }
 
 fn warning_note(w: Option<&CardWarning>) -> Option<(&'static str, String)> {

@@ -5,6 +5,8 @@ mod it {
     mod card_links;
     mod checks;
     mod edge;
+    #[cfg(unix)]
+    mod files;
     pub mod harness;
     mod ops;
     mod revocation;

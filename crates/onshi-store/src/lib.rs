@@ -130,7 +130,15 @@ pub fn open_service(url: &str) -> Result<Box<dyn ServiceStore>, StoreError> {
 /// Opens (creating if needed) the SQLite store of a data directory, with the eligibility
 /// service's interface.
 pub fn open_service_data_dir(dir: &Path) -> Result<Box<dyn ServiceStore>, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        // Only the owner may enter: the store holds every insured person's records.
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| StoreError::Io {
         path: dir.to_path_buf(),
         source: e,
     })?;

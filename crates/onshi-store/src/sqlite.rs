@@ -379,6 +379,28 @@ fn upsert_sql(table: &str, columns: &[&str], key: &str) -> String {
     )
 }
 
+/// Creates the database file 0600 (owner only) before SQLite opens it, so it is never readable by
+/// others, not even for a moment; SQLite then creates its `-wal` and `-shm` files with the same
+/// mode as the database file. An existing file is left as it is (`onshi server doctor` says
+/// when its mode is wrong).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -437,6 +459,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens or creates the store file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path)?;
         let mut first = connect(path)?;
         migrate(&mut first)?;
         let owned = path.to_path_buf();

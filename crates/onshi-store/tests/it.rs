@@ -3,6 +3,7 @@
 mod it {
     pub mod common;
     mod eligibility;
+    mod files;
     mod import;
     mod service;
 }

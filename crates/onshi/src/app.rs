@@ -109,7 +109,9 @@ pub enum AppCommand {
     },
     /// The reception desk's web page: PIN pad, 目視, results, today's history, settings.
     ///
-    /// Served on this computer only (loopback); open the printed address in the browser.
+    /// Served on this computer only (loopback). Prints a one-time address
+    /// (`http://127.0.0.1:8470/login?k=…`): opening it once gives that browser the desk's cookie;
+    /// to open the desk again, start `onshi app ui` again.
     /// Renews the terminal's certificate by itself when fewer than 30 days are left.
     Ui {
         /// The app's data directory.
@@ -424,9 +426,13 @@ fn ui(data: &Path, listen: std::net::SocketAddr, reader: Option<&str>) -> anyhow
             anyhow::anyhow!("{listen} で待ち受けできません（{e}）。--listen で別のポートを指定してください / cannot listen")
         })?;
         let addr = listener.local_addr()?;
-        println!("受付画面: http://{addr}/");
-        println!("ブラウザーで開いてください。Ctrl-C で終了します。");
-        onshi_app_ui::serve(listener, options, shutdown_signal())
+        let desk = match onshi_app_ui::Desk::new(options, addr) {
+            Ok(d) => d,
+            Err(e) => anyhow::bail!("{e}"),
+        };
+        println!("受付画面: {}", desk.login_url());
+        println!("このパソコンのブラウザーで開いてください。このアドレスは一度だけ使えます（開き直すには onshi app ui を起動し直してください）。Ctrl-C で終了します。");
+        desk.serve(listener, shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(ExitCode::SUCCESS)

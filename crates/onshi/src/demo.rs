@@ -402,17 +402,21 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
             Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         };
         let addr = listener.local_addr()?;
-        println!("\n■ 受付画面（onshi app ui）");
-        println!("   http://{addr}/ をブラウザーで開いてください。");
-        println!(
-            "   カードリーダーには有効な資格のソフトウェアカードが置かれています（暗証番号 {DEMO_PIN}）。"
-        );
-        println!("   サービスは {url} で動いています。Ctrl-C で止めます。");
         let options = onshi_app_ui::UiOptions {
             data: app.clone(),
             reader: Some(onshi_app::reader::ReaderSpec::Emulated(valid.clone())),
         };
-        onshi_app_ui::serve(listener, options, crate::app::shutdown_signal())
+        let desk = onshi_app_ui::Desk::new(options, addr).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("\n■ 受付画面（onshi app ui）");
+        println!(
+            "   {} をブラウザーで開いてください（一度だけ使えるアドレスです）。",
+            desk.login_url()
+        );
+        println!(
+            "   カードリーダーには有効な資格のソフトウェアカードが置かれています（暗証番号 {DEMO_PIN}）。"
+        );
+        println!("   サービスは {url} で動いています。Ctrl-C で止めます。");
+        desk.serve(listener, crate::app::shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     } else if a.keep_running {

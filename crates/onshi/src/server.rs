@@ -21,6 +21,14 @@ pub enum ServerCommand {
         #[arg(long = "jpki-ca")]
         jpki_ca: Vec<PathBuf>,
     },
+    /// Check the data directory's permissions: the directory 0700; config, database (with its
+    /// -wal and -shm) and every key file 0600. Names each file whose mode lets others read it and
+    /// the chmod that fixes it. Exit 0 when all is well, 1 otherwise.
+    Doctor {
+        /// The data directory.
+        #[arg(long, env = "ONSHI_SERVER_DATA")]
+        data: PathBuf,
+    },
     /// Serve the eligibility API over HTTPS (mutual TLS for terminals).
     Run {
         /// The data directory.
@@ -238,12 +246,34 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        ServerCommand::Doctor { data } => {
+            let config = ServerConfig::load(data).with_context(|| {
+                format!(
+                    "{}: サーバーのデータディレクトリではありません / not a server data directory",
+                    data.display()
+                )
+            })?;
+            let report = onshi_server::doctor::check(data, &config);
+            print!("{}", report.render());
+            Ok(if report.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         ServerCommand::Run {
             data,
             listen,
             database,
         } => {
             let mut config = ServerConfig::load(data)?;
+            let permissions = onshi_server::doctor::check(data, &config);
+            if !permissions.all_ok() {
+                eprint!(
+                    "警告: データディレクトリの権限が広すぎます / warning: the data directory is readable by others\n{}",
+                    permissions.render()
+                );
+            }
             if let Some(listen) = listen {
                 config.listen = *listen;
             }

@@ -56,7 +56,7 @@ fn labels_in_order_with_values() {
             "有効開始日\t令和6年8月1日",
             "有効終了日\t令和7年7月31日",
             "負担割合\t2割",
-            "照会番号\tR20250401000123",
+            "照会番号\t2025040100300500000123",
         ]
     );
 }
@@ -88,6 +88,6 @@ fn no_record_gives_date_and_reference_only() {
     let e = onshi_model::Eligibility::not_found();
     assert_eq!(
         clipboard_text(&check(&e)),
-        "資格情報(医療保険)\r\n確認日 : \t令和7年4月1日\r\n照会番号\tR20250401000123\r\n"
+        "資格情報(医療保険)\r\n確認日 : \t令和7年4月1日\r\n照会番号\t2025040100300500000123\r\n"
     );
 }

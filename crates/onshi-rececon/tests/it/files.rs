@@ -11,7 +11,7 @@ fn file_name_fits_every_reader_pattern() {
     let name = file_name(&c);
     assert_eq!(
         name,
-        "OQSsiquc01res_face_1312345678-R20250401000123_20250401093005.xml"
+        "OQSsiquc01res_face_1312345678-2025040100300500000123_20250401093005.xml"
     );
     // OQSsiquc01res_*.xml
     assert!(name.starts_with("OQSsiquc01res_") && name.ends_with(".xml"));

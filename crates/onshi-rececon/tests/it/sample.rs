@@ -6,7 +6,7 @@ use onshi_model::{
     Address, ContributionRatio, ElderlyRecipientCertificateInfo, Eligibility, EligibilityRecord,
     InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
     InsurerName, InsurerNumber, Kana, PersonId, PersonName, PersonalFamilyClassification,
-    PostNumber, QualificationValidity, Sex,
+    PostNumber, QualificationValidity, ReferenceNumber, Sex,
 };
 use onshi_rececon::{CheckResult, Date};
 
@@ -52,12 +52,16 @@ pub fn eligibility() -> Eligibility {
     }
 }
 
+/// The sample's 照会番号, in the form the service issues.
+pub static REFERENCE: std::sync::LazyLock<ReferenceNumber> =
+    std::sync::LazyLock::new(|| ReferenceNumber::parse("2025040100300500000123").unwrap());
+
 pub fn check(e: &Eligibility) -> CheckResult<'_> {
     CheckResult {
         eligibility: e,
         visit: date("20250401"),
         processed_at: date("20250401").and_hms_opt(9, 30, 5).unwrap(),
-        reference_number: "R20250401000123",
+        reference_number: &REFERENCE,
         processing_result_status: "1",
         processing_result_code: None,
         processing_result_message: None,

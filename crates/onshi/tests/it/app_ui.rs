@@ -2,7 +2,8 @@
 //! `chromium-driver`, driven over WebDriver with fantoccini): `onshi app ui` against the real
 //! service, with the software card in its reader. A PIN check on the page's pad, a 目視 check, a
 //! wrong PIN, the outage (the service stopped mid-test) and the one-click re-check from the
-//! history, the settings; screenshots of the screens are saved under `ONSHI_SCREENSHOTS` (or
+//! history, the settings; the desk opened only through the one-time address it prints (then
+//! spent), and the output folder only under a root the settings file allows; screenshots of the screens are saved under `ONSHI_SCREENSHOTS` (or
 //! the test's temporary target folder) and their paths printed.
 //!
 //! Skipped when chromedriver is not installed, unless `ONSHI_REQUIRE_CHROMIUM` is set (CI).
@@ -88,29 +89,49 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
     } = world(dir.path());
 
     let ui_port = free_port();
-    let mut ui = Running(
-        Command::new(env!("CARGO_BIN_EXE_onshi"))
-            .args([
-                "app",
-                "ui",
-                "--data",
-                s(&app),
-                "--listen",
-                &format!("127.0.0.1:{ui_port}"),
-                "--reader",
-                &format!("emu:{}", s(&card)),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    // The output folder's roots are the app's data directory and this home only.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args([
+            "app",
+            "ui",
+            "--data",
+            s(&app),
+            "--listen",
+            &format!("127.0.0.1:{ui_port}"),
+            "--reader",
+            &format!("emu:{}", s(&card)),
+        ])
+        .env("HOME", &home)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ui = Running(child);
     wait_listening(&mut ui, ui_port, "onshi app ui");
+    // The one-time address, as printed for the person who started the desk.
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let login_url = first
+        .trim()
+        .strip_prefix("受付画面: ")
+        .unwrap_or_else(|| panic!("no address printed: {first:?}"))
+        .to_owned();
+    let login_path = login_url
+        .strip_prefix(&format!("http://127.0.0.1:{ui_port}"))
+        .unwrap()
+        .to_owned();
+    assert!(login_path.starts_with("/login?k="), "{login_url}");
 
-    // The API refuses what the page did not send: no token, or another Host (DNS rebinding).
-    let no_token = format!(
-        "POST /api/check HTTP/1.1\r\nHost: 127.0.0.1:{ui_port}\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{{\"mode\":\"pin\"}}"
+    // Nothing for a process that merely asks: not the page, not the API; nor for another Host
+    // (DNS rebinding).
+    let no_cookie = format!(
+        "POST /api/check HTTP/1.1\r\nHost: 127.0.0.1:{ui_port}\r\nContent-Type: application/json\r\nX-Onshi-Desk: 1\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{{\"mode\":\"pin\"}}"
     );
-    assert_eq!(raw_request(ui_port, &no_token), 403);
+    assert_eq!(raw_request(ui_port, &no_cookie), 403);
+    let page = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{ui_port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_request(ui_port, &page), 401);
     let other_host = "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_request(ui_port, other_host), 421);
 
@@ -122,9 +143,16 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
         .unwrap();
     runtime.block_on(async {
         let (driver, c) = start_browser(&profile).await;
-        c.goto(&format!("http://127.0.0.1:{ui_port}/"))
-            .await
-            .unwrap();
+        c.goto(&login_url).await.unwrap();
+        // Exchanged for the cookie: the page, at /, and the address is spent.
+        assert_eq!(
+            c.current_url().await.unwrap().as_str(),
+            format!("http://127.0.0.1:{ui_port}/")
+        );
+        let again = format!(
+            "GET {login_path} HTTP/1.1\r\nHost: 127.0.0.1:{ui_port}\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(raw_request(ui_port, &again), 403);
         // The reader's state, live: the software card is there.
         c.wait()
             .at_most(WAIT)
@@ -290,6 +318,45 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
         assert!(std::fs::read_to_string(app.join("app.toml"))
             .unwrap()
             .contains("rececon"));
+        // A folder outside the roots the settings file allows is refused, and not created.
+        let outside = dir.path().join("outside");
+        output.clear().await.unwrap();
+        output.send_keys(s(&outside)).await.unwrap();
+        click(&c, "#settings-form button[type=\"submit\"]").await;
+        let started = Instant::now();
+        while !said.text().await.unwrap().contains("許可された場所") {
+            assert!(started.elapsed() < WAIT, "a folder outside was not refused");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!outside.exists());
+        screenshot(&c, "app-ui-output-refused.png").await;
+
+        // A browser without the cookie (a new profile) is told how to open the desk again.
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&format!("http://127.0.0.1:{ui_port}/"))
+            .await
+            .unwrap();
+        let locked = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#locked"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(locked.contains("onshi app ui"), "{locked}");
+        c.goto(&login_url).await.unwrap();
+        let spent = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#locked"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(spent.contains("一度しか使えません"), "{spent}");
 
         c.close().await.unwrap();
         drop(driver);
