@@ -15,6 +15,8 @@ pub mod auth;
 pub mod claims;
 pub mod clinic;
 pub mod db;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mail;
 pub mod operator;
 pub mod terminals;

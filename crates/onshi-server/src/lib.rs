@@ -14,6 +14,8 @@ pub mod api;
 pub mod challenge;
 pub mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limit;
 pub mod logging;
 pub mod metrics;

@@ -8,6 +8,7 @@ mod it {
     mod card;
     mod cli;
     mod crash;
+    mod logs;
     mod portal;
     mod server;
 }
