@@ -11,6 +11,8 @@ pub mod data;
 pub mod doctor;
 pub mod enroll;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
 pub mod reader;
 

@@ -25,14 +25,38 @@ pub mod fuzzing {
 
     /// Decodes and checks a CSV file of eligibility records without a store.
     pub fn eligibility_csv(bytes: &[u8]) {
-        if let Ok(text) = crate::decode(bytes, crate::Encoding::Auto) {
-            let _ = crate::rows::check_file(
+        check_csv(bytes, crate::rows::Kind::Eligibility);
+    }
+
+    /// Decodes and checks a CSV file of persons without a store.
+    pub fn persons_csv(bytes: &[u8]) {
+        check_csv(bytes, crate::rows::Kind::Persons);
+    }
+
+    /// Decodes `bytes` as the import does (auto-detected), as UTF-8 and as Shift_JIS, and checks
+    /// each text that decodes as a file of `kind`. A file that decodes as UTF-8 decodes the same
+    /// way when detected.
+    fn check_csv(bytes: &[u8], kind: crate::rows::Kind) {
+        let utf8 = crate::decode(bytes, crate::Encoding::Utf8).ok();
+        let auto = crate::decode(bytes, crate::Encoding::Auto).ok();
+        if let Some(u) = &utf8 {
+            assert_eq!(auto.as_ref(), Some(u));
+        }
+        let sjis = crate::decode(bytes, crate::Encoding::ShiftJis).ok();
+        for text in [auto, sjis].into_iter().flatten() {
+            let mut valid = 0u64;
+            let mut invalid = 0u64;
+            if let Ok(stats) = crate::rows::check_file(
                 &text,
-                crate::rows::Kind::Eligibility,
+                kind,
                 &HashSet::new(),
-                &mut |_| {},
-                &mut |_| {},
-            );
+                &mut |_| valid += 1,
+                &mut |_| invalid += 1,
+            ) {
+                // Every row is counted once, and every rejected row says why.
+                assert_eq!(valid + stats.rejected, stats.rows);
+                assert!(invalid >= stats.rejected);
+            }
         }
     }
 
@@ -54,6 +78,16 @@ pub mod fuzzing {
                 super::eligibility_csv(s.as_bytes());
             }
             super::eligibility_csv(&[0x82, 0xff]);
+            let persons = crate::PERSON_COLUMNS
+                .iter()
+                .map(|c| c.0)
+                .collect::<Vec<_>>()
+                .join(",");
+            for s in [persons.clone(), format!("{persons}\n\"a\",,,")] {
+                super::persons_csv(s.as_bytes());
+            }
+            // Shift_JIS: 「山田」 and a lone lead byte.
+            super::persons_csv(&[0x8E, 0x52, 0x93, 0x63, 0x0A, 0x81]);
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod authority;
 pub mod card_check;
 pub mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod records;
 pub mod serial;
 mod state;

@@ -70,7 +70,7 @@ pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
 }
 
 impl IssuedRecord {
-    fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         csv_line(&[
             &self.serial,
             &self.person_id,
@@ -82,7 +82,7 @@ impl IssuedRecord {
 }
 
 impl RevokedRecord {
-    fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         csv_line(&[&self.serial, &rfc3339(self.revoked_at)])
     }
 }

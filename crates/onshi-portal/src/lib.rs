@@ -21,6 +21,8 @@ pub mod claims;
 pub mod clinic;
 pub mod db;
 pub mod hashing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mail;
 pub mod operator;
 pub mod terminals;

@@ -369,3 +369,57 @@ mod tests {
         assert_eq!(codes, all);
     }
 }
+
+#[doc(hidden)]
+pub mod fuzzing {
+    //! Entry point for the fuzz target `api_json`: every API body, fed arbitrary bytes, must not
+    //! panic; what parses is written back, parsed again and written the same.
+
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    fn round_trip<T: Serialize + DeserializeOwned>(data: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<T>(data) else {
+            return;
+        };
+        let once = match serde_json::to_vec(&value) {
+            Ok(b) => b,
+            Err(e) => panic!("a parsed body does not encode: {e}"),
+        };
+        let back = match serde_json::from_slice::<T>(&once) {
+            Ok(v) => v,
+            Err(e) => panic!("an encoded body does not parse: {e}"),
+        };
+        let twice = serde_json::to_vec(&back).ok();
+        assert_eq!(twice.as_deref(), Some(once.as_slice()));
+    }
+
+    /// Reads `data` as each request body the service takes and each answer the app reads.
+    pub fn bodies(data: &[u8]) {
+        round_trip::<crate::EnrollRequest>(data);
+        round_trip::<crate::RenewRequest>(data);
+        round_trip::<crate::VerifyRequest>(data);
+        round_trip::<crate::QueryRequest>(data);
+        round_trip::<crate::EnrollResponse>(data);
+        round_trip::<crate::ChallengeResponse>(data);
+        round_trip::<crate::CheckResponse>(data);
+        round_trip::<crate::ErrorBody>(data);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn entry_point_takes_samples() {
+            for s in [
+                "",
+                "{}",
+                r#"{"mode":"pin","certificate":"AA==","nonce":"x","visit_date":"20260401"}"#,
+                r#"{"insurer_number":"06130012","number":"1","birthdate":"19800101","visit_date":"20260401","extra":1}"#,
+                r#"{"ReferenceNumber":"1","ProcessingResultStatus":"1","QualificationValidity":"1","ResultList":[{"a":1.5e300}]}"#,
+                r#"{"code":"E008","message":"\u3042"}"#,
+            ] {
+                super::bodies(s.as_bytes());
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub mod challenge;
 pub mod config;
 pub mod doctor;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limit;
 pub mod logging;
 pub mod metrics;

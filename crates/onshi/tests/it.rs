@@ -9,6 +9,7 @@ mod it {
     mod cli;
     mod crash;
     mod faults;
+    mod logs;
     mod portal;
     mod server;
 }

@@ -345,10 +345,10 @@ pub(super) async fn claim_page(
 
 /// The item form as posted.
 #[derive(Default)]
-struct Upload {
-    fields: HashMap<String, String>,
+pub(super) struct Upload {
+    pub(super) fields: HashMap<String, String>,
     /// The uploaded name and the bytes.
-    receipt: Option<(String, Vec<u8>)>,
+    pub(super) receipt: Option<(String, Vec<u8>)>,
 }
 
 impl Upload {
@@ -383,7 +383,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> PageError {
 
 /// Reads the item form: text fields (short) and one receipt, counting its bytes as they come and
 /// stopping at [`MAX_RECEIPT_BYTES`].
-async fn read_upload(mut multipart: Multipart) -> Result<Upload, PageError> {
+pub(super) async fn read_upload(mut multipart: Multipart) -> Result<Upload, PageError> {
     let mut upload = Upload::default();
     let mut parts = 0;
     while let Some(mut part) = multipart.next_field().await.map_err(multipart_error)? {

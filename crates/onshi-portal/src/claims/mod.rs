@@ -310,6 +310,23 @@ pub fn routes() -> Router<State> {
         )
 }
 
+/// The item form's multipart reader, for the fuzzing entry point: the text fields and the
+/// receipt (name, bytes).
+#[doc(hidden)]
+pub(crate) async fn read_upload_for_fuzzing(
+    multipart: axum::extract::Multipart,
+) -> Result<
+    (
+        std::collections::HashMap<String, String>,
+        Option<(String, Vec<u8>)>,
+    ),
+    crate::view::PageError,
+> {
+    clinic::read_upload(multipart)
+        .await
+        .map(|u| (u.fields, u.receipt))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
