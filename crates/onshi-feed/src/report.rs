@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use onshi_model::text::spreadsheet_cell;
+
 use crate::{FeedError, RowError};
 
 /// Writes every row error to `path` (a temporary file renamed into place: a reader never sees
@@ -25,10 +27,11 @@ pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
         w.write_record(["line", "column", "value", "理由", "reason"])
             .map_err(csv_io)?;
         for e in errors {
+            // The value is the feed's own text: a formula there must stay text in Excel.
             w.write_record([
                 e.line.to_string().as_str(),
-                &e.column,
-                &e.value,
+                &spreadsheet_cell(&e.column),
+                &spreadsheet_cell(&e.value),
                 &e.reason_ja,
                 &e.reason_en,
             ])
@@ -39,4 +42,27 @@ pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_formula_in_a_rejected_value_stays_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.csv");
+        let error = RowError {
+            line: 7,
+            column: "Name".to_owned(),
+            value: "=HYPERLINK(\"http://x\")".to_owned(),
+            reason_ja: "理由".to_owned(),
+            reason_en: "reason".to_owned(),
+        };
+        write_report(&path, &[error]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"'=HYPERLINK("), "{text}");
+        assert!(!text.contains(",=HYPERLINK"), "{text}");
+    }
 }

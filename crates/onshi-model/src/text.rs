@@ -167,9 +167,29 @@ impl<'de> Deserialize<'de> for PostNumber {
     }
 }
 
+/// Text for a spreadsheet cell in a CSV an operator opens in Excel: a leading `=`, `+`, `-`, `@`
+/// (or tab, carriage return) would be read as a formula (CSV injection), so such text gets a
+/// leading apostrophe, which the spreadsheet shows as plain text.
+pub fn spreadsheet_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn formulas_are_neutralised_for_spreadsheets() {
+        for f in ["=1+1", "+81", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_cell(f), format!("'{f}"));
+        }
+        assert_eq!(spreadsheet_cell("山田"), "山田");
+        assert_eq!(spreadsheet_cell("a=1"), "a=1");
+    }
     use super::*;
     use proptest::prelude::*;
 

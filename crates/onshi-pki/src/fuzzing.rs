@@ -163,7 +163,10 @@ pub fn issued_csv(data: &[u8]) {
             text.extend(row_line(row));
         }
         assert!(std::fs::write(&path, &text).is_ok());
-        assert_eq!(records::read_issued(&path, LEGACY_ISSUER_FOR_FUZZING).ok(), Some(rows));
+        assert_eq!(
+            records::read_issued(&path, LEGACY_ISSUER_FOR_FUZZING).ok(),
+            Some(rows)
+        );
     }
     if std::fs::write(&path, data).is_err() {
         return;

@@ -20,9 +20,9 @@ pub mod auth;
 pub mod claims;
 pub mod clinic;
 pub mod db;
-pub mod hashing;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hashing;
 pub mod mail;
 pub mod operator;
 pub mod terminals;

@@ -521,11 +521,7 @@ pub const CSV_HEADER: [&str; 9] = [
 /// Text for a spreadsheet cell: a leading `=`, `+`, `-`, `@` (or tab, carriage return) would
 /// make Excel read a formula, so such text gets a leading apostrophe.
 fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
+    onshi_model::text::spreadsheet_cell(s).into_owned()
 }
 
 fn date_jst(t: Option<DateTime<Utc>>) -> String {

@@ -90,6 +90,10 @@ impl World {
         ]);
         let issued = jlis.join("issued.csv");
         ok(&["import", "card-links", "--data", s(&srv), s(&issued)]);
+        // Cards are refused while their CA has no current CRL.
+        let crl = jlis.join("first.crl");
+        ok(&["jlis", "crl", "--dir", s(&jlis), "--out", s(&crl)]);
+        ok(&["admin", "crl", "load", "--data", s(&srv), s(&crl)]);
         // The card file keeps counters: every concurrent reader gets its own copy.
         let cards: Vec<PathBuf> = (0..terminals)
             .map(|i| {
