@@ -198,6 +198,9 @@ fn result(answer: &Answer) -> Markup {
                     }
                 }
             }
+            @if let Some(e) = &outcome.files_error {
+                div.warning #files-error role="alert" { p { (e) } }
+            }
             @if let Some(files) = &outcome.files {
                 details.files {
                     summary { "レセコン連携ファイル（" (files.paths.len()) "件）" }

@@ -38,6 +38,10 @@ pub struct CheckOutcome {
     /// The receipt-computer files written for it (and any character a Shift_JIS file could not
     /// carry), once written.
     pub files: Option<onshi_rececon::Written>,
+    /// Why the receipt-computer files could not be written (a full disk, a folder gone), in
+    /// Japanese: the answer is still shown, and the staff told that the receipt computer did not
+    /// get it.
+    pub files_error: Option<String>,
 }
 
 impl CheckOutcome {
@@ -155,6 +159,15 @@ pub fn write_rececon_files(
         onshi_rececon::write_all(&config.output, result, encoding)
     })
     .map_err(|e| AppError::data(&config.output, e))
+}
+
+/// What the staff read when the receipt-computer files could not be written.
+pub fn files_error_ja(output: &Path, e: &AppError) -> String {
+    format!(
+        "資格確認の結果は表示のとおりですが、レセコン連携ファイルを書けませんでした（{}）。レセコンには届いていません。出力フォルダー {} の空き容量と書き込みの権限を確認してください。結果は履歴に残っています。",
+        e.message_ja(),
+        output.display()
+    )
 }
 
 /// Runs one check with the card behind `card` and records it in the history. On a service error
@@ -301,6 +314,7 @@ fn settle(
         reference_number,
         visit,
         files: None,
+        files_error: None,
     };
     history::append(
         dir,
@@ -322,8 +336,32 @@ fn settle(
         now,
     )?;
     let mut outcome = outcome;
-    outcome.files = Some(write_rececon_files(&config.rececon, &outcome, now)?);
+    // The service answered and the history holds it: a file that cannot be written must not
+    // hide the answer from the staff.
+    match write_rececon_files(&config.rececon, &outcome, now) {
+        Ok(written) => outcome.files = Some(written),
+        Err(e) => {
+            outcome.files_error = Some(files_error_ja(&config.rececon.output, &e));
+        }
+    }
     Ok(outcome)
+}
+
+/// Refuses a check when this PC's clock (`local`) is further from the service's (`server`, from
+/// its `Date` header) than `limit_seconds`, the challenge's lifetime.
+fn clock_matches(
+    server: Option<DateTime<Utc>>,
+    local: DateTime<Utc>,
+    limit_seconds: u64,
+) -> Result<(), AppError> {
+    let Some(server) = server else {
+        return Ok(());
+    };
+    let seconds = (local - server).num_seconds();
+    if seconds.unsigned_abs() > limit_seconds {
+        return Err(AppError::ClockSkew { seconds });
+    }
+    Ok(())
 }
 
 /// Challenge, the card's signature (PIN mode, after a verified PIN), verify.
@@ -337,6 +375,13 @@ async fn ask<T: Transport>(
 ) -> Result<CheckResponse, AppError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let challenge: proto::ChallengeResponse = client.post(proto::CHALLENGE, None::<&()>).await?;
+    // The clock read now, not the check's start: the patient may have taken a minute at the PIN
+    // pad. Off by more than a challenge lives, the visit date cannot be trusted either.
+    clock_matches(
+        client.server_date(),
+        chrono::Utc::now(),
+        challenge.expires_in,
+    )?;
     let signature = match mode {
         Mode::Pin => {
             let nonce = b64
@@ -364,6 +409,33 @@ mod tests {
 
     const REFERENCE: &str = "20260401003005ABCDEF12";
 
+    #[test]
+    fn a_clock_off_by_more_than_a_challenge_lives_is_named() {
+        let server = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 4, 1, 0, 0, 0).unwrap();
+        let at = |s: i64| server + chrono::Duration::seconds(s);
+        assert!(clock_matches(Some(server), at(120), 120).is_ok());
+        assert!(clock_matches(Some(server), at(-120), 120).is_ok());
+        assert!(clock_matches(None, at(9999), 120).is_ok());
+        let ahead = clock_matches(Some(server), at(3600), 120).unwrap_err();
+        assert!(matches!(ahead, AppError::ClockSkew { seconds: 3600 }));
+        assert!(
+            ahead.message_ja().contains("時計"),
+            "{}",
+            ahead.message_ja()
+        );
+        assert!(
+            ahead.message_ja().contains("約60分進んで"),
+            "{}",
+            ahead.message_ja()
+        );
+        let behind = clock_matches(Some(server), at(-121), 120).unwrap_err();
+        assert!(
+            behind.message_ja().contains("約3分遅れて"),
+            "{}",
+            behind.message_ja()
+        );
+    }
+
     fn response(reference: &str) -> CheckResponse {
         CheckResponse {
             reference_number: reference.into(),
@@ -388,6 +460,7 @@ mod tests {
             },
             visit: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default(),
             files: None,
+            files_error: None,
         }
     }
 

@@ -103,6 +103,8 @@ pub struct ServiceClient {
     name: ServerName<'static>,
     connector: tokio_rustls::TlsConnector,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The service's clock from the `Date` header of the last answer.
+    server_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ServiceClient {
@@ -167,6 +169,7 @@ impl ServiceClient {
             name,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             sender: None,
+            server_date: None,
         })
     }
 
@@ -261,12 +264,7 @@ impl ServiceClient {
             .await
             .map_err(|e| AppError::TerminalRefused(e.to_string()))?;
         let status = response.status().as_u16();
-        let date = response
-            .headers()
-            .get(hyper::header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-            .map(|d| d.with_timezone(&chrono::Utc));
+        let date = date_header(response.headers());
         response
             .into_body()
             .collect()
@@ -303,6 +301,7 @@ impl ServiceClient {
             AppError::TerminalRefused(e.to_string())
         })?;
         let status = response.status().as_u16();
+        self.server_date = date_header(response.headers());
         let body = response
             .into_body()
             .collect()
@@ -317,6 +316,22 @@ impl ServiceClient {
             return Err(AppError::Refused { status, body });
         }
         serde_json::from_slice(&body).map_err(|e| AppError::Protocol(e.to_string()))
+    }
+}
+
+/// The server's clock from an answer's `Date` header, when it sent a readable one.
+fn date_header(headers: &hyper::HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+    headers
+        .get(hyper::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+impl ServiceClient {
+    /// The service's clock as of the last answer (its `Date` header).
+    pub fn server_date(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.server_date
     }
 }
 

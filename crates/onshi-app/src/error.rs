@@ -63,6 +63,13 @@ pub enum AppError {
     /// Staff cancelled the check, or the patient did not enter the PIN in time.
     #[error("the check was cancelled")]
     Cancelled,
+    /// This PC's clock differs from the service's by more than a challenge lives: the visit
+    /// date and the challenge cannot be trusted. Seconds this clock is ahead (negative: behind).
+    #[error("this computer's clock is {seconds} s off the service's")]
+    ClockSkew {
+        /// Local clock minus the service's, seconds.
+        seconds: i64,
+    },
     /// An argument is not usable (server URL, date …).
     #[error("{0}")]
     Usage(String),
@@ -125,6 +132,11 @@ impl AppError {
                 roots.join("、")
             ),
             Self::Cancelled => "確認を取りやめました。カードからは何も送っていません。".to_owned(),
+            Self::ClockSkew { seconds } => format!(
+                "このパソコンの時計が資格確認サービスの時計より約{}分{}います。受診日を正しく決められないため、確認していません。パソコンの日付と時刻を合わせて（自動で合わせる設定にして）から、もう一度確認してください。",
+                (seconds.unsigned_abs() + 59) / 60,
+                if *seconds > 0 { "進んで" } else { "遅れて" }
+            ),
             Self::Usage(m) => m.clone(),
             Self::Io(e) => format!("ファイルの読み書きに失敗しました（{e}）。"),
         }

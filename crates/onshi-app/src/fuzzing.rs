@@ -37,6 +37,7 @@ pub fn answer(data: &[u8]) {
         reference_number,
         visit,
         files: None,
+        files_error: None,
     };
     let eligibility = outcome.eligibility();
     if let Some(e) = &eligibility {

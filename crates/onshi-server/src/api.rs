@@ -37,6 +37,8 @@ pub struct AppState {
     /// `/enroll` per client address.
     enrollments: Arc<RateLimiter>,
     timeout: Duration,
+    /// Places for terminal requests being worked on (`max_in_flight`; none: no limit).
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// JSON bodies whose errors come back as an [`ApiError`] naming what was wrong.
@@ -108,6 +110,8 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
             config.enroll_rate_limit_burst,
         )),
         timeout: Duration::from_secs(config.request_timeout_seconds),
+        in_flight: (config.max_in_flight > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(config.max_in_flight))),
     };
     let terminal_routes = Router::new()
         .route(proto::RENEW, post(renew))
@@ -115,7 +119,8 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
         .route(proto::VERIFY, post(verify))
         .route(proto::REGISTER, post(register))
         .route(proto::QUERY, post(query))
-        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit));
     let enroll_routes = Router::new()
         .route(proto::ENROLL, post(enroll))
         .route_layer(middleware::from_fn_with_state(
@@ -152,6 +157,29 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         "request"
     );
     response
+}
+
+/// Admission: at most `max_in_flight` terminal requests at once; one more gets 503 with
+/// `Retry-After: 1` at once, before its body is read, rather than a place in a queue whose wait
+/// every admitted request would share.
+async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(slots) = &state.in_flight else {
+        return next.run(req).await;
+    };
+    let Ok(_permit) = slots.clone().try_acquire_owned() else {
+        tracing::debug!("shed: max_in_flight reached");
+        let mut response = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            proto::codes::INTERNAL,
+            "サービスが混み合っています。しばらくしてからもう一度お試しください。",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(req).await
 }
 
 /// 429 with `E010` when the calling terminal has used up its bucket. Requests without a

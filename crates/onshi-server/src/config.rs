@@ -38,6 +38,11 @@ pub struct ServerConfig {
     /// Seconds before a request is cut off.
     #[serde(default = "default_timeout")]
     pub request_timeout_seconds: u64,
+    /// Terminal requests (challenge, verify, register, query, renew) one instance works on at
+    /// once; one more is answered 503 at once (`Retry-After: 1`) instead of queueing behind the
+    /// others, so what is admitted keeps its latency under overload (0: no limit).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
     /// Seconds between checks for a new CRL in the store (SIGHUP checks at once).
     #[serde(default = "default_crl_poll")]
     pub crl_poll_seconds: u64,
@@ -212,6 +217,9 @@ fn default_body() -> usize {
 fn default_timeout() -> u64 {
     10
 }
+fn default_max_in_flight() -> usize {
+    128
+}
 fn default_crl_poll() -> u64 {
     10
 }
@@ -261,6 +269,7 @@ impl Default for ServerConfig {
             challenge_ttl_seconds: default_ttl(),
             max_body_bytes: default_body(),
             request_timeout_seconds: default_timeout(),
+            max_in_flight: default_max_in_flight(),
             crl_poll_seconds: default_crl_poll(),
             crl_missing: CrlMissing::default(),
             rate_limit_per_second: default_rate(),

@@ -387,6 +387,9 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
 /// Prints an answered check (as text with the files written, or as JSON) and returns its exit
 /// code.
 fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCode> {
+    if let Some(e) = &outcome.files_error {
+        eprintln!("注意: {e}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.response)?);
     } else {

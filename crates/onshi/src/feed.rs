@@ -273,6 +273,9 @@ pub struct BenchFloodArgs {
     /// Checks a second the terminal sends.
     #[arg(long, default_value_t = 20.0)]
     rate: f64,
+    /// Fail (exit 1) when the p99 with the flood is more than this many times the p99 without.
+    #[arg(long, default_value_t = 2.0)]
+    max_ratio: f64,
     /// Run the server on this PostgreSQL database instead of SQLite (its onshi tables are
     /// dropped first).
     #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
@@ -347,8 +350,8 @@ fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Exit 0 when every check was answered and the flood's p99 stayed within twice the quiet one,
-/// 1 otherwise.
+/// Exit 0 when every check was answered and the flood's p99 stayed within `--max-ratio` times the
+/// quiet one, 1 otherwise.
 fn bench_flood(a: &BenchFloodArgs) -> anyhow::Result<ExitCode> {
     let options = onshi_bench::flood::FloodOptions {
         portal_clients: a.portal_clients,
@@ -358,8 +361,9 @@ fn bench_flood(a: &BenchFloodArgs) -> anyhow::Result<ExitCode> {
     };
     let report = onshi_bench::flood::run(&options, &mut |stage| eprintln!("… {stage}"))?;
     print!("{}", report.table());
-    let held =
-        report.quiet.failures == 0 && report.flooded.failures == 0 && report.p99_ratio() <= 2.0;
+    let held = report.quiet.failures == 0
+        && report.flooded.failures == 0
+        && report.p99_ratio() <= a.max_ratio;
     Ok(if held {
         ExitCode::SUCCESS
     } else {

@@ -1,7 +1,9 @@
-//! The service under faults, with the real binary: killed with SIGKILL in the middle of a burst
-//! of checks, and its PostgreSQL stopped and started again under it. What must hold: no check
-//! answered without its audit row, the audit chain intact after the restart, requests failing
-//! fast with a Japanese message while the database is down, and the service back by itself.
+//! The service and the app under faults, with the real binary: the server killed with SIGKILL in
+//! the middle of a burst of checks, its PostgreSQL stopped and started again under it, the app's
+//! output folder full, the app's clock an hour off. What must hold: no check answered without its
+//! audit row, the audit chain intact after the restart, requests failing fast with a Japanese
+//! message while the database is down and the service back by itself, an answer shown even when
+//! its files cannot be written, and a wrong clock named before anything is checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -164,8 +166,27 @@ impl World {
 
     /// A 目視 check from terminal `i`: exit code, stdout (the JSON answer), stderr, time taken.
     fn check(&self, i: usize) -> (Option<i32>, String, String, Duration) {
+        self.check_with(i, None, &[])
+    }
+
+    /// [`World::check`] with a command in front (`faketime …`) and environment variables.
+    fn check_with(
+        &self,
+        i: usize,
+        wrapper: Option<&[&str]>,
+        envs: &[(&str, &str)],
+    ) -> (Option<i32>, String, String, Duration) {
         let started = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        let mut command = match wrapper {
+            Some(w) => {
+                let mut c = Command::new(w[0]);
+                c.args(&w[1..]).arg(env!("CARGO_BIN_EXE_onshi"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_onshi")),
+        };
+        let out = command
+            .envs(envs.iter().copied())
             .args([
                 "app",
                 "verify",
@@ -396,5 +417,102 @@ fn postgres_down_fails_fast_and_the_service_recovers_by_itself() {
         resumed.elapsed()
     );
     world.audit_intact();
+    drop(server);
+}
+
+/// A small tmpfs mounted for the test, unmounted on drop (even when an assertion fails).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts a 4 KiB tmpfs at `dir` (root only); `None` where mounting is not allowed.
+    fn mount(dir: &Path) -> Option<Self> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs", s(dir)])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        ok.then(|| Self(dir.to_path_buf()))
+    }
+
+    /// Fills it to the last byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("fill")).unwrap();
+        while f.write_all(&[0u8; 512]).is_ok() {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_output_folder_still_shows_the_answer_and_says_so() {
+    let (world, server) = World::new(1, None);
+    let out = world._dir.path().join("full");
+    let Some(disk) = SmallDisk::mount(&out) else {
+        assert!(
+            std::env::var_os("ONSHI_REQUIRE_MOUNT").is_none(),
+            "ONSHI_REQUIRE_MOUNT is set but a tmpfs could not be mounted"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    disk.fill();
+    let (code, stdout, stderr, _) =
+        world.check_with(0, None, &[("ONSHI_APP_RECECON_OUTPUT", s(&out))]);
+    // The answer is still given (valid: exit 0, the JSON on stdout) ...
+    assert_eq!(code, Some(0), "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["QualificationValidity"], "1");
+    // ... and the staff are told that the receipt computer did not get it, and where to look.
+    assert!(
+        stderr.contains("レセコン連携ファイルを書けませんでした") && stderr.contains(s(&out)),
+        "{stderr}"
+    );
+    // No half-written file is left behind.
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["fill".to_owned()]);
+    drop(disk);
+    drop(server);
+}
+
+#[test]
+fn a_clock_off_by_an_hour_is_named_and_nothing_is_checked() {
+    let faketime = Command::new("faketime")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !faketime {
+        assert!(
+            std::env::var_os("ONSHI_REQUIRE_FAKETIME").is_none(),
+            "ONSHI_REQUIRE_FAKETIME is set but faketime is not installed"
+        );
+        eprintln!("skipped: faketime is not installed (apt-get install faketime)");
+        return;
+    }
+    let (world, server) = World::new(1, None);
+    let before = world.audited().len();
+    // Only the app's wall clock moves: its timers (monotonic) keep running.
+    let (code, _, stderr, _) = world.check_with(
+        0,
+        Some(&["faketime", "-f", "+1h"]),
+        &[("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("時計") && stderr.contains("約60分進んで"),
+        "{stderr}"
+    );
+    assert_eq!(world.audited().len(), before, "a check went through");
+    // The same PC with its clock right checks as before.
+    let (code, _, stderr, _) = world.check(0);
+    assert_eq!(code, Some(0), "{stderr}");
     drop(server);
 }

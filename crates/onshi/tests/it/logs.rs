@@ -160,6 +160,14 @@ fn no_patient_data_or_pin_in_any_log_line() {
         &server_log,
         None,
     );
+    // Cards are refused while their CA has no current CRL.
+    let crl = jlis.join("first.crl");
+    ok(&["jlis", "crl", "--dir", s(&jlis), "--out", s(&crl)]);
+    logged(
+        &["admin", "crl", "load", "--data", s(&srv), s(&crl)],
+        &server_log,
+        None,
+    );
     let clinic: serde_json::Value = serde_json::from_str(&ok(&[
         "admin",
         "clinic",
