@@ -134,7 +134,7 @@ impl AppError {
             Self::Cancelled => "確認を取りやめました。カードからは何も送っていません。".to_owned(),
             Self::ClockSkew { seconds } => format!(
                 "このパソコンの時計が資格確認サービスの時計より約{}分{}います。受診日を正しく決められないため、確認していません。パソコンの日付と時刻を合わせて（自動で合わせる設定にして）から、もう一度確認してください。",
-                (seconds.unsigned_abs() + 59) / 60,
+                seconds.unsigned_abs().div_ceil(60),
                 if *seconds > 0 { "進んで" } else { "遅れて" }
             ),
             Self::Usage(m) => m.clone(),
