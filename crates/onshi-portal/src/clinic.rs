@@ -295,9 +295,18 @@ async fn register(
         address: r.address.trim().to_owned(),
         phone,
     };
+    let address = addr.0.ip().to_string();
+    // A flood from one address is turned away in memory, before the store or the hashing pool.
+    if !portal
+        .registration_gate
+        .allow(&address, std::time::Instant::now())
+    {
+        return Ok(registrations_throttled(
+            portal.registration_gate.retry_after_seconds(),
+        ));
+    }
     // A place in the hashing pool first: a full pool refuses before anything is counted.
     let slot = portal.hasher.admit()?;
-    let address = addr.0.ip().to_string();
     let taken_email = account.email.clone();
     let first = blocking(&portal, move |p| {
         let db = p.store.portal();
@@ -317,18 +326,7 @@ async fn register(
     })
     .await?;
     let taken = match first {
-        Err(seconds) => {
-            return Ok((
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, seconds.max(1).to_string())],
-                respond(view::page(
-                    "施術所の登録",
-                    Nav::Guest,
-                    html! { div.notice.error role="alert" #register-throttled { p { (REGISTRATIONS_THROTTLED) } } },
-                )),
-            )
-                .into_response())
-        }
+        Err(seconds) => return Ok(registrations_throttled(u64::try_from(seconds).unwrap_or(1))),
         Ok(taken) => taken,
     };
     let registered = if taken {
@@ -508,6 +506,20 @@ impl LoginOutcome {
 }
 
 /// The message for too many registrations from one address.
+/// 429: too many registrations from this address; try again after `seconds`.
+fn registrations_throttled(seconds: u64) -> Response {
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.max(1).to_string())],
+        respond(view::page(
+            "施術所の登録",
+            Nav::Guest,
+            html! { div.notice.error role="alert" #register-throttled { p { (REGISTRATIONS_THROTTLED) } } },
+        )),
+    )
+        .into_response()
+}
+
 const REGISTRATIONS_THROTTLED: &str =
     "この接続元からの登録が続いたため、しばらく登録できません。時間をおいてからお試しください。";
 const WRONG: &str = "メールアドレスまたはパスワードが違います。";

@@ -196,7 +196,18 @@ pub struct Portal {
     pub mailer: mail::Mailer,
     /// The bounded password-hashing pool.
     pub hasher: hashing::Hasher,
+    /// An in-memory first gate on registrations per client address, in front of the store's
+    /// count: a flood from one address is turned away without a store write (on SQLite every
+    /// write waits for the one writer the checks' audit rows need). Per instance and
+    /// approximate; the store's count stays the rule across instances.
+    pub registration_gate: onshi_server::limit::RateLimiter,
 }
+
+/// Registrations a minute one address may start on one instance before the store is asked
+/// (a clinic registers once; this only turns floods away early).
+pub const REGISTRATION_GATE_PER_MINUTE: u32 = 30;
+/// Registrations at once one address may start on one instance.
+pub const REGISTRATION_GATE_BURST: u32 = 10;
 
 /// How long an unconfirmed registration is kept.
 pub const UNCONFIRMED_HOURS: i64 = 72;
@@ -300,6 +311,10 @@ pub fn state(store: Arc<dyn ServiceStore>, settings: Settings) -> State {
         store,
         settings,
         hasher,
+        registration_gate: onshi_server::limit::RateLimiter::per_minute(
+            REGISTRATION_GATE_PER_MINUTE,
+            REGISTRATION_GATE_BURST,
+        ),
     })
 }
 

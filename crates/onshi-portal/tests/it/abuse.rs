@@ -489,3 +489,44 @@ fn page_views_do_not_wait_for_a_writer() {
         );
     });
 }
+
+#[test]
+fn a_flood_from_one_address_is_turned_away_before_the_store() {
+    each_engine(Options::default(), |world| async move {
+        let mut flooder = Browser::new(&world, "203.0.113.90:1");
+        let mut statuses = Vec::new();
+        for i in 0..40 {
+            statuses.push(
+                register(&mut flooder, &ClinicForm::valid(100 + i))
+                    .await
+                    .status,
+            );
+        }
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS),
+            "{statuses:?}"
+        );
+        // Every attempt the store saw left a row; the in-memory gate let at most its burst
+        // through, so most of the flood never reached the store (nor its writer lock).
+        let rows = sync(|| {
+            onshi_store::portal::transaction(world.store.portal(), |tx| {
+                tx.query(
+                    "SELECT throttle_key FROM portal_login_failures WHERE throttle_key = 'register:203.0.113.90'",
+                    &[],
+                )
+            })
+            .unwrap()
+        });
+        assert!(
+            rows.len() <= onshi_portal::REGISTRATION_GATE_BURST as usize + 1,
+            "{} attempts reached the store",
+            rows.len()
+        );
+        // Another address is not held up by the flood.
+        register(&mut world.browser(), &ClinicForm::valid(1))
+            .await
+            .expect(StatusCode::OK);
+    });
+}
