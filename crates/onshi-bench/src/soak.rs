@@ -3,7 +3,8 @@
 //! sent open-loop (each request leaves at its planned time whether or not the earlier ones were
 //! answered, and its latency counts from that time, so a stalled server cannot hide its queue).
 //! It prints the latency of each kind, the requests shed (429/503), every failure, and the
-//! process's resident memory sampled through the run, which must stay flat.
+//! process's anonymous resident memory (the heap: SQLite's mapped database file, which grows by
+//! an audit row per check, is left out) sampled through the run, which must stay flat.
 //!
 //! Run at twice the measured capacity (`--rate`), it shows overload: the server sheds what it
 //! cannot take and keeps the p99 of what it admits bounded.
@@ -201,7 +202,11 @@ impl SoakReport {
             .iter()
             .map(|(t, m)| format!("{t:.0}s {m:.0}"))
             .collect();
-        let _ = writeln!(out, "resident memory, MiB: {}", samples.join(", "));
+        let _ = writeln!(
+            out,
+            "anonymous resident memory (heap; the mapped database file left out), MiB: {}",
+            samples.join(", ")
+        );
         let _ = writeln!(
             out,
             "memory after warm-up (25 % of the run) grew {:+.1} MiB: {}",
@@ -514,10 +519,12 @@ async fn sample_memory(every: Duration, until: Duration) -> Vec<(f64, f64)> {
     }
 }
 
-/// VmRSS of this process from /proc, MiB (Linux; none elsewhere).
+/// This process's anonymous resident memory (heap, stacks: `RssAnon` in /proc), MiB (Linux; none
+/// elsewhere). File-backed pages are left out: SQLite maps the database file, which grows by an
+/// audit row a check, and its mapped pages are the file's, not a leak.
 fn resident_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
