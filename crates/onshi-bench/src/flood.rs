@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use hyper::body::Bytes;
 
 use crate::verify::https::{client_config, Connection};
+use crate::verify::load::{quantile_ms, says_valid};
 use crate::verify::world::World;
 use crate::verify::{VerifyError, VerifyOptions};
 
@@ -287,7 +288,7 @@ async fn paced_checks(
         latencies.push(sent.elapsed());
         phase.checks += 1;
         let failure = match answer {
-            Ok((200, body)) if valid(&body) => None,
+            Ok((200, body)) if says_valid(&body) => None,
             Ok((status, body)) => Some(format!(
                 "status {status}: {}",
                 String::from_utf8_lossy(&body[..body.len().min(300)])
@@ -303,27 +304,10 @@ async fn paced_checks(
         }
     }
     latencies.sort_unstable();
-    let q = |q: f64| {
-        let n = latencies.len();
-        if n == 0 {
-            return 0.0;
-        }
-        latencies[((q * n as f64).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1e3
-    };
-    phase.p50_ms = q(0.5);
-    phase.p99_ms = q(0.99);
-    phase.max_ms = q(1.0);
+    phase.p50_ms = quantile_ms(&latencies, 0.5);
+    phase.p99_ms = quantile_ms(&latencies, 0.99);
+    phase.max_ms = quantile_ms(&latencies, 1.0);
     Ok(phase)
-}
-
-/// Whether a verify answer says the person's eligibility is valid.
-fn valid(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        #[serde(rename = "QualificationValidity")]
-        validity: String,
-    }
-    serde_json::from_slice::<Answer>(body).is_ok_and(|a| a.validity == "1")
 }
 
 /// One flood client: registration after registration, each a new account with a valid form and

@@ -22,6 +22,7 @@ use hyper::body::Bytes;
 use tokio::sync::{mpsc, Mutex};
 
 use crate::verify::https::{client_config, Connection};
+use crate::verify::load::{quantile_ms, says_valid};
 use crate::verify::world::World;
 use crate::verify::{VerifyError, VerifyOptions};
 
@@ -416,15 +417,6 @@ async fn measure(
     })
 }
 
-/// The latency at quantile `q` (nearest rank), in milliseconds.
-fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return 0.0;
-    }
-    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1e3
-}
-
 /// A 目視 check's body: the card's certificate, no signature.
 fn visual_body(
     certificate_b64: &str,
@@ -482,16 +474,9 @@ async fn worker(
 /// Whether a 200 answer is what the kind must answer: a valid qualification for the checks, the
 /// login page for the portal.
 fn judge(kind: Kind, body: &[u8]) -> Verdict {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        #[serde(rename = "QualificationValidity")]
-        validity: String,
-    }
     let ok = match kind {
         Kind::Portal => std::str::from_utf8(body).is_ok_and(|s| s.contains("<form")),
-        Kind::Pin | Kind::Visual | Kind::Numbers => {
-            serde_json::from_slice::<Answer>(body).is_ok_and(|a| a.validity == "1")
-        }
+        Kind::Pin | Kind::Visual | Kind::Numbers => says_valid(body),
     };
     if ok {
         Verdict::Ok

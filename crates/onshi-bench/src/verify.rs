@@ -11,7 +11,7 @@
 
 mod ceiling;
 pub(crate) mod https;
-mod load;
+pub(crate) mod load;
 pub(crate) mod prepare;
 pub(crate) mod world;
 

@@ -73,13 +73,7 @@ impl Outcome {
 
     /// Checks an answer: 200, and the person's eligibility valid (QualificationValidity 1).
     fn judge(&mut self, status: u16, body: &[u8]) {
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            #[serde(rename = "QualificationValidity")]
-            validity: String,
-        }
-        let valid = status == 200
-            && serde_json::from_slice::<Answer>(body).is_ok_and(|a| a.validity == "1");
+        let valid = status == 200 && says_valid(body);
         if !valid {
             self.fail(format!(
                 "status {status}: {}",
@@ -90,13 +84,28 @@ impl Outcome {
 
     /// The latency at quantile `q` (nearest rank), in milliseconds.
     pub(crate) fn quantile_ms(&self, q: f64) -> f64 {
-        let n = self.latencies.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-        self.latencies[rank - 1].as_secs_f64() * 1e3
+        quantile_ms(&self.latencies, q)
     }
+}
+
+/// The latency at quantile `q` (nearest rank) of `sorted` latencies, in milliseconds; 0 for none.
+pub(crate) fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    sorted[rank - 1].as_secs_f64() * 1e3
+}
+
+/// Whether a check's answer says the person's eligibility is valid (QualificationValidity 1).
+pub(crate) fn says_valid(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "QualificationValidity")]
+        validity: String,
+    }
+    serde_json::from_slice::<Answer>(body).is_ok_and(|a| a.validity == "1")
 }
 
 /// Runs every task to the end; the tasks start together.

@@ -239,12 +239,6 @@ impl World {
     }
 }
 
-/// Kills the server with SIGKILL (what `Child::kill` sends on Unix): no shutdown, no flush, as
-/// a power cut or the OOM killer would.
-fn kill_hard(server: Server) {
-    drop(server);
-}
-
 #[test]
 fn server_killed_during_a_burst_loses_no_audit_row() {
     const TERMINALS: usize = 4;
@@ -273,7 +267,9 @@ fn server_killed_during_a_burst_loses_no_audit_row() {
         .collect();
     // Let the burst run, then kill the server in the middle of it.
     std::thread::sleep(Duration::from_secs(3));
-    kill_hard(server);
+    // Dropping the guard sends SIGKILL (`Child::kill` on Unix): no shutdown, no flush, as a power
+    // cut or the OOM killer would.
+    drop(server);
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
     let mut answered = Vec::new();
