@@ -11,5 +11,6 @@ mod it {
     mod faults;
     mod logs;
     mod portal;
+    mod reader_faults;
     mod server;
 }

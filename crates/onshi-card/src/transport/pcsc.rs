@@ -28,6 +28,8 @@ pub struct PcscReader {
     /// The same for people.
     name: String,
     receive: Vec<u8>,
+    /// Whether a command has been answered on this connection (see `transmit`).
+    exchanged: bool,
 }
 
 impl fmt::Debug for PcscReader {
@@ -111,10 +113,22 @@ impl PcscReader {
 
 impl Transport for PcscReader {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let answer = self
-            .card
-            .transmit(command, &mut self.receive)
-            .map_err(|e| map_error(e, Phase::Transmit))?;
+        let mut answer = self.card.transmit(command, &mut self.receive);
+        // Reset by another program (or by pcscd powering a card just put in) between our connect
+        // and our first command: nothing of ours was lost, so connect again and send it once
+        // more. Later in a session a reset has lost the PIN verification and stays an error.
+        if matches!(answer, Err(pcsc::Error::ResetCard)) && !self.exchanged {
+            self.card
+                .reconnect(
+                    pcsc::ShareMode::Shared,
+                    pcsc::Protocols::ANY,
+                    pcsc::Disposition::LeaveCard,
+                )
+                .map_err(|e| map_error(e, Phase::Transmit))?;
+            answer = self.card.transmit(command, &mut self.receive);
+        }
+        let answer = answer.map_err(|e| map_error(e, Phase::Transmit))?;
+        self.exchanged = true;
         let response = answer.to_vec();
         // The answer may hold personal data (the attributes): not left in the buffer.
         if let Some(used) = self.receive.get_mut(..response.len()) {
@@ -224,6 +238,7 @@ fn connect_to(context: &pcsc::Context, name: &CStr) -> Result<PcscReader, Transp
         reader: name.to_owned(),
         name: shown,
         receive: vec![0; RECEIVE_BUFFER_LEN],
+        exchanged: false,
     })
 }
 
