@@ -10,6 +10,7 @@ pub mod codes;
 pub mod date;
 pub mod eligibility;
 mod error;
+pub mod holder;
 pub mod insurer;
 pub mod kana;
 pub mod person;
