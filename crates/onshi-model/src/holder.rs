@@ -62,6 +62,21 @@ impl Difference {
         }
     }
 
+    /// Every difference.
+    pub const ALL: [Difference; 6] = [
+        Self::Birth,
+        Self::Sex,
+        Self::Name,
+        Self::NameSpelling,
+        Self::FormerName,
+        Self::KanjiOnly,
+    ];
+
+    /// From [`Difference::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.key() == key)
+    }
+
     /// A stable key for files and JSON.
     pub fn key(self) -> &'static str {
         match self {

@@ -38,6 +38,7 @@ fn verify(c: &mut Criterion) {
                     sex: "1".into(),
                 },
                 attributes_pin: None,
+                record_holder: false,
                 not_before: None,
                 not_after: None,
                 out: tmp.path().join("card.json"),

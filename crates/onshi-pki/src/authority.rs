@@ -98,6 +98,10 @@ pub struct IssueRequest {
     pub attributes: Attributes,
     /// The 券面事項入力補助AP's own PIN; the authentication PIN when `None` (as most people set it).
     pub attributes_pin: Option<Pin>,
+    /// Whether `issued.csv` records the card's name, birth date and sex as who holds it (what
+    /// J-LIS knows and the service's wrong-link guard compares with the insurer's record).
+    /// `false` for a card whose attributes are placeholders: its link is imported unchecked.
+    pub record_holder: bool,
     /// Start of the certificate's validity; `now` when `None`.
     pub not_before: Option<DateTime<Utc>>,
     /// End of the certificate's validity; five years after the start when `None`.
@@ -366,6 +370,18 @@ impl Authority {
                     not_before,
                     not_after,
                     issuer: self.subject.clone(),
+                    // Who holds the card: what its 券面事項 say (the service compares it with
+                    // the insurer's record before answering).
+                    holder: req.record_holder.then(|| records::Holder {
+                        name: req.attributes.name.clone(),
+                        name_kana: String::new(),
+                        birthdate: req.attributes.birth.clone(),
+                        // The card face's 9 (適用不能) is the result format's 3 (未設定).
+                        sex: match req.attributes.sex.as_str() {
+                            "9" => "3".to_owned(),
+                            other => other.to_owned(),
+                        },
+                    }),
                 },
                 &self.subject,
             )?;
@@ -522,6 +538,7 @@ impl fmt::Debug for IssueRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IssueRequest")
             .field("person_id", &self.person_id)
+            .field("record_holder", &self.record_holder)
             .field("not_before", &self.not_before)
             .field("not_after", &self.not_after)
             .field("out", &self.out)

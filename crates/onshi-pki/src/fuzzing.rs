@@ -47,6 +47,7 @@ fn make_fixture() -> Result<Fixture, String> {
             sex: "1".into(),
         },
         attributes_pin: None,
+        record_holder: false,
         not_before: None,
         not_after: None,
         out: dir.path().join(out),

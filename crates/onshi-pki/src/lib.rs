@@ -29,6 +29,6 @@ pub use card_check::{
     VerifiedCrl,
 };
 pub use error::{CardCheckError, PkiError};
-pub use records::{is_valid_person_id, IssuedRecord, RevokedRecord};
+pub use records::{is_valid_person_id, Holder, IssuedRecord, RevokedRecord};
 pub use serial::{canonical_serial, serial_text};
 pub use terminal_ca::{serial_of, terminal_id_of, IssuedTerminal, ServerPki};

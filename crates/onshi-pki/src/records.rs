@@ -1,9 +1,11 @@
-//! The authority's two registers as CSV: `issued.csv` (`Serial,PersonId,NotBefore,NotAfter,Issuer`,
-//! the link from a card's certificate to a person that the eligibility service imports) and
-//! `revoked.csv` (`Serial,RevokedAt`). Serials in canonical form ([`crate::serial_text`]), times
-//! RFC 3339 UTC with whole seconds, the issuer as the CA's subject in text
-//! ([`crate::CheckedCard::issuer`]). An `issued.csv` of before the `Issuer` column is read with
-//! the authority's own subject and rewritten with the column at the next issue.
+//! The authority's two registers as CSV: `issued.csv`
+//! (`Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex`, the link from a
+//! card's certificate to a person that the eligibility service imports, with who holds the card
+//! as the authority knows them) and `revoked.csv` (`Serial,RevokedAt`). Serials in canonical
+//! form ([`crate::serial_text`]), times RFC 3339 UTC with whole seconds, the issuer as the CA's
+//! subject in text ([`crate::CheckedCard::issuer`]). An `issued.csv` of before the `Issuer` or
+//! the holder columns is read (the issuer: the authority's own subject; the holder: unknown) and
+//! rewritten with the columns at the next issue.
 
 use std::path::Path;
 
@@ -15,7 +17,19 @@ use crate::serial::canonical_serial;
 use crate::time::{parse_rfc3339, rfc3339};
 
 /// The header of `issued.csv`.
-pub const ISSUED_HEADER: [&str; 5] = ["Serial", "PersonId", "NotBefore", "NotAfter", "Issuer"];
+pub const ISSUED_HEADER: [&str; 9] = [
+    "Serial",
+    "PersonId",
+    "NotBefore",
+    "NotAfter",
+    "Issuer",
+    "Name",
+    "NameKana",
+    "Birthdate",
+    "Sex",
+];
+/// The header of an `issued.csv` written before it named the holder.
+pub const ISSUER_ONLY_HEADER: [&str; 5] = ["Serial", "PersonId", "NotBefore", "NotAfter", "Issuer"];
 /// The header of an `issued.csv` written before it named the issuer.
 pub const LEGACY_ISSUED_HEADER: [&str; 4] = ["Serial", "PersonId", "NotBefore", "NotAfter"];
 /// The header of `revoked.csv`.
@@ -34,6 +48,23 @@ pub struct IssuedRecord {
     pub not_after: DateTime<Utc>,
     /// The issuing CA's subject, as text (`C=JP, O=…, CN=…`).
     pub issuer: String,
+    /// Who holds the card, as the authority knows them (`None` in files of before the holder
+    /// columns).
+    pub holder: Option<Holder>,
+}
+
+/// The card holder's identity as the card authority records it (the card's 券面事項: J-LIS knows
+/// no kana, so `name_kana` is empty unless the issuer had it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// 氏名.
+    pub name: String,
+    /// 氏名カナ, or empty.
+    pub name_kana: String,
+    /// 生年月日, YYYYMMDD.
+    pub birthdate: String,
+    /// 性別 as the result format codes it (1 男, 2 女, 3 未設定).
+    pub sex: String,
 }
 
 /// One line of `revoked.csv`: a revoked certificate and when.
@@ -71,12 +102,21 @@ pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
 
 impl IssuedRecord {
     pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+        let empty = String::new();
+        let (name, kana, birth, sex) = match &self.holder {
+            Some(h) => (&h.name, &h.name_kana, &h.birthdate, &h.sex),
+            None => (&empty, &empty, &empty, &empty),
+        };
         csv_line(&[
             &self.serial,
             &self.person_id,
             &rfc3339(self.not_before),
             &rfc3339(self.not_after),
             &self.issuer,
+            name,
+            kana,
+            birth,
+            sex,
         ])
     }
 }
@@ -88,9 +128,19 @@ impl RevokedRecord {
 }
 
 /// Reads and checks every line of `issued.csv`; the lines of a file without the `Issuer` column
-/// get `legacy_issuer` (the authority's own subject).
+/// get `legacy_issuer` (the authority's own subject), those of a file without the holder columns
+/// no holder.
 pub(crate) fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
     let parse = |row: &[&str]| {
+        let holder = match row.get(5..9) {
+            Some([name, kana, birth, sex]) if !name.is_empty() => Some(Holder {
+                name: (*name).to_owned(),
+                name_kana: (*kana).to_owned(),
+                birthdate: (*birth).to_owned(),
+                sex: (*sex).to_owned(),
+            }),
+            _ => None,
+        };
         let serial = serial_field(row[0])?;
         if !is_valid_person_id(row[1]) {
             return Err(format!("PersonId {:?} is not a valid person id", row[1]));
@@ -105,23 +155,40 @@ pub(crate) fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<Issued
             not_before: time_field("NotBefore", row[2])?,
             not_after: time_field("NotAfter", row[3])?,
             issuer: issuer.to_owned(),
+            holder,
         })
     };
-    if is_legacy_issued(path)? {
-        read_rows(path, WHAT_ISSUED, &LEGACY_ISSUED_HEADER, parse)
-    } else {
-        read_rows(path, WHAT_ISSUED, &ISSUED_HEADER, parse)
+    match issued_header(path)? {
+        IssuedHeader::Legacy => read_rows(path, WHAT_ISSUED, &LEGACY_ISSUED_HEADER, parse),
+        IssuedHeader::IssuerOnly => read_rows(path, WHAT_ISSUED, &ISSUER_ONLY_HEADER, parse),
+        IssuedHeader::Current => read_rows(path, WHAT_ISSUED, &ISSUED_HEADER, parse),
     }
 }
 
 const WHAT_ISSUED: &str = "発行記録 / the issue record";
 
-/// Whether `issued.csv` has the header of before the `Issuer` column.
-fn is_legacy_issued(path: &Path) -> Result<bool, PkiError> {
+/// Which header an `issued.csv` has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IssuedHeader {
+    /// Before the `Issuer` column.
+    Legacy,
+    /// Before the holder columns.
+    IssuerOnly,
+    /// [`ISSUED_HEADER`] (or anything else, refused by the reader with the header it wants).
+    Current,
+}
+
+fn issued_header(path: &Path) -> Result<IssuedHeader, PkiError> {
     let bytes = files::read_bytes(path, WHAT_ISSUED)?;
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let first = first.strip_suffix(b"\r").unwrap_or(first);
-    Ok(first == LEGACY_ISSUED_HEADER.join(",").as_bytes())
+    Ok(if first == LEGACY_ISSUED_HEADER.join(",").as_bytes() {
+        IssuedHeader::Legacy
+    } else if first == ISSUER_ONLY_HEADER.join(",").as_bytes() {
+        IssuedHeader::IssuerOnly
+    } else {
+        IssuedHeader::Current
+    })
 }
 
 /// Reads and checks every line of `revoked.csv`.
@@ -139,14 +206,15 @@ pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> 
     )
 }
 
-/// Adds one line to `issued.csv` (rewriting the file atomically). A file without the `Issuer`
-/// column is first rewritten with it, its lines getting `legacy_issuer`.
+/// Adds one line to `issued.csv` (rewriting the file atomically). A file without the `Issuer` or
+/// the holder columns is first rewritten with them, its lines getting `legacy_issuer` and no
+/// holder.
 pub(crate) fn append_issued(
     path: &Path,
     record: &IssuedRecord,
     legacy_issuer: &str,
 ) -> Result<(), PkiError> {
-    if is_legacy_issued(path)? {
+    if issued_header(path)? != IssuedHeader::Current {
         let mut bytes = csv_line(&ISSUED_HEADER)?;
         for old in read_issued(path, legacy_issuer)? {
             bytes.extend(old.to_line()?);
@@ -233,11 +301,7 @@ mod tests {
 
     fn issued_file(dir: &Path, body: &str) -> std::path::PathBuf {
         let path = dir.join("issued.csv");
-        std::fs::write(
-            &path,
-            format!("Serial,PersonId,NotBefore,NotAfter,Issuer\n{body}"),
-        )
-        .unwrap();
+        std::fs::write(&path, format!("{}\n{body}", ISSUER_ONLY_HEADER.join(","))).unwrap();
         path
     }
 
@@ -261,14 +325,20 @@ mod tests {
             not_before: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
             not_after: Utc.with_ymd_and_hms(2031, 4, 1, 0, 0, 0).unwrap(),
             issuer: CA.into(),
+            holder: Some(Holder {
+                name: "山田　太郎".into(),
+                name_kana: String::new(),
+                birthdate: "19800102".into(),
+                sex: "1".into(),
+            }),
         };
         append_issued(&path, &record, "unused").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "Serial,PersonId,NotBefore,NotAfter,Issuer\n\
+            "Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex\n\
              4A00000000000000000001,P0000000001,2026-04-01T00:00:00Z,2031-04-01T00:00:00Z,\
-             \"C=JP, O=onshi TEST, CN=CA\"\n"
+             \"C=JP, O=onshi TEST, CN=CA\",山田　太郎,,19800102,1\n"
         );
         assert_eq!(read_issued(&path, "unused").unwrap(), vec![record]);
     }
@@ -293,7 +363,9 @@ mod tests {
         append_issued(&path, &record, CA).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("Serial,PersonId,NotBefore,NotAfter,Issuer\n4A01,P1,"),
+            text.starts_with(
+                "Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex\n4A01,P1,"
+            ),
             "{text}"
         );
         assert_eq!(

@@ -221,6 +221,9 @@ pub mod codes {
     /// The card's revocation cannot be checked: its CA's CRL is missing, does not verify or is
     /// past its nextUpdate (with `crl_missing = "refuse"`, the default).
     pub const CRL_NOT_CURRENT: &str = "E011";
+    /// The card's link to a person is held: the card authority's record of its holder does not
+    /// match the insurer's record (the wrong-link guard), or an operator held it.
+    pub const LINK_HELD: &str = "E012";
     /// Something failed inside the service.
     pub const INTERNAL: &str = "E999";
     /// Warning: the card's certificate expired and is inside the grace period.
@@ -229,6 +232,9 @@ pub mod codes {
     pub const WARN_CERTIFICATE_EXPIRES_SOON: &str = "W002";
     /// The card is not registered for health-insurance use (利用登録).
     pub const CARD_NOT_REGISTERED: &str = "W003";
+    /// Warning: the card was linked to this person recently (it pointed at someone else, or at
+    /// no one, before): compare the shown name and birth date with the patient.
+    pub const WARN_LINK_CHANGED: &str = "W004";
 
     /// Every code above, in order.
     pub const ALL: &[&str] = &[
@@ -243,10 +249,12 @@ pub mod codes {
         BAD_ENROLLMENT,
         RATE_LIMITED,
         CRL_NOT_CURRENT,
+        LINK_HELD,
         INTERNAL,
         WARN_CERTIFICATE_IN_GRACE,
         WARN_CERTIFICATE_EXPIRES_SOON,
         CARD_NOT_REGISTERED,
+        WARN_LINK_CHANGED,
     ];
 }
 

@@ -92,6 +92,10 @@ pub struct ServerConfig {
     /// with `onshi admin terminal add` or in the portal; 0: no cap.
     #[serde(default = "default_max_terminals_per_clinic")]
     pub max_terminals_per_clinic: u32,
+    /// Days after an import points a card at another person during which its answers carry the
+    /// warning W004 (the staff compares the shown name and birth date with the patient); 0: never.
+    #[serde(default = "default_link_change_warning_days")]
+    pub link_change_warning_days: u32,
     /// The operator's own TLS server certificate chain (PEM), instead of the one `onshi server
     /// init` issued from `server-ca.pem`; relative to the data directory. Needs `tls_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,6 +262,9 @@ pub const DEFAULT_MAX_TERMINALS_PER_CLINIC: u32 = 10;
 fn default_max_terminals_per_clinic() -> u32 {
     DEFAULT_MAX_TERMINALS_PER_CLINIC
 }
+fn default_link_change_warning_days() -> u32 {
+    30
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -283,6 +290,7 @@ impl Default for ServerConfig {
             clinic_query_rate_limit_per_minute: default_clinic_query_rate(),
             clinic_query_rate_limit_burst: default_clinic_query_burst(),
             max_terminals_per_clinic: default_max_terminals_per_clinic(),
+            link_change_warning_days: default_link_change_warning_days(),
             tls_certificate: None,
             tls_key: None,
             portal: PortalConfig::default(),

@@ -52,10 +52,19 @@ pub fn card_links(data: &[u8]) {
         return;
     }
     match crate::admin::import_card_links(f.store.as_ref(), &path, false) {
-        Ok(Ok(n)) => {
-            // Never more links than lines.
+        Ok(Ok(import)) => {
+            // Never more links than lines, and every link counted once by the guard.
+            let n = import.links;
             let lines = data.iter().filter(|&&b| b == b'\n' || b == b'\r').count() + 1;
             assert!(n <= lines, "{n} links from {lines} lines");
+            assert_eq!(
+                import.matched
+                    + import.name_only
+                    + import.held
+                    + import.unchecked
+                    + import.decisions_kept,
+                n
+            );
         }
         Ok(Err(errors)) => {
             assert!(!errors.is_empty());

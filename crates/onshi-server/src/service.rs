@@ -18,7 +18,7 @@ use onshi_proto::{
     codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
     VerifyRequest,
 };
-use onshi_store::{AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
+use onshi_store::{link_checks, AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
 
 use crate::challenge::{Challenges, TokenError};
 use crate::config::{CrlMissing, ServerConfig};
@@ -42,6 +42,8 @@ pub struct Service {
     audit_key: AuditKey,
     /// What a trusted CA without a current CRL does: refuse its cards, or fail `/readyz`.
     crl_missing: CrlMissing,
+    /// How long a changed card link is answered with W004.
+    link_change_warning: chrono::Duration,
 }
 
 /// What `/readyz` answers.
@@ -107,6 +109,7 @@ impl Service {
             },
             audit_key,
             crl_missing: config.crl_missing,
+            link_change_warning: chrono::Duration::days(i64::from(config.link_change_warning_days)),
         };
         service.reload_crls().map_err(|e| e.to_string())?;
         service.adopt_legacy_card_links()?;
@@ -490,10 +493,45 @@ impl Service {
             let reference = self.audit(terminal, what, now)?;
             return Ok(answer(reference, &Eligibility::not_found(), None));
         };
+        // The wrong-link guard: a link whose holder is not the person answers nothing.
+        let guard = link_checks::link_check(self.store.portal(), &card.issuer, &card.serial)?
+            .filter(|c| c.describes(link.person_id.as_str()));
+        if let Some(held) = guard.as_ref().filter(|c| !c.status.usable()) {
+            tracing::warn!(
+                terminal = %terminal.id,
+                status = held.status.as_str(),
+                "a card whose link is held was presented; answered with no records"
+            );
+            let what = Audited {
+                mode,
+                serial: Some(&card.serial),
+                person: Some(link.person_id.as_str()),
+                answer: codes::LINK_HELD,
+                nonce_id: Some(redeemed.id),
+                register: None,
+            };
+            let reference = self.audit(terminal, what, now)?;
+            return Ok(failure(reference, codes::LINK_HELD, LINK_HELD_MESSAGE));
+        }
+        let changed = guard
+            .as_ref()
+            .and_then(|c| c.changed_at)
+            .is_some_and(|at| now - at < self.link_change_warning);
         let eligibility = self.store.eligibility_for_person(&link.person_id, visit)?;
         let registered = link.registered || register;
         let (shown, note) = if registered {
-            (eligibility, warning_note(card.warning.as_ref()))
+            let card_note = warning_note(card.warning.as_ref());
+            let note = if changed {
+                // The more urgent warning leads; the certificate's follows in the same message.
+                let mut message = LINK_CHANGED_MESSAGE.to_owned();
+                if let Some((_, m)) = card_note {
+                    message.push_str(&m);
+                }
+                Some((codes::WARN_LINK_CHANGED, message))
+            } else {
+                card_note
+            };
+            (eligibility, note)
         } else {
             // Not registered for health-insurance use: say so, show no records until the patient
             // registers (PIN mode, with consent).
@@ -653,6 +691,13 @@ fn reference_number(now: DateTime<Utc>) -> String {
     let _ = aws_lc_rs::rand::fill(&mut r);
     onshi_model::ReferenceNumber::issue(now, r).to_string()
 }
+
+/// What the staff read when a card's link is held (E012).
+const LINK_HELD_MESSAGE: &str =
+    "このカードの登録内容を保険者が確認中です。資格確認書などの番号で確認してください。";
+
+/// What leads an answer whose card was linked to the person recently (W004).
+const LINK_CHANGED_MESSAGE: &str = "このカードのひも付けが最近変更されました。表示された氏名・生年月日が患者さんご本人のものか確認してください。";
 
 fn warning_note(w: Option<&CardWarning>) -> Option<(&'static str, String)> {
     match w? {

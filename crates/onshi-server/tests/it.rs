@@ -8,6 +8,7 @@ mod it {
     #[cfg(unix)]
     mod files;
     pub mod harness;
+    mod link_guard;
     mod ops;
     mod revocation;
 }

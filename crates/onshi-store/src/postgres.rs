@@ -288,6 +288,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     );",
     ),
+    (12, crate::link_checks::MIGRATION),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

@@ -301,6 +301,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     ) WITHOUT ROWID;",
     ),
+    (12, crate::link_checks::MIGRATION),
 ];
 
 /// The store in one SQLite file.

@@ -34,4 +34,7 @@ pub enum SynthError {
         #[source]
         source: onshi_model::ModelError,
     },
+    /// The card-links feed could not be made (a bad share, an unreadable persons.csv).
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -17,6 +17,7 @@
 //! or death. Names include rare and old-form kanji (髙, 﨑, 𠮷 outside the BMP, 邉, 齋 …).
 
 mod calendar;
+pub mod card_links;
 mod error;
 mod household;
 mod insurers;

@@ -194,17 +194,24 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     };
     let card = |person: &str, label: &str| -> anyhow::Result<PathBuf> {
         let out = jlis.join(format!("{label}.card.json"));
+        // The card says who holds it (the card authority's record): the person, whom the
+        // wrong-link guard compares with the insurer's record at import.
+        let holder = onshi_model::PersonId::parse(person)
+            .ok()
+            .and_then(|id| store.person(&id).ok().flatten())
+            .ok_or_else(|| anyhow::anyhow!("{person}: 合成データにいません / not in the feed"))?;
         authority.issue_card(
             &onshi_pki::IssueRequest {
                 person_id: person.to_owned(),
                 pin: Pin::parse(DEMO_PIN)?,
                 attributes: onshi_card::tlv::Attributes {
-                    name: "デモ".into(),
+                    name: holder.name.as_str().to_owned(),
                     address: "東京都".into(),
-                    birth: "19800101".into(),
-                    sex: "1".into(),
+                    birth: holder.birthdate.format("%Y%m%d").to_string(),
+                    sex: holder.sex.as_str().to_owned(),
                 },
                 attributes_pin: None,
+                record_holder: true,
                 not_before: Some(now - Duration::days(30)),
                 not_after: Some(now + Duration::days(1500)),
                 out: out.clone(),
@@ -218,11 +225,13 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
         card(lost, "lost")?,
         card(revoked, "revoked")?,
     ];
-    onshi_server::admin::import_card_links(store.as_ref(), &jlis.join("issued.csv"), false)
-        .map_err(anyhow::Error::msg)?
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let linked =
+        onshi_server::admin::import_card_links(store.as_ref(), &jlis.join("issued.csv"), false)
+            .map_err(anyhow::Error::msg)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     println!(
-        "4. ソフトウェアのマイナンバーカードを 3 枚発行し、個人と紐付けました（暗証番号 {DEMO_PIN}）"
+        "4. ソフトウェアのマイナンバーカードを 3 枚発行し、個人と紐付けました（暗証番号 {DEMO_PIN}、カードの名義と保険者の記録の照合: 一致 {}、保留 {}）",
+        linked.matched, linked.held
     );
     for (label, path, person) in [
         ("有効な資格", &cards[0], valid),

@@ -161,12 +161,73 @@ pub struct GenArgs {
     /// The output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Also write a card-links feed (issued.csv: one card per person, with its holder) for
+    /// `onshi import card-links`.
+    #[arg(long)]
+    card_links: bool,
+    /// Plant this share of wrong links in issued.csv (a card linked to another person), e.g.
+    /// `0.1%` or `0.001`; listed in planted-wrong-links.csv (implies --card-links).
+    #[arg(long, value_parser = parse_share)]
+    wrong_links: Option<f64>,
+    /// The issuing CA's subject written in issued.csv (default: the test card authority's, as
+    /// `onshi jlis init` makes it).
+    #[arg(long)]
+    issuer: Option<String>,
+}
+
+/// A share: `0.1%` or `0.001`.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = number.trim().parse().map_err(|_| {
+        format!("{s}: 割合は 0.1% や 0.001 の形で書きます / a share such as 0.1% or 0.001")
+    })?;
+    let v = v / scale;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s}: 0 から 100% までです / between 0 and 100%"))
+    }
 }
 
 /// Runs `onshi gen`.
 pub fn gen(a: &GenArgs) -> anyhow::Result<ExitCode> {
     let as_of = parse_yyyymmdd(&a.as_of).map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
     let summary = generate(a.persons, a.seed, as_of, &a.out)?;
+    if a.card_links || a.wrong_links.is_some() {
+        let issuer = a.issuer.clone().unwrap_or_else(|| {
+            format!(
+                "C=JP, O={}, CN={}",
+                onshi_pki::authority::CA_ORGANIZATION,
+                onshi_pki::authority::CA_COMMON_NAME
+            )
+        });
+        let not_before = as_of
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default();
+        let links = onshi_synth::card_links::write_card_links(
+            &a.out,
+            &onshi_synth::card_links::CardLinkOptions {
+                wrong_share: a.wrong_links.unwrap_or(0.0),
+                seed: a.seed,
+                issuer,
+                not_before,
+                not_after: not_before + chrono::Duration::days(5 * 365),
+            },
+        )?;
+        println!(
+            "{}: issued.csv カード {} 枚（誤ったひも付けを {} 件仕込み、planted-wrong-links.csv に記録。カード側の氏名を標準字体で書いた正しいひも付け {} 件） / {} cards, {} wrong links planted",
+            a.out.display(),
+            links.cards,
+            links.planted,
+            links.spelled_otherwise,
+            links.cards,
+            links.planted
+        );
+    }
     println!(
         "{}: persons.csv {} 人, eligibility.csv {} 件（世帯 {}） / {} persons, {} records, {} households",
         a.out.display(),

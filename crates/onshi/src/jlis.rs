@@ -19,8 +19,8 @@ pub enum JlisCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Issue a software My Number card for a person; records serial, person and issuer in
-    /// issued.csv.
+    /// Issue a software My Number card for a person; records serial, person, issuer and (with
+    /// --name) the holder's name, birth date and sex in issued.csv.
     IssueCard {
         /// The authority's directory.
         #[arg(long)]
@@ -34,9 +34,12 @@ pub enum JlisCommand {
         /// Where to write the card file.
         #[arg(long)]
         out: PathBuf,
-        /// 氏名 on the card face (券面事項入力補助AP).
-        #[arg(long, default_value = "試験　太郎")]
-        name: String,
+        /// 氏名 on the card face (券面事項入力補助AP). Given, the card's name, birth date and sex are
+        /// recorded in issued.csv as its holder, which the service's wrong-link guard compares
+        /// with the person's record; left out, the face says 試験　太郎 and no holder is recorded
+        /// (the link is imported unchecked).
+        #[arg(long)]
+        name: Option<String>,
         /// 生年月日, yyyyMMdd.
         #[arg(long, default_value = "19800101")]
         birth: String,
@@ -114,12 +117,13 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
                 person_id: person.clone(),
                 pin,
                 attributes: Attributes {
-                    name: name.clone(),
+                    name: name.clone().unwrap_or_else(|| "試験　太郎".to_owned()),
                     address: address.clone(),
                     birth: birth.clone(),
                     sex: sex.clone(),
                 },
                 attributes_pin: None,
+                record_holder: name.is_some(),
                 not_before: not_before
                     .as_deref()
                     .map(|s| day(s, "--not-before"))

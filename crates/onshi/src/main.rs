@@ -5,6 +5,7 @@ mod card;
 mod demo;
 mod feed;
 mod jlis;
+mod links;
 mod lookup;
 mod server;
 

@@ -1,6 +1,6 @@
 //! `onshi server …` and `onshi admin …`: the eligibility service and what operators do to it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -64,7 +64,12 @@ impl ServerStore {
         admin::trusted_jpki(&self.data, &config).map_err(anyhow::Error::msg)
     }
 
-    fn open(&self) -> anyhow::Result<Box<dyn onshi_store::ServiceStore>> {
+    /// Whether `--json` was given.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+
+    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn onshi_store::ServiceStore>> {
         let url = match &self.database {
             Some(url) => url.clone(),
             None => ServerConfig::load(&self.data)
@@ -102,6 +107,9 @@ pub enum AdminCommand {
     /// Operator accounts of the portal (実施機関): created here only, never by registration.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Card links the wrong-link guard held or listed at import, and the operator's decisions.
+    #[command(subcommand)]
+    Links(crate::links::LinksCommand),
 }
 
 /// `onshi admin operator …`.
@@ -229,6 +237,15 @@ pub struct CardLinksArgs {
     /// Mark the cards as not yet registered for health-insurance use (利用登録).
     #[arg(long)]
     unregistered: bool,
+    /// Write the wrong-link guard's findings here (CSV: line, serial, issuer, person id, status,
+    /// what differed).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Compare the links held with the wrong links `onshi gen --wrong-links` planted (its
+    /// planted-wrong-links.csv) and print planted, caught and falsely held: how the guard is
+    /// measured.
+    #[arg(long)]
+    planted: Option<PathBuf>,
 }
 
 /// Runs `onshi server …`.
@@ -349,6 +366,7 @@ fn print(json: bool, value: serde_json::Value, human: String) {
 pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match command {
+        AdminCommand::Links(c) => return crate::links::run(c),
         AdminCommand::Clinic(ClinicCommand::Add {
             store,
             name,
@@ -665,6 +683,19 @@ fn read_heads(path: &std::path::Path) -> anyhow::Result<Vec<onshi_store::AuditHe
     Ok(heads)
 }
 
+/// The serials of a planted-wrong-links.csv (`Serial,HolderPersonId,LinkedPersonId`).
+fn planted_serials(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("{}: 読めません / cannot read", path.display()))?;
+    let mut out = std::collections::HashSet::new();
+    for row in reader.records() {
+        let row =
+            row.with_context(|| format!("{}: CSV が正しくありません / bad CSV", path.display()))?;
+        out.insert(row.get(0).unwrap_or_default().to_owned());
+    }
+    Ok(out)
+}
+
 /// Runs `onshi import card-links`.
 pub fn import_card_links(a: &CardLinksArgs) -> anyhow::Result<ExitCode> {
     let issuers = a.store.trusted_jpki()?.issuers();
@@ -676,8 +707,40 @@ pub fn import_card_links(a: &CardLinksArgs) -> anyhow::Result<ExitCode> {
     )
     .map_err(anyhow::Error::msg)?
     {
-        Ok(n) => {
+        Ok(import) => {
+            let n = import.links;
             println!("カードの紐付けを {n} 件取り込みました / {n} card links imported");
+            println!(
+                "本人照合: 一致 {}、氏名の表記だけ違う {}（回答する・要確認）、保留 {}（回答しない）、本人情報なし {}、運用者の判断を維持 {}",
+                import.matched, import.name_only, import.held, import.unchecked, import.decisions_kept
+            );
+            if let Some(path) = &a.report {
+                admin::write_link_report(path, &import.report).map_err(anyhow::Error::msg)?;
+                println!(
+                    "照合の報告（{} 行）: {}",
+                    import.report.len(),
+                    path.display()
+                );
+            }
+            if let Some(path) = &a.planted {
+                let planted = planted_serials(path)?;
+                let held: std::collections::HashSet<&str> = import
+                    .report
+                    .iter()
+                    .filter(|r| !r.status.usable())
+                    .map(|r| r.serial.as_str())
+                    .collect();
+                let caught = planted.iter().filter(|s| held.contains(s.as_str())).count();
+                let falsely = held.iter().filter(|s| !planted.contains(**s)).count();
+                println!(
+                    "仕込んだ誤り {} 件、保留で捕捉 {caught} 件、誤って保留 {falsely} 件 / planted {}, caught {caught}, falsely held {falsely}",
+                    planted.len(),
+                    planted.len()
+                );
+            }
+            if import.held > 0 || import.name_only > 0 {
+                println!("確認: onshi admin links review（保留の解除は onshi admin links release SERIAL --reason …）");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -123,13 +123,24 @@ impl World {
                 &onshi_pki::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
+                    // What the card authority records of the holder: the person's own name
+                    // and birth date (the wrong-link guard compares them at import).
                     attributes: onshi_card::tlv::Attributes {
-                        name: "試験".into(),
+                        name: match person {
+                            "P0000000002" => "山﨑　梅",
+                            _ => "髙橋　花子",
+                        }
+                        .into(),
                         address: "東京都".into(),
-                        birth: "19800102".into(),
+                        birth: match person {
+                            "P0000000002" => "19700505",
+                            _ => "19800102",
+                        }
+                        .into(),
                         sex: "2".into(),
                     },
                     attributes_pin: None,
+                    record_holder: true,
                     not_before: Some(Utc::now() - Duration::days(30)),
                     not_after: Some(Utc::now() + Duration::days(1500)),
                     out: out.clone(),

@@ -116,7 +116,7 @@ impl World {
             data,
             config,
             store,
-            valid: seeded.valid,
+            valid: seeded.valid.into_iter().map(|p| p.id).collect(),
             persons: seeded.persons,
             records: seeded.records,
             cards,
@@ -214,7 +214,7 @@ struct Seeded {
     persons: u64,
     records: u64,
     /// The persons whose eligibility is valid (1) on the visit date.
-    valid: Vec<PersonId>,
+    valid: Vec<onshi_model::Person>,
 }
 
 /// Generates a synthetic feed as of the visit date and imports it.
@@ -241,7 +241,9 @@ fn seed(
             continue;
         };
         if store.eligibility_for_person(&id, visit)?.validity == QualificationValidity::VALID {
-            valid.push(id);
+            if let Some(person) = store.person(&id)? {
+                valid.push(person);
+            }
         }
     }
     if valid.is_empty() {
@@ -259,7 +261,7 @@ fn seed(
 /// Issues `count` cards to the valid persons in turn, on every core (RSA key generation is slow).
 fn issue_cards(
     authority: &onshi_pki::Authority,
-    persons: &[PersonId],
+    persons: &[onshi_model::Person],
     count: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<Card>, VerifyError> {
@@ -295,7 +297,7 @@ fn issue_cards(
 
 fn issue_card(
     authority: &onshi_pki::Authority,
-    person: &PersonId,
+    person: &onshi_model::Person,
     i: usize,
     now: DateTime<Utc>,
 ) -> Result<Card, VerifyError> {
@@ -303,15 +305,17 @@ fn issue_card(
         onshi_card::Pin::parse(CARD_PIN).map_err(|e| VerifyError::Setup(format!("PIN: {e}")))?;
     let issued = authority.issue_card(
         &onshi_pki::IssueRequest {
-            person_id: person.as_str().to_owned(),
+            person_id: person.id.as_str().to_owned(),
             pin,
+            // The card says who holds it: the person (the wrong-link guard checks it at import).
             attributes: onshi_card::Attributes {
-                name: "負荷試験".into(),
+                name: person.name.as_str().to_owned(),
                 address: "東京都千代田区".into(),
-                birth: "19800102".into(),
-                sex: "2".into(),
+                birth: person.birthdate.format("%Y%m%d").to_string(),
+                sex: person.sex.as_str().to_owned(),
             },
             attributes_pin: None,
+            record_holder: true,
             not_before: None,
             not_after: None,
             out: authority.dir().join(format!("card-{i:04}.json")),
@@ -328,7 +332,12 @@ fn issue_card(
 /// `onshi import card-links`: every card issued, registered for health-insurance use.
 fn link_cards(store: &dyn ServiceStore, issued_csv: &Path) -> Result<(), VerifyError> {
     match onshi_server::admin::import_card_links(store, issued_csv, false) {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(import)) if import.held == 0 => Ok(()),
+        Ok(Ok(import)) => Err(VerifyError::Setup(format!(
+            "{} card links held by the wrong-link guard: {:?}",
+            import.held,
+            import.report.first()
+        ))),
         Ok(Err(errors)) => Err(VerifyError::Setup(format!(
             "card links refused: {:?}",
             errors.first()

@@ -38,7 +38,7 @@ fn init_writes_a_test_root_and_empty_registers() {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     assert_eq!(
         read(ISSUED_FILE),
-        "Serial,PersonId,NotBefore,NotAfter,Issuer\n"
+        "Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex\n"
     );
     assert_eq!(read(REVOKED_FILE), "Serial,RevokedAt\n");
     assert!(read(CA_KEY_FILE).starts_with("-----BEGIN PRIVATE KEY-----"));

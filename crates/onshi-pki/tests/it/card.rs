@@ -99,6 +99,12 @@ fn a_card_chains_to_the_root_and_names_nobody() {
             not_before: issued.not_before,
             not_after: issued.not_after,
             issuer: authority.subject().to_owned(),
+            holder: Some(onshi_pki::Holder {
+                name: "試験　花子".into(),
+                name_kana: String::new(),
+                birthdate: "19800123".into(),
+                sex: "2".into(),
+            }),
         }]
     );
     // The issuer as the service reads it from the card's certificate.
@@ -111,7 +117,7 @@ fn a_card_chains_to_the_root_and_names_nobody() {
     assert_eq!(
         text,
         format!(
-            "Serial,PersonId,NotBefore,NotAfter,Issuer\n{},P0000000001,2026-04-01T09:00:00Z,2031-04-01T09:00:00Z,\"{}\"\n",
+            "Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex\n{},P0000000001,2026-04-01T09:00:00Z,2031-04-01T09:00:00Z,\"{}\",試験　花子,,19800123,2\n",
             issued.serial,
             authority.subject()
         )

@@ -75,6 +75,7 @@ pub fn request(dir: &Path, person: &str) -> IssueRequest {
         pin: Pin::parse("1234").unwrap(),
         attributes: attributes(),
         attributes_pin: None,
+        record_holder: true,
         not_before: None,
         not_after: None,
         out: dir.join("card.json"),

@@ -34,6 +34,7 @@ fn import(
     trusted: &[String],
 ) -> Result<usize, Vec<LinkError>> {
     sync(|| import_card_links_trusting(world.store.as_ref(), file, false, trusted).unwrap())
+        .map(|import| import.links)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

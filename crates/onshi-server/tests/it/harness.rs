@@ -103,11 +103,30 @@ fn record(
 
 /// The persons of the world: P1 valid; P2 only a lost record (2); P3 a lost record and a newer
 /// one (valid now; its old card's numbers give 3); P4 has no records (4).
+const PEOPLE: [(&str, &str, &str, &str); 4] = [
+    ("P0000000001", "髙橋　花子", "タカハシ　ハナコ", "19800102"),
+    ("P0000000002", "山﨑　梅", "ヤマサキ　ウメ", "19700505"),
+    ("P0000000003", "𠮷田　桜", "ヨシダ　サクラ", "19900303"),
+    ("P0000000004", "佐藤　杏", "サトウ　アンズ", "20000101"),
+];
+
+/// What a card of `person` says of its holder (all the world's persons are women): the card
+/// authority's record, which the wrong-link guard compares with the person at import.
+pub fn holder_attributes(person: &str) -> onshi_card::tlv::Attributes {
+    let (name, birth) = PEOPLE
+        .iter()
+        .find(|p| p.0 == person)
+        .map_or(("試験　花子", "19800102"), |p| (p.1, p.3));
+    onshi_card::tlv::Attributes {
+        name: name.into(),
+        address: "東京都".into(),
+        birth: birth.into(),
+        sex: "2".into(),
+    }
+}
+
 fn seed(store: &dyn onshi_store::ServiceStore) {
-    let p1 = person("P0000000001", "髙橋　花子", "タカハシ　ハナコ", "19800102");
-    let p2 = person("P0000000002", "山﨑　梅", "ヤマサキ　ウメ", "19700505");
-    let p3 = person("P0000000003", "𠮷田　桜", "ヨシダ　サクラ", "19900303");
-    let p4 = person("P0000000004", "佐藤　杏", "サトウ　アンズ", "20000101");
+    let [p1, p2, p3, p4] = PEOPLE.map(|(id, name, kana, birth)| person(id, name, kana, birth));
     let records = vec![
         record(&p1, "01130012", "１", "20200401", None),
         record(&p2, "01130012", "２", "20100401", Some("20240101")),
@@ -144,13 +163,9 @@ impl Cards {
                 &onshi_pki::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
-                    attributes: onshi_card::tlv::Attributes {
-                        name: "試験".into(),
-                        address: "東京都".into(),
-                        birth: "19800102".into(),
-                        sex: "2".into(),
-                    },
+                    attributes: holder_attributes(person),
                     attributes_pin: None,
+                    record_holder: true,
                     not_before: Some(from),
                     not_after: Some(to),
                     out: out.clone(),
@@ -269,7 +284,7 @@ impl World {
 
     /// Links every card issued so far (issued.csv) to its person.
     pub fn link_cards(&self, unregistered: bool) {
-        let n = sync(|| {
+        let import = sync(|| {
             onshi_server::admin::import_card_links(
                 self.store.as_ref(),
                 &self.cards.dir.join("issued.csv"),
@@ -278,7 +293,9 @@ impl World {
             .unwrap()
             .unwrap()
         });
-        assert!(n > 0);
+        assert!(import.links > 0);
+        // Every card of the world is its person's: the guard holds none.
+        assert_eq!(import.held, 0, "{:?}", import.report);
     }
 
     /// A clinic with an enrolled terminal; returns the terminal's client.
