@@ -9,6 +9,7 @@ mod it {
     mod cli;
     mod crash;
     mod faults;
+    mod link_guard;
     mod logs;
     mod portal;
     mod reader_faults;
