@@ -68,9 +68,21 @@ struct Ui {
     reader_override: Option<ReaderSpec>,
     /// The last word of the automatic renewal, shown in the banner.
     banner: Mutex<Option<String>>,
+    /// Where the desk listens (for its one-time addresses).
+    local: SocketAddr,
 }
 
 impl Ui {
+    /// Keeps the current one-time address where `onshi app open` finds it (0600 in the data
+    /// directory, beside the terminal's key); a failure only means `app open` cannot help.
+    fn publish_login(&self, key: &str) {
+        let url = format!("http://{}{LOGIN_PATH}?k={key}\n", self.local);
+        let path = self.data.join(onshi_app::desktop::DESK_LOGIN_FILE);
+        if let Err(e) = onshi_app::data::write_file(&path, url.as_bytes(), 0o600) {
+            tracing::warn!(target: "onshi_app_ui", error = %e.message_ja(), "could not keep the desk's address for `onshi app open`");
+        }
+    }
+
     fn reader(&self) -> ReaderSpec {
         if let Some(r) = &self.reader_override {
             return r.clone();
@@ -126,6 +138,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub struct Desk {
     router: Router,
     login_url: String,
+    data: PathBuf,
 }
 
 impl Desk {
@@ -136,6 +149,8 @@ impl Desk {
         }
         AppConfig::load(&options.data).map_err(UiError::App)?;
         let key = secret()?;
+        let key_for_file = key.clone();
+        let data_dir = options.data.clone();
         let port = local.port();
         let login_url = format!("http://{local}{LOGIN_PATH}?k={key}");
         let ui = Arc::new(Ui {
@@ -150,7 +165,9 @@ impl Desk {
             ],
             reader_override: options.reader,
             banner: Mutex::new(None),
+            local,
         });
+        ui.publish_login(&key_for_file);
         spawn_renewal(ui.clone());
         let api = Router::new()
             .route("/api/status", get(status))
@@ -173,7 +190,11 @@ impl Desk {
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(axum::middleware::from_fn_with_state(ui.clone(), guard))
             .with_state(ui);
-        Ok(Self { router, login_url })
+        Ok(Self {
+            router,
+            login_url,
+            data: data_dir,
+        })
     }
 
     /// The one-time address to open in the browser (`http://127.0.0.1:8470/login?k=…`): print
@@ -194,9 +215,12 @@ impl Desk {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        axum::serve(listener, self.router)
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        // Gone with the desk: an address of a desk that no longer runs helps nobody.
+        let _ = std::fs::remove_file(self.data.join(onshi_app::desktop::DESK_LOGIN_FILE));
+        served?;
         Ok(())
     }
 }
@@ -316,7 +340,12 @@ async fn login(State(ui): State<Arc<Ui>>, uri: axum::http::Uri) -> Response {
         let mut key = lock(&ui.login_key);
         match key.as_deref() {
             Some(k) if same(k.as_bytes(), given.as_bytes()) => {
-                *key = None;
+                // Spent; the next one waits for `onshi app open` (the menu entry).
+                let next = secret().ok();
+                if let Some(n) = &next {
+                    ui.publish_login(n);
+                }
+                *key = next;
                 true
             }
             _ => false,

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod client;
 pub mod data;
+pub mod desktop;
 pub mod doctor;
 pub mod enroll;
 pub mod error;

@@ -124,6 +124,31 @@ pub enum AppCommand {
         /// the settings.
         #[arg(long)]
         reader: Option<String>,
+        /// Open the desk in the browser at once (`$ONSHI_BROWSER`, or the system's opener).
+        #[arg(long)]
+        open: bool,
+    },
+    /// Start the desk at every login and put 「オンライン資格確認（受付）」 in the menu (Linux: a
+    /// systemd user unit, a menu entry and an autostart entry; see docs/desk.md for Windows and
+    /// macOS). Runs again safely; `onshi app uninstall` undoes it.
+    Install {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// Where the desk listens: a loopback address and port.
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: std::net::SocketAddr,
+        /// The card reader, instead of the one in the settings.
+        #[arg(long)]
+        reader: Option<String>,
+    },
+    /// Undo `onshi app install` (the data directory is kept).
+    Uninstall,
+    /// Open the running desk in the browser (what the menu entry does).
+    Open {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
     },
     /// The terminal's own log of checks (90 days).
     History {
@@ -367,7 +392,39 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             data,
             listen,
             reader,
-        } => ui(data, *listen, reader.as_deref()),
+            open,
+        } => ui(data, *listen, reader.as_deref(), *open),
+        AppCommand::Install {
+            data,
+            listen,
+            reader,
+        } => install(data, *listen, reader.as_deref()),
+        AppCommand::Uninstall => {
+            let dirs = user_dirs()?;
+            let removed = onshi_app::desktop::uninstall(&dirs, true)?;
+            if removed.is_empty() {
+                println!("受付画面の自動起動は設定されていません / nothing was installed");
+            } else {
+                for f in &removed {
+                    println!("削除しました / removed: {}", f.display());
+                }
+                println!("受付画面の自動起動とメニューを取り除きました（データフォルダーは残してあります）。");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppCommand::Open { data } => match onshi_app::desktop::desk_login_url(data)? {
+            Some(url) => {
+                onshi_app::desktop::open_browser(&url).map_err(|e| {
+                    anyhow::anyhow!("ブラウザーを開けません（{e}）。次のアドレスをブラウザーで開いてください: {url}")
+                })?;
+                println!("受付画面をブラウザーで開きました。");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("受付画面が動いていません。onshi app ui を起動するか、onshi app install で自動起動を設定してください / the desk is not running");
+                Ok(ExitCode::from(onshi_app::exit::SETUP_ERROR))
+            }
+        },
         AppCommand::History { data, json } => match onshi_app::history::read(data) {
             Ok(entries) => {
                 if *json {
@@ -411,7 +468,49 @@ fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCod
 }
 
 /// `onshi app ui`: serves the desk until Ctrl-C or SIGTERM.
-fn ui(data: &Path, listen: std::net::SocketAddr, reader: Option<&str>) -> anyhow::Result<ExitCode> {
+/// The user's XDG directories.
+fn user_dirs() -> anyhow::Result<onshi_app::desktop::UserDirs> {
+    onshi_app::desktop::UserDirs::from_env()
+        .ok_or_else(|| anyhow::anyhow!("HOME が設定されていません / HOME is not set"))
+}
+
+/// Runs `onshi app install`.
+fn install(
+    data: &Path,
+    listen: std::net::SocketAddr,
+    reader: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if !listen.ip().is_loopback() {
+        anyhow::bail!("--listen {listen}: 受付画面はこのパソコンの中（127.0.0.1 など）でだけ開けます / a loopback address");
+    }
+    let dirs = user_dirs()?;
+    let exe = std::env::current_exe()?;
+    let listen = listen.to_string();
+    let done = onshi_app::desktop::install(&onshi_app::desktop::InstallOptions {
+        dirs: &dirs,
+        exe: &exe,
+        data,
+        listen: &listen,
+        reader,
+        systemctl: true,
+    })?;
+    for f in &done.files {
+        println!("書き込みました / written: {}", f.display());
+    }
+    if done.started {
+        println!("受付画面を起動しました。次回からはログインすると自動で起動し、ブラウザーで開きます。メニューの「{}」からも開けます。", onshi_app::desktop::MENU_TITLE);
+    } else {
+        println!("次回のログインから受付画面が自動で起動し、ブラウザーで開きます（このパソコンでは今すぐ起動できませんでした: systemctl --user が使えません）。メニューの「{}」からも開けます。", onshi_app::desktop::MENU_TITLE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ui(
+    data: &Path,
+    listen: std::net::SocketAddr,
+    reader: Option<&str>,
+    open: bool,
+) -> anyhow::Result<ExitCode> {
     let reader = match reader.map(onshi_app::reader::ReaderSpec::parse).transpose() {
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
@@ -434,7 +533,12 @@ fn ui(data: &Path, listen: std::net::SocketAddr, reader: Option<&str>) -> anyhow
             Err(e) => anyhow::bail!("{e}"),
         };
         println!("受付画面: {}", desk.login_url());
-        println!("このパソコンのブラウザーで開いてください。このアドレスは一度だけ使えます（開き直すには onshi app ui を起動し直してください）。Ctrl-C で終了します。");
+        println!("このパソコンのブラウザーで開いてください。このアドレスは一度だけ使えます（開き直すには onshi app open）。Ctrl-C で終了します。");
+        if open {
+            if let Err(e) = onshi_app::desktop::open_browser(desk.login_url()) {
+                eprintln!("ブラウザーを開けませんでした（{e}）。上のアドレスを開いてください。");
+            }
+        }
         desk.serve(listener, shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
