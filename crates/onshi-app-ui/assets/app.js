@@ -213,6 +213,35 @@ document.addEventListener("keydown", (event) => {
   drawPin();
 });
 
+// 端末の登録 (a PC not enrolled yet): the settings file is read here and sent as text.
+document.addEventListener("submit", async (event) => {
+  if (event.target.id !== "enroll-form") return;
+  event.preventDefault();
+  const form = event.target;
+  const said = document.getElementById("enroll-message");
+  const button = form.querySelector("button[type=submit]");
+  const file = form.settings.files && form.settings.files[0];
+  const body = {
+    code: form.code.value,
+    server: form.server.value,
+    account: form.account.value,
+    server_ca: form.server_ca.value,
+  };
+  try {
+    if (file) body.settings = await file.text();
+    button.disabled = true;
+    said.textContent = "登録しています…";
+    said.dataset.kind = "info";
+    await api("/api/enroll", body);
+    said.textContent = "登録しました。受付画面を開きます…";
+    location.reload();
+  } catch (e) {
+    said.textContent = e.message;
+    said.dataset.kind = "error";
+    button.disabled = false;
+  }
+});
+
 document.addEventListener("submit", async (event) => {
   if (event.target.id !== "settings-form") return;
   event.preventDefault();
@@ -238,4 +267,5 @@ document.addEventListener("change", (event) => {
   }
 });
 
-poll();
+// The enrollment page has no 受付 to poll.
+if (document.body.dataset.page !== "enroll") poll();

@@ -147,7 +147,15 @@ impl Desk {
         if !local.ip().is_loopback() {
             return Err(UiError::NotLoopback(local));
         }
-        AppConfig::load(&options.data).map_err(UiError::App)?;
+        match AppConfig::load(&options.data) {
+            Ok(_) => {}
+            // Not enrolled yet: the page opens at 端末の登録. The (private) directory is made now
+            // so that the desk's one-time address can be kept in it.
+            Err(onshi_app::AppError::NotEnrolled(_)) => {
+                onshi_app::data::create_private_dir(&options.data).map_err(UiError::App)?;
+            }
+            Err(e) => return Err(UiError::App(e)),
+        }
         let key = secret()?;
         let key_for_file = key.clone();
         let data_dir = options.data.clone();
@@ -177,6 +185,7 @@ impl Desk {
             .route("/api/cancel", post(cancel))
             .route("/api/history", get(history))
             .route("/api/settings", get(settings).post(save_settings))
+            .route("/api/enroll", post(enroll))
             .layer(axum::middleware::from_fn_with_state(
                 ui.clone(),
                 require_cookie,
@@ -390,6 +399,9 @@ async fn page(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
     }
     match AppConfig::load(&ui.data) {
         Ok(config) => Html(view::page(&config.account).into_string()).into_response(),
+        Err(onshi_app::AppError::NotEnrolled(_)) => {
+            Html(view::enroll_page().into_string()).into_response()
+        }
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html(format!(
@@ -398,6 +410,70 @@ async fn page(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
             )),
         )
             .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EnrollBody {
+    /// The portal's settings file (ユーザー設定情報), as text.
+    #[serde(default)]
+    settings: Option<String>,
+    /// Or the service's address and the account, typed.
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    server_ca: Option<String>,
+    /// The one-time code shown with the settings file.
+    code: zeroize::Zeroizing<String>,
+}
+
+/// 端末の登録 from the page: what `onshi app enroll` does (a new key, the CSR with the code, the
+/// certificate and `app.toml` stored). Refused once the terminal is enrolled.
+async fn enroll(State(ui): State<Arc<Ui>>, Json(body): Json<EnrollBody>) -> Response {
+    if AppConfig::load(&ui.data).is_ok() {
+        return refuse(StatusCode::CONFLICT, "この端末はもう登録されています。");
+    }
+    let code = body.code.trim().to_owned();
+    if code.is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, "登録コードを入力してください。");
+    }
+    let args = match (&body.settings, &body.server, &body.account) {
+        (Some(text), _, _) if !text.trim().is_empty() => {
+            onshi_app::EnrollArgs::from_settings_text(
+                ui.data.clone(),
+                text,
+                std::path::Path::new("端末設定ファイル"),
+                code,
+            )
+        }
+        (_, Some(server), Some(account)) if !server.trim().is_empty() && !account.trim().is_empty() => {
+            Ok(onshi_app::EnrollArgs {
+                data: ui.data.clone(),
+                server: server.trim().to_owned(),
+                code,
+                account: account.trim().to_owned(),
+                server_ca_pem: body.server_ca.clone().filter(|c| !c.trim().is_empty()),
+            })
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "ポータルでダウンロードした端末設定ファイルを選ぶか、サーバーのアドレスとアカウントを入力してください。",
+            )
+        }
+    };
+    let args = match args {
+        Ok(a) => a,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.message_ja()),
+    };
+    match onshi_app::enroll(&args).await {
+        Ok(config) => {
+            tracing::info!(target: "onshi_app_ui", account = %config.account, "terminal enrolled from the desk's page");
+            Json(json!({ "ok": true, "account": config.account })).into_response()
+        }
+        Err(e) => refuse(StatusCode::BAD_REQUEST, &e.message_ja()),
     }
 }
 

@@ -92,6 +92,53 @@ pub fn page(account: &str) -> Markup {
     }
 }
 
+/// The page of a PC that is not enrolled yet: 端末の登録 with the portal's settings file (or the
+/// server's address and the account typed) and the one-time code.
+pub fn enroll_page() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ja" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "端末の登録 - onshi" }
+                link rel="stylesheet" href="/app.css";
+                script src="/app.js" defer {}
+            }
+            body data-page="enroll" {
+                header { h1 { "オンライン資格確認（受付）" } }
+                main {
+                    section #tab-enroll {
+                        h2 { "端末の登録" }
+                        p.lead {
+                            "このパソコンはまだ資格確認サービスに登録されていません。ポータルの「端末」で受け取った"
+                            "端末設定ファイルと登録コードで登録してください（登録は一度だけです）。"
+                        }
+                        form #enroll-form {
+                            label {
+                                "端末設定ファイル（onshi-terminal-W….toml）"
+                                input #settings-file name="settings" type="file" accept=".toml,text/plain";
+                            }
+                            details {
+                                summary { "設定ファイルがないとき（サーバーのアドレスとアカウントを入力）" }
+                                label { "サーバーのアドレス" input name="server" type="url" placeholder="https://…"; }
+                                label { "アカウント" input name="account" placeholder="W0000001"; }
+                                label { "サーバーCA証明書（PEM、ポータルの指示があるときだけ）" textarea name="server_ca" rows="4" {} }
+                            }
+                            label {
+                                "登録コード（XXXX-XXXX-XXXX）"
+                                input #enroll-code name="code" autocomplete="off" required;
+                            }
+                            div.actions { button.primary type="submit" { "登録する" } }
+                            p #enroll-message role="status" {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The 受付 screen for a phase.
 pub fn screen(phase: &Phase) -> Markup {
     match phase {

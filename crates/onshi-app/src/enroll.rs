@@ -34,7 +34,17 @@ impl EnrollArgs {
     /// code shown once with it.
     pub fn from_settings(data: PathBuf, file: &Path, code: String) -> Result<Self, AppError> {
         let text = data::read_text(file)?;
-        let settings: proto::TerminalSettings = toml::from_str(&text).map_err(|e| {
+        Self::from_settings_text(data, &text, file, code)
+    }
+
+    /// From the settings file's text (as the desk's page uploads it); `file` names it in errors.
+    pub fn from_settings_text(
+        data: PathBuf,
+        text: &str,
+        file: &Path,
+        code: String,
+    ) -> Result<Self, AppError> {
+        let settings: proto::TerminalSettings = toml::from_str(text).map_err(|e| {
             AppError::data(
                 file,
                 format!("端末設定ファイルとして読めません / not a terminal settings file: {e}"),

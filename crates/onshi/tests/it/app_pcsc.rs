@@ -217,6 +217,23 @@ pub(super) struct World {
 /// The world in `dir`: authority, service on SQLite, the person, the card, a clinic and its
 /// terminal, the service running on a free loopback port, the app enrolled.
 pub(super) fn world(dir: &Path) -> World {
+    let (world, settings, code) = world_unenrolled(dir);
+    ok(&[
+        "app",
+        "enroll",
+        "--data",
+        s(&world.app),
+        "--settings",
+        s(&settings),
+        "--code",
+        &code,
+    ]);
+    world
+}
+
+/// [`world`] with the app not enrolled yet: also the terminal's settings file as the portal
+/// hands it out (ユーザー設定情報) and its one-time code.
+pub(super) fn world_unenrolled(dir: &Path) -> (World, PathBuf, String) {
     let jlis = dir.join("jlis");
     let srv = dir.join("srv");
     let app = dir.join("app");
@@ -305,23 +322,18 @@ pub(super) fn world(dir: &Path) -> World {
         ),
     )
     .unwrap();
-    ok(&[
-        "app",
-        "enroll",
-        "--data",
-        s(&app),
-        "--settings",
-        s(&settings),
-        "--code",
-        terminal["code"].as_str().unwrap(),
-    ]);
-    World {
+    let world = World {
         srv,
         app,
         card,
         listen,
         server,
-    }
+    };
+    (
+        world,
+        settings,
+        terminal["code"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[test]
