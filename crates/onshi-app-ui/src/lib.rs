@@ -243,7 +243,7 @@ fn spawn_renewal(ui: Arc<Ui>) {
                 let said = match onshi_app::renew(&ui.data).await {
                     Ok(expiry) => format!(
                         "端末の証明書を自動で更新しました（新しい有効期限 {}）。",
-                        expiry.format("%Y-%m-%d")
+                        onshi_model::wareki::label(expiry.date_naive())
                     ),
                     Err(e) => format!(
                         "端末の証明書の有効期限が近づいていますが、自動更新できませんでした。{}",

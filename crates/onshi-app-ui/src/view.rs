@@ -225,7 +225,7 @@ fn result(answer: &Answer) -> Markup {
                 @if valid { "資格は有効です" } @else { "資格は有効ではありません（" (validity) "）" }
             }
             @if let Some(recorded) = answer.recheck_of {
-                p.note { (jst(recorded).format("%Y-%m-%d %H:%M")) " に未確認として記録した受付を、受診日 " (outcome.visit.format("%Y-%m-%d")) " の資格で確認し直しました。" }
+                p.note { (onshi_model::wareki::label(jst(recorded).date())) " " (jst(recorded).format("%H:%M")) " に未確認として記録した受付を、受診日 " (onshi_model::wareki::label(outcome.visit)) "（" (outcome.visit.format("%Y-%m-%d")) "）の資格で確認し直しました。" }
             }
             table.answer #answer {
                 @for line in lines(&text) {
@@ -303,7 +303,7 @@ pub fn history(entries: &[Entry], now: DateTime<Utc>) -> Markup {
         .rev()
         .collect();
     html! {
-        h2 { "本日の履歴（" (today.format("%Y-%m-%d")) "）" }
+        h2 { "本日の履歴（" (onshi_model::wareki::label(today)) "）" }
         @if !waiting.is_empty() {
             div.warning #waiting {
                 p { "資格確認サービスにつながらず「未確認」になっている受付が " (waiting.len()) " 件あります。患者さんのカードで確認し直してください。" }

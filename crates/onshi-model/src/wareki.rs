@@ -193,6 +193,12 @@ pub fn format_date(date: NaiveDate) -> Result<String, WarekiError> {
     Wareki::from_date(date).map(|wareki| wareki.to_string())
 }
 
+/// 和暦 for people (`令和8年12月7日`), or the ISO date for a day before 明治 (never met in
+/// practice; nothing is hidden).
+pub fn label(date: NaiveDate) -> String {
+    format_date(date).unwrap_or_else(|_| date.format("%Y-%m-%d").to_string())
+}
+
 /// Parses any form [`Wareki`] accepts into the Gregorian date.
 pub fn parse_date(s: &str) -> Result<NaiveDate, WarekiError> {
     s.parse::<Wareki>()?.to_date()

@@ -261,13 +261,21 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
 
         // The history shows it with one button to check it again once the service is back.
         click(&c, "[data-phase=\"failed\"] [data-tab=\"history\"]").await;
-        let table = c
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css("#history-table"))
-            .await
-            .unwrap();
-        let rows = table.text().await.unwrap();
+        // The tab re-renders the table as it loads: read it again if it went stale.
+        let started = Instant::now();
+        let rows = loop {
+            let table = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#history-table"))
+                .await
+                .unwrap();
+            match table.text().await {
+                Ok(rows) => break rows,
+                Err(e) => assert!(started.elapsed() < WAIT, "history table: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert!(
             rows.contains("未確認") && rows.contains("𠮷田　髙子"),
             "{rows}"
