@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::auth::{self, ClinicUser};
 use crate::db::{self, AccountStatus, NewAccount, Role, TokenProblem};
 use crate::mail::Outgoing;
+use crate::registration::{Practice, RegistrationNumber};
 use crate::view::{self, csrf, field, respond, Nav, PageError};
 use crate::{blocking, State};
 
@@ -105,6 +106,8 @@ pub struct Registration {
     #[serde(default)]
     registration: String,
     #[serde(default)]
+    registration_ahaki: String,
+    #[serde(default)]
     address: String,
     #[serde(default)]
     phone: String,
@@ -144,8 +147,10 @@ fn registration_page(
                     }
                     @if let Some(m) = e("kinds") { p.error-text { (m) } }
                 }
-                (field("院長（開設者）の氏名", "director", "text", &r.director, e("director")))
-                (field("受領委任の登録記号番号（例: 契0123456-1-23、ハイフンは省略可）", "registration", "text", &r.registration, e("registration")))
+                (field("院長（管理者）の氏名", "director", "text", &r.director, e("director")))
+                p.hint { "受領委任の登録記号番号を、施術所の種類ごとに入力してください（柔道整復とあはきを併設している施術所は両方）。全角・ハイフンなしでも構いません。" }
+                (field("柔道整復の登録記号番号（例: 協0123456-1-23 または 契0123456-1-23）", "registration", "text", &r.registration, e("registration")))
+                (field("あん摩マッサージ指圧・はり・きゅうの登録記号番号（例: 契0123456-1-23）", "registration_ahaki", "text", &r.registration_ahaki, e("registration_ahaki")))
                 (field("所在地", "address", "text", &r.address, e("address")))
                 (field("電話番号", "phone", "tel", &r.phone, e("phone")))
                 (field("メールアドレス（ログインに使います）", "email", "email", &r.email, e("email")))
@@ -253,7 +258,7 @@ async fn register(
     required(
         &mut errors,
         "director",
-        "院長（開設者）の氏名",
+        "院長（管理者）の氏名",
         &r.director,
         50,
     );
@@ -261,11 +266,7 @@ async fn register(
     if kinds.is_empty() || kinds.iter().any(|k| !KINDS.iter().any(|(v, _)| v == k)) {
         errors.insert("kinds", "施術所の種類を1つ以上選んでください。".to_owned());
     }
-    let registration = onshi_server::admin::normalise_registration(&r.registration)
-        .map_err(|_| "登録記号番号が正しくありません（例: 契0123456-1-23）。".to_owned());
-    if let Err(m) = &registration {
-        errors.insert("registration", m.clone());
-    }
+    let numbers = registration_numbers(&r, &kinds, &mut errors);
     let phone = normalise_phone(&r.phone);
     if let Err(m) = &phone {
         errors.insert("phone", m.clone());
@@ -277,8 +278,7 @@ async fn register(
     if let Some(m) = auth::password_problem(&r.password, &r.password_confirm) {
         errors.insert("password", m);
     }
-    let (Ok(registration), Ok(phone), Ok(email), true) =
-        (registration, phone, email, errors.is_empty())
+    let (Some(numbers), Ok(phone), Ok(email), true) = (numbers, phone, email, errors.is_empty())
     else {
         return Ok((
             axum::http::StatusCode::BAD_REQUEST,
@@ -330,7 +330,7 @@ async fn register(
         Ok(taken) => taken,
     };
     let registered = if taken {
-        None
+        db::Added::EmailTaken
     } else {
         let password = r.password.clone();
         account.password_hash =
@@ -338,7 +338,9 @@ async fn register(
         blocking(&portal, move |p| {
             let db = p.store.portal();
             let now = Utc::now();
-            let clinic = p.store.add_clinic(&name, &registration, now)?;
+            // The service's clinic row keeps the first number (柔道整復 before あはき).
+            let first = numbers.first().map(|(_, n)| n.as_str()).unwrap_or_default();
+            let clinic = p.store.add_clinic(&name, first, now)?;
             let token = auth::random_token()?;
             let link = format!("{}/portal/confirm?token={token}", p.settings.public_url);
             let mail = Outgoing {
@@ -352,6 +354,7 @@ async fn register(
                 db,
                 clinic.id,
                 &account,
+                &numbers,
                 &auth::token_hash(&token),
                 now + Duration::hours(CONFIRM_HOURS),
                 &mail,
@@ -365,17 +368,24 @@ async fn register(
                     return Err(e.into());
                 }
             };
-            if !added {
+            if added != db::Added::Yes {
                 db::remove_unfinished_clinic(db, clinic.id)?;
-                return Ok(None);
             }
-            Ok(Some(()))
+            Ok(added)
         })
         .await?
     };
-    if registered.is_none() {
+    let taken = match registered {
+        db::Added::Yes => None,
+        db::Added::EmailTaken => Some(("email", EMAIL_TAKEN.to_owned())),
+        db::Added::NumberTaken(number) => {
+            let field = numbers_field(&r, &number);
+            Some((field, crate::registration::taken_message(&number)))
+        }
+    };
+    if let Some((field, message)) = taken {
         let mut errors = HashMap::new();
-        errors.insert("email", "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。".to_owned());
+        errors.insert(field, message);
         return Ok((
             axum::http::StatusCode::BAD_REQUEST,
             respond(registration_page(&r.csrf, &r, &kinds, &errors)),
@@ -389,6 +399,71 @@ async fn register(
             p.lead #registered { (email) " 宛てに確認のメールを送りました。メールのリンクを開くと登録が完了し、ログインできるようになります。" }
         },
     )))
+}
+
+const EMAIL_TAKEN: &str = "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。";
+
+/// The 登録記号番号 of the form, one per practice its kinds need (柔道整復; あはき for あん摩
+/// マッサージ指圧 or はり・きゅう): `None` with the errors put into `errors`.
+fn registration_numbers(
+    r: &Registration,
+    kinds: &[String],
+    errors: &mut HashMap<&'static str, String>,
+) -> Option<Vec<(Practice, RegistrationNumber)>> {
+    let mut out = Vec::new();
+    for practice in Practice::ALL {
+        let typed = match practice {
+            Practice::Judo => &r.registration,
+            Practice::Ahaki => &r.registration_ahaki,
+        };
+        let needed = kinds.iter().any(|k| Practice::of_kind(k) == Some(practice));
+        if typed.trim().is_empty() {
+            if needed {
+                errors.insert(
+                    practice.field(),
+                    format!("{}の登録記号番号を入力してください。", practice.label()),
+                );
+            }
+            continue;
+        }
+        if !needed && !kinds.is_empty() {
+            errors.insert(
+                practice.field(),
+                format!(
+                    "{}の登録記号番号を登録するには、施術所の種類で{}を選んでください。",
+                    practice.label(),
+                    practice.label()
+                ),
+            );
+            continue;
+        }
+        match RegistrationNumber::parse(practice, typed) {
+            Ok(n) => out.push((practice, n)),
+            Err(m) => {
+                errors.insert(practice.field(), m);
+            }
+        }
+    }
+    let wrong = |e: &HashMap<&str, String>| {
+        e.contains_key("registration") || e.contains_key("registration_ahaki")
+    };
+    if out.is_empty() && !wrong(errors) {
+        errors.insert(
+            "registration",
+            "登録記号番号を入力してください。".to_owned(),
+        );
+    }
+    (!wrong(errors)).then_some(out)
+}
+
+/// The form field that held `number`.
+fn numbers_field(r: &Registration, number: &RegistrationNumber) -> &'static str {
+    let ahaki = RegistrationNumber::parse(Practice::Ahaki, &r.registration_ahaki);
+    if ahaki.as_ref().is_ok_and(|n| n == number) {
+        "registration_ahaki"
+    } else {
+        "registration"
+    }
 }
 
 /// The form's pairs (`a=1&a=2` kept as two).
@@ -865,9 +940,12 @@ async fn reset_confirm(
 
 async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
     let clinic = user.clinic_id;
-    let account = blocking(&portal, move |p| Ok(db::account(p.store.portal(), clinic)?))
-        .await?
-        .ok_or_else(PageError::not_found)?;
+    let (account, numbers) = blocking(&portal, move |p| {
+        let db = p.store.portal();
+        Ok((db::account(db, clinic)?, db::numbers(db, clinic)?))
+    })
+    .await?;
+    let account = account.ok_or_else(PageError::not_found)?;
     let token = &user.session.csrf;
     Ok(respond(view::page(
         "ホーム",
@@ -878,8 +956,13 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
                 dl {
                     dt { "施術所名" } dd #clinic-name { (account.name) }
                     dt { "施術所の種類" } dd { (kinds_label(&account.kinds)) }
-                    dt { "院長（開設者）" } dd { (account.director) }
-                    dt { "登録記号番号" } dd { (account.registration) }
+                    dt { "院長（管理者）" } dd { (account.director) }
+                    dt { "登録記号番号" }
+                    dd #registration-numbers {
+                        @for n in &numbers {
+                            span.number { (n.practice.label()) ": " (n.number) @if !n.active { "（実施機関の承認待ち）" } } br;
+                        }
+                    }
                     dt { "所在地" } dd { (account.address) }
                     dt { "電話番号" } dd { (account.phone) }
                     dt { "メールアドレス" } dd { (account.email) }

@@ -25,6 +25,7 @@ pub mod fuzzing;
 pub mod hashing;
 pub mod mail;
 pub mod operator;
+pub mod registration;
 pub mod terminals;
 pub mod totp;
 pub mod view;

@@ -288,7 +288,7 @@ pub fn search_accounts(
         params.push(like_pattern(q).into());
         params.push(like_pattern(&registration_text(q)).into());
         conditions.push(
-            "(lower(c.name) LIKE lower($1) ESCAPE '!' OR lower(a.email) LIKE lower($1) ESCAPE '!' OR lower(c.registration) LIKE lower($2) ESCAPE '!')"
+            "(lower(c.name) LIKE lower($1) ESCAPE '!' OR lower(a.email) LIKE lower($1) ESCAPE '!' OR lower(c.registration) LIKE lower($2) ESCAPE '!' OR EXISTS (SELECT 1 FROM portal_registration_numbers n WHERE n.clinic_id = c.id AND n.number LIKE $2 ESCAPE '!'))"
                 .to_owned(),
         );
     }
@@ -782,6 +782,7 @@ async fn clinics(
 struct ClinicDetail {
     clinic: Clinic,
     account: Option<Account>,
+    numbers: Vec<db::HeldNumber>,
     terminals: Vec<Terminal>,
 }
 
@@ -791,10 +792,12 @@ fn load_clinic(p: &Portal, clinic_id: i64) -> Result<ClinicDetail, PageError> {
         .clinic(clinic_id)?
         .ok_or_else(PageError::not_found)?;
     let account = db::account(p.store.portal(), clinic_id)?;
+    let numbers = db::numbers(p.store.portal(), clinic_id)?;
     let terminals = p.store.terminals_of_clinic(clinic_id)?;
     Ok(ClinicDetail {
         clinic,
         account,
+        numbers,
         terminals,
     })
 }
@@ -850,8 +853,12 @@ fn clinic_page(
                     dl {
                         dt { "施術所名" } dd #clinic-name { (a.name) }
                         dt { "施術所の種類" } dd #clinic-kinds { (crate::clinic::kinds_label(&a.kinds)) }
-                        dt { "院長（開設者）" } dd #clinic-director { (a.director) }
-                        dt { "登録記号番号" } dd #clinic-registration { (a.registration) }
+                        dt { "院長（管理者）" } dd #clinic-director { (a.director) }
+                        dt { "登録記号番号" } dd #clinic-registration {
+                            @for n in &d.numbers {
+                                (n.practice.label()) ": " (n.number) @if !n.active { "（変更の承認待ち）" } br;
+                            }
+                        }
                         dt { "所在地" } dd #clinic-address { (a.address) }
                         dt { "電話番号" } dd #clinic-phone { (a.phone) }
                         dt { "メールアドレス" } dd #clinic-email { (a.email) }
@@ -1354,6 +1361,10 @@ mod tests {
                 store.portal(),
                 clinic.id,
                 &account,
+                &[(
+                    crate::registration::Practice::Judo,
+                    crate::registration::RegistrationNumber::stored(format!("契012345{i}123")),
+                )],
                 &[i as u8],
                 now,
                 &crate::mail::Outgoing {
@@ -1364,7 +1375,7 @@ mod tests {
                 now,
             )
             .unwrap_or_else(|e| panic!("{e}"));
-            assert!(added);
+            assert_eq!(added, db::Added::Yes);
         }
         (dir, store)
     }

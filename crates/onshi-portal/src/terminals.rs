@@ -454,6 +454,10 @@ mod tests {
             db,
             c.id,
             &account,
+            &[(
+                crate::registration::Practice::Judo,
+                crate::registration::RegistrationNumber::stored(format!("契012345{n}123")),
+            )],
             &hash,
             now + chrono::Duration::hours(1),
             &crate::mail::Outgoing {
@@ -464,7 +468,7 @@ mod tests {
             now,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(ok);
+        assert_eq!(ok, db::Added::Yes);
         db::spend_token(db, &hash, "confirm", now, |tx, id| {
             db::confirm_email(tx, id, now)
         })

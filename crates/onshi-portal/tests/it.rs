@@ -7,6 +7,7 @@ mod it {
     mod clinic;
     pub mod harness;
     mod isolation;
+    mod numbers;
     pub mod routes;
     mod security;
     mod terminals;

@@ -8,6 +8,27 @@
 
 use crate::StoreError;
 
+/// Migration 10, one text for both engines: the 登録記号番号 of every account, each number held by
+/// one account only (the primary key: two registrations of one number at once cannot both
+/// win); an account may hold several (併設). `pending`: a changed number waiting for the
+/// operator's approval. Numbers stored before are copied from `clinics.registration`; of two
+/// accounts that registered one number before, the older keeps it.
+pub const MIGRATION_10: &str = "CREATE TABLE portal_registration_numbers (
+        number TEXT PRIMARY KEY,
+        clinic_id BIGINT NOT NULL REFERENCES clinics (id),
+        practice TEXT NOT NULL CHECK (practice IN ('judo', 'ahaki')),
+        status TEXT NOT NULL CHECK (status IN ('active', 'pending')),
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX portal_registration_numbers_by_clinic ON portal_registration_numbers (clinic_id);
+    INSERT INTO portal_registration_numbers (number, clinic_id, practice, status, created_at)
+        SELECT c.registration, c.id,
+            CASE WHEN a.kinds LIKE '%judo%' THEN 'judo' ELSE 'ahaki' END, 'active', a.created_at
+        FROM clinics c JOIN portal_accounts a ON a.clinic_id = c.id
+        WHERE true
+        ORDER BY c.id
+        ON CONFLICT DO NOTHING;";
+
 /// A value bound to, or read from, the portal's SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {

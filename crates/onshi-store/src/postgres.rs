@@ -288,6 +288,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     );",
     ),
+    (10, crate::portal::MIGRATION_10),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

@@ -301,6 +301,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     ) WITHOUT ROWID;",
     ),
+    (10, crate::portal::MIGRATION_10),
 ];
 
 /// The store in one SQLite file.
