@@ -988,7 +988,7 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
             }
             section.card {
                 h2 { "補助金の申請" }
-                p { "申請期限: " (portal.settings.deadline.format("%Y年%-m月%-d日")) "（日本時間の終わりまで）" }
+                p { "申請期限: " (view::day(portal.settings.deadline)) "（日本時間の終わりまで）" }
                 ul {
                     li { a href="/portal/claims/equipment" { "機器導入（カードリーダー等）の補助" } }
                     li { a href="/portal/claims/rececon" { "レセコン改修の補助" } }

@@ -112,6 +112,21 @@ pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
+/// A day as a clinic reads it: 和暦 with the Western year beside it (`令和8年1月15日（2026年）`);
+/// before 明治, the Western date only.
+pub fn day(d: chrono::NaiveDate) -> String {
+    match onshi_model::wareki::format_date(d) {
+        Ok(w) => format!("{w}（{}年）", d.format("%Y")),
+        Err(_) => d.format("%Y年%-m月%-d日").to_string(),
+    }
+}
+
+/// A time as a clinic reads it: [`day`] in Japan and the hour (`令和8年1月15日（2026年） 10:05`).
+pub fn when_day(t: chrono::DateTime<chrono::Utc>) -> String {
+    let local = t.with_timezone(&crate::jst());
+    format!("{} {}", day(local.date_naive()), local.format("%H:%M"))
+}
+
 /// An error page: the status and a Japanese message.
 #[derive(Debug)]
 pub struct PageError {
@@ -219,6 +234,14 @@ mod tests {
         assert_eq!(yen(52_800), "52,800円");
         assert_eq!(yen(1_234_567), "1,234,567円");
         assert_eq!(yen(-500), "-500円");
+    }
+
+    #[test]
+    fn days_are_wareki() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default();
+        assert_eq!(day(d), "令和8年1月15日（2026年）");
+        let t = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 15, 15, 30, 0).unwrap();
+        assert_eq!(when_day(t), "令和8年1月16日（2026年） 00:30");
     }
 
     /// A store error's stored value (a name, a number) never reaches the log.

@@ -3,8 +3,9 @@
 
 mod it {
     mod abuse;
-    mod claims;
+    pub mod claims;
     mod clinic;
+    mod grant;
     pub mod harness;
     mod isolation;
     mod numbers;

@@ -90,14 +90,29 @@ fn receipt_path(kind: Kind, item: i64) -> String {
 pub(super) fn grant_rule(kind: Kind, rates: &Rates) -> String {
     match kind {
         Kind::Equipment => format!(
-            "補助額 = 領収書の合計（実費）。ただし上限 {}",
+            "補助額 = 領収書の合計（実費）。ただし上限 {}、1,000円未満切り捨て",
             yen(rates.equipment_cap_yen)
         ),
         Kind::Rececon => format!(
-            "補助額 = 領収書の合計 × {}%（1円未満切り捨て）。ただし上限 {}（仮の設定値）",
+            "補助額 = 領収書の合計 × {}%（1円未満切り捨て）。ただし上限 {}、1,000円未満切り捨て",
             rates.rececon_rate_percent,
             yen(rates.rececon_cap_yen)
         ),
+    }
+}
+
+/// The computation from the receipts' total to the grant, step by step.
+pub(super) fn computation(kind: Kind, rates: &Rates, total: i64) -> Markup {
+    let c = rates.compute(kind, total);
+    html! {
+        ol.computation #claim-computation {
+            li { "領収書の合計（実費）: " (yen(c.total)) }
+            @if kind == Kind::Rececon {
+                li { "補助の対象（合計 × " (rates.rececon_rate_percent) "%、1円未満切り捨て）: " (yen(c.share)) }
+            }
+            li { "上限 " (yen(c.cap)) " を当てはめて: " (yen(c.capped)) }
+            li { "1,000円未満を切り捨てて、補助額: " strong { (yen(c.grant)) } }
+        }
     }
 }
 
@@ -113,8 +128,8 @@ pub(super) fn about(kind: Kind, s: &Settings) -> Markup {
             Kind::Rececon => {
                 p { "療養費支給申請書等の作成で、オンライン資格確認の結果をレセコンに取り込む「レセコン連携機能」を使うためのレセコン改修費用の一部を補助します。" }
                 div.notice.warn #rececon-provisional {
-                    p { "補助率と上限額は、国の通知で「今後お知らせする」とされていて、まだ正式に決まっていません。この画面の計算は仮の値です: 費用の " strong { (rates.rececon_rate_percent) "%" } "（1円未満切り捨て）、上限 " strong { (yen(rates.rececon_cap_yen)) } "。" }
-                    p { "これらは、このサーバーの設定ファイル（config.toml）の " code { "[portal]" } " にある " code { "rececon_rate_percent" } " と " code { "rececon_cap_yen" } " の値です。既定の 50% と 100,000円は、通知に金額がないための仮の値で、正式な額が示されたら実施機関が設定を変更します。" }
+                    p { "補助率と上限額は、国の通知で「今後、施術所等向け総合ポータルサイト等でお知らせする」とされていて、まだ正式に決まっていません。この画面では、実施機関が仮に定めた値で計算しています: 費用の " strong { (rates.rececon_rate_percent) "%" } "（1円未満切り捨て）、上限 " strong { (yen(rates.rececon_cap_yen)) } "、1,000円未満切り捨て。" }
+                    p { "正式な補助率と上限額が示されたら、実施機関がこの値を改め、お知らせでお伝えします。それまでに提出された申請も、承認の際は正式な額で計算し直します。" }
                 }
             }
         }
@@ -179,6 +194,7 @@ fn render(
                         @if let Some(t) = claim.paid_at { dt { "支払日" } dd #claim-paid-at { (when(t)) } }
                     }
                     p #claim-grant-rule { (grant_rule(kind, &rates)) }
+                    (computation(kind, &rates, total))
                     @if claim.status == Status::Returned {
                         div.notice.error #claim-return-reason role="alert" {
                             p { "実施機関から差し戻されました。理由: " strong { (claim.return_reason.as_deref().unwrap_or("（記載なし）")) } }

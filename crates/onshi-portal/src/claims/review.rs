@@ -186,6 +186,7 @@ fn render_detail(
                     @if let Some(t) = c.paid_at { dt { "支払日時" } dd #claim-paid-at { (when(t)) } }
                 }
                 p #claim-grant-rule { (grant_rule(c.kind, &rates)) }
+                (super::clinic::computation(c.kind, &rates, total))
                 @if c.status == Status::Submitted && c.requested_amount != grant {
                     div.notice.warn #claim-grant-changed {
                         p { "申請時の補助額（" (yen(c.requested_amount)) "）と、いまの設定での計算（" (yen(grant)) "）が違います。承認額は計算した補助額までです。" }

@@ -830,10 +830,11 @@ mod tests {
             ok(delete_item(db, a.id, Kind::Equipment, first)),
             "a".repeat(32)
         );
-        assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 22_800);
+        // 22,800円 of receipts: 22,000円 (1,000円未満切り捨て).
+        assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 22_000);
         assert_eq!(
-            refused(approve(db, 1, claim.id, 22_801, &RATES, now)),
-            Refusal::OverGrant(22_800)
+            refused(approve(db, 1, claim.id, 22_001, &RATES, now)),
+            Refusal::OverGrant(22_000)
         );
         assert_eq!(
             refused(mark_paid(db, 1, claim.id, now)),

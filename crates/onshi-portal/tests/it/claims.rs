@@ -81,6 +81,18 @@ pub async fn add_item(world: &World, clinic: &mut Clinic, kind: &str, amount: &s
 }
 
 /// The number of items of every claim.
+/// Submits the clinic's claim of `kind` (from its page, with the page's CSRF token).
+pub async fn submit(clinic: &mut Clinic, kind: &str) {
+    let page = clinic.browser.get(&format!("/portal/claims/{kind}")).await;
+    page.expect(StatusCode::OK);
+    let csrf = page.csrf();
+    clinic
+        .browser
+        .post(&format!("/portal/claims/{kind}/submit"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("/portal/claims/{kind}?done=submitted"));
+}
+
 fn item_count(world: &World) -> i64 {
     sync(|| {
         transaction(world.store.portal(), |tx| {
