@@ -289,6 +289,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     (10, crate::portal::MIGRATION_10),
+    (11, crate::portal::MIGRATION_11_POSTGRES),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

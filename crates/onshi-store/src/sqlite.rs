@@ -302,6 +302,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;",
     ),
     (10, crate::portal::MIGRATION_10),
+    (11, crate::portal::MIGRATION_11_SQLITE),
 ];
 
 /// The store in one SQLite file.

@@ -11,10 +11,12 @@
 //! A claim goes draft → submitted → approved → paid, or submitted → returned (with a reason) →
 //! corrected and submitted again. One claim per clinic and kind.
 
+pub mod bank;
 mod clinic;
 mod receipt;
 mod review;
 mod store;
+pub mod zengin;
 
 use axum::routing::{get, post};
 use axum::Router;

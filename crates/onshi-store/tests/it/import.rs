@@ -239,8 +239,8 @@ fn instances_starting_together_migrate_once() {
     // Every migration once: 1 (persons, records), 2 (the eligibility service), 3 (the portal),
     // 4 (the portal's mail queue and operators' TOTP), 5 (the audit key's legacy seal), 7 (card
     // links by issuer, CRL numbers, kept revoked serials), 10 (the portal's registration
-    // numbers).
-    assert_eq!(n, 7);
+    // numbers), 11 (the portal's accounts, documents, messages, information pages).
+    assert_eq!(n, 8);
 }
 
 #[test]

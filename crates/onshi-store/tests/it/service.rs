@@ -687,6 +687,31 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
     // The migrations after 7 go too, to be applied again after it.
     e.raw("DROP TABLE portal_registration_numbers");
     e.raw("DELETE FROM schema_migrations WHERE version = 10");
+    for table in [
+        "portal_claim_documents",
+        "portal_payer",
+        "portal_clinic_messages",
+        "portal_terminal_names",
+        "portal_notices",
+        "portal_faq",
+        "portal_inquiries",
+    ] {
+        e.raw(&format!("DROP TABLE {table}"));
+    }
+    for column in [
+        "bank_code",
+        "bank_name",
+        "branch_code",
+        "branch_name",
+        "account_kind",
+        "account_number",
+        "account_holder",
+        "returned_at",
+    ] {
+        e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
+    }
+    e.raw("ALTER TABLE portal_accounts DROP COLUMN notices_seen_at");
+    e.raw("DELETE FROM schema_migrations WHERE version = 11");
 }
 
 #[test]
