@@ -23,6 +23,8 @@ use crate::{blocking, State};
 const CONFIRM_HOURS: i64 = 72;
 /// How long a password-reset link works.
 const RESET_HOURS: i64 = 1;
+/// The decisions (messages to the clinic) the home page shows, newest first.
+const HOME_MESSAGES: i64 = 10;
 /// Reset mails per account within the throttling window.
 const RESET_MAILS_PER_WINDOW: i64 = 3;
 
@@ -940,9 +942,13 @@ async fn reset_confirm(
 
 async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
     let clinic = user.clinic_id;
-    let (account, numbers) = blocking(&portal, move |p| {
+    let (account, numbers, messages) = blocking(&portal, move |p| {
         let db = p.store.portal();
-        Ok((db::account(db, clinic)?, db::numbers(db, clinic)?))
+        Ok((
+            db::account(db, clinic)?,
+            db::numbers(db, clinic)?,
+            db::messages(db, clinic, HOME_MESSAGES)?,
+        ))
     })
     .await?;
     let account = account.ok_or_else(PageError::not_found)?;
@@ -951,6 +957,18 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
         "ホーム",
         Nav::Clinic(&account.name, token),
         html! {
+            @if !messages.is_empty() {
+                section.card #messages {
+                    h2 { "実施機関からの連絡" }
+                    @for m in &messages {
+                        article.message {
+                            h3 { (m.subject) }
+                            p.when { (view::when_day(m.at)) }
+                            @for line in m.body.lines() { p { (line) } }
+                        }
+                    }
+                }
+            }
             section.card {
                 h2 { "施術所の情報" }
                 dl {

@@ -557,6 +557,25 @@ pub fn decide_application(
             ],
         )?;
         if n == 1 {
+            if approve {
+                notify(
+                    tx,
+                    clinic_id,
+                    "利用開始申請が承認されました",
+                    "オンライン資格確認（資格確認限定型）の利用開始申請が承認されました。\nポータルの「端末」から受付端末のアカウントを作成し、マイナ資格確認アプリを利用登録してください。",
+                    now,
+                )?;
+            } else {
+                notify(
+                    tx,
+                    clinic_id,
+                    "利用開始申請が差し戻されました",
+                    &format!(
+                        "オンライン資格確認（資格確認限定型）の利用開始申請が差し戻されました。\n理由: {reason}\n\n内容を確かめて、ポータルのホーム画面からもう一度申請してください。"
+                    ),
+                    now,
+                )?;
+            }
             let action = if approve {
                 "application.approve"
             } else {
@@ -573,6 +592,67 @@ pub fn decide_application(
             )?;
         }
         Ok(n == 1)
+    })
+}
+
+/// Tells clinic `clinic_id` something: a message on its home page and a mail to its address,
+/// in the caller's transaction (so a decision and its notice are written together).
+pub fn notify(
+    tx: &mut dyn PortalTx,
+    clinic_id: i64,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO portal_clinic_messages (clinic_id, subject, body, created_at) VALUES ($1, $2, $3, $4)",
+        &[clinic_id.into(), subject.into(), body.into(), secs(now).into()],
+    )?;
+    let to = tx.query_opt(
+        "SELECT a.email, c.name FROM portal_accounts a JOIN clinics c ON c.id = a.clinic_id WHERE a.clinic_id = $1",
+        &[clinic_id.into()],
+    )?;
+    if let Some(r) = to {
+        let mail = crate::mail::Outgoing {
+            to: r.text(0)?,
+            subject: format!("【施術所等向け総合ポータルサイト】{subject}"),
+            body: format!(
+                "{} 様\n\n{body}\n\nこのお知らせは、ポータルのホーム画面でも確認できます。\n",
+                r.text(1)?
+            ),
+        };
+        crate::mail::enqueue(tx, &mail, now)?;
+    }
+    Ok(())
+}
+
+/// A message to a clinic (see [`notify`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// 件名.
+    pub subject: String,
+    /// 本文.
+    pub body: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The newest `limit` messages to clinic `clinic_id`, newest first.
+pub fn messages(db: &dyn PortalDb, clinic_id: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
+    read(db, |tx| {
+        tx.query(
+            "SELECT subject, body, created_at FROM portal_clinic_messages WHERE clinic_id = $1 ORDER BY id DESC LIMIT $2",
+            &[clinic_id.into(), limit.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Message {
+                subject: r.text(0)?,
+                body: r.text(1)?,
+                at: time(r.int(2)?),
+            })
+        })
+        .collect()
     })
 }
 

@@ -92,7 +92,13 @@ pub struct Settings {
     pub registrations_per_address: i64,
     /// How often the background worker sends queued mail and removes stale registrations.
     pub worker_seconds: u64,
+    /// Days after its return during which a returned claim may still be corrected and sent
+    /// again, even past the deadline.
+    pub late_correction_days: i64,
 }
+
+/// The default of [`Settings::late_correction_days`].
+pub const DEFAULT_LATE_CORRECTION_DAYS: i64 = 14;
 
 pub use onshi_model::date::jst;
 
@@ -178,12 +184,24 @@ impl Settings {
             hash_queue: p.password_hash_queue,
             registrations_per_address: p.registrations_per_address,
             worker_seconds: p.worker_seconds,
+            late_correction_days: DEFAULT_LATE_CORRECTION_DAYS,
         })
     }
 
     /// Whether claims can still be submitted at `now`.
     pub fn claims_open(&self, now: DateTime<Utc>) -> bool {
         now < self.deadline_end
+    }
+
+    /// The end of the late correction window of a claim returned at `returned_at`.
+    pub fn late_end(&self, returned_at: DateTime<Utc>) -> DateTime<Utc> {
+        returned_at + chrono::Duration::days(self.late_correction_days.max(0))
+    }
+
+    /// Whether a claim may be changed at `now`: before the deadline, or, once returned, within
+    /// [`Self::late_correction_days`] of its return.
+    pub fn may_edit(&self, now: DateTime<Utc>, returned_at: Option<DateTime<Utc>>) -> bool {
+        self.claims_open(now) || returned_at.is_some_and(|t| now < self.late_end(t))
     }
 }
 

@@ -387,6 +387,7 @@ mod tests {
             hash_queue: 8,
             registrations_per_address: 5,
             worker_seconds: 5,
+            late_correction_days: crate::DEFAULT_LATE_CORRECTION_DAYS,
         }
     }
 

@@ -9,6 +9,7 @@ mod it {
     pub mod harness;
     mod isolation;
     mod numbers;
+    mod payment;
     pub mod routes;
     mod security;
     mod terminals;

@@ -11,8 +11,10 @@
 //! A claim goes draft → submitted → approved → paid, or submitted → returned (with a reason) →
 //! corrected and submitted again. One claim per clinic and kind.
 
+mod account;
 pub mod bank;
 mod clinic;
+mod payment;
 mod receipt;
 mod review;
 mod store;
@@ -328,8 +330,22 @@ pub fn routes() -> Router<State> {
             get(clinic::receipt),
         )
         .route("/portal/claims/{kind}/submit", post(clinic::submit))
+        .route("/portal/claims/{kind}/account", post(account::set_account))
+        .route(
+            "/portal/claims/{kind}/documents/{role}",
+            get(account::document).post(account::put_document),
+        )
+        .route(
+            "/portal/operator/claims/{id}/documents/{role}",
+            get(account::review_document),
+        )
         .route("/portal/operator/claims", get(review::list))
         .route("/portal/operator/claims.csv", get(review::export))
+        .route("/portal/operator/claims.zengin", get(payment::file))
+        .route(
+            "/portal/operator/payment",
+            get(payment::show).post(payment::save),
+        )
         .route("/portal/operator/claims/{id}", get(review::detail))
         .route(
             "/portal/operator/claims/{id}/approve",

@@ -328,6 +328,7 @@ fn clinic_input_is_escaped_on_every_page_and_in_the_csv() {
             .expect_redirect("/portal/home");
         approve(&world, a.id).await;
         let (claim, _) = super::claims::add_item(&world, &mut a, "equipment", "10,000").await;
+        super::claims::payable(&mut a, "equipment").await;
         a.browser
             .post("/portal/claims/equipment/submit", &[("csrf", &csrf)])
             .await

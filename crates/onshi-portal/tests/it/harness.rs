@@ -125,6 +125,7 @@ pub fn settings(dir: &Path, options: Options) -> Settings {
         hash_queue: 64,
         registrations_per_address: REGISTRATIONS_PER_ADDRESS,
         worker_seconds: 5,
+        late_correction_days: onshi_portal::DEFAULT_LATE_CORRECTION_DAYS,
     }
 }
 

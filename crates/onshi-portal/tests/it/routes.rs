@@ -118,8 +118,30 @@ pub const ROUTES: &[Route] = &[
         NoBody,
     ),
     r("POST", "/portal/claims/{kind}/submit", Clinic, Form),
+    r("POST", "/portal/claims/{kind}/account", Clinic, Form),
+    r(
+        "GET",
+        "/portal/claims/{kind}/documents/{role}",
+        Clinic,
+        NoBody,
+    ),
+    r(
+        "POST",
+        "/portal/claims/{kind}/documents/{role}",
+        Clinic,
+        Multipart,
+    ),
+    r(
+        "GET",
+        "/portal/operator/claims/{id}/documents/{role}",
+        Operator,
+        NoBody,
+    ),
     r("GET", "/portal/operator/claims", Operator, NoBody),
     r("GET", "/portal/operator/claims.csv", Operator, NoBody),
+    r("GET", "/portal/operator/claims.zengin", Operator, NoBody),
+    r("GET", "/portal/operator/payment", Operator, NoBody),
+    r("POST", "/portal/operator/payment", Operator, Form),
     r("GET", "/portal/operator/claims/{id}", Operator, NoBody),
     r(
         "POST",
@@ -172,6 +194,7 @@ pub fn fill(path: &str, ids: &Ids) -> String {
             ("id", p) if p.starts_with("/portal/operator/clinics/") => ids.clinic.to_string(),
             ("kind", p) if p.starts_with("/portal/claims/") => ids.kind.clone(),
             ("item", _) => ids.item.to_string(),
+            ("role", _) => "bank".to_owned(),
             _ => panic!("fill: the parameter {{{name}}} of {path} is unknown: teach routes::fill where its value comes from"),
         };
         out.push_str(&value);
