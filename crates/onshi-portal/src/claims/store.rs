@@ -1100,6 +1100,35 @@ mod tests {
         }
     }
 
+    fn account() -> BankAccount {
+        BankAccount {
+            bank_code: "0005".into(),
+            bank_name: "ﾐﾂﾋﾞｼUFJ".into(),
+            branch_code: "123".into(),
+            branch_name: "ｼﾝｼﾞﾕｸ".into(),
+            kind: AccountKind::Ordinary,
+            number: "7654321".into(),
+            holder: "ﾔﾏﾀﾞ ﾀﾛｳ".into(),
+        }
+    }
+
+    /// Both documents for the equipment claim of `clinic`, stored as `{prefix}-{role}`.
+    fn documents_for(db: &dyn PortalDb, clinic: i64, prefix: &str) {
+        for role in DocumentRole::ALL {
+            let doc = Document {
+                role,
+                file: format!("{prefix}-{}", role.as_str()),
+                file_type: ReceiptType::Pdf,
+                file_name: "d.pdf".into(),
+                file_size: 1,
+            };
+            assert_eq!(
+                ok(put_document(db, clinic, Kind::Equipment, &doc, Utc::now())),
+                None
+            );
+        }
+    }
+
     fn ok<T: std::fmt::Debug>(o: Outcome<T>) -> T {
         match o {
             Ok(Ok(v)) => v,
@@ -1167,6 +1196,16 @@ mod tests {
             clinic_receipt(db, a.id, Kind::Equipment, first).unwrap_or_else(|e| panic!("{e}")),
             Some(("a".repeat(32), ReceiptType::Pdf))
         );
+        assert_eq!(
+            refused(submit(db, a.id, Kind::Equipment, &RATES, now)),
+            Refusal::NoAccount
+        );
+        ok(set_account(db, a.id, Kind::Equipment, &account(), now));
+        assert_eq!(
+            refused(submit(db, a.id, Kind::Equipment, &RATES, now)),
+            Refusal::NoDocument(DocumentRole::Bank)
+        );
+        documents_for(db, a.id, "a");
         assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 41_000);
         assert_eq!(
             refused(add_item(
@@ -1241,6 +1280,7 @@ mod tests {
         assert_eq!(
             actions,
             [
+                "claim.account",
                 "claim.submit",
                 "claim.return",
                 "claim.submit",
@@ -1269,6 +1309,8 @@ mod tests {
                 now,
             ));
             if i % 2 == 0 {
+                ok(set_account(db, c.id, Kind::Equipment, &account(), now));
+                documents_for(db, c.id, &format!("d{i}"));
                 ok(submit(db, c.id, Kind::Equipment, &RATES, now));
             }
         }
