@@ -26,6 +26,7 @@ pub mod hashing;
 pub mod mail;
 pub mod operator;
 pub mod registration;
+pub mod terminal_names;
 pub mod terminals;
 pub mod totp;
 pub mod view;

@@ -111,6 +111,10 @@ pub fn routes() -> Router<State> {
         .route("/portal/operator/clinics/{id}/approve", post(approve))
         .route("/portal/operator/clinics/{id}/reject", post(reject))
         .route("/portal/operator/terminals", get(terminals))
+        .route(
+            "/portal/operator/terminals/{id}/revoke",
+            post(revoke_terminal),
+        )
         .route("/portal/operator/audit", get(audit))
 }
 
@@ -784,6 +788,7 @@ struct ClinicDetail {
     account: Option<Account>,
     numbers: Vec<db::HeldNumber>,
     terminals: Vec<Terminal>,
+    names: HashMap<String, crate::terminal_names::Named>,
 }
 
 fn load_clinic(p: &Portal, clinic_id: i64) -> Result<ClinicDetail, PageError> {
@@ -794,11 +799,14 @@ fn load_clinic(p: &Portal, clinic_id: i64) -> Result<ClinicDetail, PageError> {
     let account = db::account(p.store.portal(), clinic_id)?;
     let numbers = db::numbers(p.store.portal(), clinic_id)?;
     let terminals = p.store.terminals_of_clinic(clinic_id)?;
+    let ids: Vec<String> = terminals.iter().map(|t| t.id.clone()).collect();
+    let names = crate::terminal_names::names(p.store.portal(), &ids)?;
     Ok(ClinicDetail {
         clinic,
         account,
         numbers,
         terminals,
+        names,
     })
 }
 
@@ -914,7 +922,7 @@ fn clinic_page(
                 @if d.terminals.is_empty() {
                     p #no-terminals { "端末はまだありません。" }
                 } @else {
-                    (terminal_table("clinic-terminals-table", d.terminals.iter().map(|t| (t, None))))
+                    (terminal_table("clinic-terminals-table", d.terminals.iter().map(|t| (t, None)), &d.names, Some(token)))
                 }
             }
         },
@@ -935,20 +943,25 @@ fn nothing_to_decide(status: AccountStatus) -> &'static str {
 fn terminal_table<'a>(
     id: &str,
     rows: impl Iterator<Item = (&'a Terminal, Option<(i64, &'a str)>)>,
+    names: &HashMap<String, crate::terminal_names::Named>,
+    revoke_token: Option<&str>,
 ) -> Markup {
     let rows: Vec<_> = rows.collect();
     let with_clinic = rows.iter().any(|(_, c)| c.is_some());
     html! {
         table id=(id) {
             thead { tr {
-                th { "端末ID" }
+                th { "端末ID" } th { "名前" }
                 @if with_clinic { th { "施術所" } }
                 th { "状況" } th { "登録日時" } th { "最終利用" } th.num { "確認回数" }
+                @if revoke_token.is_some() { th { "利用停止" } }
             } }
             tbody {
                 @for (t, clinic) in &rows {
+                    @let named = names.get(&t.id);
                     tr data-terminal-id=(t.id) {
                         td { (t.id) }
+                        td.name { (named.map_or(crate::terminal_names::DEFAULT_NAME, |n| n.name.as_str())) }
                         @if with_clinic {
                             td { @if let Some((cid, name)) = clinic { a href={ "/portal/operator/clinics/" (cid) } { (name) } } }
                         }
@@ -956,6 +969,19 @@ fn terminal_table<'a>(
                         td { (optional_time(t.enrolled_at)) }
                         td { (optional_time(t.last_used_at)) }
                         td.num.checks { (t.checks) }
+                        @if let Some(token) = revoke_token {
+                            td {
+                                @if t.status == TerminalStatus::Revoked {
+                                    @if let Some(r) = named.and_then(|n| n.revoke_reason.as_deref()) { "理由: " (r) }
+                                } @else {
+                                    form id=(format!("operator-revoke-{}", t.id)) method="post" action=(format!("/portal/operator/terminals/{}/revoke", t.id)) {
+                                        (csrf(token))
+                                        input name="reason" type="text" aria-label="停止の理由" placeholder="停止の理由（施術所に通知されます）";
+                                        button.danger type="submit" { "停止する" }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -981,6 +1007,7 @@ async fn clinic(
     let said = match query.done.as_str() {
         "approved" => Said::Done("利用開始申請を承認しました。"),
         "rejected" => Said::Done("利用開始申請を差し戻しました。"),
+        "revoked" => Said::Done("端末の利用を停止し、施術所に通知しました。"),
         _ => Said::Nothing,
     };
     Ok(respond(clinic_page(
@@ -1112,6 +1139,45 @@ async fn decide(
         .into_response())
 }
 
+/// POST `/portal/operator/terminals/{id}/revoke`: the operator stops a terminal, with a reason
+/// that is audited and mailed to its clinic.
+async fn revoke_terminal(
+    StateOf(portal): StateOf<State>,
+    user: OperatorUser,
+    Path(id): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    let reason = f.reason.trim().to_owned();
+    let n = reason.chars().count();
+    if n == 0 || n > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(PageError::bad_request(&format!(
+            "停止の理由を{MAX_REASON_CHARS}文字以内で入力してください。施術所に通知されます。"
+        )));
+    }
+    let operator_id = user.operator_id;
+    let clinic_id = blocking(&portal, move |p| {
+        let t = p.store.terminal(&id)?.ok_or_else(PageError::not_found)?;
+        let now = Utc::now();
+        if t.status != TerminalStatus::Revoked && p.store.revoke_terminal(&t.id, now)? {
+            crate::terminal_names::revoked_by_operator(
+                p.store.portal(),
+                operator_id,
+                t.clinic_id,
+                &t.id,
+                &reason,
+                now,
+            )?;
+        }
+        Ok(t.clinic_id)
+    })
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/portal/operator/clinics/{clinic_id}?done=revoked"
+    ))
+    .into_response())
+}
+
 async fn terminals(
     StateOf(portal): StateOf<State>,
     user: OperatorUser,
@@ -1120,7 +1186,7 @@ async fn terminals(
     let q = search_text(&query.q);
     let page = page_number(&query.page);
     let q_for_work = q.clone();
-    let (operator, (rows, paging)) = with_operator(&portal, &user, move |p| {
+    let (operator, (rows, paging, names)) = with_operator(&portal, &user, move |p| {
         let (rows, paging) = search_terminals(p.store.portal(), &q_for_work, page)?;
         let mut found = Vec::with_capacity(rows.len());
         for row in rows {
@@ -1129,7 +1195,9 @@ async fn terminals(
                 found.push((t, row));
             }
         }
-        Ok((found, paging))
+        let ids: Vec<String> = found.iter().map(|(t, _)| t.id.clone()).collect();
+        let names = crate::terminal_names::names(p.store.portal(), &ids)?;
+        Ok((found, paging, names))
     })
     .await?;
     let link = |n: i64| {
@@ -1154,6 +1222,8 @@ async fn terminals(
             (terminal_table(
                 "terminals-table",
                 rows.iter().map(|(t, r)| (t, Some((r.clinic_id, r.clinic_name.as_str())))),
+                &names,
+                None,
             ))
             @if rows.is_empty() { p #no-results { "該当する端末はありません。" } }
         },
@@ -1169,6 +1239,17 @@ pub fn action_label(action: &str) -> &str {
         "apply" => "利用開始申請",
         "application.approve" => "利用開始申請の承認",
         "application.reject" => "利用開始申請の差戻し",
+        "terminal.add" => "端末の作成",
+        "terminal.name" => "端末の名前",
+        "terminal.revoke" => "端末の利用停止",
+        "claim.account" => "振込先口座の登録",
+        "claim.submit" => "補助金申請の提出",
+        "claim.approve" => "補助金申請の承認",
+        "claim.return" => "補助金申請の差戻し",
+        "claim.paid" => "補助金の支払",
+        "claims.export" => "支払用CSVの出力",
+        "claims.zengin" => "総合振込ファイルの出力",
+        "payment.payer" => "振込依頼人の登録",
         other => other,
     }
 }

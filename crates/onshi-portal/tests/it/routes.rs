@@ -80,6 +80,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/portal/terminals", Clinic, Form),
     r("GET", "/portal/terminals/{id}/settings", Clinic, NoBody),
     r("POST", "/portal/terminals/{id}/revoke", Clinic, Form),
+    r("POST", "/portal/terminals/{id}/name", Clinic, Form),
     // operator.rs
     r("GET", "/portal/operator", Public, NoBody),
     r("GET", "/portal/operator/", Operator, NoBody),
@@ -101,6 +102,12 @@ pub const ROUTES: &[Route] = &[
         Form,
     ),
     r("GET", "/portal/operator/terminals", Operator, NoBody),
+    r(
+        "POST",
+        "/portal/operator/terminals/{id}/revoke",
+        Operator,
+        Form,
+    ),
     r("GET", "/portal/operator/audit", Operator, NoBody),
     // claims/
     r("GET", "/portal/claims/{kind}", Clinic, NoBody),
@@ -190,6 +197,7 @@ pub fn fill(path: &str, ids: &Ids) -> String {
         let name = &rest[start + 1..end];
         let value = match (name, path) {
             ("id", p) if p.starts_with("/portal/terminals/") => ids.terminal.clone(),
+            ("id", p) if p.starts_with("/portal/operator/terminals/") => ids.terminal.clone(),
             ("id", p) if p.starts_with("/portal/operator/claims/") => ids.claim.to_string(),
             ("id", p) if p.starts_with("/portal/operator/clinics/") => ids.clinic.to_string(),
             ("kind", p) if p.starts_with("/portal/claims/") => ids.kind.clone(),
