@@ -590,6 +590,20 @@ mod tests {
         })
     }
 
+    fn named(user: &ClinicUser) -> Form<NameForm> {
+        Form(NameForm {
+            csrf: user.session.csrf.clone(),
+            name: "受付PC".to_owned(),
+        })
+    }
+
+    fn bad_named() -> Form<NameForm> {
+        Form(NameForm {
+            csrf: "x".repeat(64),
+            name: String::new(),
+        })
+    }
+
     fn bad_form() -> Form<CsrfOnly> {
         Form(CsrfOnly {
             csrf: "x".repeat(64),
@@ -620,10 +634,10 @@ mod tests {
         let a = clinic(&w, 1, true);
         let st = || StateOf(w.portal.clone());
         for _ in 0..2 {
-            let r = create(st(), a.clone(), form(&a)).await;
+            let r = create(st(), a.clone(), named(&a)).await;
             assert_eq!(status(&r), StatusCode::OK);
         }
-        let refused = create(st(), a.clone(), form(&a))
+        let refused = create(st(), a.clone(), named(&a))
             .await
             .err()
             .unwrap_or_else(|| panic!("a third terminal was added"));
@@ -644,7 +658,7 @@ mod tests {
         let first = held()[0].id.clone();
         let r = revoke(st(), a.clone(), Path(first), form(&a)).await;
         assert_eq!(status(&r), StatusCode::SEE_OTHER);
-        let r = create(st(), a.clone(), form(&a)).await;
+        let r = create(st(), a.clone(), named(&a)).await;
         assert_eq!(status(&r), StatusCode::OK);
         assert_eq!(held().len(), 3);
     }
@@ -664,7 +678,7 @@ mod tests {
         .await;
         assert!(page.contains("id=\"no-terminals\""), "{page}");
 
-        let r = create(st(), a.clone(), bad_form()).await;
+        let r = create(st(), a.clone(), bad_named()).await;
         assert_eq!(status(&r), StatusCode::FORBIDDEN);
         assert!(w
             .portal
@@ -673,7 +687,7 @@ mod tests {
             .unwrap_or_default()
             .is_empty());
 
-        let r = create(st(), a.clone(), form(&a))
+        let r = create(st(), a.clone(), named(&a))
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(r.status(), StatusCode::OK);
@@ -780,6 +794,7 @@ mod tests {
             actions,
             [
                 format!("clinic {} terminal.revoke", a.clinic_id),
+                format!("clinic {} terminal.name", a.clinic_id),
                 format!("clinic {} terminal.add", a.clinic_id)
             ]
         );
@@ -796,7 +811,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let page = text(r).await;
         assert!(page.contains("id=\"not-approved\""), "{page}");
-        let r = create(st(), c.clone(), form(&c)).await;
+        let r = create(st(), c.clone(), named(&c)).await;
         assert_eq!(status(&r), StatusCode::FORBIDDEN);
         assert!(w
             .portal
