@@ -942,12 +942,13 @@ async fn reset_confirm(
 
 async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
     let clinic = user.clinic_id;
-    let (account, numbers, messages) = blocking(&portal, move |p| {
+    let (account, numbers, messages, notices) = blocking(&portal, move |p| {
         let db = p.store.portal();
         Ok((
             db::account(db, clinic)?,
             db::numbers(db, clinic)?,
             db::messages(db, clinic, HOME_MESSAGES)?,
+            crate::info::handlers::new_notices(p)?,
         ))
     })
     .await?;
@@ -957,6 +958,13 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
         "ホーム",
         Nav::Clinic(&account.name, token),
         html! {
+            @if !notices.is_empty() {
+                section.card #new-notices {
+                    h2 { "新着のお知らせ" }
+                    (crate::info::handlers::notice_list(&notices))
+                    p { a href="/portal/notices" { "お知らせの一覧" } }
+                }
+            }
             @if !messages.is_empty() {
                 section.card #messages {
                     h2 { "実施機関からの連絡" }
@@ -1005,7 +1013,7 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
                 }
             }
             section.card {
-                h2 { "補助金の申請" }
+                h2 { "補助金の申請（" (crate::info::SUBSIDY_NAME) "）" }
                 p { "申請期限: " (view::day(portal.settings.deadline)) "（日本時間の終わりまで）" }
                 ul {
                     li { a href="/portal/claims/equipment" { "機器導入（カードリーダー等）の補助" } }

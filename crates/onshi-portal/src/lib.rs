@@ -23,6 +23,7 @@ pub mod db;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hashing;
+pub mod info;
 pub mod mail;
 pub mod operator;
 pub mod registration;
@@ -348,6 +349,7 @@ pub fn app(portal: State) -> Router {
         .merge(terminals::routes())
         .merge(claims::routes())
         .merge(operator::routes())
+        .merge(info::routes())
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)

@@ -30,12 +30,19 @@ pub fn page(title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                 header {
                     a.brand href="/portal/" { "施術所等向け総合ポータルサイト" }
                     @match nav {
-                        Nav::Guest => {}
+                        Nav::Guest => nav {
+                            a href="/portal/login" { "ログイン" }
+                            a href="/portal/notices" { "お知らせ" }
+                            a href="/portal/faq" { "よくある質問" }
+                        },
                         Nav::Clinic(name, csrf) => nav {
                             a href="/portal/home" { "ホーム" }
                             a href="/portal/terminals" { "端末" }
                             a href="/portal/claims/equipment" { "機器導入の補助" }
                             a href="/portal/claims/rececon" { "レセコン改修の補助" }
+                            a href="/portal/notices" { "お知らせ" }
+                            a href="/portal/faq" { "よくある質問" }
+                            a href="/portal/contact" { "問い合わせ" }
                             span.who { (name) }
                             form method="post" action="/portal/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -47,6 +54,9 @@ pub fn page(title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                             a href="/portal/operator/clinics" { "施術所" }
                             a href="/portal/operator/terminals" { "端末" }
                             a href="/portal/operator/claims" { "補助金申請" }
+                            a href="/portal/operator/notices" { "お知らせ" }
+                            a href="/portal/operator/faq" { "FAQ" }
+                            a href="/portal/operator/inquiries" { "問い合わせ" }
                             a href="/portal/operator/audit" { "操作記録" }
                             span.who { "実施機関: " (name) }
                             form method="post" action="/portal/operator/logout" {

@@ -7,6 +7,7 @@ mod it {
     mod clinic;
     mod grant;
     pub mod harness;
+    mod info;
     mod isolation;
     mod numbers;
     mod payment;

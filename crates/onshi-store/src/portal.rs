@@ -108,14 +108,20 @@ macro_rules! migration_11 {
         operator_id BIGINT
     );
     CREATE INDEX portal_inquiries_by_clinic ON portal_inquiries (clinic_id, id);
-    -- The last お知らせ a clinic's home page showed as new.
-    ALTER TABLE portal_accounts ADD COLUMN notices_seen_at BIGINT NOT NULL DEFAULT 0;"
+    -- The FAQ's first version, written from the notice (the operator edits it).
+    INSERT INTO portal_faq (position, question, answer, updated_at) VALUES
+    (10, 'どの施術所が補助の対象ですか。', '受領委任の協定または契約を結んでいる柔道整復師、あん摩マッサージ指圧師、はり師、きゅう師の施術所等で、オンライン資格確認（資格確認限定型）を導入するところです。', 0),
+    (20, '何が補助されますか。いくらまでですか。', 'オンライン資格確認（資格確認限定型）に必要な機器（PC等に接続する汎用カードリーダー、タブレット・スマートフォン等のモバイル端末等）の導入費用です。事業費に対する実費補助で、補助額は最大4.1万円（41,000円）です（地域診療情報連携推進費補助金）。', 0),
+    (30, '申請には何が必要ですか。', 'このポータルサイトにアカウントを登録し、領収書等の書類を添付して申請します。領収書は申請開始まで大切に保管してください。振込先の口座、口座確認書類（通帳の写し等）と内訳書も必要です。', 0),
+    (40, '申請の期限はいつですか。', '令和8年1月15日です。', 0),
+    (50, 'レセコンの改修費用も補助されますか。', '令和6年12月23日から使える「レセコン連携機能」のために必要なレセコン改修費用の一部を補助します。詳しくは、このポータルサイトのお知らせでお知らせします。補助申請には領収書が必要です。', 0),
+    (60, '暗証番号がわからない患者さんはどうしますか。', '本人確認は、4桁の暗証番号の入力のほか、受付の職員がマイナンバーカードの顔写真と本人を見比べる目視確認も選べます。', 0);"
         )
     };
 }
 
 /// Migration 11 on SQLite (see `migration_11!`): claims' transfer accounts and documents, the
-/// payer, messages to clinics, terminal names, お知らせ, FAQ, 問い合わせ.
+/// payer, messages to clinics, terminal names, お知らせ, FAQ (its first version), 問い合わせ.
 pub const MIGRATION_11_SQLITE: &str = migration_11!("INTEGER PRIMARY KEY AUTOINCREMENT");
 /// Migration 11 on PostgreSQL: the same text, with identity columns.
 pub const MIGRATION_11_POSTGRES: &str =

@@ -143,10 +143,12 @@ pub(super) fn about(kind: Kind, s: &Settings) -> Markup {
     html! {
         @match kind {
             Kind::Equipment => {
+                p #subsidy-name { "柔道整復師、あん摩マッサージ指圧師、はり師、きゅう師の施術所等に対する財政支援（" strong { (crate::info::SUBSIDY_NAME) } "）です。補助を申請するには、このポータルサイトにアカウントを登録し、領収書等の書類を添付して申請します。" }
                 p { "オンライン資格確認（資格確認限定型）に必要な機器の導入費用を補助します。対象は、PC等に接続する汎用カードリーダー、タブレット・スマートフォン等のモバイル端末、資格確認に使うPC等です（モバイル端末はカードリーダーがなくてもマイナンバーカードを読み取れます）。" }
                 p { "補助額は実費で、1施術所あたり最大 " strong { (yen(rates.equipment_cap_yen)) } " です（厚生労働省の通知・別添「補助内容」による）。" }
             }
             Kind::Rececon => {
+                p #subsidy-name { "施術所等に対する財政支援（" strong { (crate::info::SUBSIDY_NAME) } "）のうち、レセコン改修費用の一部補助です。" }
                 p { "療養費支給申請書等の作成で、オンライン資格確認の結果をレセコンに取り込む「レセコン連携機能」を使うためのレセコン改修費用の一部を補助します。" }
                 div.notice.warn #rececon-provisional {
                     p { "補助率と上限額は、国の通知で「今後、施術所等向け総合ポータルサイト等でお知らせする」とされていて、まだ正式に決まっていません。この画面では、実施機関が仮に定めた値で計算しています: 費用の " strong { (rates.rececon_rate_percent) "%" } "（1円未満切り捨て）、上限 " strong { (yen(rates.rececon_cap_yen)) } "、1,000円未満切り捨て。" }
@@ -316,6 +318,7 @@ pub(super) fn render(
                     }
                 }
             }
+            (crate::info::national_links())
             p { a href="/portal/home" { "ホームへ戻る" } }
         },
     )

@@ -75,6 +75,22 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/portal/reset/confirm", Public, Form),
     r("GET", "/portal/home", Clinic, NoBody),
     r("POST", "/portal/apply", Clinic, Form),
+    // info/
+    r("GET", "/portal/notices", Public, NoBody),
+    r("GET", "/portal/faq", Public, NoBody),
+    r("GET", "/portal/contact", Clinic, NoBody),
+    r("POST", "/portal/contact", Clinic, Form),
+    r("GET", "/portal/operator/notices", Operator, NoBody),
+    r("POST", "/portal/operator/notices", Operator, Form),
+    r("GET", "/portal/operator/faq", Operator, NoBody),
+    r("POST", "/portal/operator/faq", Operator, Form),
+    r("GET", "/portal/operator/inquiries", Operator, NoBody),
+    r(
+        "POST",
+        "/portal/operator/inquiries/{id}/reply",
+        Operator,
+        Form,
+    ),
     // terminals.rs
     r("GET", "/portal/terminals", Clinic, NoBody),
     r("POST", "/portal/terminals", Clinic, Form),
@@ -198,6 +214,7 @@ pub fn fill(path: &str, ids: &Ids) -> String {
         let value = match (name, path) {
             ("id", p) if p.starts_with("/portal/terminals/") => ids.terminal.clone(),
             ("id", p) if p.starts_with("/portal/operator/terminals/") => ids.terminal.clone(),
+            ("id", p) if p.starts_with("/portal/operator/inquiries/") => "1".to_owned(),
             ("id", p) if p.starts_with("/portal/operator/claims/") => ids.claim.to_string(),
             ("id", p) if p.starts_with("/portal/operator/clinics/") => ids.clinic.to_string(),
             ("kind", p) if p.starts_with("/portal/claims/") => ids.kind.clone(),

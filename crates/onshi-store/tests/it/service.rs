@@ -710,7 +710,6 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
     ] {
         e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
     }
-    e.raw("ALTER TABLE portal_accounts DROP COLUMN notices_seen_at");
     e.raw("DELETE FROM schema_migrations WHERE version = 11");
 }
 
