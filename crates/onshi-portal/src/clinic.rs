@@ -993,6 +993,7 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
                     dt { "電話番号" } dd { (account.phone) }
                     dt { "メールアドレス" } dd { (account.email) }
                 }
+                p { a #edit-details href="/portal/details" { "施術所の情報を変更する" } }
             }
             section.card #application {
                 h2 { "利用開始申請" }

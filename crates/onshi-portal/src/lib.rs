@@ -20,6 +20,7 @@ pub mod auth;
 pub mod claims;
 pub mod clinic;
 pub mod db;
+pub mod details;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hashing;
@@ -350,6 +351,7 @@ pub fn app(portal: State) -> Router {
         .merge(claims::routes())
         .merge(operator::routes())
         .merge(info::routes())
+        .merge(details::routes())
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)

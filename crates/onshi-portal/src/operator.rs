@@ -866,6 +866,7 @@ fn clinic_page(
                             @for n in &d.numbers {
                                 (n.practice.label()) ": " (n.number) @if !n.active { "（変更の承認待ち）" } br;
                             }
+                            (crate::details::pending_forms(id, &d.numbers, token))
                         }
                         dt { "所在地" } dd #clinic-address { (a.address) }
                         dt { "電話番号" } dd #clinic-phone { (a.phone) }
@@ -1008,6 +1009,7 @@ async fn clinic(
         "approved" => Said::Done("利用開始申請を承認しました。"),
         "rejected" => Said::Done("利用開始申請を差し戻しました。"),
         "revoked" => Said::Done("端末の利用を停止し、施術所に通知しました。"),
+        "number" => Said::Done("登録記号番号の変更を処理し、施術所に通知しました。"),
         _ => Said::Nothing,
     };
     Ok(respond(clinic_page(

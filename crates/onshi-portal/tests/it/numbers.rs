@@ -202,3 +202,101 @@ fn two_registrations_of_one_number_at_once_one_wins() {
         }
     });
 }
+
+#[test]
+fn details_are_edited_and_a_new_number_waits_for_the_operator() {
+    each_engine(Options::default(), |world| async move {
+        let other = signup(&world, 2).await;
+        let mut a = approved_clinic(&world, 1).await;
+        let home = a.browser.get("/portal/home").await;
+        assert!(home.by_id("edit-details").is_some());
+        let page = a.browser.get("/portal/details").await;
+        page.expect(StatusCode::OK);
+        let csrf = page.csrf();
+        let form = |name: &'static str, ahaki: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("name", name.to_owned()),
+                ("director", "山田　花子".to_owned()),
+                ("address", "東京都千代田区１－１".to_owned()),
+                ("phone", "03-0000-1111".to_owned()),
+                ("registration", String::new()),
+                ("registration_ahaki", ahaki.to_owned()),
+            ]
+        };
+        let post = |f: Vec<(&'static str, String)>| {
+            let mut b = a.browser.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                b.post("/portal/details", &pairs).await
+            }
+        };
+        // Another account's number: refused, nothing changed.
+        let taken = ClinicForm::valid(2).registration;
+        let mut f = form("新しい接骨院", "");
+        f[5].1 = taken.clone();
+        post(f)
+            .await
+            .expect(StatusCode::BAD_REQUEST)
+            .expect_text("はすでに別のアカウントで登録されています");
+        // Details and a new あはき number.
+        post(form("新しい接骨院", "契0999999-1-01"))
+            .await
+            .expect_redirect("/portal/details?done=saved");
+        let home = a.browser.get("/portal/home").await;
+        assert_eq!(home.by_id("clinic-name").unwrap(), "新しい接骨院");
+        home.expect_text("山田　花子")
+            .expect_text("契0999999-1-01（実施機関の承認待ち）");
+        // While it waits, no other account can take it.
+        let mut b = other.browser.clone();
+        let c = b.get("/portal/details").await.csrf();
+        b.post(
+            "/portal/details",
+            &[
+                ("csrf", c.as_str()),
+                ("name", "B"),
+                ("director", "B"),
+                ("address", "B"),
+                ("phone", "03-0000-2222"),
+                ("registration_ahaki", "契0999999101"),
+            ],
+        )
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+        // The operator approves.
+        let mut op = operator_browser(&world).await;
+        let page = op.get(&format!("/portal/operator/clinics/{}", a.id)).await;
+        page.expect_text("変更の申請");
+        op.post(
+            &format!("/portal/operator/clinics/{}/numbers", a.id),
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("number", "契0999999101"),
+                ("approve", "1"),
+            ],
+        )
+        .await
+        .expect_redirect(&format!("/portal/operator/clinics/{}?done=number", a.id));
+        let mut stored = stored_numbers(&world, &a.email);
+        stored.sort();
+        assert_eq!(
+            stored,
+            vec![
+                ("ahaki".to_owned(), "契0999999101".to_owned()),
+                ("judo".to_owned(), "契0123451123".to_owned()),
+            ]
+        );
+        assert!(world
+            .mails()
+            .iter()
+            .any(|m| m.to == a.email && m.subject.contains("登録記号番号の変更が承認されました")));
+        let audit = sync(|| onshi_portal::db::audit_lines(world.store.portal(), 50, 0).unwrap());
+        for action in [
+            "clinic.details",
+            "clinic.number.request",
+            "clinic.number.approve",
+        ] {
+            assert!(audit.iter().any(|l| l.action == action), "{action}");
+        }
+    });
+}

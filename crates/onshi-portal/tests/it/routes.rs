@@ -91,6 +91,15 @@ pub const ROUTES: &[Route] = &[
         Operator,
         Form,
     ),
+    // details.rs
+    r("GET", "/portal/details", Clinic, NoBody),
+    r("POST", "/portal/details", Clinic, Form),
+    r(
+        "POST",
+        "/portal/operator/clinics/{id}/numbers",
+        Operator,
+        Form,
+    ),
     // terminals.rs
     r("GET", "/portal/terminals", Clinic, NoBody),
     r("POST", "/portal/terminals", Clinic, Form),
