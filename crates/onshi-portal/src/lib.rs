@@ -100,7 +100,7 @@ pub struct Settings {
     pub late_correction_days: i64,
 }
 
-/// The default of [`Settings::late_correction_days`].
+/// The default of [`Settings::late_correction_days`] (`[portal] late_correction_days`).
 pub const DEFAULT_LATE_CORRECTION_DAYS: i64 = 14;
 
 pub use onshi_model::date::jst;
@@ -151,6 +151,12 @@ impl Settings {
                 return Err(format!("[portal] {name} must be positive, not {v}"));
             }
         }
+        if p.late_correction_days < 0 {
+            return Err(format!(
+                "[portal] late_correction_days must be 0 or more, not {}",
+                p.late_correction_days
+            ));
+        }
         if !(0..=100).contains(&p.rececon_rate_percent) {
             return Err(format!(
                 "[portal] rececon_rate_percent must be 0–100, not {}",
@@ -187,7 +193,7 @@ impl Settings {
             hash_queue: p.password_hash_queue,
             registrations_per_address: p.registrations_per_address,
             worker_seconds: p.worker_seconds,
-            late_correction_days: DEFAULT_LATE_CORRECTION_DAYS,
+            late_correction_days: p.late_correction_days,
         })
     }
 
