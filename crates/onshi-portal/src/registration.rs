@@ -152,7 +152,7 @@ impl fmt::Display for RegistrationNumber {
 /// The message when a number is held by another account: what happened and how to recover.
 pub fn taken_message(number: &RegistrationNumber) -> String {
     format!(
-        "登録記号番号 {number} はすでに別のアカウントで登録されています。1つの施術所が持てるアカウントは1つです。ご自身の施術所のアカウントであれば、ログイン画面の「パスワードを忘れた方」から、登録したメールアドレスでパスワードを再設定してください。登録したメールアドレスが使えない場合や、心当たりがない場合は、問い合わせフォーム（/portal/contact）から実施機関にご連絡ください。"
+        "登録記号番号 {number} はすでに別のアカウントで登録されています。1つの施術所が持てるアカウントは1つです。ご自身の施術所のアカウントであれば、ログイン画面の「パスワードを忘れた方」から、登録したメールアドレスでパスワードを再設定してください。登録したメールアドレスが使えない場合や、心当たりがない場合は、問い合わせフォーム（/portal/contact、ログインせずに使えます）から実施機関にご連絡ください。"
     )
 }
 

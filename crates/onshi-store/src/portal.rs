@@ -97,9 +97,12 @@ macro_rules! migration_11 {
         answer TEXT NOT NULL,
         updated_at BIGINT NOT NULL
     );
+    -- A question from someone not logged in (an account to recover) has no clinic, only the
+    -- address the answer goes to.
     CREATE TABLE portal_inquiries (
         id ", $id, ",
-        clinic_id BIGINT NOT NULL REFERENCES clinics (id),
+        clinic_id BIGINT REFERENCES clinics (id),
+        email TEXT,
         subject TEXT NOT NULL,
         body TEXT NOT NULL,
         created_at BIGINT NOT NULL,

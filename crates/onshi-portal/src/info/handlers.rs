@@ -1,7 +1,7 @@
 //! The information pages and their forms (see [`super`]).
 
 use axum::extract::{Path, Query, State as StateOf};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{Duration, Utc};
@@ -140,6 +140,9 @@ pub(super) struct ContactForm {
     subject: String,
     #[serde(default)]
     body: String,
+    /// Only from someone not logged in.
+    #[serde(default)]
+    email: String,
 }
 
 fn contact_page(
@@ -198,12 +201,65 @@ pub(super) struct Sent {
     done: String,
 }
 
+/// The contact form of someone not logged in (an account to recover): with the address the
+/// answer goes to.
+fn guest_contact_page(
+    token: &str,
+    form: &ContactForm,
+    errors: &[(&str, String)],
+    sent: bool,
+) -> Markup {
+    let e = |k: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| *f == k)
+            .map(|(_, m)| m.as_str())
+    };
+    view::page(
+        "問い合わせ",
+        Nav::Guest,
+        html! {
+            @if sent { div.notice.info role="status" #contact-sent { p { "お問い合わせを受け付けました。回答はメールでお送りします。" } } }
+            p { "ログインできない場合（登録記号番号が別のアカウントで登録されている、登録したメールアドレスが使えない等）は、このフォームから実施機関にお問い合わせください。ログインできる場合は、ログインしてからお問い合わせください。" }
+            form #contact-form method="post" action="/portal/contact" novalidate {
+                (csrf(token))
+                (field("回答を受け取るメールアドレス", "email", "email", &form.email, e("email")))
+                (field("件名", "subject", "text", &form.subject, e("subject")))
+                div.field.error[e("body").is_some()] {
+                    label for="body" { "お問い合わせの内容（施術所名、登録記号番号など）" }
+                    textarea #body name="body" rows="8" { (form.body) }
+                    @if let Some(m) = e("body") { p.error-text { (m) } }
+                }
+                button.primary type="submit" { "送信する" }
+            }
+        },
+    )
+}
+
+fn with_cookie(markup: Markup, set: Option<String>) -> Response {
+    let mut response = respond(markup);
+    if let Some(c) = set.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, c);
+    }
+    response
+}
+
 /// GET `/portal/contact`.
 pub(super) async fn contact_form(
     StateOf(portal): StateOf<State>,
-    user: ClinicUser,
+    user: Option<ClinicUser>,
+    headers: HeaderMap,
     Query(q): Query<Sent>,
 ) -> Result<Response, PageError> {
+    let Some(user) = user else {
+        let (token, set) = crate::auth::form_token(&headers)?;
+        return Ok(with_cookie(
+            guest_contact_page(&token, &ContactForm::default(), &[], q.done == "sent"),
+            set,
+        ));
+    };
     let clinic = user.clinic_id;
     let (name, mine) = blocking(&portal, move |p| {
         let db = p.store.portal();
@@ -223,12 +279,66 @@ pub(super) async fn contact_form(
     )))
 }
 
+/// POST `/portal/contact` from someone not logged in.
+async fn guest_contact(
+    portal: State,
+    addr: std::net::IpAddr,
+    headers: &HeaderMap,
+    f: ContactForm,
+) -> Result<Response, PageError> {
+    crate::auth::check_form_token(headers, &f.csrf)?;
+    let email = crate::clinic::normalise_email(&f.email);
+    let subject = text(&f.subject, "件名", MAX_TITLE_CHARS);
+    let body = text(&f.body, "お問い合わせの内容", MAX_BODY_CHARS);
+    if let (Ok(email), Ok(subject), Ok(body)) = (&email, &subject, &body) {
+        // Guests' questions share the registrations' in-memory gate per address.
+        if !portal
+            .registration_gate
+            .allow(&addr.to_string(), std::time::Instant::now())
+        {
+            return Err(PageError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "お問い合わせが多すぎます。しばらくしてからもう一度お試しください。"
+                    .to_owned(),
+            });
+        }
+        let (email, subject, body) = (email.clone(), subject.clone(), body.clone());
+        blocking(&portal, move |p| {
+            Ok(queries::ask_as_guest(
+                p.store.portal(),
+                &email,
+                &subject,
+                &body,
+                Utc::now(),
+            )?)
+        })
+        .await?;
+        return Ok(Redirect::to("/portal/contact?done=sent").into_response());
+    }
+    let mut errors = Vec::new();
+    for (k, r) in [("email", email), ("subject", subject), ("body", body)] {
+        if let Err(m) = r {
+            errors.push((k, m));
+        }
+    }
+    Ok((
+        StatusCode::BAD_REQUEST,
+        respond(guest_contact_page(&f.csrf, &f, &errors, false)),
+    )
+        .into_response())
+}
+
 /// POST `/portal/contact`.
 pub(super) async fn contact(
     StateOf(portal): StateOf<State>,
-    user: ClinicUser,
+    user: Option<ClinicUser>,
+    axum::Extension(addr): axum::Extension<onshi_server::serve::PeerAddr>,
+    headers: HeaderMap,
     Form(f): Form<ContactForm>,
 ) -> Result<Response, PageError> {
+    let Some(user) = user else {
+        return guest_contact(portal, addr.0.ip(), &headers, f).await;
+    };
     user.session.check_csrf(&f.csrf)?;
     let subject = text(&f.subject, "件名", MAX_TITLE_CHARS);
     let body = text(&f.body, "お問い合わせの内容", MAX_BODY_CHARS);
@@ -498,7 +608,13 @@ pub(super) async fn inbox(
             @for i in &list {
                 section.card.inquiry id=(format!("inquiry-{}", i.id)) {
                     h2 { (i.subject) }
-                    p.when { a href=(format!("/portal/operator/clinics/{}", i.clinic_id)) { (i.clinic_name) } " ・ " (view::when_day(i.created_at)) }
+                    p.when {
+                        @match i.clinic_id {
+                            Some(c) => a href=(format!("/portal/operator/clinics/{c}")) { (i.clinic_name) },
+                            None => { "ログイン前の問い合わせ: " (i.clinic_name) },
+                        }
+                        " ・ " (view::when_day(i.created_at))
+                    }
                     (paragraphs(&i.body))
                     @match (&i.reply, i.replied_at) {
                         (Some(r), Some(at)) => div.reply { p { strong { "回答済み（" (view::when_day(at)) "）" } } (paragraphs(r)) },

@@ -145,9 +145,9 @@ pub fn edit_faq(
 pub struct Inquiry {
     /// Id.
     pub id: i64,
-    /// The clinic.
-    pub clinic_id: i64,
-    /// The clinic's name.
+    /// The clinic (none: asked before logging in).
+    pub clinic_id: Option<i64>,
+    /// The clinic's name, or the address of someone not logged in.
     pub clinic_name: String,
     /// 件名.
     pub subject: String,
@@ -162,13 +162,13 @@ pub struct Inquiry {
 }
 
 const INQUIRY: &str =
-    "SELECT i.id, i.clinic_id, c.name, i.subject, i.body, i.created_at, i.reply, i.replied_at
-     FROM portal_inquiries i JOIN clinics c ON c.id = i.clinic_id";
+    "SELECT i.id, i.clinic_id, COALESCE(c.name, i.email), i.subject, i.body, i.created_at, i.reply, i.replied_at
+     FROM portal_inquiries i LEFT JOIN clinics c ON c.id = i.clinic_id";
 
 fn decode(r: &onshi_store::portal::Row) -> Result<Inquiry, StoreError> {
     Ok(Inquiry {
         id: r.int(0)?,
-        clinic_id: r.int(1)?,
+        clinic_id: r.opt_int(1)?,
         clinic_name: r.text(2)?,
         subject: r.text(3)?,
         body: r.text(4)?,
@@ -200,6 +200,23 @@ pub fn ask(
             "inquiries",
             subject,
         )
+    })
+}
+
+/// Someone not logged in asks (e.g. to recover an account); the answer goes to `email`.
+pub fn ask_as_guest(
+    db: &dyn PortalDb,
+    email: &str,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        tx.execute(
+            "INSERT INTO portal_inquiries (email, subject, body, created_at) VALUES ($1, $2, $3, $4)",
+            &[email.into(), subject.into(), body.into(), secs(now).into()],
+        )?;
+        Ok(())
     })
 }
 
@@ -243,13 +260,13 @@ pub fn reply(
     transaction(db, |tx| {
         let Some(r) = tx.query_opt(
             "UPDATE portal_inquiries SET reply = $1, replied_at = $2, operator_id = $3
-             WHERE id = $4 AND reply IS NULL RETURNING clinic_id, subject, body",
+             WHERE id = $4 AND reply IS NULL RETURNING clinic_id, subject, body, email",
             &[text.into(), secs(now).into(), operator_id.into(), id.into()],
         )?
         else {
             return Ok(false);
         };
-        let (clinic, subject, question) = (r.int(0)?, r.text(1)?, r.text(2)?);
+        let (clinic, subject, question) = (r.opt_int(0)?, r.text(1)?, r.text(2)?);
         db::audit(
             tx,
             now,
@@ -259,13 +276,21 @@ pub fn reply(
             &format!("inquiry:{id}"),
             &subject,
         )?;
-        db::notify(
-            tx,
-            clinic,
-            &format!("お問い合わせ「{subject}」への回答"),
-            &format!("{text}\n\n--- お問い合わせの内容 ---\n{question}"),
-            now,
-        )?;
+        let title = format!("お問い合わせ「{subject}」への回答");
+        let body = format!("{text}\n\n--- お問い合わせの内容 ---\n{question}");
+        match (clinic, r.opt_text(3)?) {
+            (Some(clinic), _) => db::notify(tx, clinic, &title, &body, now)?,
+            (None, Some(email)) => crate::mail::enqueue(
+                tx,
+                &crate::mail::Outgoing {
+                    to: email,
+                    subject: format!("【施術所等向け総合ポータルサイト】{title}"),
+                    body: format!("{body}\n"),
+                },
+                now,
+            )?,
+            (None, None) => {}
+        }
         Ok(true)
     })
 }

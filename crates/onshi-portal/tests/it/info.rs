@@ -139,6 +139,15 @@ fn a_question_reaches_the_operator_and_the_answer_comes_by_mail() {
             )
             .await
             .expect_redirect("/portal/contact?done=sent");
+        let rows = sync(|| {
+            onshi_store::portal::read(world.store.portal(), |tx| {
+                tx.query_opt("SELECT count(*) FROM portal_inquiries", &[])?
+                    .unwrap()
+                    .int(0)
+            })
+            .unwrap()
+        });
+        assert_eq!(rows, 1);
         let mut op = operator_browser(&world).await;
         let inbox = op.get("/portal/operator/inquiries").await;
         inbox
@@ -271,5 +280,63 @@ fn a_returned_claim_may_be_corrected_after_the_deadline_within_its_window() {
             .await
             .expect(StatusCode::FORBIDDEN)
             .expect_text("申請期間は終了しました");
+    });
+}
+
+#[test]
+fn someone_who_cannot_log_in_asks_without_an_account_and_gets_the_answer_by_mail() {
+    each_engine(Options::default(), |world| async move {
+        let mut guest = world.browser();
+        guest
+            .submit(
+                "/portal/contact",
+                "/portal/contact",
+                &[("email", "not-an-address"), ("subject", "x"), ("body", "y")],
+            )
+            .await
+            .expect(StatusCode::BAD_REQUEST)
+            .expect_text("メールアドレスの形式が正しくありません");
+        guest
+            .submit(
+                "/portal/contact",
+                "/portal/contact",
+                &[
+                    ("email", "owner@example.jp"),
+                    ("subject", "登録記号番号が登録済みと言われます"),
+                    ("body", "契0123456-1-23 は当院の番号です。"),
+                ],
+            )
+            .await
+            .expect_redirect("/portal/contact?done=sent");
+        let rows = sync(|| {
+            onshi_store::portal::read(world.store.portal(), |tx| {
+                tx.query_opt("SELECT count(*) FROM portal_inquiries", &[])?
+                    .unwrap()
+                    .int(0)
+            })
+            .unwrap()
+        });
+        assert_eq!(rows, 1);
+        let mut op = operator_browser(&world).await;
+        let inbox = op.get("/portal/operator/inquiries").await;
+        inbox
+            .expect_text("ログイン前の問い合わせ: owner@example.jp")
+            .expect_text("契0123456-1-23 は当院の番号です。");
+        let id = sync(|| onshi_portal::info::queries::inbox(world.store.portal()).unwrap()[0].id);
+        op.post(
+            &format!("/portal/operator/inquiries/{id}/reply"),
+            &[
+                ("csrf", inbox.csrf().as_str()),
+                ("reply", "登録内容を確認しました。"),
+            ],
+        )
+        .await
+        .expect_redirect("/portal/operator/inquiries");
+        let mail = world
+            .mails()
+            .into_iter()
+            .find(|m| m.to == "owner@example.jp")
+            .expect("no answer mailed");
+        assert!(mail.body.contains("登録内容を確認しました。"));
     });
 }

@@ -78,8 +78,8 @@ pub const ROUTES: &[Route] = &[
     // info/
     r("GET", "/portal/notices", Public, NoBody),
     r("GET", "/portal/faq", Public, NoBody),
-    r("GET", "/portal/contact", Clinic, NoBody),
-    r("POST", "/portal/contact", Clinic, Form),
+    r("GET", "/portal/contact", Public, NoBody),
+    r("POST", "/portal/contact", Public, Form),
     r("GET", "/portal/operator/notices", Operator, NoBody),
     r("POST", "/portal/operator/notices", Operator, Form),
     r("GET", "/portal/operator/faq", Operator, NoBody),
