@@ -157,9 +157,10 @@ fn check(f: &PayerForm) -> Result<Payer, Vec<(&'static str, String)>> {
             "振込依頼人名はカナ・英大文字・数字で40文字以内にしてください。".to_owned(),
         ));
     }
-    // The payer's account has no 口座名義 of its own: its name stands there.
+    // The payer's account has no 口座名義 of its own (its name is checked above): the account's
+    // other fields are checked as a clinic's are.
     let account = AccountForm {
-        holder: f.name.clone(),
+        holder: "ｱ".to_owned(),
         ..f.account.clone()
     }
     .parse();
@@ -174,7 +175,7 @@ fn check(f: &PayerForm) -> Result<Payer, Vec<(&'static str, String)>> {
         }),
         Ok(_) => Err(errors),
         Err(more) => {
-            errors.extend(more.into_iter().filter(|(f, _)| *f != "holder"));
+            errors.extend(more);
             Err(errors)
         }
     }
@@ -261,4 +262,38 @@ pub(super) async fn file(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn form(name: &str, code: &str, bank: &str) -> PayerForm {
+        PayerForm {
+            csrf: String::new(),
+            code: code.to_owned(),
+            name: name.to_owned(),
+            account: AccountForm {
+                bank_code: bank.to_owned(),
+                bank_name: "ミズホ".to_owned(),
+                branch_code: "001".to_owned(),
+                branch_name: "トウキョウ".to_owned(),
+                account_kind: "2".to_owned(),
+                account_number: "0123456".to_owned(),
+                holder: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_payer_name_may_be_forty_and_every_wrong_field_is_named() {
+        let long = "ア".repeat(35);
+        let p = check(&form(&long, "1234567890", "0001")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.name.chars().count(), 35);
+        assert_eq!(p.account.bank_name, "ﾐｽﾞﾎ");
+        let errors = check(&form(&"ア".repeat(41), "123", "01")).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["code", "name", "bank_code"]);
+    }
 }
