@@ -77,9 +77,7 @@ fn settings_href(id: &str) -> String {
 
 /// A date (JST) for the list.
 fn day(t: DateTime<Utc>) -> String {
-    t.with_timezone(&crate::jst())
-        .format("%Y-%m-%d")
-        .to_string()
+    view::day(t.with_timezone(&crate::jst()).date_naive())
 }
 
 /// A form with only the CSRF token.

@@ -115,11 +115,9 @@ pub fn yen(amount: i64) -> String {
     format!("{}{out}円", if amount < 0 { "-" } else { "" })
 }
 
-/// A time in JST for pages.
+/// A time in JST for pages, in 和暦 (see [`when_day`]).
 pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&crate::jst())
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    when_day(t)
 }
 
 /// A day as a clinic reads it: 和暦 with the Western year beside it (`令和8年1月15日（2026年）`);
