@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use onshi_store::portal::{read, transaction, PortalDb, PortalTx, Row, Value};
 use onshi_store::StoreError;
 
+use crate::registration::{Practice, RegistrationNumber};
+
 /// Who a session belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -174,17 +176,31 @@ pub fn email_taken(db: &dyn PortalDb, email: &str) -> Result<bool, StoreError> {
     })
 }
 
-/// Adds the account of clinic `clinic_id` and its e-mail confirmation token (hash); `false`
-/// when the e-mail is taken (nothing written).
+/// What [`add_account`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// The account, its numbers, its confirmation token and its mail are stored.
+    Yes,
+    /// Another account uses the e-mail address (nothing written).
+    EmailTaken,
+    /// Another account holds this 登録記号番号 (nothing written).
+    NumberTaken(RegistrationNumber),
+}
+
+/// Adds the account of clinic `clinic_id` with its 登録記号番号 (one per practice, 併設) and its
+/// e-mail confirmation token (hash), in one transaction: all of it, or nothing when the
+/// e-mail or a number is another account's.
+#[allow(clippy::too_many_arguments)]
 pub fn add_account(
     db: &dyn PortalDb,
     clinic_id: i64,
     a: &NewAccount,
+    numbers: &[(Practice, RegistrationNumber)],
     confirm_hash: &[u8],
     confirm_expires: DateTime<Utc>,
     mail: &crate::mail::Outgoing,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Added, StoreError> {
     transaction(db, |tx| {
         // Two registrations of one address at once: the second does nothing (it waits for the
         // first's unique-index entry on PostgreSQL, and SQLite runs them one after the other).
@@ -204,12 +220,85 @@ pub fn add_account(
             ],
         )?;
         if inserted == 0 {
-            return Ok(false);
+            return Ok(Added::EmailTaken);
+        }
+        // The same for a number: the primary key lets one account hold it.
+        for (practice, number) in numbers {
+            if !insert_number(tx, clinic_id, *practice, number, "active", now)? {
+                // Undo this transaction's rows, so that it commits nothing.
+                tx.execute(
+                    "DELETE FROM portal_registration_numbers WHERE clinic_id = $1",
+                    &[clinic_id.into()],
+                )?;
+                tx.execute(
+                    "DELETE FROM portal_accounts WHERE clinic_id = $1",
+                    &[clinic_id.into()],
+                )?;
+                return Ok(Added::NumberTaken(number.clone()));
+            }
         }
         put_token(tx, confirm_hash, "confirm", clinic_id, confirm_expires)?;
         crate::mail::enqueue(tx, mail, now)?;
-        Ok(true)
+        Ok(Added::Yes)
     })
+}
+
+/// Stores `number` for `clinic_id`; `false` when another row holds it (nothing written).
+pub fn insert_number(
+    tx: &mut dyn PortalTx,
+    clinic_id: i64,
+    practice: Practice,
+    number: &RegistrationNumber,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(tx.execute(
+        "INSERT INTO portal_registration_numbers (number, clinic_id, practice, status, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number) DO NOTHING",
+        &[
+            number.as_str().into(),
+            clinic_id.into(),
+            practice.as_str().into(),
+            status.into(),
+            secs(now).into(),
+        ],
+    )? == 1)
+}
+
+/// One 登録記号番号 of an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldNumber {
+    /// The number.
+    pub number: RegistrationNumber,
+    /// Its practice.
+    pub practice: Practice,
+    /// Approved (`false`: a change waiting for the operator).
+    pub active: bool,
+}
+
+/// The 登録記号番号 of `clinic_id`: active ones first, by practice.
+pub fn numbers_in(tx: &mut dyn PortalTx, clinic_id: i64) -> Result<Vec<HeldNumber>, StoreError> {
+    tx.query(
+        "SELECT number, practice, status FROM portal_registration_numbers WHERE clinic_id = $1
+         ORDER BY status, practice DESC, number",
+        &[clinic_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        let practice = r.text(1)?;
+        Ok(HeldNumber {
+            number: RegistrationNumber::stored(r.text(0)?),
+            practice: Practice::parse(&practice)
+                .ok_or_else(|| StoreError::Data(format!("unknown practice {practice:?}")))?,
+            active: r.text(2)? == "active",
+        })
+    })
+    .collect()
+}
+
+/// The 登録記号番号 of `clinic_id` (see [`numbers_in`]).
+pub fn numbers(db: &dyn PortalDb, clinic_id: i64) -> Result<Vec<HeldNumber>, StoreError> {
+    read(db, |tx| numbers_in(tx, clinic_id))
 }
 
 /// Removes a clinic row that registration created but could not finish (its e-mail was taken
@@ -313,6 +402,7 @@ pub fn remove_unconfirmed(db: &dyn PortalDb, before: DateTime<Utc>) -> Result<us
             for sql in [
                 "DELETE FROM portal_tokens WHERE clinic_id = $1",
                 "DELETE FROM portal_sessions WHERE role = 'clinic' AND subject_id = $1",
+                "DELETE FROM portal_registration_numbers WHERE clinic_id = $1",
                 "DELETE FROM portal_accounts WHERE clinic_id = $1",
                 "DELETE FROM clinics WHERE id = $1",
             ] {
@@ -467,6 +557,25 @@ pub fn decide_application(
             ],
         )?;
         if n == 1 {
+            if approve {
+                notify(
+                    tx,
+                    clinic_id,
+                    "利用開始申請が承認されました",
+                    "オンライン資格確認（資格確認限定型）の利用開始申請が承認されました。\nポータルの「端末」から受付端末のアカウントを作成し、マイナ資格確認アプリを利用登録してください。",
+                    now,
+                )?;
+            } else {
+                notify(
+                    tx,
+                    clinic_id,
+                    "利用開始申請が差し戻されました",
+                    &format!(
+                        "オンライン資格確認（資格確認限定型）の利用開始申請が差し戻されました。\n理由: {reason}\n\n内容を確かめて、ポータルのホーム画面からもう一度申請してください。"
+                    ),
+                    now,
+                )?;
+            }
             let action = if approve {
                 "application.approve"
             } else {
@@ -483,6 +592,67 @@ pub fn decide_application(
             )?;
         }
         Ok(n == 1)
+    })
+}
+
+/// Tells clinic `clinic_id` something: a message on its home page and a mail to its address,
+/// in the caller's transaction (so a decision and its notice are written together).
+pub fn notify(
+    tx: &mut dyn PortalTx,
+    clinic_id: i64,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO portal_clinic_messages (clinic_id, subject, body, created_at) VALUES ($1, $2, $3, $4)",
+        &[clinic_id.into(), subject.into(), body.into(), secs(now).into()],
+    )?;
+    let to = tx.query_opt(
+        "SELECT a.email, c.name FROM portal_accounts a JOIN clinics c ON c.id = a.clinic_id WHERE a.clinic_id = $1",
+        &[clinic_id.into()],
+    )?;
+    if let Some(r) = to {
+        let mail = crate::mail::Outgoing {
+            to: r.text(0)?,
+            subject: format!("【施術所等向け総合ポータルサイト】{subject}"),
+            body: format!(
+                "{} 様\n\n{body}\n\nこのお知らせは、ポータルのホーム画面でも確認できます。\n",
+                r.text(1)?
+            ),
+        };
+        crate::mail::enqueue(tx, &mail, now)?;
+    }
+    Ok(())
+}
+
+/// A message to a clinic (see [`notify`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// 件名.
+    pub subject: String,
+    /// 本文.
+    pub body: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The newest `limit` messages to clinic `clinic_id`, newest first.
+pub fn messages(db: &dyn PortalDb, clinic_id: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
+    read(db, |tx| {
+        tx.query(
+            "SELECT subject, body, created_at FROM portal_clinic_messages WHERE clinic_id = $1 ORDER BY id DESC LIMIT $2",
+            &[clinic_id.into(), limit.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Message {
+                subject: r.text(0)?,
+                body: r.text(1)?,
+                at: time(r.int(2)?),
+            })
+        })
+        .collect()
     })
 }
 

@@ -20,11 +20,15 @@ pub mod auth;
 pub mod claims;
 pub mod clinic;
 pub mod db;
+pub mod details;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hashing;
+pub mod info;
 pub mod mail;
 pub mod operator;
+pub mod registration;
+pub mod terminal_names;
 pub mod terminals;
 pub mod totp;
 pub mod view;
@@ -91,7 +95,13 @@ pub struct Settings {
     pub registrations_per_address: i64,
     /// How often the background worker sends queued mail and removes stale registrations.
     pub worker_seconds: u64,
+    /// Days after its return during which a returned claim may still be corrected and sent
+    /// again, even past the deadline.
+    pub late_correction_days: i64,
 }
+
+/// The default of [`Settings::late_correction_days`] (`[portal] late_correction_days`).
+pub const DEFAULT_LATE_CORRECTION_DAYS: i64 = 14;
 
 pub use onshi_model::date::jst;
 
@@ -141,6 +151,12 @@ impl Settings {
                 return Err(format!("[portal] {name} must be positive, not {v}"));
             }
         }
+        if p.late_correction_days < 0 {
+            return Err(format!(
+                "[portal] late_correction_days must be 0 or more, not {}",
+                p.late_correction_days
+            ));
+        }
         if !(0..=100).contains(&p.rececon_rate_percent) {
             return Err(format!(
                 "[portal] rececon_rate_percent must be 0–100, not {}",
@@ -177,12 +193,24 @@ impl Settings {
             hash_queue: p.password_hash_queue,
             registrations_per_address: p.registrations_per_address,
             worker_seconds: p.worker_seconds,
+            late_correction_days: p.late_correction_days,
         })
     }
 
     /// Whether claims can still be submitted at `now`.
     pub fn claims_open(&self, now: DateTime<Utc>) -> bool {
         now < self.deadline_end
+    }
+
+    /// The end of the late correction window of a claim returned at `returned_at`.
+    pub fn late_end(&self, returned_at: DateTime<Utc>) -> DateTime<Utc> {
+        returned_at + chrono::Duration::days(self.late_correction_days.max(0))
+    }
+
+    /// Whether a claim may be changed at `now`: before the deadline, or, once returned, within
+    /// [`Self::late_correction_days`] of its return.
+    pub fn may_edit(&self, now: DateTime<Utc>, returned_at: Option<DateTime<Utc>>) -> bool {
+        self.claims_open(now) || returned_at.is_some_and(|t| now < self.late_end(t))
     }
 }
 
@@ -328,6 +356,8 @@ pub fn app(portal: State) -> Router {
         .merge(terminals::routes())
         .merge(claims::routes())
         .merge(operator::routes())
+        .merge(info::routes())
+        .merge(details::routes())
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)

@@ -18,8 +18,11 @@ use onshi_server::admin::{self, ENROLLMENT_CODE_HOURS};
 use onshi_store::{Terminal, TerminalStatus};
 use serde::Deserialize;
 
+use std::collections::HashMap;
+
 use crate::auth::ClinicUser;
 use crate::db::{self, Account, AccountStatus, Role};
+use crate::terminal_names::{self, Named};
 use crate::view::{self, csrf, respond, Nav, PageError};
 use crate::{blocking, Portal, Settings, State};
 
@@ -36,6 +39,7 @@ pub fn routes() -> Router<State> {
         .route(LIST, get(list).post(create))
         .route("/portal/terminals/{id}/settings", get(settings_file))
         .route("/portal/terminals/{id}/revoke", post(revoke))
+        .route("/portal/terminals/{id}/name", post(rename))
 }
 
 /// A terminal's status as the clinic reads it.
@@ -73,9 +77,7 @@ fn settings_href(id: &str) -> String {
 
 /// A date (JST) for the list.
 fn day(t: DateTime<Utc>) -> String {
-    t.with_timezone(&crate::jst())
-        .format("%Y-%m-%d")
-        .to_string()
+    view::day(t.with_timezone(&crate::jst()).date_naive())
 }
 
 /// A form with only the CSRF token.
@@ -146,11 +148,34 @@ async fn list(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
         Err(page) => return Ok(page),
     };
     let clinic = user.clinic_id;
-    let terminals = blocking(&portal, move |p| Ok(p.store.terminals_of_clinic(clinic)?)).await?;
-    Ok(respond(list_page(&account, &user.session.csrf, &terminals)))
+    let (terminals, names) = blocking(&portal, move |p| {
+        let terminals = p.store.terminals_of_clinic(clinic)?;
+        let ids: Vec<String> = terminals.iter().map(|t| t.id.clone()).collect();
+        Ok((terminals, terminal_names::names(p.store.portal(), &ids)?))
+    })
+    .await?;
+    Ok(respond(list_page(
+        &account,
+        &user.session.csrf,
+        &terminals,
+        &names,
+        None,
+    )))
 }
 
-fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
+fn list_page(
+    account: &Account,
+    token: &str,
+    terminals: &[Terminal],
+    names: &HashMap<String, Named>,
+    error: Option<&str>,
+) -> Markup {
+    let name_of = |id: &str| {
+        names
+            .get(id)
+            .map_or(terminal_names::DEFAULT_NAME, |n| n.name.as_str())
+            .to_owned()
+    };
     view::page(
         TITLE,
         Nav::Clinic(&account.name, token),
@@ -159,8 +184,10 @@ fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
             section.card #new-terminal {
                 h2 { "端末を追加する" }
                 p { "作成すると、アプリの登録に使う登録コード（1回限り、" (ENROLLMENT_CODE_HOURS) "時間有効）と設定ファイルのダウンロードが表示されます。登録コードは作成した直後の画面でしか表示されません。" }
+                @if let Some(e) = error { div.notice.error role="alert" #terminal-error { p { (e) } } }
                 form #create-terminal method="post" action=(LIST) {
                     (csrf(token))
+                    (view::field("端末の名前（例: 受付PC、タブレット）", "name", "text", "受付PC", None))
                     button.primary type="submit" { "端末のアカウントを作成する" }
                 }
             }
@@ -172,6 +199,7 @@ fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
                     table #terminals {
                         thead {
                             tr {
+                                th { "名前" }
                                 th { "アカウント" }
                                 th { "状態" }
                                 th { "作成日" }
@@ -184,8 +212,23 @@ fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
                         tbody {
                             @for t in terminals {
                                 tr id=(format!("terminal-{}", t.id)) {
+                                    td.name {
+                                        span id=(format!("name-{}", t.id)) { (name_of(&t.id)) }
+                                        @if t.status != TerminalStatus::Revoked {
+                                            form id=(format!("rename-{}", t.id)) method="post" action=(format!("/portal/terminals/{}/name", t.id)) {
+                                                (csrf(token))
+                                                input name="name" type="text" value=(name_of(&t.id)) aria-label="端末の名前";
+                                                button type="submit" { "名前を変更" }
+                                            }
+                                        }
+                                    }
                                     td.account { (t.id) }
-                                    td.status id=(format!("status-{}", t.id)) { (status_label(t.status)) }
+                                    td.status id=(format!("status-{}", t.id)) {
+                                        (status_label(t.status))
+                                        @if let Some(r) = names.get(&t.id).and_then(|n| n.revoke_reason.as_deref()) {
+                                            br; "（実施機関が停止。理由: " (r) "）"
+                                        }
+                                    }
                                     td { (day(t.created_at)) }
                                     td { (t.enrolled_at.map(day).unwrap_or_else(|| "—".to_owned())) }
                                     td { (t.last_used_at.map(view::when).unwrap_or_else(|| "—".to_owned())) }
@@ -215,16 +258,26 @@ fn list_page(account: &Account, token: &str, terminals: &[Terminal]) -> Markup {
     )
 }
 
+/// A form with a terminal's name.
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
 async fn create(
     StateOf(portal): StateOf<State>,
     user: ClinicUser,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<NameForm>,
 ) -> Result<Response, PageError> {
     user.session.check_csrf(&f.csrf)?;
     let account = match approved(&portal, &user).await? {
         Ok(a) => a,
         Err(page) => return Ok(page),
     };
+    let name = terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m))?;
     let clinic = user.clinic_id;
     let new = blocking(&portal, move |p| {
         let cap = p.settings.max_terminals_per_clinic;
@@ -245,6 +298,13 @@ async fn create(
             "terminal.add",
             &format!("terminal:{}", new.terminal.id),
             "",
+        )?;
+        terminal_names::set_name(
+            p.store.portal(),
+            clinic,
+            &new.terminal.id,
+            &name,
+            Utc::now(),
         )?;
         Ok(new)
     })
@@ -360,6 +420,37 @@ async fn revoke(
     Ok(Redirect::to(LIST).into_response())
 }
 
+async fn rename(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+    Path(id): Path<String>,
+    Form(f): Form<NameForm>,
+) -> Result<Response, PageError> {
+    user.session.check_csrf(&f.csrf)?;
+    if let Err(page) = approved(&portal, &user).await? {
+        return Ok(page);
+    }
+    let name = terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m))?;
+    let clinic = user.clinic_id;
+    blocking(&portal, move |p| {
+        let t = own_terminal(p, clinic, &id)?;
+        if t.status == TerminalStatus::Revoked {
+            return Err(PageError::bad_request(
+                "停止した端末の名前は変更できません。",
+            ));
+        }
+        Ok(terminal_names::set_name(
+            p.store.portal(),
+            clinic,
+            &t.id,
+            &name,
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    Ok(Redirect::to(LIST).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +478,7 @@ mod tests {
             hash_queue: 8,
             registrations_per_address: 5,
             worker_seconds: 5,
+            late_correction_days: crate::DEFAULT_LATE_CORRECTION_DAYS,
         }
     }
 
@@ -454,6 +546,10 @@ mod tests {
             db,
             c.id,
             &account,
+            &[(
+                crate::registration::Practice::Judo,
+                crate::registration::RegistrationNumber::stored(format!("契012345{n}123")),
+            )],
             &hash,
             now + chrono::Duration::hours(1),
             &crate::mail::Outgoing {
@@ -464,7 +560,7 @@ mod tests {
             now,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(ok);
+        assert_eq!(ok, db::Added::Yes);
         db::spend_token(db, &hash, "confirm", now, |tx, id| {
             db::confirm_email(tx, id, now)
         })
@@ -489,6 +585,20 @@ mod tests {
     fn form(user: &ClinicUser) -> Form<CsrfOnly> {
         Form(CsrfOnly {
             csrf: user.session.csrf.clone(),
+        })
+    }
+
+    fn named(user: &ClinicUser) -> Form<NameForm> {
+        Form(NameForm {
+            csrf: user.session.csrf.clone(),
+            name: "受付PC".to_owned(),
+        })
+    }
+
+    fn bad_named() -> Form<NameForm> {
+        Form(NameForm {
+            csrf: "x".repeat(64),
+            name: String::new(),
         })
     }
 
@@ -522,10 +632,10 @@ mod tests {
         let a = clinic(&w, 1, true);
         let st = || StateOf(w.portal.clone());
         for _ in 0..2 {
-            let r = create(st(), a.clone(), form(&a)).await;
+            let r = create(st(), a.clone(), named(&a)).await;
             assert_eq!(status(&r), StatusCode::OK);
         }
-        let refused = create(st(), a.clone(), form(&a))
+        let refused = create(st(), a.clone(), named(&a))
             .await
             .err()
             .unwrap_or_else(|| panic!("a third terminal was added"));
@@ -546,7 +656,7 @@ mod tests {
         let first = held()[0].id.clone();
         let r = revoke(st(), a.clone(), Path(first), form(&a)).await;
         assert_eq!(status(&r), StatusCode::SEE_OTHER);
-        let r = create(st(), a.clone(), form(&a)).await;
+        let r = create(st(), a.clone(), named(&a)).await;
         assert_eq!(status(&r), StatusCode::OK);
         assert_eq!(held().len(), 3);
     }
@@ -566,7 +676,7 @@ mod tests {
         .await;
         assert!(page.contains("id=\"no-terminals\""), "{page}");
 
-        let r = create(st(), a.clone(), bad_form()).await;
+        let r = create(st(), a.clone(), bad_named()).await;
         assert_eq!(status(&r), StatusCode::FORBIDDEN);
         assert!(w
             .portal
@@ -575,7 +685,7 @@ mod tests {
             .unwrap_or_default()
             .is_empty());
 
-        let r = create(st(), a.clone(), form(&a))
+        let r = create(st(), a.clone(), named(&a))
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(r.status(), StatusCode::OK);
@@ -682,6 +792,7 @@ mod tests {
             actions,
             [
                 format!("clinic {} terminal.revoke", a.clinic_id),
+                format!("clinic {} terminal.name", a.clinic_id),
                 format!("clinic {} terminal.add", a.clinic_id)
             ]
         );
@@ -698,7 +809,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let page = text(r).await;
         assert!(page.contains("id=\"not-approved\""), "{page}");
-        let r = create(st(), c.clone(), form(&c)).await;
+        let r = create(st(), c.clone(), named(&c)).await;
         assert_eq!(status(&r), StatusCode::FORBIDDEN);
         assert!(w
             .portal

@@ -30,12 +30,19 @@ pub fn page(title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                 header {
                     a.brand href="/portal/" { "施術所等向け総合ポータルサイト" }
                     @match nav {
-                        Nav::Guest => {}
+                        Nav::Guest => nav {
+                            a href="/portal/login" { "ログイン" }
+                            a href="/portal/notices" { "お知らせ" }
+                            a href="/portal/faq" { "よくある質問" }
+                        },
                         Nav::Clinic(name, csrf) => nav {
                             a href="/portal/home" { "ホーム" }
                             a href="/portal/terminals" { "端末" }
                             a href="/portal/claims/equipment" { "機器導入の補助" }
                             a href="/portal/claims/rececon" { "レセコン改修の補助" }
+                            a href="/portal/notices" { "お知らせ" }
+                            a href="/portal/faq" { "よくある質問" }
+                            a href="/portal/contact" { "問い合わせ" }
                             span.who { (name) }
                             form method="post" action="/portal/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -47,6 +54,9 @@ pub fn page(title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                             a href="/portal/operator/clinics" { "施術所" }
                             a href="/portal/operator/terminals" { "端末" }
                             a href="/portal/operator/claims" { "補助金申請" }
+                            a href="/portal/operator/notices" { "お知らせ" }
+                            a href="/portal/operator/faq" { "FAQ" }
+                            a href="/portal/operator/inquiries" { "問い合わせ" }
                             a href="/portal/operator/audit" { "操作記録" }
                             span.who { "実施機関: " (name) }
                             form method="post" action="/portal/operator/logout" {
@@ -105,11 +115,24 @@ pub fn yen(amount: i64) -> String {
     format!("{}{out}円", if amount < 0 { "-" } else { "" })
 }
 
-/// A time in JST for pages.
+/// A time in JST for pages, in 和暦 (see [`when_day`]).
 pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&crate::jst())
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    when_day(t)
+}
+
+/// A day as a clinic reads it: 和暦 with the Western year beside it (`令和8年1月15日（2026年）`);
+/// before 明治, the Western date only.
+pub fn day(d: chrono::NaiveDate) -> String {
+    match onshi_model::wareki::format_date(d) {
+        Ok(w) => format!("{w}（{}年）", d.format("%Y")),
+        Err(_) => d.format("%Y年%-m月%-d日").to_string(),
+    }
+}
+
+/// A time as a clinic reads it: [`day`] in Japan and the hour (`令和8年1月15日（2026年） 10:05`).
+pub fn when_day(t: chrono::DateTime<chrono::Utc>) -> String {
+    let local = t.with_timezone(&crate::jst());
+    format!("{} {}", day(local.date_naive()), local.format("%H:%M"))
 }
 
 /// An error page: the status and a Japanese message.
@@ -219,6 +242,14 @@ mod tests {
         assert_eq!(yen(52_800), "52,800円");
         assert_eq!(yen(1_234_567), "1,234,567円");
         assert_eq!(yen(-500), "-500円");
+    }
+
+    #[test]
+    fn days_are_wareki() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default();
+        assert_eq!(day(d), "令和8年1月15日（2026年）");
+        let t = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 15, 15, 30, 0).unwrap();
+        assert_eq!(when_day(t), "令和8年1月16日（2026年） 00:30");
     }
 
     /// A store error's stored value (a name, a number) never reaches the log.

@@ -3,10 +3,14 @@
 
 mod it {
     mod abuse;
-    mod claims;
+    pub mod claims;
     mod clinic;
+    mod grant;
     pub mod harness;
+    mod info;
     mod isolation;
+    mod numbers;
+    mod payment;
     pub mod routes;
     mod security;
     mod terminals;

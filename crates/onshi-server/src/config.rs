@@ -176,6 +176,9 @@ pub struct PortalConfig {
     /// How often the portal's background worker sends queued mail and removes registrations
     /// left unconfirmed for 72 hours, in seconds.
     pub worker_seconds: u64,
+    /// Days after its return during which a returned claim may be corrected and sent again,
+    /// even past `subsidy_deadline`.
+    pub late_correction_days: i64,
 }
 
 impl Default for PortalConfig {
@@ -202,6 +205,7 @@ impl Default for PortalConfig {
             password_hash_queue: 8,
             registrations_per_address: 5,
             worker_seconds: 5,
+            late_correction_days: 14,
         }
     }
 }

@@ -8,6 +8,128 @@
 
 use crate::StoreError;
 
+/// Migration 10, one text for both engines: the 登録記号番号 of every account, each number held by
+/// one account only (the primary key: two registrations of one number at once cannot both
+/// win); an account may hold several (併設). `pending`: a changed number waiting for the
+/// operator's approval. Numbers stored before are copied from `clinics.registration`; of two
+/// accounts that registered one number before, the older keeps it.
+pub const MIGRATION_10: &str = "CREATE TABLE portal_registration_numbers (
+        number TEXT PRIMARY KEY,
+        clinic_id BIGINT NOT NULL REFERENCES clinics (id),
+        practice TEXT NOT NULL CHECK (practice IN ('judo', 'ahaki')),
+        status TEXT NOT NULL CHECK (status IN ('active', 'pending')),
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX portal_registration_numbers_by_clinic ON portal_registration_numbers (clinic_id);
+    INSERT INTO portal_registration_numbers (number, clinic_id, practice, status, created_at)
+        SELECT c.registration, c.id,
+            CASE WHEN a.kinds LIKE '%judo%' THEN 'judo' ELSE 'ahaki' END, 'active', a.created_at
+        FROM clinics c JOIN portal_accounts a ON a.clinic_id = c.id
+        WHERE true
+        ORDER BY c.id
+        ON CONFLICT DO NOTHING;";
+
+/// Migration 11's text with `$id` the engine's auto-numbered key column.
+macro_rules! migration_11 {
+    ($id:literal) => {
+        concat!(
+            "-- A claim's transfer account (kept with the claim: what was submitted is what is paid)
+    -- and when it was last returned (the late correction window counts from then).
+    ALTER TABLE portal_claims ADD COLUMN bank_code TEXT;
+    ALTER TABLE portal_claims ADD COLUMN bank_name TEXT;
+    ALTER TABLE portal_claims ADD COLUMN branch_code TEXT;
+    ALTER TABLE portal_claims ADD COLUMN branch_name TEXT;
+    ALTER TABLE portal_claims ADD COLUMN account_kind TEXT;
+    ALTER TABLE portal_claims ADD COLUMN account_number TEXT;
+    ALTER TABLE portal_claims ADD COLUMN account_holder TEXT;
+    ALTER TABLE portal_claims ADD COLUMN returned_at BIGINT;
+    -- The documents beside the receipts: 口座確認書類 (bank) and 内訳書 (breakdown), one each.
+    CREATE TABLE portal_claim_documents (
+        claim_id BIGINT NOT NULL REFERENCES portal_claims (id),
+        role TEXT NOT NULL CHECK (role IN ('bank', 'breakdown')),
+        file TEXT NOT NULL UNIQUE,
+        file_type TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        file_size BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (claim_id, role)
+    );
+    -- The operator's own account, the payer of the 全銀 file (one row).
+    CREATE TABLE portal_payer (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        bank_code TEXT NOT NULL,
+        bank_name TEXT NOT NULL,
+        branch_code TEXT NOT NULL,
+        branch_name TEXT NOT NULL,
+        account_kind TEXT NOT NULL,
+        account_number TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    -- What the portal told a clinic (every decision), shown on its home page; also mailed.
+    CREATE TABLE portal_clinic_messages (
+        id ", $id, ",
+        clinic_id BIGINT NOT NULL REFERENCES clinics (id),
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX portal_clinic_messages_by_clinic ON portal_clinic_messages (clinic_id, id);
+    -- A terminal's name (受付PC …) and why the operator revoked it.
+    CREATE TABLE portal_terminal_names (
+        terminal_id TEXT PRIMARY KEY REFERENCES terminals (id),
+        name TEXT NOT NULL,
+        revoke_reason TEXT
+    );
+    -- お知らせ, newest first; FAQ in the operator's order; 問い合わせ and their replies.
+    CREATE TABLE portal_notices (
+        id ", $id, ",
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        operator_id BIGINT NOT NULL,
+        published_at BIGINT NOT NULL
+    );
+    CREATE TABLE portal_faq (
+        id ", $id, ",
+        position BIGINT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    -- A question from someone not logged in (an account to recover) has no clinic, only the
+    -- address the answer goes to.
+    CREATE TABLE portal_inquiries (
+        id ", $id, ",
+        clinic_id BIGINT REFERENCES clinics (id),
+        email TEXT,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        reply TEXT,
+        replied_at BIGINT,
+        operator_id BIGINT
+    );
+    CREATE INDEX portal_inquiries_by_clinic ON portal_inquiries (clinic_id, id);
+    -- The FAQ's first version, written from the notice (the operator edits it).
+    INSERT INTO portal_faq (position, question, answer, updated_at) VALUES
+    (10, 'どの施術所が補助の対象ですか。', '受領委任の協定または契約を結んでいる柔道整復師、あん摩マッサージ指圧師、はり師、きゅう師の施術所等で、オンライン資格確認（資格確認限定型）を導入するところです。', 0),
+    (20, '何が補助されますか。いくらまでですか。', 'オンライン資格確認（資格確認限定型）に必要な機器（PC等に接続する汎用カードリーダー、タブレット・スマートフォン等のモバイル端末等）の導入費用です。事業費に対する実費補助で、補助額は最大4.1万円（41,000円）です（地域診療情報連携推進費補助金）。', 0),
+    (30, '申請には何が必要ですか。', 'このポータルサイトにアカウントを登録し、領収書等の書類を添付して申請します。領収書は申請開始まで大切に保管してください。振込先の口座、口座確認書類（通帳の写し等）と内訳書も必要です。', 0),
+    (40, '申請の期限はいつですか。', '令和8年1月15日です。', 0),
+    (50, 'レセコンの改修費用も補助されますか。', '令和6年12月23日から使える「レセコン連携機能」のために必要なレセコン改修費用の一部を補助します。詳しくは、このポータルサイトのお知らせでお知らせします。補助申請には領収書が必要です。', 0),
+    (60, '暗証番号がわからない患者さんはどうしますか。', '本人確認は、4桁の暗証番号の入力のほか、受付の職員がマイナンバーカードの顔写真と本人を見比べる目視確認も選べます。', 0);"
+        )
+    };
+}
+
+/// Migration 11 on SQLite (see `migration_11!`): claims' transfer accounts and documents, the
+/// payer, messages to clinics, terminal names, お知らせ, FAQ (its first version), 問い合わせ.
+pub const MIGRATION_11_SQLITE: &str = migration_11!("INTEGER PRIMARY KEY AUTOINCREMENT");
+/// Migration 11 on PostgreSQL: the same text, with identity columns.
+pub const MIGRATION_11_POSTGRES: &str =
+    migration_11!("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+
 /// A value bound to, or read from, the portal's SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {

@@ -288,6 +288,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     );",
     ),
+    (10, crate::portal::MIGRATION_10),
+    (11, crate::portal::MIGRATION_11_POSTGRES),
     (12, crate::link_checks::MIGRATION),
 ];
 

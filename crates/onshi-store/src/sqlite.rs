@@ -301,6 +301,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     ) WITHOUT ROWID;",
     ),
+    (10, crate::portal::MIGRATION_10),
+    (11, crate::portal::MIGRATION_11_SQLITE),
     (12, crate::link_checks::MIGRATION),
 ];
 

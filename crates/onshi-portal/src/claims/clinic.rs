@@ -32,6 +32,9 @@ const MAX_TEXT_BYTES: usize = 4096;
 /// The most parts of the item form read.
 const MAX_PARTS: usize = 16;
 
+/// The item form's fields (its errors show above it).
+const ITEM_FIELDS: [&str; 5] = ["purchased_on", "vendor", "description", "amount", "receipt"];
+
 /// The item form's text fields as typed (kept when the form is shown again).
 #[derive(Clone, Debug, Default)]
 pub(super) struct ItemForm {
@@ -42,43 +45,61 @@ pub(super) struct ItemForm {
 }
 
 /// A form's problems: the field's name and the message.
-type Errors = Vec<(&'static str, String)>;
+pub(super) type Errors = Vec<(&'static str, String)>;
 
 /// What the page shows.
-struct Loaded {
-    name: String,
-    approved: bool,
-    open: bool,
-    claim: Option<(Claim, Vec<Item>)>,
+pub(super) struct Loaded {
+    pub(super) name: String,
+    pub(super) approved: bool,
+    /// Whether the claim may be changed now (before the deadline, or in its late window).
+    pub(super) open: bool,
+    /// Past the deadline, in the late correction window: until when.
+    pub(super) late_until: Option<DateTime<Utc>>,
+    pub(super) claim: Option<(Claim, Vec<Item>)>,
+    pub(super) documents: Vec<store::Document>,
 }
 
-async fn load(
+pub(super) async fn load(
     portal: &State,
     clinic: i64,
     kind: Kind,
     now: DateTime<Utc>,
 ) -> Result<Loaded, PageError> {
-    let open = portal.settings.claims_open(now);
     blocking(portal, move |p| {
         let db = p.store.portal();
         let account = db::account(db, clinic)?.ok_or_else(PageError::not_found)?;
         let approved = account.status == AccountStatus::Approved;
-        let claim = if approved && open {
+        let before_deadline = p.settings.claims_open(now);
+        let claim = if approved && before_deadline {
             Some(store::open_claim(db, clinic, kind, now)?)
         } else {
             store::claim_of(db, clinic, kind)?
+        };
+        let returned_at = claim
+            .as_ref()
+            .filter(|(c, _)| c.status == Status::Returned)
+            .and_then(|(c, _)| c.returned_at);
+        let open = p.settings.may_edit(now, returned_at);
+        let late_until = returned_at
+            .filter(|_| !before_deadline && open)
+            .map(|t| p.settings.late_end(t));
+        let documents = match &claim {
+            Some((c, _)) => store::documents(db, c.id)?,
+            None => Vec::new(),
         };
         Ok(Loaded {
             name: account.name,
             approved,
             open,
+            late_until,
             claim,
+            documents,
         })
     })
     .await
 }
 
-fn page_path(kind: Kind) -> String {
+pub(super) fn page_path(kind: Kind) -> String {
     format!("/portal/claims/{}", kind.as_str())
 }
 
@@ -90,14 +111,29 @@ fn receipt_path(kind: Kind, item: i64) -> String {
 pub(super) fn grant_rule(kind: Kind, rates: &Rates) -> String {
     match kind {
         Kind::Equipment => format!(
-            "補助額 = 領収書の合計（実費）。ただし上限 {}",
+            "補助額 = 領収書の合計（実費）。ただし上限 {}、1,000円未満切り捨て",
             yen(rates.equipment_cap_yen)
         ),
         Kind::Rececon => format!(
-            "補助額 = 領収書の合計 × {}%（1円未満切り捨て）。ただし上限 {}（仮の設定値）",
+            "補助額 = 領収書の合計 × {}%（1円未満切り捨て）。ただし上限 {}、1,000円未満切り捨て",
             rates.rececon_rate_percent,
             yen(rates.rececon_cap_yen)
         ),
+    }
+}
+
+/// The computation from the receipts' total to the grant, step by step.
+pub(super) fn computation(kind: Kind, rates: &Rates, total: i64) -> Markup {
+    let c = rates.compute(kind, total);
+    html! {
+        ol.computation #claim-computation {
+            li { "領収書の合計（実費）: " (yen(c.total)) }
+            @if kind == Kind::Rececon {
+                li { "補助の対象（合計 × " (rates.rececon_rate_percent) "%、1円未満切り捨て）: " (yen(c.share)) }
+            }
+            li { "上限 " (yen(c.cap)) " を当てはめて: " (yen(c.capped)) }
+            li { "1,000円未満を切り捨てて、補助額: " strong { (yen(c.grant)) } }
+        }
     }
 }
 
@@ -107,14 +143,16 @@ pub(super) fn about(kind: Kind, s: &Settings) -> Markup {
     html! {
         @match kind {
             Kind::Equipment => {
+                p #subsidy-name { "柔道整復師、あん摩マッサージ指圧師、はり師、きゅう師の施術所等に対する財政支援（" strong { (crate::info::SUBSIDY_NAME) } "）です。補助を申請するには、このポータルサイトにアカウントを登録し、領収書等の書類を添付して申請します。" }
                 p { "オンライン資格確認（資格確認限定型）に必要な機器の導入費用を補助します。対象は、PC等に接続する汎用カードリーダー、タブレット・スマートフォン等のモバイル端末、資格確認に使うPC等です（モバイル端末はカードリーダーがなくてもマイナンバーカードを読み取れます）。" }
                 p { "補助額は実費で、1施術所あたり最大 " strong { (yen(rates.equipment_cap_yen)) } " です（厚生労働省の通知・別添「補助内容」による）。" }
             }
             Kind::Rececon => {
+                p #subsidy-name { "施術所等に対する財政支援（" strong { (crate::info::SUBSIDY_NAME) } "）のうち、レセコン改修費用の一部補助です。" }
                 p { "療養費支給申請書等の作成で、オンライン資格確認の結果をレセコンに取り込む「レセコン連携機能」を使うためのレセコン改修費用の一部を補助します。" }
                 div.notice.warn #rececon-provisional {
-                    p { "補助率と上限額は、国の通知で「今後お知らせする」とされていて、まだ正式に決まっていません。この画面の計算は仮の値です: 費用の " strong { (rates.rececon_rate_percent) "%" } "（1円未満切り捨て）、上限 " strong { (yen(rates.rececon_cap_yen)) } "。" }
-                    p { "これらは、このサーバーの設定ファイル（config.toml）の " code { "[portal]" } " にある " code { "rececon_rate_percent" } " と " code { "rececon_cap_yen" } " の値です。既定の 50% と 100,000円は、通知に金額がないための仮の値で、正式な額が示されたら実施機関が設定を変更します。" }
+                    p { "補助率と上限額は、国の通知で「今後、施術所等向け総合ポータルサイト等でお知らせする」とされていて、まだ正式に決まっていません。この画面では、実施機関が仮に定めた値で計算しています: 費用の " strong { (rates.rececon_rate_percent) "%" } "（1円未満切り捨て）、上限 " strong { (yen(rates.rececon_cap_yen)) } "、1,000円未満切り捨て。" }
+                    p { "正式な補助率と上限額が示されたら、実施機関がこの値を改め、お知らせでお伝えします。それまでに提出された申請も、承認の際は正式な額で計算し直します。" }
                 }
             }
         }
@@ -123,12 +161,14 @@ pub(super) fn about(kind: Kind, s: &Settings) -> Markup {
     }
 }
 
-fn render(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn render(
     s: &Settings,
     token: &str,
     kind: Kind,
     loaded: &Loaded,
     form: &ItemForm,
+    account_form: Option<&super::bank::AccountForm>,
     errors: &Errors,
     done: Option<&str>,
 ) -> Markup {
@@ -144,10 +184,16 @@ fn render(
         &title,
         Nav::Clinic(&loaded.name, token),
         html! {
+            @if let Some(until) = loaded.late_until {
+                div.notice.warn #claim-late-window role="status" {
+                    p { "申請期限は過ぎていますが、差し戻された申請は、差戻しから" (s.late_correction_days) "日間（" (view::when_day(until)) "まで）直して再提出できます。" }
+                }
+            }
             @if !loaded.open {
                 div.notice.error #claims-closed role="alert" {
                     p { "申請期間は終了しました。" }
                     p { "申請期限（" (deadline_label(s)) "、日本時間の終わりまで）を過ぎたため、明細の追加・削除と申請の提出はできません。提出済みの申請の審査結果は、このページで確認できます。" }
+                    p { "差し戻された申請は、差戻しから" (s.late_correction_days) "日間は期限後でも直して再提出できます。" }
                     @if loaded.claim.is_none() { p #claim-none { "この施術所の" (kind.label()) "の申請はありません。" } }
                 }
             }
@@ -179,6 +225,7 @@ fn render(
                         @if let Some(t) = claim.paid_at { dt { "支払日" } dd #claim-paid-at { (when(t)) } }
                     }
                     p #claim-grant-rule { (grant_rule(kind, &rates)) }
+                    (computation(kind, &rates, total))
                     @if claim.status == Status::Returned {
                         div.notice.error #claim-return-reason role="alert" {
                             p { "実施機関から差し戻されました。理由: " strong { (claim.return_reason.as_deref().unwrap_or("（記載なし）")) } }
@@ -228,13 +275,15 @@ fn render(
                         }
                     }
                 }
+                (super::account::sections(token, kind, claim, &loaded.documents, editable, account_form, errors))
                 @if editable {
                     section.card #add-item {
                         h2 { "明細を追加" }
-                        @if !errors.is_empty() {
+                        @let item_errors: Vec<&(&str, String)> = errors.iter().filter(|(f, _)| ITEM_FIELDS.contains(f)).collect();
+                        @if !item_errors.is_empty() {
                             div.notice.error #item-errors role="alert" {
                                 p { "明細を追加できませんでした。次の項目を直してください（領収書のファイルは選び直してください）。" }
-                                @for (_, m) in errors { p { (m) } }
+                                @for (_, m) in item_errors { p { (m) } }
                             }
                         }
                         // The fragment brings the browser back to the errors when the form is shown again.
@@ -257,6 +306,8 @@ fn render(
                         h2 { "申請を提出" }
                         @if items.is_empty() {
                             p { "明細（領収書）を1件以上追加すると提出できます。" }
+                        } @else if claim.account.is_none() || loaded.documents.len() < store::DocumentRole::ALL.len() {
+                            p #submit-needs { "振込先の口座と、口座確認書類・内訳書を登録すると提出できます。" }
                         } @else {
                             form #submit-claim-form method="post" action=(format!("{}/submit", page_path(kind))) {
                                 (csrf(token))
@@ -267,6 +318,7 @@ fn render(
                     }
                 }
             }
+            (crate::info::national_links())
             p { a href="/portal/home" { "ホームへ戻る" } }
         },
     )
@@ -277,6 +329,8 @@ fn done_message(done: &str) -> Option<&'static str> {
         "added" => Some("明細を追加しました。"),
         "deleted" => Some("明細を削除しました。"),
         "submitted" => Some("申請を提出しました。実施機関の審査をお待ちください。"),
+        "account" => Some("振込先の口座を登録しました。"),
+        "document" => Some("書類を登録しました。"),
         _ => None,
     }
 }
@@ -320,6 +374,13 @@ pub(super) fn refusal_error(r: Refusal) -> PageError {
         Refusal::OverGrant(g) => {
             PageError::bad_request(&format!("承認額は補助額 {} を超えられません。", yen(g)))
         }
+        Refusal::NoAccount => PageError::bad_request(
+            "振込先の口座を登録してから提出してください（申請ページの「振込先の口座」）。",
+        ),
+        Refusal::NoDocument(role) => PageError::bad_request(&format!(
+            "{}のファイルを登録してから提出してください。",
+            role.label()
+        )),
     }
 }
 
@@ -338,6 +399,7 @@ pub(super) async fn claim_page(
         kind,
         &loaded,
         &ItemForm::default(),
+        None,
         &Vec::new(),
         done_message(&done.done),
     )))
@@ -352,7 +414,7 @@ pub(super) struct Upload {
 }
 
 impl Upload {
-    fn text(&self, name: &str) -> &str {
+    pub(super) fn text(&self, name: &str) -> &str {
         self.fields.get(name).map_or("", String::as_str)
     }
 }
@@ -367,7 +429,7 @@ fn too_large() -> PageError {
     }
 }
 
-fn unreadable() -> PageError {
+pub(super) fn unreadable() -> PageError {
     PageError::bad_request(
         "送信されたフォームを読めませんでした。ページを開き直してから、もう一度お試しください。",
     )
@@ -393,10 +455,10 @@ pub(super) async fn read_upload(mut multipart: Multipart) -> Result<Upload, Page
         }
         let name = part.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "receipt" => {
+            "receipt" | "document" => {
                 if upload.receipt.is_some() {
                     return Err(PageError::bad_request(
-                        "領収書は1件の明細につき1ファイルです。明細を分けて追加してください。",
+                        "ファイルは1回に1つです。分けて追加してください。",
                     ));
                 }
                 let file_name = part.file_name().unwrap_or_default().to_owned();
@@ -496,11 +558,8 @@ pub(super) async fn add_item(
 ) -> Result<Response, PageError> {
     let kind = Kind::from_path(&kind)?;
     let now = Utc::now();
-    if !portal.settings.claims_open(now) {
-        return Err(PageError::forbidden(&closed_message(&portal.settings)));
-    }
     let upload = read_upload(multipart.map_err(|_| unreadable())?).await?;
-    user.session.check_csrf(upload.text("csrf"))?;
+    may_change(&portal, &user, kind, upload.text("csrf"), now).await?;
     let form = ItemForm {
         purchased_on: upload.text("purchased_on").to_owned(),
         vendor: upload.text("vendor").to_owned(),
@@ -552,6 +611,7 @@ pub(super) async fn add_item(
                     kind,
                     &loaded,
                     &form,
+                    None,
                     &errors,
                     None,
                 )),
@@ -561,18 +621,28 @@ pub(super) async fn add_item(
     }
 }
 
-/// Refuses a change after the deadline, with a bad token, or for a clinic not approved.
-async fn may_change(
+/// Refuses a change after the deadline (unless the claim of `kind` is returned and within its
+/// late correction window), with a bad token, or for a clinic not approved.
+pub(super) async fn may_change(
     portal: &State,
     user: &ClinicUser,
+    kind: Kind,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PageError> {
+    let clinic = user.clinic_id;
     if !portal.settings.claims_open(now) {
-        return Err(PageError::forbidden(&closed_message(&portal.settings)));
+        let returned_at = blocking(portal, move |p| {
+            Ok(store::claim_of(p.store.portal(), clinic, kind)?
+                .filter(|(c, _)| c.status == Status::Returned)
+                .and_then(|(c, _)| c.returned_at))
+        })
+        .await?;
+        if !portal.settings.may_edit(now, returned_at) {
+            return Err(PageError::forbidden(&closed_message(&portal.settings)));
+        }
     }
     user.session.check_csrf(token)?;
-    let clinic = user.clinic_id;
     let status = blocking(portal, move |p| {
         Ok(db::account(p.store.portal(), clinic)?.map(|a| a.status))
     })
@@ -593,7 +663,7 @@ pub(super) async fn delete_item(
 ) -> Result<Response, PageError> {
     let kind = Kind::from_path(&kind)?;
     let item = id_from_path(&item)?;
-    may_change(&portal, &user, &f.csrf, Utc::now()).await?;
+    may_change(&portal, &user, kind, &f.csrf, Utc::now()).await?;
     let clinic = user.clinic_id;
     blocking(&portal, move |p| {
         match store::delete_item(p.store.portal(), clinic, kind, item)? {
@@ -621,7 +691,7 @@ pub(super) async fn submit(
 ) -> Result<Response, PageError> {
     let kind = Kind::from_path(&kind)?;
     let now = Utc::now();
-    may_change(&portal, &user, &f.csrf, now).await?;
+    may_change(&portal, &user, kind, &f.csrf, now).await?;
     let clinic = user.clinic_id;
     blocking(&portal, move |p| {
         let rates = Rates::of(&p.settings);

@@ -11,10 +11,14 @@
 //! A claim goes draft → submitted → approved → paid, or submitted → returned (with a reason) →
 //! corrected and submitted again. One claim per clinic and kind.
 
+mod account;
+pub mod bank;
 mod clinic;
+mod payment;
 mod receipt;
 mod review;
 mod store;
+pub mod zengin;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -160,19 +164,53 @@ impl Rates {
         }
     }
 
-    /// The grant for a total cost of `total` yen: the equipment's actual cost up to its cap;
-    /// the rececon's cost × rate / 100 (rounded down) up to its cap.
+    /// The grant for a total cost of `total` yen (see [`Computation`]).
     pub fn grant(&self, kind: Kind, total: i64) -> i64 {
+        self.compute(kind, total).grant
+    }
+
+    /// How the grant of a total cost of `total` yen is computed, as the national claims do:
+    /// the equipment's actual cost, the rececon's cost × rate (1円未満切り捨て); then the cap;
+    /// then 1,000円未満切り捨て.
+    pub fn compute(&self, kind: Kind, total: i64) -> Computation {
         let total = total.max(0);
-        match kind {
-            Kind::Equipment => total.min(self.equipment_cap_yen.max(0)),
+        let (share, cap) = match kind {
+            Kind::Equipment => (total, self.equipment_cap_yen.max(0)),
             Kind::Rececon => {
                 let share = i128::from(total) * i128::from(self.rececon_rate_percent.max(0)) / 100;
-                let cap = self.rececon_cap_yen.max(0);
-                i64::try_from(share).map_or(cap, |s| s.min(cap))
+                (
+                    i64::try_from(share).unwrap_or(i64::MAX),
+                    self.rececon_cap_yen.max(0),
+                )
             }
+        };
+        let capped = share.min(cap);
+        Computation {
+            total,
+            share,
+            cap,
+            capped,
+            grant: capped - capped % GRANT_UNIT_YEN,
         }
     }
+}
+
+/// The grant is paid in whole thousands of yen (1,000円未満切り捨て).
+pub const GRANT_UNIT_YEN: i64 = 1_000;
+
+/// The steps from the receipts' total to the grant, shown on the claim pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Computation {
+    /// 領収書の合計 (実費).
+    pub total: i64,
+    /// The part the subsidy covers: the total (機器導入), or total × rate (レセコン改修).
+    pub share: i64,
+    /// 上限.
+    pub cap: i64,
+    /// The share, at most the cap.
+    pub capped: i64,
+    /// `capped` rounded down to the thousand: the grant.
+    pub grant: i64,
 }
 
 /// An amount of yen as typed: digits, with commas between thousands allowed (52,800),
@@ -267,7 +305,7 @@ pub fn parse_line(s: &str, label: &str, max: usize) -> Result<String, String> {
 
 /// The deadline as pages show it: 2026年1月15日.
 pub(crate) fn deadline_label(s: &Settings) -> String {
-    s.deadline.format("%Y年%-m月%-d日").to_string()
+    crate::view::day(s.deadline)
 }
 
 /// The message for every change after the deadline.
@@ -292,8 +330,22 @@ pub fn routes() -> Router<State> {
             get(clinic::receipt),
         )
         .route("/portal/claims/{kind}/submit", post(clinic::submit))
+        .route("/portal/claims/{kind}/account", post(account::set_account))
+        .route(
+            "/portal/claims/{kind}/documents/{role}",
+            get(account::document).post(account::put_document),
+        )
+        .route(
+            "/portal/operator/claims/{id}/documents/{role}",
+            get(account::review_document),
+        )
         .route("/portal/operator/claims", get(review::list))
         .route("/portal/operator/claims.csv", get(review::export))
+        .route("/portal/operator/claims.zengin", get(payment::file))
+        .route(
+            "/portal/operator/payment",
+            get(payment::show).post(payment::save),
+        )
         .route("/portal/operator/claims/{id}", get(review::detail))
         .route(
             "/portal/operator/claims/{id}/approve",
@@ -338,9 +390,21 @@ mod tests {
     };
 
     #[test]
-    fn equipment_grant_is_the_cost_up_to_the_cap() {
+    fn equipment_grant_is_the_cost_up_to_the_cap_in_whole_thousands() {
         assert_eq!(RATES.grant(Kind::Equipment, 52_800), 41_000);
+        assert_eq!(RATES.grant(Kind::Equipment, 40_999), 40_000);
         assert_eq!(RATES.grant(Kind::Equipment, 30_000), 30_000);
+        assert_eq!(RATES.grant(Kind::Equipment, 999), 0);
+        assert_eq!(
+            RATES.compute(Kind::Equipment, 40_999),
+            Computation {
+                total: 40_999,
+                share: 40_999,
+                cap: 41_000,
+                capped: 40_999,
+                grant: 40_000
+            }
+        );
         assert_eq!(RATES.grant(Kind::Equipment, 41_000), 41_000);
         assert_eq!(RATES.grant(Kind::Equipment, 0), 0);
         assert_eq!(RATES.grant(Kind::Equipment, i64::MAX), 41_000);
@@ -349,7 +413,8 @@ mod tests {
     #[test]
     fn rececon_grant_is_the_rate_rounded_down_up_to_the_cap() {
         assert_eq!(RATES.grant(Kind::Rececon, 100_001), 50_000);
-        assert_eq!(RATES.grant(Kind::Rececon, 99_999), 49_999);
+        assert_eq!(RATES.grant(Kind::Rececon, 99_999), 49_000);
+        assert_eq!(RATES.compute(Kind::Rececon, 99_999).capped, 49_999);
         assert_eq!(RATES.grant(Kind::Rececon, 250_000), 100_000);
         assert_eq!(RATES.grant(Kind::Rececon, i64::MAX), 100_000);
         let third = Rates {
@@ -357,8 +422,9 @@ mod tests {
             rececon_cap_yen: 10_000,
             ..RATES
         };
-        assert_eq!(third.grant(Kind::Rececon, 1_000), 330);
-        assert_eq!(third.grant(Kind::Rececon, 1_001), 330);
+        assert_eq!(third.compute(Kind::Rececon, 1_001).share, 330);
+        assert_eq!(third.grant(Kind::Rececon, 1_001), 0);
+        assert_eq!(third.grant(Kind::Rececon, 7_000), 2_000);
         assert_eq!(third.grant(Kind::Rececon, 1_000_000), 10_000);
         let none = Rates {
             rececon_rate_percent: 0,

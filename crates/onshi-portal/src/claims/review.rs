@@ -23,7 +23,7 @@ use crate::{blocking, jst, State};
 /// Claims a page of the list shows.
 pub const PAGE_SIZE: i64 = 20;
 
-fn operator_name(p: &crate::Portal, operator_id: i64) -> Result<String, PageError> {
+pub(super) fn operator_name(p: &crate::Portal, operator_id: i64) -> Result<String, PageError> {
     Ok(db::operator(p.store.portal(), operator_id)?
         .map(|o| o.name)
         .unwrap_or_default())
@@ -105,6 +105,8 @@ pub(super) async fn list(
             }
             p {
                 a.button #claims-export href="/portal/operator/claims.csv" { "承認済み・支払済みの申請をCSVで出力（支払用）" }
+                " "
+                a.button #claims-payment href="/portal/operator/payment" { "全銀協 総合振込ファイル" }
             }
             p #claims-count { (count) "件" @if count > 0 { "（" (page) " / " (pages) " ページ）" } }
             @if rows.is_empty() {
@@ -186,6 +188,29 @@ fn render_detail(
                     @if let Some(t) = c.paid_at { dt { "支払日時" } dd #claim-paid-at { (when(t)) } }
                 }
                 p #claim-grant-rule { (grant_rule(c.kind, &rates)) }
+                (super::clinic::computation(c.kind, &rates, total))
+                h3 { "振込先の口座" }
+                @match &c.account {
+                    Some(a) => dl #claim-account-shown {
+                        dt { "金融機関" } dd { (a.bank_name) "（" (a.bank_code) "）" }
+                        dt { "支店" } dd { (a.branch_name) "（" (a.branch_code) "）" }
+                        dt { "預金種目" } dd { (a.kind.label()) }
+                        dt { "口座番号" } dd { (a.number) }
+                        dt { "口座名義" } dd #claim-account-holder { (a.holder) }
+                    },
+                    None => p { "未登録" },
+                }
+                h3 { "添付書類" }
+                ul #claim-documents {
+                    @for role in store::DocumentRole::ALL {
+                        li {
+                            (role.label()) ": "
+                            @if r.documents.iter().any(|d| d.role == role) {
+                                a href=(format!("{base}/documents/{}", role.as_str())) target="_blank" rel="noopener" { "開く" }
+                            } @else { "未登録" }
+                        }
+                    }
+                }
                 @if c.status == Status::Submitted && c.requested_amount != grant {
                     div.notice.warn #claim-grant-changed {
                         p { "申請時の補助額（" (yen(c.requested_amount)) "）と、いまの設定での計算（" (yen(grant)) "）が違います。承認額は計算した補助額までです。" }
@@ -506,7 +531,7 @@ pub(super) async fn receipt(
 }
 
 /// The payment CSV's header.
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: [&str; 16] = [
     "申請ID",
     "施術所ID",
     "施術所名",
@@ -516,6 +541,13 @@ pub const CSV_HEADER: [&str; 9] = [
     "承認額",
     "状態",
     "承認日",
+    "金融機関コード",
+    "金融機関名",
+    "支店コード",
+    "支店名",
+    "預金種目",
+    "口座番号",
+    "口座名義",
 ];
 
 /// Text for a spreadsheet cell: a leading `=`, `+`, `-`, `@` (or tab, carriage return) would
@@ -545,6 +577,8 @@ pub fn payment_csv(rows: &[ExportRow]) -> Result<Vec<u8>, csv::Error> {
                 Status::Approved => "承認済み",
                 other => other.label(),
             };
+            let a = c.account.as_ref();
+            let of = |f: fn(&super::bank::BankAccount) -> String| a.map(f).unwrap_or_default();
             w.write_record([
                 c.id.to_string(),
                 c.clinic_id.to_string(),
@@ -555,6 +589,13 @@ pub fn payment_csv(rows: &[ExportRow]) -> Result<Vec<u8>, csv::Error> {
                 c.approved_amount.map(|a| a.to_string()).unwrap_or_default(),
                 status.to_owned(),
                 date_jst(c.decided_at),
+                of(|a| a.bank_code.clone()),
+                cell(&of(|a| a.bank_name.clone())),
+                of(|a| a.branch_code.clone()),
+                cell(&of(|a| a.branch_name.clone())),
+                of(|a| a.kind.label().to_owned()),
+                of(|a| a.number.clone()),
+                cell(&of(|a| a.holder.clone())),
             ])?;
         }
         w.flush()?;
@@ -612,6 +653,16 @@ mod tests {
                 decided_at: Some(at),
                 paid_at: None,
                 created_at: at,
+                returned_at: None,
+                account: Some(crate::claims::bank::BankAccount {
+                    bank_code: "0005".into(),
+                    bank_name: "ﾐﾂﾋﾞｼUFJ".into(),
+                    branch_code: "123".into(),
+                    branch_name: "ｼﾝｼﾞﾕｸ".into(),
+                    kind: crate::claims::bank::AccountKind::Ordinary,
+                    number: "7654321".into(),
+                    holder: "-ﾔﾏﾀﾞ".into(),
+                }),
             },
             clinic_name: "=HYPERLINK(\"x\"),\"整骨院\"".to_owned(),
             registration: "0123456123".to_owned(),
@@ -622,11 +673,11 @@ mod tests {
         let mut lines = text.trim_start_matches('\u{FEFF}').split("\r\n");
         assert_eq!(
             lines.next(),
-            Some("申請ID,施術所ID,施術所名,登録記号番号,補助の種類,申請額,承認額,状態,承認日")
+            Some("申請ID,施術所ID,施術所名,登録記号番号,補助の種類,申請額,承認額,状態,承認日,金融機関コード,金融機関名,支店コード,支店名,預金種目,口座番号,口座名義")
         );
         assert_eq!(
             lines.next(),
-            Some("7,3,\"'=HYPERLINK(\"\"x\"\"),\"\"整骨院\"\"\",0123456123,機器導入,41000,40000,承認済み,2026-01-01")
+            Some("7,3,\"'=HYPERLINK(\"\"x\"\"),\"\"整骨院\"\"\",0123456123,機器導入,41000,40000,承認済み,2026-01-01,0005,ﾐﾂﾋﾞｼUFJ,123,ｼﾝｼﾞﾕｸ,普通,7654321,'-ﾔﾏﾀﾞ")
         );
         assert_eq!(cell("-1"), "'-1");
         assert_eq!(cell("整骨院"), "整骨院");

@@ -8,6 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use onshi_store::portal::{transaction, PortalDb, PortalTx, Row, Value};
 use onshi_store::StoreError;
 
+use super::bank::{AccountKind, BankAccount};
+use super::zengin::{Payer, Transfer};
 use super::{Kind, Rates, ReceiptType, Status, MAX_ITEMS};
 use crate::db::{self, secs, time, Role};
 
@@ -36,9 +38,32 @@ pub struct Claim {
     pub paid_at: Option<DateTime<Utc>>,
     /// When it was started.
     pub created_at: DateTime<Utc>,
+    /// When it was last returned.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The transfer account, once given.
+    pub account: Option<BankAccount>,
 }
 
-const CLAIM_COLUMNS: &str = "c.id, c.clinic_id, c.kind, c.status, c.requested_amount, c.approved_amount, c.return_reason, c.submitted_at, c.decided_at, c.paid_at, c.created_at";
+const CLAIM_COLUMNS: &str = "c.id, c.clinic_id, c.kind, c.status, c.requested_amount, c.approved_amount, c.return_reason, c.submitted_at, c.decided_at, c.paid_at, c.created_at, c.returned_at, c.bank_code, c.bank_name, c.branch_code, c.branch_name, c.account_kind, c.account_number, c.account_holder";
+/// How many columns [`CLAIM_COLUMNS`] has (what a query selects after them starts here).
+const CLAIM_COLUMN_COUNT: usize = 19;
+
+fn decode_account(r: &Row, at: usize) -> Result<Option<BankAccount>, StoreError> {
+    let Some(bank_code) = r.opt_text(at)? else {
+        return Ok(None);
+    };
+    let kind = r.text(at + 4)?;
+    Ok(Some(BankAccount {
+        bank_code,
+        bank_name: r.text(at + 1)?,
+        branch_code: r.text(at + 2)?,
+        branch_name: r.text(at + 3)?,
+        kind: AccountKind::parse(&kind)
+            .ok_or_else(|| StoreError::Data(format!("account kind {kind:?}")))?,
+        number: r.text(at + 5)?,
+        holder: r.text(at + 6)?,
+    }))
+}
 
 fn decode_claim(r: &Row, at: usize) -> Result<Claim, StoreError> {
     Ok(Claim {
@@ -54,6 +79,8 @@ fn decode_claim(r: &Row, at: usize) -> Result<Claim, StoreError> {
         decided_at: r.opt_int(at + 8)?.map(time),
         paid_at: r.opt_int(at + 9)?.map(time),
         created_at: time(r.int(at + 10)?),
+        returned_at: r.opt_int(at + 11)?.map(time),
+        account: decode_account(r, at + 12)?,
     })
 }
 
@@ -129,6 +156,168 @@ pub enum Refusal {
     NoItems,
     /// Approving more than the grant (given).
     OverGrant(i64),
+    /// Submitting a claim without its transfer account.
+    NoAccount,
+    /// Submitting a claim without this document.
+    NoDocument(DocumentRole),
+}
+
+/// A document beside the receipts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentRole {
+    /// 口座確認書類: a copy of the passbook's page or of the account's details.
+    Bank,
+    /// 内訳書: what was bought, itemised.
+    Breakdown,
+}
+
+impl DocumentRole {
+    /// Both.
+    pub const ALL: [DocumentRole; 2] = [DocumentRole::Bank, DocumentRole::Breakdown];
+
+    /// The stored value (also the form's field and the path's segment).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bank => "bank",
+            Self::Breakdown => "breakdown",
+        }
+    }
+
+    /// From the stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// What a clinic reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Bank => "口座確認書類（通帳の写し等）",
+            Self::Breakdown => "内訳書",
+        }
+    }
+}
+
+/// A stored document of a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    /// Which one.
+    pub role: DocumentRole,
+    /// The stored file's name.
+    pub file: String,
+    /// The sniffed type.
+    pub file_type: ReceiptType,
+    /// The name the clinic's file had.
+    pub file_name: String,
+    /// Its size.
+    pub file_size: i64,
+}
+
+/// The documents of claim `claim_id`.
+pub fn documents_in(tx: &mut dyn PortalTx, claim_id: i64) -> Result<Vec<Document>, StoreError> {
+    tx.query(
+        "SELECT role, file, file_type, file_name, file_size FROM portal_claim_documents WHERE claim_id = $1 ORDER BY role",
+        &[claim_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        let role = r.text(0)?;
+        Ok(Document {
+            role: DocumentRole::parse(&role)
+                .ok_or_else(|| StoreError::Data(format!("document role {role:?}")))?,
+            file: r.text(1)?,
+            file_type: ReceiptType::parse(&r.text(2)?)?,
+            file_name: r.text(3)?,
+            file_size: r.int(4)?,
+        })
+    })
+    .collect()
+}
+
+/// The documents of claim `claim_id`.
+pub fn documents(db: &dyn PortalDb, claim_id: i64) -> Result<Vec<Document>, StoreError> {
+    onshi_store::portal::read(db, |tx| documents_in(tx, claim_id))
+}
+
+/// Puts `doc` beside the receipts of the clinic's claim of `kind` (started when it has none),
+/// replacing the one of its role; returns the replaced file's stored name (the caller removes
+/// it once this has committed).
+pub fn put_document(
+    db: &dyn PortalDb,
+    clinic_id: i64,
+    kind: Kind,
+    doc: &Document,
+    now: DateTime<Utc>,
+) -> Outcome<Option<String>> {
+    transaction(db, |tx| {
+        ensure_claim(tx, clinic_id, kind, now)?;
+        let claim_id = match lock_editable(tx, clinic_id, kind)? {
+            Ok(id) => id,
+            Err(r) => return Ok(Err(r)),
+        };
+        let old = tx
+            .query_opt(
+                "DELETE FROM portal_claim_documents WHERE claim_id = $1 AND role = $2 RETURNING file",
+                &[claim_id.into(), doc.role.as_str().into()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?;
+        tx.execute(
+            "INSERT INTO portal_claim_documents (claim_id, role, file, file_type, file_name, file_size, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                claim_id.into(),
+                doc.role.as_str().into(),
+                doc.file.as_str().into(),
+                doc.file_type.as_str().into(),
+                doc.file_name.as_str().into(),
+                doc.file_size.into(),
+                secs(now).into(),
+            ],
+        )?;
+        Ok(Ok(old))
+    })
+}
+
+/// Sets the transfer account of the clinic's claim of `kind` (started when it has none) while
+/// the clinic may change it.
+pub fn set_account(
+    db: &dyn PortalDb,
+    clinic_id: i64,
+    kind: Kind,
+    a: &BankAccount,
+    now: DateTime<Utc>,
+) -> Outcome<()> {
+    transaction(db, |tx| {
+        ensure_claim(tx, clinic_id, kind, now)?;
+        let claim_id = match lock_editable(tx, clinic_id, kind)? {
+            Ok(id) => id,
+            Err(r) => return Ok(Err(r)),
+        };
+        tx.execute(
+            "UPDATE portal_claims SET bank_code = $1, bank_name = $2, branch_code = $3, branch_name = $4, account_kind = $5, account_number = $6, account_holder = $7
+             WHERE id = $8",
+            &[
+                a.bank_code.as_str().into(),
+                a.bank_name.as_str().into(),
+                a.branch_code.as_str().into(),
+                a.branch_name.as_str().into(),
+                a.kind.code().to_string().into(),
+                a.number.as_str().into(),
+                a.holder.as_str().into(),
+                claim_id.into(),
+            ],
+        )?;
+        db::audit(
+            tx,
+            now,
+            Role::Clinic,
+            clinic_id,
+            "claim.account",
+            &format!("claim:{claim_id}"),
+            &format!("bank={} branch={}", a.bank_code, a.branch_code),
+        )?;
+        Ok(Ok(()))
+    })
 }
 
 /// A change's result: done (with a value) or refused.
@@ -327,6 +516,22 @@ pub fn submit(
         if count == 0 {
             return Ok(Err(Refusal::NoItems));
         }
+        let has_account = tx
+            .query_opt(
+                "SELECT 1 FROM portal_claims WHERE id = $1 AND bank_code IS NOT NULL",
+                &[claim_id.into()],
+            )?
+            .is_some();
+        if !has_account {
+            return Ok(Err(Refusal::NoAccount));
+        }
+        let docs = documents_in(tx, claim_id)?;
+        if let Some(missing) = DocumentRole::ALL
+            .into_iter()
+            .find(|r| !docs.iter().any(|d| d.role == *r))
+        {
+            return Ok(Err(Refusal::NoDocument(missing)));
+        }
         let grant = rates.grant(kind, total);
         tx.execute(
             "UPDATE portal_claims SET status = 'submitted', requested_amount = $1, submitted_at = $2, approved_amount = NULL
@@ -469,10 +674,10 @@ pub fn list(
             .map(|r| {
                 Ok(ListRow {
                     claim: decode_claim(r, 0)?,
-                    clinic_name: r.text(11)?,
-                    registration: r.text(12)?,
-                    total: r.int(13)?,
-                    items: r.int(14)?,
+                    clinic_name: r.text(CLAIM_COLUMN_COUNT)?,
+                    registration: r.text(CLAIM_COLUMN_COUNT + 1)?,
+                    total: r.int(CLAIM_COLUMN_COUNT + 2)?,
+                    items: r.int(CLAIM_COLUMN_COUNT + 3)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -491,6 +696,8 @@ pub struct Review {
     pub registration: String,
     /// Its items.
     pub items: Vec<Item>,
+    /// Its documents.
+    pub documents: Vec<Document>,
 }
 
 /// A claim with its clinic and items, for the operator.
@@ -507,10 +714,12 @@ pub fn review(db: &dyn PortalDb, claim_id: i64) -> Result<Option<Review>, StoreE
         };
         let claim = decode_claim(&row, 0)?;
         let items = items(tx, claim.id)?;
+        let documents = documents_in(tx, claim.id)?;
         Ok(Some(Review {
+            documents,
             claim,
-            clinic_name: row.text(11)?,
-            registration: row.text(12)?,
+            clinic_name: row.text(CLAIM_COLUMN_COUNT)?,
+            registration: row.text(CLAIM_COLUMN_COUNT + 1)?,
             items,
         }))
     })
@@ -556,6 +765,17 @@ pub fn approve(
             "UPDATE portal_claims SET status = 'approved', approved_amount = $1, decided_at = $2 WHERE id = $3",
             &[amount.into(), secs(now).into(), claim_id.into()],
         )?;
+        notify_claim(
+            tx,
+            claim_id,
+            &format!("{}の補助金申請が承認されました", kind.label()),
+            &format!(
+                "{}の補助金申請（申請ID {claim_id}）が承認されました。\n承認額: {}\n\n補助金は、申請でご指定の口座にお振り込みします。振込が済むと、あらためてお知らせします。",
+                kind.label(),
+                crate::view::yen(amount)
+            ),
+            now,
+        )?;
         db::audit(
             tx,
             now,
@@ -569,6 +789,24 @@ pub fn approve(
     })
 }
 
+/// Tells the clinic of claim `claim_id` about a decision: on its home page and by mail.
+fn notify_claim(
+    tx: &mut dyn PortalTx,
+    claim_id: i64,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let clinic_id = tx
+        .query_opt(
+            "SELECT clinic_id FROM portal_claims WHERE id = $1",
+            &[claim_id.into()],
+        )?
+        .ok_or_else(|| StoreError::Data(format!("claim {claim_id} vanished")))?
+        .int(0)?;
+    db::notify(tx, clinic_id, subject, body, now)
+}
+
 /// Returns a submitted claim to the clinic with a reason.
 pub fn return_claim(
     db: &dyn PortalDb,
@@ -578,15 +816,25 @@ pub fn return_claim(
     now: DateTime<Utc>,
 ) -> Outcome<()> {
     transaction(db, |tx| {
-        let Some((status, _)) = lock_claim(tx, claim_id)? else {
+        let Some((status, kind)) = lock_claim(tx, claim_id)? else {
             return Ok(Err(Refusal::NotFound));
         };
         if status != Status::Submitted {
             return Ok(Err(Refusal::WrongStatus(status)));
         }
         tx.execute(
-            "UPDATE portal_claims SET status = 'returned', return_reason = $1, decided_at = $2 WHERE id = $3",
+            "UPDATE portal_claims SET status = 'returned', return_reason = $1, decided_at = $2, returned_at = $2 WHERE id = $3",
             &[reason.into(), secs(now).into(), claim_id.into()],
+        )?;
+        notify_claim(
+            tx,
+            claim_id,
+            &format!("{}の補助金申請が差し戻されました", kind.label()),
+            &format!(
+                "{}の補助金申請（申請ID {claim_id}）が差し戻されました。\n理由: {reason}\n\nポータルの申請ページで内容を直して、もう一度提出してください。",
+                kind.label()
+            ),
+            now,
         )?;
         db::audit(
             tx,
@@ -609,7 +857,7 @@ pub fn mark_paid(
     now: DateTime<Utc>,
 ) -> Outcome<()> {
     transaction(db, |tx| {
-        let Some((status, _)) = lock_claim(tx, claim_id)? else {
+        let Some((status, kind)) = lock_claim(tx, claim_id)? else {
             return Ok(Err(Refusal::NotFound));
         };
         if status != Status::Approved {
@@ -618,6 +866,26 @@ pub fn mark_paid(
         tx.execute(
             "UPDATE portal_claims SET status = 'paid', paid_at = $1 WHERE id = $2",
             &[secs(now).into(), claim_id.into()],
+        )?;
+        let amount = tx
+            .query_opt(
+                "SELECT approved_amount FROM portal_claims WHERE id = $1",
+                &[claim_id.into()],
+            )?
+            .map(|r| r.opt_int(0))
+            .transpose()?
+            .flatten()
+            .unwrap_or_default();
+        notify_claim(
+            tx,
+            claim_id,
+            &format!("{}の補助金をお振り込みしました", kind.label()),
+            &format!(
+                "{}の補助金（申請ID {claim_id}）{}を、申請でご指定の口座にお振り込みしました。\n入金をご確認ください。",
+                kind.label(),
+                crate::view::yen(amount)
+            ),
+            now,
         )?;
         db::audit(
             tx,
@@ -678,8 +946,8 @@ pub fn export(
             .map(|r| {
                 Ok(ExportRow {
                     claim: decode_claim(r, 0)?,
-                    clinic_name: r.text(11)?,
-                    registration: r.text(12)?,
+                    clinic_name: r.text(CLAIM_COLUMN_COUNT)?,
+                    registration: r.text(CLAIM_COLUMN_COUNT + 1)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -693,6 +961,112 @@ pub fn export(
             &format!("rows={}", rows.len()),
         )?;
         Ok(rows)
+    })
+}
+
+/// The payer of the 全銀 file (the operator's account), once set.
+pub fn payer(db: &dyn PortalDb) -> Result<Option<Payer>, StoreError> {
+    onshi_store::portal::read(db, |tx| {
+        tx.query_opt(
+            "SELECT code, name, bank_code, bank_name, branch_code, branch_name, account_kind, account_number FROM portal_payer WHERE id = 1",
+            &[],
+        )?
+        .map(|r| {
+            let kind = r.text(6)?;
+            Ok(Payer {
+                code: r.text(0)?,
+                name: r.text(1)?,
+                account: BankAccount {
+                    bank_code: r.text(2)?,
+                    bank_name: r.text(3)?,
+                    branch_code: r.text(4)?,
+                    branch_name: r.text(5)?,
+                    kind: AccountKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Data(format!("account kind {kind:?}")))?,
+                    number: r.text(7)?,
+                    holder: String::new(),
+                },
+            })
+        })
+        .transpose()
+    })
+}
+
+/// Sets the payer of the 全銀 file, audited.
+pub fn set_payer(
+    db: &dyn PortalDb,
+    operator_id: i64,
+    p: &Payer,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    transaction(db, |tx| {
+        let a = &p.account;
+        tx.execute(
+            "INSERT INTO portal_payer (id, code, name, bank_code, bank_name, branch_code, branch_name, account_kind, account_number, updated_at)
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO UPDATE SET code = $1, name = $2, bank_code = $3, bank_name = $4, branch_code = $5, branch_name = $6, account_kind = $7, account_number = $8, updated_at = $9",
+            &[
+                p.code.as_str().into(),
+                p.name.as_str().into(),
+                a.bank_code.as_str().into(),
+                a.bank_name.as_str().into(),
+                a.branch_code.as_str().into(),
+                a.branch_name.as_str().into(),
+                a.kind.code().to_string().into(),
+                a.number.as_str().into(),
+                secs(now).into(),
+            ],
+        )?;
+        db::audit(
+            tx,
+            now,
+            Role::Operator,
+            operator_id,
+            "payment.payer",
+            "payer",
+            &format!("bank={} branch={}", a.bank_code, a.branch_code),
+        )
+    })
+}
+
+/// The transfers of the approved (not yet paid) claims, oldest first, recording the export in
+/// the audit.
+pub fn approved_transfers(
+    db: &dyn PortalDb,
+    operator_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Transfer>, StoreError> {
+    transaction(db, |tx| {
+        let claims = tx
+            .query(
+                &format!(
+                    "SELECT {CLAIM_COLUMNS} FROM portal_claims c WHERE c.status = 'approved' ORDER BY c.id"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| decode_claim(r, 0))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let transfers: Vec<Transfer> = claims
+            .into_iter()
+            .filter_map(|c| {
+                Some(Transfer {
+                    account: c.account?,
+                    amount: c.approved_amount?,
+                    customer_code: c.id,
+                })
+            })
+            .collect();
+        db::audit(
+            tx,
+            now,
+            Role::Operator,
+            operator_id,
+            "claims.zengin",
+            "claims",
+            &format!("rows={}", transfers.len()),
+        )?;
+        Ok(transfers)
     })
 }
 
@@ -723,6 +1097,35 @@ mod tests {
             receipt_type: ReceiptType::Pdf,
             receipt_name: "r.pdf".to_owned(),
             receipt_size: 10,
+        }
+    }
+
+    fn account() -> BankAccount {
+        BankAccount {
+            bank_code: "0005".into(),
+            bank_name: "ﾐﾂﾋﾞｼUFJ".into(),
+            branch_code: "123".into(),
+            branch_name: "ｼﾝｼﾞﾕｸ".into(),
+            kind: AccountKind::Ordinary,
+            number: "7654321".into(),
+            holder: "ﾔﾏﾀﾞ ﾀﾛｳ".into(),
+        }
+    }
+
+    /// Both documents for the equipment claim of `clinic`, stored as `{prefix}-{role}`.
+    fn documents_for(db: &dyn PortalDb, clinic: i64, prefix: &str) {
+        for role in DocumentRole::ALL {
+            let doc = Document {
+                role,
+                file: format!("{prefix}-{}", role.as_str()),
+                file_type: ReceiptType::Pdf,
+                file_name: "d.pdf".into(),
+                file_size: 1,
+            };
+            assert_eq!(
+                ok(put_document(db, clinic, Kind::Equipment, &doc, Utc::now())),
+                None
+            );
         }
     }
 
@@ -793,6 +1196,16 @@ mod tests {
             clinic_receipt(db, a.id, Kind::Equipment, first).unwrap_or_else(|e| panic!("{e}")),
             Some(("a".repeat(32), ReceiptType::Pdf))
         );
+        assert_eq!(
+            refused(submit(db, a.id, Kind::Equipment, &RATES, now)),
+            Refusal::NoAccount
+        );
+        ok(set_account(db, a.id, Kind::Equipment, &account(), now));
+        assert_eq!(
+            refused(submit(db, a.id, Kind::Equipment, &RATES, now)),
+            Refusal::NoDocument(DocumentRole::Bank)
+        );
+        documents_for(db, a.id, "a");
         assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 41_000);
         assert_eq!(
             refused(add_item(
@@ -830,10 +1243,11 @@ mod tests {
             ok(delete_item(db, a.id, Kind::Equipment, first)),
             "a".repeat(32)
         );
-        assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 22_800);
+        // 22,800円 of receipts: 22,000円 (1,000円未満切り捨て).
+        assert_eq!(ok(submit(db, a.id, Kind::Equipment, &RATES, now)), 22_000);
         assert_eq!(
-            refused(approve(db, 1, claim.id, 22_801, &RATES, now)),
-            Refusal::OverGrant(22_800)
+            refused(approve(db, 1, claim.id, 22_001, &RATES, now)),
+            Refusal::OverGrant(22_000)
         );
         assert_eq!(
             refused(mark_paid(db, 1, claim.id, now)),
@@ -866,6 +1280,7 @@ mod tests {
         assert_eq!(
             actions,
             [
+                "claim.account",
                 "claim.submit",
                 "claim.return",
                 "claim.submit",
@@ -894,6 +1309,8 @@ mod tests {
                 now,
             ));
             if i % 2 == 0 {
+                ok(set_account(db, c.id, Kind::Equipment, &account(), now));
+                documents_for(db, c.id, &format!("d{i}"));
                 ok(submit(db, c.id, Kind::Equipment, &RATES, now));
             }
         }

@@ -81,6 +81,63 @@ pub async fn add_item(world: &World, clinic: &mut Clinic, kind: &str, amount: &s
 }
 
 /// The number of items of every claim.
+/// A valid transfer account form (as a clinic types it: full-width kana).
+pub fn account_fields() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("bank_code", "0005"),
+        ("bank_name", "ミツビシＵＦＪ"),
+        ("branch_code", "123"),
+        ("branch_name", "シンジュク"),
+        ("account_kind", "1"),
+        ("account_number", "7654321"),
+        ("holder", "ヤマダ　タロウ"),
+    ]
+}
+
+/// Gives the clinic's claim of `kind` its transfer account and both documents (口座確認書類,
+/// 内訳書), through the claim page's forms.
+pub async fn payable(clinic: &mut Clinic, kind: &str) {
+    let page = clinic.browser.get(&format!("/portal/claims/{kind}")).await;
+    page.expect(StatusCode::OK);
+    let csrf = page.csrf();
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(account_fields());
+    clinic
+        .browser
+        .post(&format!("/portal/claims/{kind}/account"), &form)
+        .await
+        .expect_redirect(&format!("/portal/claims/{kind}?done=account#claim-account"));
+    for role in ["bank", "breakdown"] {
+        let mut file = pdf_upload(&format!("{role}.pdf"));
+        file.field = "document".to_owned();
+        clinic
+            .browser
+            .post_multipart(
+                &format!("/portal/claims/{kind}/documents/{role}"),
+                &[("csrf", &csrf)],
+                &[file],
+            )
+            .await
+            .expect_redirect(&format!(
+                "/portal/claims/{kind}?done=document#claim-documents"
+            ));
+    }
+}
+
+/// Submits the clinic's claim of `kind` (from its page, with the page's CSRF token), giving it
+/// its account and documents first.
+pub async fn submit(clinic: &mut Clinic, kind: &str) {
+    payable(clinic, kind).await;
+    let page = clinic.browser.get(&format!("/portal/claims/{kind}")).await;
+    page.expect(StatusCode::OK);
+    let csrf = page.csrf();
+    clinic
+        .browser
+        .post(&format!("/portal/claims/{kind}/submit"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("/portal/claims/{kind}?done=submitted"));
+}
+
 fn item_count(world: &World) -> i64 {
     sync(|| {
         transaction(world.store.portal(), |tx| {
@@ -141,8 +198,14 @@ fn two_receipts_make_a_capped_grant_that_the_operator_approves_and_exports() {
             .await
             .expect(StatusCode::NOT_FOUND);
 
-        // Submit.
+        // Submit: not before the account and the documents are there.
         let csrf = page.csrf();
+        a.browser
+            .post("/portal/claims/equipment/submit", &[("csrf", &csrf)])
+            .await
+            .expect(StatusCode::BAD_REQUEST)
+            .expect_text("振込先の口座を登録してから提出してください");
+        payable(&mut a, "equipment").await;
         a.browser
             .post("/portal/claims/equipment/submit", &[("csrf", &csrf)])
             .await
@@ -245,6 +308,7 @@ fn two_receipts_make_a_capped_grant_that_the_operator_approves_and_exports() {
         assert_eq!(
             lines,
             [
+                ("clinic".to_owned(), a.id, "claim.account".to_owned()),
                 ("clinic".to_owned(), a.id, "claim.submit".to_owned()),
                 ("operator".to_owned(), op_id, "claim.approve".to_owned()),
                 ("operator".to_owned(), op_id, "claims.export".to_owned()),
@@ -274,6 +338,7 @@ fn a_returned_claim_is_corrected_and_submitted_again() {
     each_engine(Options::default(), |world| async move {
         let mut a = approved_clinic(&world, 1).await;
         let (claim, item) = add_item(&world, &mut a, "rececon", "150,000").await;
+        payable(&mut a, "rececon").await;
         let csrf = a.csrf().await;
         a.browser
             .post("/portal/claims/rececon/submit", &[("csrf", &csrf)])

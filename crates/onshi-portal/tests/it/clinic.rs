@@ -15,6 +15,7 @@ fn registration_errors_are_in_japanese_and_keep_the_values() {
             kinds: vec![],
             director: " ".to_owned(),
             registration: "abc".to_owned(),
+            registration_ahaki: String::new(),
             address: String::new(),
             phone: "12345".to_owned(),
             email: "not-an-email".to_owned(),
@@ -27,8 +28,8 @@ fn registration_errors_are_in_japanese_and_keep_the_values() {
         for message in [
             "施術所名を入力してください。",
             "施術所の種類を1つ以上選んでください。",
-            "院長（開設者）の氏名を入力してください。",
-            "登録記号番号が正しくありません",
+            "院長（管理者）の氏名を入力してください。",
+            "柔道整復の登録記号番号は「協」または「契」で始まります",
             "所在地を入力してください。",
             "電話番号は0から始まる10桁または11桁の数字",
             "メールアドレスの形式が正しくありません",
@@ -164,7 +165,7 @@ fn register_confirm_login_apply_and_approval() {
         home.expect(StatusCode::OK);
         assert_eq!(home.by_id("clinic-name").unwrap(), form.name);
         assert_eq!(home.by_id("application-status").unwrap(), "未申請");
-        home.expect_text("契0123451123");
+        home.expect_text("契0123451-1-23");
 
         // 利用開始申請.
         let csrf = home.csrf();
@@ -327,6 +328,7 @@ fn clinic_input_is_escaped_on_every_page_and_in_the_csv() {
             .expect_redirect("/portal/home");
         approve(&world, a.id).await;
         let (claim, _) = super::claims::add_item(&world, &mut a, "equipment", "10,000").await;
+        super::claims::payable(&mut a, "equipment").await;
         a.browser
             .post("/portal/claims/equipment/submit", &[("csrf", &csrf)])
             .await

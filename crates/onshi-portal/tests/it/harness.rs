@@ -125,6 +125,7 @@ pub fn settings(dir: &Path, options: Options) -> Settings {
         hash_queue: 64,
         registrations_per_address: REGISTRATIONS_PER_ADDRESS,
         worker_seconds: 5,
+        late_correction_days: onshi_portal::DEFAULT_LATE_CORRECTION_DAYS,
     }
 }
 
@@ -594,8 +595,10 @@ pub struct ClinicForm {
     pub kinds: Vec<String>,
     /// 院長.
     pub director: String,
-    /// 登録記号番号.
+    /// 登録記号番号 (柔道整復).
     pub registration: String,
+    /// 登録記号番号 (あはき), empty when none.
+    pub registration_ahaki: String,
     /// 所在地.
     pub address: String,
     /// 電話番号.
@@ -615,7 +618,8 @@ impl ClinicForm {
             name: format!("テスト接骨院{n}"),
             kinds: vec!["judo".to_owned()],
             director: "山田　太郎".to_owned(),
-            registration: format!("契012345{n}-1-23"),
+            registration: format!("契{:07}-1-23", 123_450 + n),
+            registration_ahaki: String::new(),
             address: "東京都千代田区霞が関１－２－２".to_owned(),
             phone: "03-1234-5678".to_owned(),
             email: format!("clinic{n}@example.jp"),
@@ -630,6 +634,7 @@ impl ClinicForm {
             ("name", self.name.as_str()),
             ("director", self.director.as_str()),
             ("registration", self.registration.as_str()),
+            ("registration_ahaki", self.registration_ahaki.as_str()),
             ("address", self.address.as_str()),
             ("phone", self.phone.as_str()),
             ("email", self.email.as_str()),

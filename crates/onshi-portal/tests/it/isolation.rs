@@ -11,9 +11,11 @@ use super::harness::*;
 use super::routes::{fill, Access, Ids, ROUTES};
 use super::security::{populated, send};
 
-/// Whether the path takes an id (a parameter other than the claim's kind).
+/// Whether the path takes an id (a parameter other than the claim's kind or a document's role,
+/// which name the clinic's own).
 fn takes_id(path: &str) -> bool {
-    path.split('/').any(|s| s.starts_with('{') && s != "{kind}")
+    path.split('/')
+        .any(|s| s.starts_with('{') && s != "{kind}" && s != "{role}")
 }
 
 /// Everything of clinic `id` a request could change: account, terminals, claims, items and

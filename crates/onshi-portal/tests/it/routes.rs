@@ -75,11 +75,37 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/portal/reset/confirm", Public, Form),
     r("GET", "/portal/home", Clinic, NoBody),
     r("POST", "/portal/apply", Clinic, Form),
+    // info/
+    r("GET", "/portal/notices", Public, NoBody),
+    r("GET", "/portal/faq", Public, NoBody),
+    r("GET", "/portal/contact", Public, NoBody),
+    r("POST", "/portal/contact", Public, Form),
+    r("GET", "/portal/operator/notices", Operator, NoBody),
+    r("POST", "/portal/operator/notices", Operator, Form),
+    r("GET", "/portal/operator/faq", Operator, NoBody),
+    r("POST", "/portal/operator/faq", Operator, Form),
+    r("GET", "/portal/operator/inquiries", Operator, NoBody),
+    r(
+        "POST",
+        "/portal/operator/inquiries/{id}/reply",
+        Operator,
+        Form,
+    ),
+    // details.rs
+    r("GET", "/portal/details", Clinic, NoBody),
+    r("POST", "/portal/details", Clinic, Form),
+    r(
+        "POST",
+        "/portal/operator/clinics/{id}/numbers",
+        Operator,
+        Form,
+    ),
     // terminals.rs
     r("GET", "/portal/terminals", Clinic, NoBody),
     r("POST", "/portal/terminals", Clinic, Form),
     r("GET", "/portal/terminals/{id}/settings", Clinic, NoBody),
     r("POST", "/portal/terminals/{id}/revoke", Clinic, Form),
+    r("POST", "/portal/terminals/{id}/name", Clinic, Form),
     // operator.rs
     r("GET", "/portal/operator", Public, NoBody),
     r("GET", "/portal/operator/", Operator, NoBody),
@@ -101,6 +127,12 @@ pub const ROUTES: &[Route] = &[
         Form,
     ),
     r("GET", "/portal/operator/terminals", Operator, NoBody),
+    r(
+        "POST",
+        "/portal/operator/terminals/{id}/revoke",
+        Operator,
+        Form,
+    ),
     r("GET", "/portal/operator/audit", Operator, NoBody),
     // claims/
     r("GET", "/portal/claims/{kind}", Clinic, NoBody),
@@ -118,8 +150,30 @@ pub const ROUTES: &[Route] = &[
         NoBody,
     ),
     r("POST", "/portal/claims/{kind}/submit", Clinic, Form),
+    r("POST", "/portal/claims/{kind}/account", Clinic, Form),
+    r(
+        "GET",
+        "/portal/claims/{kind}/documents/{role}",
+        Clinic,
+        NoBody,
+    ),
+    r(
+        "POST",
+        "/portal/claims/{kind}/documents/{role}",
+        Clinic,
+        Multipart,
+    ),
+    r(
+        "GET",
+        "/portal/operator/claims/{id}/documents/{role}",
+        Operator,
+        NoBody,
+    ),
     r("GET", "/portal/operator/claims", Operator, NoBody),
     r("GET", "/portal/operator/claims.csv", Operator, NoBody),
+    r("GET", "/portal/operator/claims.zengin", Operator, NoBody),
+    r("GET", "/portal/operator/payment", Operator, NoBody),
+    r("POST", "/portal/operator/payment", Operator, Form),
     r("GET", "/portal/operator/claims/{id}", Operator, NoBody),
     r(
         "POST",
@@ -168,10 +222,13 @@ pub fn fill(path: &str, ids: &Ids) -> String {
         let name = &rest[start + 1..end];
         let value = match (name, path) {
             ("id", p) if p.starts_with("/portal/terminals/") => ids.terminal.clone(),
+            ("id", p) if p.starts_with("/portal/operator/terminals/") => ids.terminal.clone(),
+            ("id", p) if p.starts_with("/portal/operator/inquiries/") => "1".to_owned(),
             ("id", p) if p.starts_with("/portal/operator/claims/") => ids.claim.to_string(),
             ("id", p) if p.starts_with("/portal/operator/clinics/") => ids.clinic.to_string(),
             ("kind", p) if p.starts_with("/portal/claims/") => ids.kind.clone(),
             ("item", _) => ids.item.to_string(),
+            ("role", _) => "bank".to_owned(),
             _ => panic!("fill: the parameter {{{name}}} of {path} is unknown: teach routes::fill where its value comes from"),
         };
         out.push_str(&value);

@@ -106,11 +106,11 @@ fn every_post_route_refuses_a_missing_or_wrong_csrf_token() {
         }
         assert!(posts >= 6, "{posts}");
         // Nothing happened: A is still logged in, its terminal still pending, no mail but the
-        // registrations'.
+        // registrations' and the approvals' of the two clinics.
         a.browser.get("/portal/home").await.expect(StatusCode::OK);
         let t = sync(|| world.store.terminal(&ids.terminal).unwrap().unwrap());
         assert_eq!(t.status, onshi_store::TerminalStatus::Pending);
-        assert_eq!(world.mails().len(), 2);
+        assert_eq!(world.mails().len(), 4);
         let _ = &mut b;
     });
 }

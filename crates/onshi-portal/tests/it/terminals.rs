@@ -121,3 +121,94 @@ fn create_download_settings_and_revoke() {
             .expect_text("利用停止");
     });
 }
+
+#[test]
+fn terminals_are_named_renamed_and_revoked_by_the_operator_with_a_reason() {
+    each_engine(Options::default(), |world| async move {
+        let mut a = approved_clinic(&world, 1).await;
+        let csrf = a.csrf().await;
+        // Named at creation.
+        let page = a
+            .browser
+            .post("/portal/terminals", &[("csrf", &csrf), ("name", "受付PC")])
+            .await;
+        page.expect(StatusCode::OK);
+        let id = page.by_id("terminal-account").unwrap();
+        let list = a.browser.get("/portal/terminals").await;
+        assert_eq!(list.by_id(&format!("name-{id}")).unwrap(), "受付PC");
+        // Renamed; a name too long is refused.
+        a.browser
+            .post(
+                &format!("/portal/terminals/{id}/name"),
+                &[("csrf", &csrf), ("name", &"あ".repeat(31))],
+            )
+            .await
+            .expect(StatusCode::BAD_REQUEST)
+            .expect_text("30文字以内");
+        a.browser
+            .post(
+                &format!("/portal/terminals/{id}/name"),
+                &[("csrf", &csrf), ("name", "タブレット（2階）")],
+            )
+            .await
+            .expect_redirect("/portal/terminals");
+        let list = a.browser.get("/portal/terminals").await;
+        assert_eq!(
+            list.by_id(&format!("name-{id}")).unwrap(),
+            "タブレット（2階）"
+        );
+        // The operator sees the name and revokes with a reason (none: refused).
+        let mut op = operator_browser(&world).await;
+        let page = op.get(&format!("/portal/operator/clinics/{}", a.id)).await;
+        page.expect(StatusCode::OK).expect_text("タブレット（2階）");
+        let op_csrf = page.csrf();
+        op.post(
+            &format!("/portal/operator/terminals/{id}/revoke"),
+            &[("csrf", &op_csrf), ("reason", " ")],
+        )
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+        assert_eq!(
+            sync(|| world.store.terminal(&id).unwrap().unwrap().status),
+            TerminalStatus::Pending
+        );
+        op.post(
+            &format!("/portal/operator/terminals/{id}/revoke"),
+            &[("csrf", &op_csrf), ("reason", "紛失の届出があったため")],
+        )
+        .await
+        .expect_redirect(&format!("/portal/operator/clinics/{}?done=revoked", a.id));
+        assert_eq!(
+            sync(|| world.store.terminal(&id).unwrap().unwrap().status),
+            TerminalStatus::Revoked
+        );
+        // Audited, mailed, shown to the clinic.
+        let audit = sync(|| onshi_portal::db::audit_lines(world.store.portal(), 10, 0).unwrap());
+        assert!(audit.iter().any(|l| l.action == "terminal.revoke"
+            && l.actor_role == "operator"
+            && l.detail == "紛失の届出があったため"));
+        let mail = world
+            .mails()
+            .into_iter()
+            .find(|m| m.subject.contains("の利用を停止しました"))
+            .expect("no mail");
+        assert_eq!(mail.to, a.email);
+        assert!(mail.body.contains("紛失の届出があったため"));
+        a.browser
+            .get("/portal/terminals")
+            .await
+            .expect_text("実施機関が停止。理由: 紛失の届出があったため");
+        a.browser
+            .get("/portal/home")
+            .await
+            .expect_text("タブレット（2階）");
+        // A revoked terminal keeps its name.
+        a.browser
+            .post(
+                &format!("/portal/terminals/{id}/name"),
+                &[("csrf", &csrf), ("name", "別名")],
+            )
+            .await
+            .expect(StatusCode::BAD_REQUEST);
+    });
+}

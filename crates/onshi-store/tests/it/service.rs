@@ -683,7 +683,32 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         }
     }
     e.raw("DROP TABLE crl_revoked");
-    // And every migration after 7, to be applied again.
+    // The migrations after 7 go too, to be applied again after it.
+    e.raw("DROP TABLE portal_registration_numbers");
+    e.raw("DELETE FROM schema_migrations WHERE version = 10");
+    for table in [
+        "portal_claim_documents",
+        "portal_payer",
+        "portal_clinic_messages",
+        "portal_terminal_names",
+        "portal_notices",
+        "portal_faq",
+        "portal_inquiries",
+    ] {
+        e.raw(&format!("DROP TABLE {table}"));
+    }
+    for column in [
+        "bank_code",
+        "bank_name",
+        "branch_code",
+        "branch_name",
+        "account_kind",
+        "account_number",
+        "account_holder",
+        "returned_at",
+    ] {
+        e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
+    }
     e.raw("DROP TABLE card_link_checks");
     e.raw("DELETE FROM schema_migrations WHERE version >= 7");
 }

@@ -1,9 +1,12 @@
 //! The portal's whole story in a real headless Chromium against the real `onshi server run`:
-//! a clinic registers, confirms its e-mail from the outbox, logs in and applies; the operator
-//! (added with `onshi admin operator add`) approves; the clinic creates a terminal, the app is
-//! enrolled with the settings file and the code the page showed, a check is made; the clinic
-//! claims the equipment subsidy with two receipts (52,800円 → 41,000円), the operator approves
-//! and exports the CSV. Screenshots of the main pages are saved.
+//! a clinic with both 柔道整復 and はり・きゅう registers its two 登録記号番号 (併設), confirms
+//! its e-mail from the outbox, logs in and applies; the operator (added with `onshi admin
+//! operator add`) approves and posts an お知らせ; the clinic reads it and asks a question, the
+//! operator answers it and the answer reaches the clinic's home page; the clinic creates a named
+//! terminal, the app is enrolled with the settings file and the code the page showed, a check is
+//! made; the clinic claims the equipment subsidy with two receipts (52,800円 → 41,000円), its
+//! transfer account, the 口座確認書類 and the 内訳書; the operator approves, sets the payer and
+//! exports the CSV and the 全銀協 総合振込 file. Screenshots of the main pages are saved.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -111,6 +114,27 @@ async fn fetch_text(c: &Client, url: &str) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// The bytes of `url`, fetched inside the page (a Shift_JIS file is not text to the browser).
+async fn fetch_bytes(c: &Client, url: &str) -> Vec<u8> {
+    let v = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.arrayBuffer())
+               .then(b => done(Array.from(new Uint8Array(b))), e => done([]));",
+            vec![serde_json::Value::String(url.to_owned())],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_u64())
+                .map(|x| x as u8)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn login_clinic(c: &Client, base: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#email", "sakura@example.jp").await;
@@ -191,7 +215,24 @@ async fn approve_application(c: &Client, base: &str, clinic: &str, code: &str) {
     click(c, "#clinics-table a[href^=\"/portal/operator/clinics/\"]").await;
     click(c, "form[action$=\"/approve\"] button[type=\"submit\"]").await;
     text(c, "main", "承認").await;
+    text(c, "#clinic-registration", "契0765432-0-01").await;
     screenshot(c, "portal-operator-clinic.png").await;
+    // An お知らせ for every clinic.
+    c.goto(&format!("{base}/operator/notices")).await.unwrap();
+    fill(
+        c,
+        "#notice-form input[name=\"title\"]",
+        "申請の受付を始めました",
+    )
+    .await;
+    fill(
+        c,
+        "#notice-form textarea[name=\"body\"]",
+        "機器導入の補助（最大41,000円）の申請を受け付けています。",
+    )
+    .await;
+    click(c, "#notice-form button[type=\"submit\"]").await;
+    text(c, "main", "申請の受付を始めました").await;
     logout_operator(c).await;
 }
 
@@ -320,6 +361,8 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         click(&c, "input[name=\"kinds\"][value=\"hari\"]").await;
         fill(&c, "#director", "桜井　一郎").await;
         fill(&c, "#registration", "契0123456-1-23").await;
+        // 併設: the はり・きゅう number too, typed in full width.
+        fill(&c, "#registration_ahaki", "契０７６５４３２－０－０１").await;
         fill(&c, "#address", "東京都千代田区霞が関１－２－２").await;
         fill(&c, "#phone", "03-1234-5678").await;
         fill(&c, "#email", "sakura@example.jp").await;
@@ -363,6 +406,8 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         fill(&c, "#password", CLINIC_PASSWORD).await;
         click(&c, "form[action=\"/portal/login\"] button[type=\"submit\"]").await;
         text(&c, "#application-status", "未申請").await;
+        text(&c, "#registration-numbers", "契0765432-0-01").await;
+        text(&c, "#registration-numbers", "契0123456-1-23").await;
         click(&c, "form[action=\"/portal/apply\"] button[type=\"submit\"]").await;
         text(&c, "#application-status", "申請中（審査待ち）").await;
         screenshot(&c, "portal-clinic-home.png").await;
@@ -371,10 +416,36 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         logout_clinic(&c).await;
         approve_application(&c, &base, "さくら接骨院", &totp_code(&secret, &mut last_step)).await;
 
-        // The clinic creates a terminal: the code once, the settings file.
+        // The clinic reads the お知らせ on its home page and asks a question.
         login_clinic(&c, &base).await;
         text(&c, "#application-status", "承認済み").await;
+        text(&c, "#new-notices", "申請の受付を始めました").await;
+        text(&c, "#messages", "利用開始申請が承認されました").await;
+        screenshot(&c, "portal-clinic-notices.png").await;
+        c.goto(&format!("{base}/contact")).await.unwrap();
+        fill(&c, "#subject", "領収書の宛名について").await;
+        fill(&c, "#body", "宛名が院長の個人名の領収書でも申請できますか。").await;
+        click(&c, "#contact-form button[type=\"submit\"]").await;
+        text(&c, "#contact-sent", "受け付けました").await;
+        screenshot(&c, "portal-contact.png").await;
+        logout_clinic(&c).await;
+        // The operator answers from the inbox.
+        login_operator(&c, &base, &totp_code(&secret, &mut last_step)).await;
+        c.goto(&format!("{base}/operator/inquiries")).await.unwrap();
+        text(&c, "main", "領収書の宛名について").await;
+        fill(&c, "form[id^=\"reply-\"] textarea[name=\"reply\"]", "施術所名または院長名の領収書で申請できます。").await;
+        screenshot(&c, "portal-operator-inquiries.png").await;
+        click(&c, "form[id^=\"reply-\"] button[type=\"submit\"]").await;
+        text(&c, "main", "回答済み").await;
+        logout_operator(&c).await;
+        // The answer is mailed (the worker sends it within seconds).
+        mail_link(&outbox, "施術所名または院長名の領収書で申請できます。");
+
+        // The clinic creates a named terminal: the code once, the settings file.
+        login_clinic(&c, &base).await;
+        text(&c, "#messages", "施術所名または院長名の領収書で申請できます。").await;
         c.goto(&format!("{base}/terminals")).await.unwrap();
+        fill(&c, "#create-terminal input[name=\"name\"]", "受付PC").await;
         click(&c, "#create-terminal button[type=\"submit\"]").await;
         let account = text(&c, "#terminal-account", "W").await;
         let code = text(&c, "#enrollment-code", "-").await;
@@ -429,6 +500,7 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         c.goto(&format!("{base}/terminals")).await.unwrap();
         text(&c, &format!("#status-{account}"), "利用中").await;
         text(&c, &format!("#checks-{account}"), "1").await;
+        text(&c, &format!("#name-{account}"), "受付PC").await;
         screenshot(&c, "portal-terminals.png").await;
 
         // The equipment subsidy: two receipts, 22,000円 + 30,800円 = 52,800円 → 41,000円.
@@ -474,6 +546,33 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         }
         text(&c, "#claim-total", "52,800円").await;
         text(&c, "#claim-grant", "41,000円").await;
+        text(&c, "#claim-computation", "1,000円未満を切り捨てて").await;
+        text(&c, "#subsidy-name", "地域診療情報連携推進費補助金").await;
+        // The transfer account, typed in full-width kana.
+        for (field, value) in [
+            ("bank_code", "0005"),
+            ("bank_name", "ミツビシＵＦＪ"),
+            ("branch_code", "123"),
+            ("branch_name", "シンジュク"),
+            ("account_number", "7654321"),
+            ("holder", "サクライ　イチロウ"),
+        ] {
+            fill(&c, &format!("#claim-account-form input[name=\"{field}\"]"), value).await;
+        }
+        click(&c, "#claim-account-form input[name=\"account_kind\"][value=\"1\"]").await;
+        click(&c, "#claim-account-form button[type=\"submit\"]").await;
+        text(&c, "#claim-account-holder", "ｻｸﾗｲ ｲﾁﾛｳ").await;
+        // 口座確認書類 and 内訳書 beside the receipts.
+        for role in ["bank", "breakdown"] {
+            c.find(Locator::Css(&format!("#document-{role} input[name=\"document\"]")))
+                .await
+                .unwrap()
+                .send_keys(s(&pdf))
+                .await
+                .unwrap();
+            click(&c, &format!("#document-{role} button[type=\"submit\"]")).await;
+            text(&c, &format!("#document-{role}"), "receipt-reader.pdf").await;
+        }
         screenshot(&c, "portal-claim-equipment.png").await;
         click(&c, "#submit-claim-form button[type=\"submit\"]").await;
         text(&c, "#claim-status", "提出済み").await;
@@ -498,6 +597,29 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
             "{csv}"
         );
         screenshot(&c, "portal-operator-claim-approved.png").await;
+
+        // The payer, then the 全銀協 総合振込 file of the approved claim.
+        c.goto(&format!("{base}/operator/payment")).await.unwrap();
+        for (field, value) in [
+            ("code", "1234567890"),
+            ("name", "シャ）オンシジツシキカン"),
+            ("bank_code", "0001"),
+            ("bank_name", "ミズホ"),
+            ("branch_code", "001"),
+            ("branch_name", "トウキョウ"),
+            ("account_number", "0123456"),
+        ] {
+            fill(&c, &format!("#payer input[name=\"{field}\"]"), value).await;
+        }
+        click(&c, "#payer input[name=\"account_kind\"][value=\"2\"]").await;
+        click(&c, "#payer button[type=\"submit\"]").await;
+        text(&c, "#payer-saved", "保存しました").await;
+        screenshot(&c, "portal-operator-payment.png").await;
+        let zengin = fetch_bytes(&c, "/portal/operator/claims.zengin?date=2026-02-27").await;
+        assert_eq!(zengin.len(), 4 * 122, "header, one transfer, trailer, end");
+        assert!(zengin.starts_with(b"12101234567890"));
+        assert_eq!(&zengin[122..127], b"20005");
+        assert!(zengin.windows(10).any(|w| w == b"0000041000"));
 
         c.close().await.unwrap();
         drop(driver);

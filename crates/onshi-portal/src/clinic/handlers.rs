@@ -1,164 +1,51 @@
-//! A clinic's way in: registration with e-mail confirmation, login (throttled), logout (here or
-//! everywhere), password reset by mail, the home page and the 利用開始申請.
+//! The clinic's handlers: registration, confirmation, login, logout, reset, home, 利用開始申請.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State as StateOf};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Extension, Form};
 use chrono::{Duration, Utc};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 use crate::auth::{self, ClinicUser};
-use crate::db::{self, AccountStatus, NewAccount, Role, TokenProblem};
+use crate::db::{self, AccountStatus, NewAccount, Role};
 use crate::mail::Outgoing;
-use crate::view::{self, csrf, field, respond, Nav, PageError};
+use crate::registration::{Practice, RegistrationNumber};
+use crate::view::{self, csrf, respond, Nav, PageError};
 use crate::{blocking, State};
 
-/// How long an e-mail confirmation link works.
-const CONFIRM_HOURS: i64 = 72;
-/// How long a password-reset link works.
-const RESET_HOURS: i64 = 1;
-/// Reset mails per account within the throttling window.
-const RESET_MAILS_PER_WINDOW: i64 = 3;
-
-/// The 施術所 kinds: the form's value and the label.
-pub const KINDS: [(&str, &str); 3] = [
-    ("judo", "柔道整復"),
-    ("anma", "あん摩マッサージ指圧"),
-    ("hari", "はり・きゅう"),
-];
-
-/// The label of a stored kinds list.
-pub fn kinds_label(kinds: &str) -> String {
-    kinds
-        .split(',')
-        .filter_map(|k| KINDS.iter().find(|(v, _)| *v == k).map(|(_, l)| *l))
-        .collect::<Vec<_>>()
-        .join("・")
-}
-
-/// The clinic's routes.
-pub fn routes() -> Router<State> {
-    Router::new()
-        .route("/portal/register", get(register_form).post(register))
-        .route("/portal/confirm", get(confirm))
-        .route("/portal/login", get(login_form).post(login))
-        .route("/portal/logout", post(logout))
-        .route("/portal/logout-all", post(logout_all))
-        .route("/portal/reset", get(reset_form).post(reset_request))
-        .route(
-            "/portal/reset/confirm",
-            get(reset_confirm_form).post(reset_confirm),
-        )
-        .route("/portal/home", get(home))
-        .route("/portal/apply", post(apply))
-}
-
-/// `/portal/`: the clinic's home when logged in, else the login page.
-pub async fn index(user: Option<ClinicUser>) -> Redirect {
-    if user.is_some() {
-        Redirect::to("/portal/home")
-    } else {
-        Redirect::to("/portal/login")
-    }
-}
-
-impl axum::extract::OptionalFromRequestParts<State> for ClinicUser {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &State,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(
-            <Self as axum::extract::FromRequestParts<State>>::from_request_parts(parts, state)
-                .await
-                .ok(),
-        )
-    }
-}
-
-/// A page with the pre-login CSRF cookie set when new.
-fn with_cookie(markup: Markup, set: Option<String>) -> Response {
-    let mut response = respond(markup);
-    if let Some(c) = set {
-        if let Ok(v) = c.parse() {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
-}
+use super::pages::*;
+use super::*;
 
 /// The registration form's values.
 #[derive(Debug, Default, Deserialize)]
 pub struct Registration {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    director: String,
+    pub(super) director: String,
     #[serde(default)]
-    registration: String,
+    pub(super) registration: String,
     #[serde(default)]
-    address: String,
+    pub(super) registration_ahaki: String,
     #[serde(default)]
-    phone: String,
+    pub(super) address: String,
     #[serde(default)]
-    email: String,
+    pub(super) phone: String,
     #[serde(default)]
-    password: zeroize::Zeroizing<String>,
+    pub(super) email: String,
     #[serde(default)]
-    password_confirm: zeroize::Zeroizing<String>,
+    pub(super) password: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    pub(super) password_confirm: zeroize::Zeroizing<String>,
 }
 
-fn registration_page(
-    token: &str,
-    r: &Registration,
-    kinds: &[String],
-    errors: &HashMap<&str, String>,
-) -> Markup {
-    let e = |k: &str| errors.get(k).map(String::as_str);
-    view::page(
-        "施術所の登録",
-        Nav::Guest,
-        html! {
-            p { "オンライン資格確認（資格確認限定型）を利用する施術所の情報を登録します。登録後、確認のメールをお送りします。" }
-            @if !errors.is_empty() {
-                div.notice.error role="alert" #form-errors { p { "入力内容に誤りがあります。赤く示した項目を直してください。" } }
-            }
-            form method="post" action="/portal/register" novalidate {
-                (csrf(token))
-                (field("施術所名", "name", "text", &r.name, e("name")))
-                fieldset.field.error[e("kinds").is_some()] {
-                    legend { "施術所の種類（複数選択可）" }
-                    @for (value, label) in KINDS {
-                        label.check {
-                            input type="checkbox" name="kinds" value=(value) checked[kinds.iter().any(|k| k == value)];
-                            " " (label)
-                        }
-                    }
-                    @if let Some(m) = e("kinds") { p.error-text { (m) } }
-                }
-                (field("院長（開設者）の氏名", "director", "text", &r.director, e("director")))
-                (field("受領委任の登録記号番号（例: 契0123456-1-23、ハイフンは省略可）", "registration", "text", &r.registration, e("registration")))
-                (field("所在地", "address", "text", &r.address, e("address")))
-                (field("電話番号", "phone", "tel", &r.phone, e("phone")))
-                (field("メールアドレス（ログインに使います）", "email", "email", &r.email, e("email")))
-                (field("パスワード（10文字以上）", "password", "password", "", e("password")))
-                (field("パスワード（確認）", "password_confirm", "password", "", None))
-                button.primary type="submit" { "登録する" }
-            }
-            p { "登録済みの方は " a href="/portal/login" { "ログイン" } }
-        },
-    )
-}
-
-async fn register_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub(super) async fn register_form(headers: HeaderMap) -> Result<Response, PageError> {
     let (token, set) = auth::form_token(&headers)?;
     Ok(with_cookie(
         registration_page(&token, &Registration::default(), &[], &HashMap::new()),
@@ -212,7 +99,7 @@ pub fn normalise_phone(s: &str) -> Result<String, String> {
     }
 }
 
-fn required(
+pub(super) fn required(
     errors: &mut HashMap<&'static str, String>,
     key: &'static str,
     label: &str,
@@ -229,7 +116,7 @@ fn required(
     }
 }
 
-async fn register(
+pub(super) async fn register(
     StateOf(portal): StateOf<State>,
     Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
@@ -253,7 +140,7 @@ async fn register(
     required(
         &mut errors,
         "director",
-        "院長（開設者）の氏名",
+        "院長（管理者）の氏名",
         &r.director,
         50,
     );
@@ -261,11 +148,7 @@ async fn register(
     if kinds.is_empty() || kinds.iter().any(|k| !KINDS.iter().any(|(v, _)| v == k)) {
         errors.insert("kinds", "施術所の種類を1つ以上選んでください。".to_owned());
     }
-    let registration = onshi_server::admin::normalise_registration(&r.registration)
-        .map_err(|_| "登録記号番号が正しくありません（例: 契0123456-1-23）。".to_owned());
-    if let Err(m) = &registration {
-        errors.insert("registration", m.clone());
-    }
+    let numbers = registration_numbers(&r, &kinds, &mut errors);
     let phone = normalise_phone(&r.phone);
     if let Err(m) = &phone {
         errors.insert("phone", m.clone());
@@ -277,8 +160,7 @@ async fn register(
     if let Some(m) = auth::password_problem(&r.password, &r.password_confirm) {
         errors.insert("password", m);
     }
-    let (Ok(registration), Ok(phone), Ok(email), true) =
-        (registration, phone, email, errors.is_empty())
+    let (Some(numbers), Ok(phone), Ok(email), true) = (numbers, phone, email, errors.is_empty())
     else {
         return Ok((
             axum::http::StatusCode::BAD_REQUEST,
@@ -330,7 +212,7 @@ async fn register(
         Ok(taken) => taken,
     };
     let registered = if taken {
-        None
+        db::Added::EmailTaken
     } else {
         let password = r.password.clone();
         account.password_hash =
@@ -338,7 +220,9 @@ async fn register(
         blocking(&portal, move |p| {
             let db = p.store.portal();
             let now = Utc::now();
-            let clinic = p.store.add_clinic(&name, &registration, now)?;
+            // The service's clinic row keeps the first number (柔道整復 before あはき).
+            let first = numbers.first().map(|(_, n)| n.as_str()).unwrap_or_default();
+            let clinic = p.store.add_clinic(&name, first, now)?;
             let token = auth::random_token()?;
             let link = format!("{}/portal/confirm?token={token}", p.settings.public_url);
             let mail = Outgoing {
@@ -352,6 +236,7 @@ async fn register(
                 db,
                 clinic.id,
                 &account,
+                &numbers,
                 &auth::token_hash(&token),
                 now + Duration::hours(CONFIRM_HOURS),
                 &mail,
@@ -365,17 +250,24 @@ async fn register(
                     return Err(e.into());
                 }
             };
-            if !added {
+            if added != db::Added::Yes {
                 db::remove_unfinished_clinic(db, clinic.id)?;
-                return Ok(None);
             }
-            Ok(Some(()))
+            Ok(added)
         })
         .await?
     };
-    if registered.is_none() {
+    let taken = match registered {
+        db::Added::Yes => None,
+        db::Added::EmailTaken => Some(("email", EMAIL_TAKEN.to_owned())),
+        db::Added::NumberTaken(number) => {
+            let field = numbers_field(&r, &number);
+            Some((field, crate::registration::taken_message(&number)))
+        }
+    };
+    if let Some((field, message)) = taken {
         let mut errors = HashMap::new();
-        errors.insert("email", "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。".to_owned());
+        errors.insert(field, message);
         return Ok((
             axum::http::StatusCode::BAD_REQUEST,
             respond(registration_page(&r.csrf, &r, &kinds, &errors)),
@@ -391,28 +283,83 @@ async fn register(
     )))
 }
 
+pub(super) const EMAIL_TAKEN: &str = "このメールアドレスはすでに登録されています。ログインするか、パスワードの再設定をしてください。";
+
+/// The 登録記号番号 of the form, one per practice its kinds need (柔道整復; あはき for あん摩
+/// マッサージ指圧 or はり・きゅう): `None` with the errors put into `errors`.
+pub(super) fn registration_numbers(
+    r: &Registration,
+    kinds: &[String],
+    errors: &mut HashMap<&'static str, String>,
+) -> Option<Vec<(Practice, RegistrationNumber)>> {
+    let mut out = Vec::new();
+    for practice in Practice::ALL {
+        let typed = match practice {
+            Practice::Judo => &r.registration,
+            Practice::Ahaki => &r.registration_ahaki,
+        };
+        let needed = kinds.iter().any(|k| Practice::of_kind(k) == Some(practice));
+        if typed.trim().is_empty() {
+            if needed {
+                errors.insert(
+                    practice.field(),
+                    format!("{}の登録記号番号を入力してください。", practice.label()),
+                );
+            }
+            continue;
+        }
+        if !needed && !kinds.is_empty() {
+            errors.insert(
+                practice.field(),
+                format!(
+                    "{}の登録記号番号を登録するには、施術所の種類で{}を選んでください。",
+                    practice.label(),
+                    practice.label()
+                ),
+            );
+            continue;
+        }
+        match RegistrationNumber::parse(practice, typed) {
+            Ok(n) => out.push((practice, n)),
+            Err(m) => {
+                errors.insert(practice.field(), m);
+            }
+        }
+    }
+    let wrong = |e: &HashMap<&str, String>| {
+        e.contains_key("registration") || e.contains_key("registration_ahaki")
+    };
+    if out.is_empty() && !wrong(errors) {
+        errors.insert(
+            "registration",
+            "登録記号番号を入力してください。".to_owned(),
+        );
+    }
+    (!wrong(errors)).then_some(out)
+}
+
+/// The form field that held `number`.
+pub(super) fn numbers_field(r: &Registration, number: &RegistrationNumber) -> &'static str {
+    let ahaki = RegistrationNumber::parse(Practice::Ahaki, &r.registration_ahaki);
+    if ahaki.as_ref().is_ok_and(|n| n == number) {
+        "registration_ahaki"
+    } else {
+        "registration"
+    }
+}
+
 /// The form's pairs (`a=1&a=2` kept as two).
-fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, PageError> {
+pub(super) fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, PageError> {
     serde_urlencoded::from_bytes(body).map_err(|_| PageError::bad_request("フォームを読めません。"))
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
+pub(super) struct TokenQuery {
     #[serde(default)]
     token: String,
 }
 
-fn token_problem_text(p: TokenProblem) -> &'static str {
-    match p {
-        TokenProblem::Unknown => {
-            "このリンクは正しくありません。メールのリンクをそのまま開いてください。"
-        }
-        TokenProblem::Used => "このリンクはすでに使われています。",
-        TokenProblem::Expired => "このリンクは有効期限が切れています。",
-    }
-}
-
-async fn confirm(
+pub(super) async fn confirm(
     StateOf(portal): StateOf<State>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
@@ -449,30 +396,13 @@ async fn confirm(
     })
 }
 
-fn login_page(token: &str, email: &str, message: Option<&str>) -> Markup {
-    view::page(
-        "ログイン",
-        Nav::Guest,
-        html! {
-            @if let Some(m) = message { div.notice.error role="alert" #login-error { p { (m) } } }
-            form method="post" action="/portal/login" {
-                (csrf(token))
-                (field("メールアドレス", "email", "email", email, None))
-                (field("パスワード", "password", "password", "", None))
-                button.primary type="submit" { "ログイン" }
-            }
-            p { a href="/portal/register" { "施術所の新規登録" } " ・ " a href="/portal/reset" { "パスワードを忘れた方" } }
-        },
-    )
-}
-
-async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub(super) async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
     let (token, set) = auth::form_token(&headers)?;
     Ok(with_cookie(login_page(&token, "", None), set))
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -505,27 +435,12 @@ impl LoginOutcome {
     }
 }
 
-/// The message for too many registrations from one address.
-/// 429: too many registrations from this address; try again after `seconds`.
-fn registrations_throttled(seconds: u64) -> Response {
-    (
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        [(header::RETRY_AFTER, seconds.max(1).to_string())],
-        respond(view::page(
-            "施術所の登録",
-            Nav::Guest,
-            html! { div.notice.error role="alert" #register-throttled { p { (REGISTRATIONS_THROTTLED) } } },
-        )),
-    )
-        .into_response()
-}
-
-const REGISTRATIONS_THROTTLED: &str =
+pub(super) const REGISTRATIONS_THROTTLED: &str =
     "この接続元からの登録が続いたため、しばらく登録できません。時間をおいてからお試しください。";
-const WRONG: &str = "メールアドレスまたはパスワードが違います。";
-const UNCONFIRMED: &str = "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。リンクの期限が切れた場合は「パスワードを忘れた方」から再設定すると、確認も済みます。";
+pub(super) const WRONG: &str = "メールアドレスまたはパスワードが違います。";
+pub(super) const UNCONFIRMED: &str = "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。リンクの期限が切れた場合は「パスワードを忘れた方」から再設定すると、確認も済みます。";
 
-async fn login(
+pub(super) async fn login(
     StateOf(portal): StateOf<State>,
     Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
@@ -552,7 +467,7 @@ async fn login(
 }
 
 /// A clinic's login: throttled password check, then a session.
-async fn login_clinic(
+pub(super) async fn login_clinic(
     portal: &State,
     email: String,
     address: String,
@@ -598,12 +513,12 @@ async fn login_clinic(
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+pub(super) struct CsrfOnly {
     #[serde(default)]
     csrf: String,
 }
 
-async fn logout(
+pub(super) async fn logout(
     StateOf(portal): StateOf<State>,
     user: ClinicUser,
     Form(f): Form<CsrfOnly>,
@@ -621,7 +536,7 @@ async fn logout(
         .into_response())
 }
 
-async fn logout_all(
+pub(super) async fn logout_all(
     StateOf(portal): StateOf<State>,
     user: ClinicUser,
     Form(f): Form<CsrfOnly>,
@@ -643,36 +558,20 @@ async fn logout_all(
         .into_response())
 }
 
-fn reset_page(token: &str, message: Option<&str>) -> Markup {
-    view::page(
-        "パスワードの再設定",
-        Nav::Guest,
-        html! {
-            @if let Some(m) = message { div.notice.info role="status" #reset-sent { p { (m) } } }
-            p { "登録したメールアドレスを入力してください。パスワードを再設定するリンクをお送りします。" }
-            form method="post" action="/portal/reset" {
-                (csrf(token))
-                (field("メールアドレス", "email", "email", "", None))
-                button.primary type="submit" { "送信" }
-            }
-        },
-    )
-}
-
-async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub(super) async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
     let (token, set) = auth::form_token(&headers)?;
     Ok(with_cookie(reset_page(&token, None), set))
 }
 
 #[derive(Deserialize)]
-struct ResetRequest {
+pub(super) struct ResetRequest {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     email: String,
 }
 
-async fn reset_request(
+pub(super) async fn reset_request(
     StateOf(portal): StateOf<State>,
     Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
@@ -730,24 +629,7 @@ async fn reset_request(
     )))
 }
 
-fn reset_confirm_page(form_token: &str, link_token: &str, message: Option<&str>) -> Markup {
-    view::page(
-        "新しいパスワードの設定",
-        Nav::Guest,
-        html! {
-            @if let Some(m) = message { div.notice.error role="alert" { p { (m) } } }
-            form method="post" action="/portal/reset/confirm" {
-                (csrf(form_token))
-                input type="hidden" name="token" value=(link_token);
-                (field("新しいパスワード（10文字以上）", "password", "password", "", None))
-                (field("新しいパスワード（確認）", "password_confirm", "password", "", None))
-                button.primary type="submit" { "設定する" }
-            }
-        },
-    )
-}
-
-async fn reset_confirm_form(
+pub(super) async fn reset_confirm_form(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
@@ -756,7 +638,7 @@ async fn reset_confirm_form(
 }
 
 #[derive(Deserialize)]
-struct ResetConfirm {
+pub(super) struct ResetConfirm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -767,7 +649,7 @@ struct ResetConfirm {
     password_confirm: zeroize::Zeroizing<String>,
 }
 
-async fn reset_confirm(
+pub(super) async fn reset_confirm(
     StateOf(portal): StateOf<State>,
     Extension(addr): Extension<onshi_server::serve::PeerAddr>,
     headers: HeaderMap,
@@ -863,27 +745,63 @@ async fn reset_confirm(
     })
 }
 
-async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Response, PageError> {
+pub(super) async fn home(
+    StateOf(portal): StateOf<State>,
+    user: ClinicUser,
+) -> Result<Response, PageError> {
     let clinic = user.clinic_id;
-    let account = blocking(&portal, move |p| Ok(db::account(p.store.portal(), clinic)?))
-        .await?
-        .ok_or_else(PageError::not_found)?;
+    let (account, numbers, messages, notices) = blocking(&portal, move |p| {
+        let db = p.store.portal();
+        Ok((
+            db::account(db, clinic)?,
+            db::numbers(db, clinic)?,
+            db::messages(db, clinic, HOME_MESSAGES)?,
+            crate::info::handlers::new_notices(p)?,
+        ))
+    })
+    .await?;
+    let account = account.ok_or_else(PageError::not_found)?;
     let token = &user.session.csrf;
     Ok(respond(view::page(
         "ホーム",
         Nav::Clinic(&account.name, token),
         html! {
+            @if !notices.is_empty() {
+                section.card #new-notices {
+                    h2 { "新着のお知らせ" }
+                    (crate::info::handlers::notice_list(&notices))
+                    p { a href="/portal/notices" { "お知らせの一覧" } }
+                }
+            }
+            @if !messages.is_empty() {
+                section.card #messages {
+                    h2 { "実施機関からの連絡" }
+                    @for m in &messages {
+                        article.message {
+                            h3 { (m.subject) }
+                            p.when { (view::when_day(m.at)) }
+                            @for line in m.body.lines() { p { (line) } }
+                        }
+                    }
+                }
+            }
             section.card {
                 h2 { "施術所の情報" }
                 dl {
                     dt { "施術所名" } dd #clinic-name { (account.name) }
                     dt { "施術所の種類" } dd { (kinds_label(&account.kinds)) }
-                    dt { "院長（開設者）" } dd { (account.director) }
-                    dt { "登録記号番号" } dd { (account.registration) }
+                    dt { "院長（管理者）" } dd { (account.director) }
+                    dt { "登録記号番号" }
+                    dd #registration-numbers {
+                        @for n in &numbers {
+                            span.number { (n.practice.label()) ": " (n.number) @if !n.active { "（実施機関の承認待ち）" } } br;
+                        }
+                    }
                     dt { "所在地" } dd { (account.address) }
                     dt { "電話番号" } dd { (account.phone) }
                     dt { "メールアドレス" } dd { (account.email) }
                 }
+                p { a #edit-details href="/portal/details" { "施術所の情報を変更する" } }
             }
             section.card #application {
                 h2 { "利用開始申請" }
@@ -904,8 +822,8 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
                 }
             }
             section.card {
-                h2 { "補助金の申請" }
-                p { "申請期限: " (portal.settings.deadline.format("%Y年%-m月%-d日")) "（日本時間の終わりまで）" }
+                h2 { "補助金の申請（" (crate::info::SUBSIDY_NAME) "）" }
+                p { "申請期限: " (view::day(portal.settings.deadline)) "（日本時間の終わりまで）" }
                 ul {
                     li { a href="/portal/claims/equipment" { "機器導入（カードリーダー等）の補助" } }
                     li { a href="/portal/claims/rececon" { "レセコン改修の補助" } }
@@ -922,7 +840,7 @@ async fn home(StateOf(portal): StateOf<State>, user: ClinicUser) -> Result<Respo
     )))
 }
 
-async fn apply(
+pub(super) async fn apply(
     StateOf(portal): StateOf<State>,
     user: ClinicUser,
     Form(f): Form<CsrfOnly>,
