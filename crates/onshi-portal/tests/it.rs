@@ -9,6 +9,7 @@ mod it {
     pub mod harness;
     mod info;
     mod isolation;
+    mod links;
     mod numbers;
     mod payment;
     pub mod routes;

@@ -138,6 +138,17 @@ impl LinkCheck {
     }
 }
 
+/// Who decides: the portal's operator, or the command line (`admin`, id 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    /// `operator` (the portal) or `admin` (the command line), as `portal_audit.actor_role`.
+    pub role: &'a str,
+    /// The operator's id (0 for the command line).
+    pub id: i64,
+    /// The name kept with the decision.
+    pub name: &'a str,
+}
+
 /// What an operator decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -305,17 +316,18 @@ pub fn link_status_counts(db: &dyn PortalDb) -> Result<Vec<(LinkStatus, u64)>, S
 
 /// An operator's decision on the link of `serial` (of `issuer`, or of the one issuer that has
 /// such a serial), recorded with who, why and when, and written to the operators' audit
-/// (`portal_audit`, action `link_release` / `link_hold`) in the same transaction. `None` when
+/// (`portal_audit`, action `link.release` / `link.hold`) in the same transaction. `None` when
 /// no link has that serial; an error when several issuers have it and none was named.
 pub fn decide_link(
     db: &dyn PortalDb,
     issuer: Option<&str>,
     serial: &str,
     decision: Decision,
-    by: &str,
+    actor: Actor<'_>,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<LinkCheck>, StoreError> {
+    let by = actor.name;
     transaction(db, |tx| {
         let rows = tx.query(
             &format!(
@@ -345,14 +357,16 @@ pub fn decide_link(
         });
         put(tx, &found)?;
         let action = match decision {
-            Decision::Release => "link_release",
-            Decision::Hold => "link_hold",
+            Decision::Release => "link.release",
+            Decision::Hold => "link.hold",
         };
         tx.execute(
             "INSERT INTO portal_audit (at, actor_role, actor_id, action, target, detail)
-             VALUES ($1, 'admin', 0, $2, $3, $4)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 secs(now).into(),
+                actor.role.into(),
+                actor.id.into(),
                 action.into(),
                 format!("{} {}", found.issuer, found.serial).into(),
                 format!("{by}: {reason}").into(),

@@ -164,7 +164,11 @@ pub fn run(command: &LinksCommand) -> anyhow::Result<ExitCode> {
                 issuer.as_deref(),
                 serial,
                 decision,
-                &by,
+                link_checks::Actor {
+                    role: "admin",
+                    id: 0,
+                    name: &by,
+                },
                 reason.trim(),
                 Utc::now(),
             )?

@@ -176,11 +176,24 @@ pub(super) async fn dashboard(
     StateOf(portal): StateOf<State>,
     user: OperatorUser,
 ) -> Result<Response, PageError> {
-    let (operator, counts) = with_operator(&portal, &user, |p| {
+    let (operator, (counts, links_held, links_name_only)) = with_operator(&portal, &user, |p| {
         let mut c = counts(p.store.portal())?;
         let checks = p.store.checks_since(start_of_day_jst(Utc::now()))?;
         c.checks_today = i64::try_from(checks).unwrap_or(i64::MAX);
-        Ok(c)
+        let links = onshi_store::link_checks::link_status_counts(p.store.portal())?;
+        let of = |wanted: &[onshi_store::link_checks::LinkStatus]| {
+            links
+                .iter()
+                .filter(|(s, _)| wanted.contains(s))
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        };
+        use onshi_store::link_checks::LinkStatus;
+        Ok((
+            c,
+            of(&[LinkStatus::Held, LinkStatus::HeldByOperator]),
+            of(&[LinkStatus::NameOnly]),
+        ))
     })
     .await?;
     Ok(respond(operator_page(
@@ -194,6 +207,8 @@ pub(super) async fn dashboard(
                 div { "承認済みの施術所" strong #count-approved { (counts.approved) } a href="/portal/operator/clinics?status=approved" { "一覧" } }
                 div { "利用中の端末" strong #count-terminals-active { (counts.terminals_active) } a href="/portal/operator/terminals" { "一覧" } }
                 div { "本日の資格確認" strong #count-checks-today { (counts.checks_today) } span { "（日本時間 0時から）" } }
+                div { "保留中のカードのひも付け" strong #count-links-held { (links_held) } a href="/portal/operator/links" { "確認する" } }
+                div { "氏名の表記だけ違うひも付け" strong #count-links-name-only { (links_name_only) } a href="/portal/operator/links" { "一覧" } }
             }
             section.card {
                 h2 { "業務" }
@@ -202,6 +217,7 @@ pub(super) async fn dashboard(
                     li { a href="/portal/operator/clinics" { "施術所の検索" } }
                     li { a href="/portal/operator/terminals" { "端末の一覧" } }
                     li { a href="/portal/operator/claims" { "補助金申請の審査" } }
+                    li { a href="/portal/operator/links" { "カードのひも付けの確認（保留・表記の違い）" } }
                     li { a href="/portal/operator/audit" { "操作記録" } }
                 }
             }

@@ -7,6 +7,7 @@
 //! routes' functions).
 
 mod handlers;
+mod links;
 pub mod pages;
 pub mod queries;
 
@@ -115,4 +116,6 @@ pub fn routes() -> Router<State> {
             post(revoke_terminal),
         )
         .route("/portal/operator/audit", get(audit))
+        .route("/portal/operator/links", get(links::links))
+        .route("/portal/operator/links/decide", post(links::decide))
 }

@@ -346,6 +346,8 @@ pub fn action_label(action: &str) -> &str {
         "claims.export" => "支払用CSVの出力",
         "claims.zengin" => "総合振込ファイルの出力",
         "payment.payer" => "振込依頼人の登録",
+        "link.release" => "カードのひも付けの保留解除",
+        "link.hold" => "カードのひも付けの保留",
         other => other,
     }
 }

@@ -134,6 +134,8 @@ pub const ROUTES: &[Route] = &[
         Form,
     ),
     r("GET", "/portal/operator/audit", Operator, NoBody),
+    r("GET", "/portal/operator/links", Operator, NoBody),
+    r("POST", "/portal/operator/links/decide", Operator, Form),
     // claims/
     r("GET", "/portal/claims/{kind}", Clinic, NoBody),
     r("POST", "/portal/claims/{kind}/items", Clinic, Multipart),

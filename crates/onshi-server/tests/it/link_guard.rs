@@ -234,7 +234,11 @@ async fn wrong_links_are_held_and_spellings_answered_on_both_engines() {
                 None,
                 &d.serial,
                 Decision::Release,
-                "operator-a",
+                link_checks::Actor {
+                    role: "admin",
+                    id: 0,
+                    name: "operator-a",
+                },
                 "保険者に確認済み（性別の登録誤り）",
                 now,
             )
@@ -248,7 +252,11 @@ async fn wrong_links_are_held_and_spellings_answered_on_both_engines() {
                 Some(&issuer),
                 &a.serial,
                 Decision::Hold,
-                "operator-a",
+                link_checks::Actor {
+                    role: "admin",
+                    id: 0,
+                    name: "operator-a",
+                },
                 "保険者の確認待ち",
                 now,
             )
@@ -262,16 +270,16 @@ async fn wrong_links_are_held_and_spellings_answered_on_both_engines() {
         let audit = sync(|| {
             onshi_store::portal::read(world.store.portal(), |tx| {
                 tx.query(
-                    "SELECT action, target, detail FROM portal_audit WHERE action LIKE 'link_%' ORDER BY id",
+                    "SELECT action, target, detail FROM portal_audit WHERE action LIKE 'link.%' ORDER BY id",
                     &[],
                 )
             })
             .unwrap()
         });
         assert_eq!(audit.len(), 2, "{engine}");
-        assert_eq!(audit[0].text(0).unwrap(), "link_release");
+        assert_eq!(audit[0].text(0).unwrap(), "link.release");
         assert!(audit[0].text(1).unwrap().ends_with(&d.serial));
-        assert_eq!(audit[1].text(0).unwrap(), "link_hold");
+        assert_eq!(audit[1].text(0).unwrap(), "link.hold");
         let found = import(&world, &first);
         assert_eq!(found.decisions_kept, 2, "{engine}: {found:?}");
         assert_eq!(status(&world, &d.serial), LinkStatus::Released);
