@@ -5,5 +5,6 @@ mod it {
     mod eligibility;
     mod files;
     mod import;
+    mod schema;
     mod service;
 }
