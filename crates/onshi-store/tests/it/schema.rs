@@ -1,4 +1,5 @@
 //! Dropping onshi's schema on PostgreSQL (what the load tests do before they start).
+#![allow(clippy::unwrap_used)]
 
 use crate::it::common::{fresh_postgres, postgres_admin_url};
 
