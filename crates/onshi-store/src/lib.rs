@@ -10,6 +10,7 @@
 
 mod columns;
 mod error;
+mod group;
 mod pool;
 pub mod portal;
 pub mod postgres;

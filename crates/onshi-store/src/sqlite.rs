@@ -310,6 +310,8 @@ pub struct SqliteStore {
     /// Writers of this process queue here rather than in SQLite's busy handler, which sleeps in
     /// growing steps and lets a waiting writer starve (p99 in the hundreds of ms under load).
     pub(crate) writer: std::sync::Mutex<()>,
+    /// Audit records written together share one commit (one WAL sync).
+    pub(crate) audits: crate::group::AuditGroup,
 }
 
 /// Dates are stored as the integer yyyyMMdd: compact, ordered, readable in the sqlite3 shell.
@@ -469,6 +471,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             pool,
             writer: std::sync::Mutex::new(()),
+            audits: crate::group::GroupCommit::new(),
         })
     }
 
