@@ -15,6 +15,7 @@
 //! portal pages for minutes; latency per kind, requests shed, failures and resident memory.
 
 mod baseline;
+pub mod cluster;
 pub mod flood;
 pub mod soak;
 pub mod verify;

@@ -11,7 +11,8 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 
 use crate::{AuditEntry, AuditKey, AuditRecord, CardLink, NonceSpent, StoreError};
 
-/// One audit record waiting for a group commit (`ServiceStore::record_check` on both engines).
+/// One audit record to append (`ServiceStore::record_check`); on SQLite it may wait for a group
+/// commit.
 pub(crate) struct AuditJob {
     pub(crate) key: AuditKey,
     pub(crate) entry: AuditEntry,

@@ -309,8 +309,6 @@ pub(crate) struct PgConn {
 /// The store on a PostgreSQL server.
 pub struct PgStore {
     pool: Pool<PgConn>,
-    /// Audit records written together share one transaction and one commit.
-    audits: crate::group::AuditGroup,
 }
 
 impl RowAccess for postgres::Row {
@@ -436,7 +434,6 @@ impl PgStore {
             // reopening connections under load costs more than keeping them.
             pool: Pool::new(Box::new(move || connect(&url)), 128)
                 .with_broken_check(|c| c.client.is_closed()),
-            audits: crate::group::GroupCommit::new(),
         })
     }
 
