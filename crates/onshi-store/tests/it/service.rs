@@ -683,7 +683,8 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         }
     }
     e.raw("DROP TABLE crl_revoked");
-    e.raw("DELETE FROM schema_migrations WHERE version = 7");
+    e.raw("DROP INDEX audit_by_time");
+    e.raw("DELETE FROM schema_migrations WHERE version >= 7");
 }
 
 #[test]
