@@ -254,7 +254,7 @@ async fn check_recording<T: Transport>(
         card.verify_auth_pin(&pin)?;
     }
 
-    let asked = ask(
+    let mut asked = ask(
         &mut client,
         card,
         &config.account,
@@ -263,6 +263,20 @@ async fn check_recording<T: Transport>(
         &visit_date,
     )
     .await;
+    if asked.is_err() && client.lost() {
+        // The connection died before the answer (an instance of the service went away behind
+        // its load balancer): once more on a new connection, with a new challenge and a new
+        // signature — a challenge is never sent twice.
+        asked = ask(
+            &mut client,
+            card,
+            &config.account,
+            mode,
+            &certificate,
+            &visit_date,
+        )
+        .await;
+    }
     settle(dir, &config, asked, mode, visit, now, recheck_of)
 }
 

@@ -105,6 +105,8 @@ pub struct ServiceClient {
     sender: Option<SendRequest<Full<Bytes>>>,
     /// The service's clock from the `Date` header of the last answer.
     server_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last request's connection ended before its answer (see [`ServiceClient::lost`]).
+    lost: bool,
 }
 
 impl ServiceClient {
@@ -170,6 +172,7 @@ impl ServiceClient {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             sender: None,
             server_date: None,
+            lost: false,
         })
     }
 
@@ -296,18 +299,34 @@ impl ServiceClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|e| AppError::Protocol(e.to_string()))?;
-        let response = sender.send_request(request).await.map_err(|e| {
-            // TLS 1.3 reports a refused client certificate after the handshake, on first use.
-            AppError::TerminalRefused(e.to_string())
-        })?;
+        self.lost = false;
+        let response = match sender.send_request(request).await {
+            Ok(r) => r,
+            // TLS 1.3 reports a refused client certificate after the handshake, on first use,
+            // as an alert.
+            Err(e) if tls_refusal(&e) => return Err(AppError::TerminalRefused(e.to_string())),
+            // Otherwise the connection ended before the answer (the instance behind the load
+            // balancer went away): whether the request was carried out is unknown.
+            Err(e) => {
+                self.lost = true;
+                return Err(AppError::Unreachable(format!(
+                    "{}: the connection ended before the answer: {e}",
+                    self.url
+                )));
+            }
+        };
         let status = response.status().as_u16();
         self.server_date = date_header(response.headers());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| AppError::Unreachable(e.to_string()))?
-            .to_bytes();
+        let body = match response.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                self.lost = true;
+                return Err(AppError::Unreachable(format!(
+                    "{}: the connection ended during the answer: {e}",
+                    self.url
+                )));
+            }
+        };
         self.sender = Some(sender);
         if status != 200 {
             let body = serde_json::from_slice::<onshi_proto::ErrorBody>(&body).map_err(|_| {
@@ -317,6 +336,27 @@ impl ServiceClient {
         }
         serde_json::from_slice(&body).map_err(|e| AppError::Protocol(e.to_string()))
     }
+}
+
+/// Whether a failed request carries a TLS error (an alert from the server: this terminal's
+/// certificate refused) rather than a connection that simply ended.
+fn tls_refusal(e: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The server's clock from an answer's `Date` header, when it sent a readable one.
@@ -329,6 +369,12 @@ fn date_header(headers: &hyper::HeaderMap) -> Option<chrono::DateTime<chrono::Ut
 }
 
 impl ServiceClient {
+    /// Whether the last POST's connection ended before its answer came (not a refusal): the
+    /// request may or may not have been carried out. The next request opens a new connection.
+    pub fn lost(&self) -> bool {
+        self.lost
+    }
+
     /// The service's clock as of the last answer (its `Date` header).
     pub fn server_date(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.server_date

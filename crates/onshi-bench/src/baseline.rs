@@ -199,15 +199,13 @@ impl Bare for BareSqlite {
     }
 }
 
-/// Drops onshi's tables (the service's too, which `bench verify` creates: with them left behind,
-/// the migrations would start again from nothing and fail) so that the run starts from an empty
-/// database.
-pub(crate) fn reset_postgres(url: &str) -> Result<(), postgres::Error> {
+/// Drops onshi's tables (the service's and the portal's too, which the server creates: with them
+/// left behind, the migrations would start again from nothing and fail) and the baseline's, so
+/// that the run starts from an empty database.
+pub(crate) fn reset_postgres(url: &str) -> Result<(), onshi_store::StoreError> {
+    onshi_store::postgres::drop_schema(url)?;
     let mut client = postgres::Client::connect(url, postgres::NoTls)?;
-    client.batch_execute(
-        "DROP TABLE IF EXISTS audit_log, card_links, crls, crl_revoked, secrets, terminals, clinics, counters,
-         eligibility, persons, schema_migrations, bare_eligibility",
-    )?;
+    client.batch_execute("DROP TABLE IF EXISTS bare_eligibility")?;
     Ok(())
 }
 

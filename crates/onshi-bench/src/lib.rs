@@ -15,6 +15,7 @@
 //! portal pages for minutes; latency per kind, requests shed, failures and resident memory.
 
 mod baseline;
+pub mod cluster;
 pub mod flood;
 pub mod soak;
 pub mod verify;
@@ -249,4 +250,80 @@ pub fn run(opts: &BenchOptions, stage: &mut dyn FnMut(&str)) -> Result<BenchRepo
         )?);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A fresh database on the test server (`ONSHI_TEST_POSTGRES`, set by scripts/test); its URL
+    /// and name. `None` (the test is skipped) without one, unless `ONSHI_REQUIRE_POSTGRES` is set.
+    fn fresh_postgres() -> Option<(String, String, String)> {
+        let Ok(admin) = std::env::var("ONSHI_TEST_POSTGRES") else {
+            assert!(
+                std::env::var_os("ONSHI_REQUIRE_POSTGRES").is_none(),
+                "ONSHI_TEST_POSTGRES is not set but ONSHI_REQUIRE_POSTGRES is"
+            );
+            eprintln!("PostgreSQL tests skipped: ONSHI_TEST_POSTGRES is not set");
+            return None;
+        };
+        let name = format!("onshi_bench_{}", std::process::id());
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        Some((format!("{base}/{name}"), admin, name))
+    }
+
+    /// `bench store` and `bench verify` start from nothing on a database a server and its portal
+    /// have used (the portal's tables reference `clinics`), and again on the one they left.
+    #[test]
+    fn bench_store_and_verify_run_on_a_database_the_server_used() {
+        let Some((url, admin, name)) = fresh_postgres() else {
+            return;
+        };
+        drop(onshi_store::open_service(&url).unwrap());
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(
+            "INSERT INTO clinics (name, registration, created_at) VALUES ('テスト', '1234567', now());
+             INSERT INTO portal_accounts (clinic_id, email, password_hash, kinds, director,
+                 address, phone, status, created_at)
+             SELECT id, 'a@example.invalid', 'x', 'judo', '山田', '東京都', '0300000000',
+                 'registered', 0 FROM clinics",
+        )
+        .unwrap();
+        drop(c);
+
+        let store = BenchOptions {
+            persons: 30,
+            lookups: 20,
+            postgres: Some(url.clone()),
+            work: None,
+        };
+        let verify = verify::VerifyOptions {
+            requests: 8,
+            concurrency: 2,
+            terminals: 1,
+            postgres: Some(url.clone()),
+            persons: 30,
+            cards: 2,
+            ceiling_seconds: 0.02,
+            ..verify::VerifyOptions::default()
+        };
+        for _ in 0..2 {
+            let report = run(&store, &mut |_| {}).unwrap();
+            assert!(
+                report.measures.iter().any(|m| m.engine == "postgres"),
+                "{}",
+                report.table()
+            );
+            let report = verify::run(&verify, &mut |_| {}).unwrap();
+            assert_eq!(report.rows.len(), 1, "{}", report.table());
+            assert_eq!(report.rows[0].failures, 0, "{}", report.table());
+        }
+
+        let mut a = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        a.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+    }
 }

@@ -17,10 +17,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use hashlink::LruCache;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::Pkcs1v15Sign;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,25 @@ pub const EXPIRES_SOON_MONTHS: u32 = 3;
 pub struct TrustedJpki {
     cas: Vec<TrustedCa>,
     require_current_crls: bool,
+    /// What each recently seen certificate's parse and chain check found, by the certificate's
+    /// SHA-256; shared by the copies that only load other CRLs (the CAs stay the same).
+    chained: Arc<Mutex<LruCache<[u8; 32], Arc<Chained>>>>,
+}
+
+/// Certificates whose parse and chain check are kept ([`TrustedJpki::check_card`]): a few
+/// megabytes (a parsed key and a serial each).
+pub const CHECKED_CACHE_CERTIFICATES: usize = 16_384;
+
+/// What a card certificate's bytes alone say, checked once (strict parse, issuer and its
+/// signature, end-entity use, the key): everything of [`TrustedJpki::check_card`] but
+/// revocation and validity at `now`, which depend on the CRLs and the clock.
+struct Chained {
+    /// Index of the issuing CA in [`TrustedJpki::cas`].
+    ca: usize,
+    serial: String,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    public_key: CardPublicKey,
 }
 
 /// What is wrong with the revocation information of one trusted CA (see
@@ -261,6 +281,7 @@ impl TrustedJpki {
         Ok(Self {
             cas: trusted,
             require_current_crls: false,
+            chained: Arc::new(Mutex::new(LruCache::new(CHECKED_CACHE_CERTIFICATES))),
         })
     }
 
@@ -393,26 +414,18 @@ impl TrustedJpki {
         now: DateTime<Utc>,
         policy: &GracePolicy,
     ) -> Result<CheckedCard, CardCheckError> {
-        let malformed = |what: String| CardCheckError::Malformed(what);
-        let (rest, cert) = X509Certificate::from_der(cert_der)
-            .map_err(|e| malformed(format!("not a DER X.509 certificate: {e}")))?;
-        if !rest.is_empty() {
-            return Err(malformed(format!(
-                "{} trailing bytes after the certificate",
-                rest.len()
-            )));
-        }
-        let ca = self.issuer_of(&cert)?;
-        check_end_entity(&cert)?;
-        let public_key = CardPublicKey::from_spki(cert.public_key())?;
-        let serial = serial_text(cert.raw_serial());
-        if ca.kept_revoked.contains(&serial)
+        let chained = self.chained(cert_der)?;
+        let ca = &self.cas[chained.ca];
+        let serial = &chained.serial;
+        if ca.kept_revoked.contains(serial)
             || ca
                 .crl
                 .as_ref()
-                .is_some_and(|crl| crl.revoked.contains(&serial))
+                .is_some_and(|crl| crl.revoked.contains(serial))
         {
-            return Err(CardCheckError::Revoked { serial });
+            return Err(CardCheckError::Revoked {
+                serial: serial.clone(),
+            });
         }
         if self.require_current_crls {
             match &ca.crl {
@@ -426,25 +439,71 @@ impl TrustedJpki {
                 }
             }
         }
+        let warning = judge_validity(chained.not_before, chained.not_after, now, policy)?;
+        Ok(CheckedCard {
+            serial: serial.clone(),
+            issuer: ca.subject.clone(),
+            not_before: chained.not_before,
+            not_after: chained.not_after,
+            warning,
+            public_key: chained.public_key.clone(),
+        })
+    }
+
+    /// The parse and chain check of `cert_der`, from the cache when this certificate was seen
+    /// lately (the cache is keyed by its SHA-256, so only these very bytes hit). Failures are not
+    /// kept.
+    fn chained(&self, cert_der: &[u8]) -> Result<Arc<Chained>, CardCheckError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert_der);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        let hit = self.cache().get(&key).cloned();
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+        let checked = Arc::new(self.check_chain(cert_der)?);
+        self.cache().insert(key, checked.clone());
+        Ok(checked)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, LruCache<[u8; 32], Arc<Chained>>> {
+        // A panic while holding the lock leaves a usable LRU list, never a half-checked entry.
+        self.chained.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Strict parse (trailing bytes refused), issued by a trusted CA (name and signature), an
+    /// end-entity certificate for signing, an RSA key of 2048 bits or more, times in range.
+    fn check_chain(&self, cert_der: &[u8]) -> Result<Chained, CardCheckError> {
+        let malformed = |what: String| CardCheckError::Malformed(what);
+        let (rest, cert) = X509Certificate::from_der(cert_der)
+            .map_err(|e| malformed(format!("not a DER X.509 certificate: {e}")))?;
+        if !rest.is_empty() {
+            return Err(malformed(format!(
+                "{} trailing bytes after the certificate",
+                rest.len()
+            )));
+        }
+        let ca = self.issuer_of(&cert)?;
+        check_end_entity(&cert)?;
+        let public_key = CardPublicKey::from_spki(cert.public_key())?;
+        let serial = serial_text(cert.raw_serial());
         let validity = cert.validity();
         let not_before = utc(validity.not_before)
             .ok_or_else(|| malformed("notBefore is out of range".into()))?;
         let not_after =
             utc(validity.not_after).ok_or_else(|| malformed("notAfter is out of range".into()))?;
-        let warning = judge_validity(not_before, not_after, now, policy)?;
-        Ok(CheckedCard {
+        Ok(Chained {
+            ca,
             serial,
-            issuer: ca.subject.clone(),
             not_before,
             not_after,
-            warning,
             public_key,
         })
     }
 
     /// The trusted CA that signed `cert`: one with the issuer's name whose key verifies the
     /// signature.
-    fn issuer_of(&self, cert: &X509Certificate<'_>) -> Result<&TrustedCa, CardCheckError> {
+    fn issuer_of(&self, cert: &X509Certificate<'_>) -> Result<usize, CardCheckError> {
         if cert.signature_algorithm != cert.tbs_certificate.signature {
             return Err(CardCheckError::Malformed(
                 "the two signature algorithm fields differ".into(),
@@ -458,10 +517,13 @@ impl TrustedJpki {
         })?;
         let issuer = cert.issuer().as_raw();
         let mut named = false;
-        for ca in self.cas.iter().filter(|ca| ca.subject_raw == issuer) {
+        for (i, ca) in self.cas.iter().enumerate() {
+            if ca.subject_raw != issuer {
+                continue;
+            }
             named = true;
             if ca.verifies(alg, cert.tbs_certificate.as_ref(), &cert.signature_value) {
-                return Ok(ca);
+                return Ok(i);
             }
         }
         Err(if named {

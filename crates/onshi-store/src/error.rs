@@ -67,6 +67,9 @@ pub enum StoreError {
     /// A portal row did not have the shape its query expects.
     #[error("portal data: {0}")]
     Data(String),
+    /// A group commit lost track of a job's result (a bug in onshi, never the database's doing).
+    #[error("group commit: {0}")]
+    GroupCommit(&'static str),
 }
 
 impl StoreError {

@@ -10,6 +10,7 @@
 
 mod columns;
 mod error;
+mod group;
 pub mod link_checks;
 mod pool;
 pub mod portal;

@@ -254,6 +254,8 @@ impl AuditHead {
 }
 
 /// The secret key of the audit chain's MAC (HMAC-SHA-256), 32 bytes, kept outside the database.
+/// A clone is wiped on drop like the original (a group commit holds one per queued check).
+#[derive(Clone)]
 pub struct AuditKey(Zeroizing<[u8; 32]>);
 
 impl AuditKey {

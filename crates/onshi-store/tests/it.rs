@@ -5,5 +5,7 @@ mod it {
     mod eligibility;
     mod files;
     mod import;
+    mod plans;
+    mod schema;
     mod service;
 }

@@ -281,6 +281,13 @@ pub enum BenchCommand {
     /// A steady open-loop mix (PIN, 目視, by numbers, portal pages) for minutes: latency per kind,
     /// requests shed (429/503), failures, and resident memory sampled through the run.
     Soak(BenchSoakArgs),
+    /// Several `onshi server run` instances on one PostgreSQL behind HAProxy (TLS passthrough),
+    /// checks from several terminals through it, one instance killed with SIGKILL mid-run: one
+    /// table of checks sent, answered, failed, retried, audit rows, duplicated and lost.
+    ///
+    /// Exits 1 unless every check was answered, with 0 lost and 0 duplicated audit rows.
+    /// `scripts/cluster` starts the PostgreSQL and runs this.
+    Cluster(BenchClusterArgs),
 }
 
 /// Arguments of `onshi bench store`.
@@ -370,6 +377,29 @@ pub struct BenchSoakArgs {
     postgres: Option<String>,
 }
 
+/// Arguments of `onshi bench cluster`.
+#[derive(Args)]
+pub struct BenchClusterArgs {
+    /// The PostgreSQL the instances share (its onshi tables are dropped first).
+    #[arg(long, env = "ONSHI_BENCH_POSTGRES")]
+    postgres: String,
+    /// `onshi server run` instances behind HAProxy.
+    #[arg(long, default_value_t = 3)]
+    instances: usize,
+    /// Terminals checking side by side, one check at a time each.
+    #[arg(long, default_value_t = 6)]
+    terminals: usize,
+    /// Checks each terminal makes.
+    #[arg(long, default_value_t = 40)]
+    checks: usize,
+    /// The share of all checks sent before instance 2 is killed.
+    #[arg(long, default_value_t = 0.4)]
+    kill_at: f64,
+    /// The haproxy binary.
+    #[arg(long, default_value = "haproxy")]
+    haproxy: PathBuf,
+}
+
 /// Runs `onshi bench …`.
 pub fn bench(command: &BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -377,6 +407,7 @@ pub fn bench(command: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Verify(a) => bench_verify(a),
         BenchCommand::Flood(a) => bench_flood(a),
         BenchCommand::Soak(a) => bench_soak(a),
+        BenchCommand::Cluster(a) => bench_cluster(a),
     }
 }
 
@@ -447,6 +478,26 @@ fn bench_soak(a: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
     let held =
         report.failures() == 0 && (a.allow_shed || report.shed() == 0) && report.memory_flat();
     Ok(if held {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Exit 0 when every check was answered with nothing lost or duplicated after the kill.
+fn bench_cluster(a: &BenchClusterArgs) -> anyhow::Result<ExitCode> {
+    let options = onshi_bench::cluster::ClusterOptions {
+        postgres: a.postgres.clone(),
+        instances: a.instances,
+        terminals: a.terminals,
+        checks: a.checks,
+        kill_at: a.kill_at,
+        onshi: std::env::current_exe()?,
+        haproxy: a.haproxy.clone(),
+    };
+    let report = onshi_bench::cluster::run(&options, &mut |stage| eprintln!("… {stage}"))?;
+    print!("{}", report.table());
+    Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -11,7 +11,7 @@ use onshi_card::error::CardError;
 use onshi_card::Pin;
 use onshi_proto::Mode;
 
-use super::world::{date, open_card, World};
+use super::world::{date, open_card, sync, World};
 
 /// A desk that types a fixed PIN and answers the photo question.
 struct TestDesk {
@@ -342,4 +342,138 @@ async fn enroll_check_renew_and_outage() {
     let card = onshi_app::doctor::reader("emu", Ok(open_card(&valid)), Utc::now());
     assert!(card.ok && card.detail.contains("残り"), "{}", card.detail);
     world.stop().await;
+}
+
+/// A TCP relay in front of the service. Each connection's bytes from the app are counted; with a
+/// cut armed, the next connection is closed (both ways) as soon as the app has sent more than the
+/// cut's number of bytes, without relaying the chunk that crossed it: the service never gets that
+/// request, the app never gets an answer. Later connections are relayed whole.
+struct Relay {
+    addr: std::net::SocketAddr,
+    /// Bytes the app sent on each finished connection, in order.
+    sent: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    cut: std::sync::Arc<std::sync::Mutex<Option<usize>>>,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let cut = std::sync::Arc::new(std::sync::Mutex::new(None::<usize>));
+        let (sent2, cut2) = (sent.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((app, _)) = listener.accept().await else {
+                    return;
+                };
+                let limit = cut2.lock().unwrap().take();
+                let sent = sent2.clone();
+                tokio::spawn(async move {
+                    let service = tokio::net::TcpStream::connect(target).await.unwrap();
+                    let (mut app_r, mut app_w) = app.into_split();
+                    let (mut svc_r, mut svc_w) = service.into_split();
+                    let back = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut svc_r, &mut app_w).await;
+                        app_w
+                    });
+                    let mut total = 0usize;
+                    let mut buf = vec![0u8; 16384];
+                    loop {
+                        let n = match app_r.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if limit.is_some_and(|l| total + n > l) {
+                            // Cut: nothing more either way.
+                            back.abort();
+                            break;
+                        }
+                        total += n;
+                        if svc_w.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = svc_w.shutdown().await;
+                    sent.lock().unwrap().push(total);
+                });
+            }
+        });
+        Self { addr, sent, cut }
+    }
+}
+
+/// When the connection dies before the answer (the instance behind a load balancer went away),
+/// the app checks once more on a new connection with a new challenge: the patient gets an
+/// answer, the history one entry, the audit log one row per challenge the service carried out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_before_the_answer_is_checked_again_with_a_new_challenge() {
+    let world = World::start().await;
+    let card = world.card("P0000000001");
+    world.link_cards();
+    let (account, code) = world.terminal();
+    let relay = Relay::start(world.addr).await;
+    let dir = world.root.path().join("app");
+    onshi_app::enroll(&EnrollArgs {
+        data: dir.clone(),
+        server: format!("https://127.0.0.1:{}", relay.addr.port()),
+        code,
+        account: account.clone(),
+        server_ca_pem: Some(std::fs::read_to_string(world.server_ca()).unwrap()),
+    })
+    .await
+    .unwrap();
+
+    // One whole check: how many bytes a check's connection carries from the app.
+    let mut desk = TestDesk::pin("1234");
+    check(&dir, &card, &mut desk, Mode::Pin).await.unwrap();
+    // The enrollment's connection and the check's, once both are closed.
+    let finished = |n: usize| {
+        let sent = relay.sent.clone();
+        async move {
+            for _ in 0..200 {
+                if sent.lock().unwrap().len() >= n {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            sent.lock().unwrap().clone()
+        }
+    };
+    let whole = finished(2).await[1];
+    let rows = |w: &World| {
+        sync(|| {
+            w.store
+                .audit_of_terminal(&account)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.entry.nonce_id)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(rows(&world).len(), 1);
+
+    // The next check's connection is cut while the verify request goes out (its last 2 kB).
+    *relay.cut.lock().unwrap() = Some(whole.saturating_sub(2000).max(1));
+    let mut desk = TestDesk::pin("1234");
+    let outcome = check(&dir, &card, &mut desk, Mode::Pin).await.unwrap();
+    assert_eq!(outcome.response.qualification_validity, "1");
+    let sent = finished(4).await;
+    assert_eq!(
+        sent.len(),
+        4,
+        "two connections for the second check: {sent:?}"
+    );
+    assert!(sent[2] < whole, "the cut connection carried less: {sent:?}");
+    // The service carried out the retried check only, on its own challenge.
+    let nonces = rows(&world);
+    assert_eq!(nonces.len(), 2, "{nonces:?}");
+    assert_ne!(nonces[0], nonces[1]);
+    let entries = history::read(&dir).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries.iter().all(|e| e.status == Status::Confirmed),
+        "{entries:?}"
+    );
 }

@@ -123,7 +123,7 @@ pub(crate) fn sign_all(
 }
 
 /// A signing thread's cards, each in its in-process reader, opened on first use.
-struct Signer<'a> {
+pub(crate) struct Signer<'a> {
     cards: &'a [Card],
     terminals: &'a [Terminal],
     visit_date: &'a str,
@@ -132,7 +132,7 @@ struct Signer<'a> {
 }
 
 impl<'a> Signer<'a> {
-    fn new(
+    pub(crate) fn new(
         cards: &'a [Card],
         terminals: &'a [Terminal],
         visit_date: &'a str,
@@ -143,6 +143,21 @@ impl<'a> Signer<'a> {
             visit_date,
             readers: HashMap::new(),
             pin: Pin::parse(CARD_PIN).map_err(|e| VerifyError::Setup(format!("PIN: {e}")))?,
+        })
+    }
+
+    /// The verify request body for `nonce`, signed by card `card` for terminal `terminal`.
+    pub(crate) fn sign(
+        &mut self,
+        terminal: usize,
+        card: usize,
+        nonce: &str,
+    ) -> Result<Bytes, VerifyError> {
+        self.body(&Job {
+            terminal,
+            slot: 0,
+            card,
+            nonce,
         })
     }
 

@@ -25,6 +25,7 @@ use super::{VerifyError, VerifyOptions, CHALLENGE_TTL_SECONDS};
 pub(crate) const CARD_PIN: &str = "1234";
 
 /// A software card of the run.
+#[derive(Clone)]
 pub(crate) struct Card {
     /// The card file.
     pub(crate) path: PathBuf,
@@ -35,6 +36,7 @@ pub(crate) struct Card {
 }
 
 /// An enrolled terminal: its account id and client certificate.
+#[derive(Clone)]
 pub(crate) struct Terminal {
     /// `W0000001`…
     pub(crate) id: String,
@@ -123,6 +125,16 @@ impl World {
             visit_date: visit.format("%Y%m%d").to_string(),
             pending,
         })
+    }
+
+    /// The run's directory (removed with the world).
+    pub(crate) fn root(&self) -> &Path {
+        self._root.path()
+    }
+
+    /// The server's data directory (`onshi server run --data`).
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data
     }
 
     /// Starts the server in process on a free loopback port, with the portal as `onshi server

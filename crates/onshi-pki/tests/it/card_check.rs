@@ -625,3 +625,45 @@ fn sign(path: &Path, sum: &[u8; 32]) -> Vec<u8> {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A certificate's parse and chain check are kept after its first check; its revocation and
+/// validity are judged again at every check, and other bytes never hit the kept entry.
+#[test]
+fn a_kept_certificate_is_still_judged_at_every_check() {
+    let f = fixture();
+    let jpki = trusted();
+    let first = check(&jpki, &f.revoked.der).unwrap();
+    let again = check(&jpki, &f.revoked.der).unwrap();
+    assert_eq!(
+        (first.serial.clone(), first.not_after),
+        (again.serial, again.not_after)
+    );
+    // A copy that loads a CRL shares what was kept, and refuses the revoked card.
+    let mut with_crl = jpki.clone();
+    with_crl.with_crls(std::slice::from_ref(&f.crl)).unwrap();
+    assert_eq!(
+        check(&with_crl, &f.revoked.der).unwrap_err(),
+        CardCheckError::Revoked {
+            serial: f.revoked.serial.clone()
+        }
+    );
+    // Long past its notAfter and any grace: expired, though kept.
+    assert!(matches!(
+        jpki.check_card(
+            &f.revoked.der,
+            first.not_after + Duration::days(3650),
+            &GracePolicy::default()
+        ),
+        Err(CardCheckError::Expired { .. })
+    ));
+    // The same certificate with its signature's last byte changed is checked afresh.
+    let mut tampered = f.valid.der.clone();
+    assert!(check(&jpki, &tampered).is_ok());
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 1;
+    }
+    assert_eq!(
+        check(&jpki, &tampered).unwrap_err(),
+        CardCheckError::BadCertificateSignature
+    );
+}

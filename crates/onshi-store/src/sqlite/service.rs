@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::SqliteStore;
+use crate::group::{AuditJob, AuditResult};
 use crate::service::{
     audit_mac, audit_seal, decide_enrollment, same_hash, stored_crl_number, stored_time,
     terminal_id, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditRecord, AuditVerification,
@@ -84,6 +85,81 @@ fn terminal_in(conn: &rusqlite::Connection, id: &str) -> Result<Option<Terminal>
         [id],
         |r| decode_terminal(r),
     )
+}
+
+/// Appends one audit record to its terminal's chain, spending its nonce (and registering the
+/// card with `register`), inside a transaction it may share with other records. A spent nonce
+/// writes nothing.
+fn append_audit(tx: &Transaction<'_>, job: &AuditJob) -> Result<AuditResult, StoreError> {
+    let AuditJob {
+        key,
+        entry,
+        register,
+    } = job;
+    let head: Option<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT checks, audit_head FROM terminals WHERE id = ?1")?
+        .query_row([&entry.terminal_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((checks, head)) = head else {
+        return Err(StoreError::NotFound {
+            what: "terminal",
+            id: entry.terminal_id.clone(),
+        });
+    };
+    let prev_hash = hash32("audit_head", head)?;
+    let seq = checks + 1;
+    let hash = audit_mac(key, &prev_hash, entry, seq);
+    let inserted = tx
+        .prepare_cached(&format!(
+            "INSERT INTO audit_log ({AUDIT_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (nonce_id) DO NOTHING"
+        ))?
+        .execute(params![
+            entry.terminal_id,
+            seq,
+            us(entry.at),
+            entry.clinic_id,
+            entry.mode,
+            entry.certificate_serial,
+            entry.person_id,
+            entry.answer,
+            entry.reference_number,
+            entry.nonce_id.as_ref().map(|n| &n[..]),
+            &prev_hash[..],
+            &hash[..],
+        ])?;
+    if inserted == 0 {
+        return Ok(Err(NonceSpent));
+    }
+    tx.prepare_cached(
+        "UPDATE terminals SET checks = ?2, audit_head = ?3, last_used_at = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![entry.terminal_id, seq, &hash[..], us(entry.at)])?;
+    // 利用登録 only once the challenge is spent and the record written, in this transaction:
+    // both or neither.
+    if let Some(link) = register {
+        let n = tx
+            .prepare_cached(
+                "UPDATE card_links SET registered = 1,
+                     registered_at = COALESCE(registered_at, ?2)
+                 WHERE issuer = ?3 AND serial = ?1",
+            )?
+            .execute(params![link.serial, us(entry.at), link.issuer])?;
+        if n != 1 {
+            return Err(StoreError::NotFound {
+                what: "card link",
+                id: link.serial.clone(),
+            });
+        }
+    }
+    Ok(Ok(AuditRecord {
+        seq,
+        entry: entry.clone(),
+        prev_hash,
+        hash,
+    }))
 }
 
 impl SqliteStore {
@@ -497,71 +573,19 @@ impl ServiceStore for SqliteStore {
     ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
         let mut entry = entry.clone();
         entry.at = stored_time(entry.at);
-        self.write(|tx| {
-            let head: Option<(i64, Vec<u8>)> = tx
-                .prepare_cached("SELECT checks, audit_head FROM terminals WHERE id = ?1")?
-                .query_row([&entry.terminal_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((checks, head)) = head else {
-                return Err(StoreError::NotFound {
-                    what: "terminal",
-                    id: entry.terminal_id.clone(),
-                });
-            };
-            let prev_hash = hash32("audit_head", head)?;
-            let seq = checks + 1;
-            let hash = audit_mac(key, &prev_hash, &entry, seq);
-            let inserted = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO audit_log ({AUDIT_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (nonce_id) DO NOTHING"
-                ))?
-                .execute(params![
-                    entry.terminal_id,
-                    seq,
-                    us(entry.at),
-                    entry.clinic_id,
-                    entry.mode,
-                    entry.certificate_serial,
-                    entry.person_id,
-                    entry.answer,
-                    entry.reference_number,
-                    entry.nonce_id.as_ref().map(|n| &n[..]),
-                    &prev_hash[..],
-                    &hash[..],
-                ])?;
-            if inserted == 0 {
-                return Ok(Finish::Rollback(Err(NonceSpent)));
-            }
-            tx.prepare_cached(
-                "UPDATE terminals SET checks = ?2, audit_head = ?3, last_used_at = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![entry.terminal_id, seq, &hash[..], us(entry.at)])?;
-            // 利用登録 only once the challenge is spent and the record written, in this
-            // transaction: both or neither.
-            if let Some(link) = register {
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE card_links SET registered = 1,
-                             registered_at = COALESCE(registered_at, ?2)
-                         WHERE issuer = ?3 AND serial = ?1",
-                    )?
-                    .execute(params![link.serial, us(entry.at), link.issuer])?;
-                if n != 1 {
-                    return Err(StoreError::NotFound {
-                        what: "card link",
-                        id: link.serial.clone(),
-                    });
-                }
-            }
-            Ok(Finish::Commit(Ok(AuditRecord {
-                seq,
-                entry: entry.clone(),
-                prev_hash,
-                hash,
-            })))
+        let job = AuditJob {
+            key: key.clone(),
+            entry,
+            register: register.cloned(),
+        };
+        self.audits.submit(job, |jobs| {
+            self.write(|tx| {
+                let results = jobs
+                    .iter()
+                    .map(|job| append_audit(tx, job))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Finish::Commit(results))
+            })
         })
     }
 

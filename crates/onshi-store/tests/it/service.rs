@@ -710,6 +710,7 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
     }
     e.raw("DROP TABLE card_link_checks");
+    e.raw("DROP INDEX audit_by_time");
     e.raw("DELETE FROM schema_migrations WHERE version >= 7");
 }
 
@@ -1037,6 +1038,56 @@ fn concurrent_checks_on_one_terminal_keep_one_chain() {
             "{}",
             e.name
         );
+        let v = e.store.verify_audit().unwrap();
+        assert_eq!((v.records, v.problems), (60, vec![]), "{}", e.name);
+    }
+}
+
+#[test]
+fn checks_sharing_one_group_commit_keep_their_chains_and_spend_each_nonce_once() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let terminals: Vec<_> = ["5E0001", "5E0002", "5E0003"]
+            .iter()
+            .map(|serial| active_terminal(s, serial))
+            .collect();
+        // Twelve threads on one instance (so their records share commits), each nonce sent
+        // twice: by thread n and by thread n + 6.
+        let spent: Vec<(usize, bool)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..12usize)
+                .map(|n| {
+                    let terminals = &terminals;
+                    scope.spawn(move || {
+                        (0..10u8)
+                            .map(|i| {
+                                let (clinic, id) = &terminals[(n + i as usize) % 3];
+                                let mut en = entry(id, *clinic, "2025-04-02T09:00:00Z", None, 0);
+                                en.nonce_id = Some([(n % 6) as u8 * 10 + i + 1; 32]);
+                                (n, s.check(&en).unwrap().is_err())
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let refused = spent.iter().filter(|(_, spent)| *spent).count();
+        assert_eq!(refused, 60, "{}: each of 60 nonces refused once", e.name);
+        let mut total = 0;
+        for (_, id) in &terminals {
+            let chain = e.store.audit_of_terminal(id).unwrap();
+            total += chain.len();
+            assert_eq!(
+                chain.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                (1..=chain.len() as i64).collect::<Vec<_>>(),
+                "{}",
+                e.name
+            );
+        }
+        assert_eq!(total, 60, "{}", e.name);
         let v = e.store.verify_audit().unwrap();
         assert_eq!((v.records, v.problems), (60, vec![]), "{}", e.name);
     }
