@@ -229,6 +229,8 @@ pub struct Portal {
     /// write waits for the one writer the checks' audit rows need). Per instance and
     /// approximate; the store's count stays the rule across instances.
     pub registration_gate: onshi_server::limit::RateLimiter,
+    /// When the background round last swept the receipts folder for crash leftovers.
+    pub swept_at: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Registrations a minute one address may start on one instance before the store is asked
@@ -253,6 +255,25 @@ impl Portal {
         )?;
         if removed > 0 {
             tracing::info!(removed, "unconfirmed portal registrations removed");
+        }
+        // Crash leftovers in the receipts folder: at the first round, then every hour.
+        let due = {
+            let mut last = self
+                .swept_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = last.is_none_or(|t| now - t >= chrono::Duration::hours(1));
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            claims::sweep_orphans(
+                self.store.portal(),
+                &self.settings.receipts,
+                claims::ORPHAN_MIN_AGE,
+            )?;
         }
         mail::deliver_due(
             self.store.portal(),
@@ -343,6 +364,7 @@ pub fn state(store: Arc<dyn ServiceStore>, settings: Settings) -> State {
             REGISTRATION_GATE_PER_MINUTE,
             REGISTRATION_GATE_BURST,
         ),
+        swept_at: std::sync::Mutex::new(None),
     })
 }
 

@@ -14,5 +14,6 @@ mod it {
     mod payment;
     pub mod routes;
     mod security;
+    mod sweep;
     mod terminals;
 }

@@ -16,6 +16,7 @@ pub mod bank;
 mod clinic;
 mod payment;
 mod receipt;
+pub use receipt::{sweep_orphans, ORPHAN_MIN_AGE};
 mod review;
 mod store;
 pub mod zengin;

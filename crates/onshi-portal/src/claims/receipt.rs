@@ -171,6 +171,69 @@ pub fn store(dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     Ok(name)
 }
 
+/// Files younger than this are left by [`sweep_orphans`]: an upload may be between writing its
+/// file and committing its row (in this instance or another sharing the folder).
+pub const ORPHAN_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes what a crash left in the receipts folder: stored files that no claim item or claim
+/// document names (written, then the process died before its row committed) and unfinished
+/// uploads (`.upload-*`, killed while writing), older than `min_age`. Returns how many were
+/// removed. Files a row names are never touched.
+pub fn sweep_orphans(
+    db: &dyn onshi_store::portal::PortalDb,
+    dir: &Path,
+    min_age: std::time::Duration,
+) -> Result<usize, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StoreError::Data(format!("{}: {e}", dir.display()))),
+    };
+    // The names first, the rows after: a file written after this listing is younger than
+    // `min_age` anyway.
+    let mut candidates = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if old && (is_stored_name(&name) || name.starts_with(".upload-")) {
+            candidates.push(name);
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let named: std::collections::HashSet<String> = onshi_store::portal::read(db, |tx| {
+        let mut names = std::collections::HashSet::new();
+        for sql in [
+            "SELECT receipt_file FROM portal_claim_items",
+            "SELECT file FROM portal_claim_documents",
+        ] {
+            for row in tx.query(sql, &[])? {
+                names.insert(row.text(0)?);
+            }
+        }
+        Ok(names)
+    })?;
+    let mut removed = 0;
+    for name in candidates.iter().filter(|n| !named.contains(*n)) {
+        match std::fs::remove_file(dir.join(name)) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, file = %name, "could not remove an orphaned upload")
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "orphaned receipt files removed (left by a crash)");
+    }
+    Ok(removed)
+}
+
 /// Removes a stored receipt; a failure is logged (the row is already gone).
 pub fn remove(dir: &Path, name: &str) {
     if let Err(e) = path_of(dir, name).and_then(std::fs::remove_file) {
