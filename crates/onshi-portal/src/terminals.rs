@@ -346,14 +346,25 @@ fn created_page(
             }
             section.card {
                 h2 { "アプリの登録手順" }
-                ol {
+                ol #enroll-steps {
                     li {
                         "設定ファイル（ユーザー設定情報）をダウンロードし、受付端末にコピーします: "
                         a #settings-link href=(settings_href(id)) download=(file) { (file) }
                     }
                     li {
-                        "受付端末で、設定ファイルを置いたフォルダーから次のコマンドを実行します。DIR はアプリのデータを置くフォルダー（例: onshi-app）に置き換えてください。"
-                        pre #enroll-command { (enroll_command(id, code)) }
+                        "受付端末で受付アプリ（onshi）を起動します（メニューの「オンライン資格確認（受付）」、または初回だけ "
+                        code { "onshi app ui --open" } "）。ブラウザーに「端末の登録」が開きます。"
+                    }
+                    li {
+                        "「端末設定ファイル」でダウンロードしたファイルを選び、「登録コード」に上のコードを入力して「登録する」を押します。"
+                        "登録が終わると、その画面が受付画面に変わります。"
+                    }
+                    li {
+                        details {
+                            summary { "コマンドで登録する場合（システム担当者向け）" }
+                            p { "設定ファイルを置いたフォルダーで次のコマンドを実行します。DIR はアプリのデータを置くフォルダー（例: onshi-app）に置き換えてください。" }
+                            pre #enroll-command { (enroll_command(id, code)) }
+                        }
                     }
                     li { "登録が終わると、一覧の状態が「利用中」になります。" }
                 }

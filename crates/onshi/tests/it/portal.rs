@@ -449,7 +449,8 @@ fn register_apply_approve_enroll_check_and_claim_in_chromium() {
         click(&c, "#create-terminal button[type=\"submit\"]").await;
         let account = text(&c, "#terminal-account", "W").await;
         let code = text(&c, "#enrollment-code", "-").await;
-        text(&c, "#enroll-command", "--settings").await;
+        // The steps are the desk's page; the command stays folded for the person who installs.
+        text(&c, "#enroll-steps", "「端末の登録」").await;
         screenshot(&c, "portal-terminal-code.png").await;
         let settings_url = c
             .find(Locator::Css("#settings-link"))
