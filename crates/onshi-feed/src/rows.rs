@@ -49,6 +49,9 @@ pub const ELIGIBILITY_COLUMNS: &[(&str, bool)] = &[
     ("ElderlyRecipientValidStartDate", false),
     ("ElderlyRecipientValidEndDate", false),
     ("ElderlyRecipientContributionRatio", false),
+    ("InsuredCertificateIssuanceDate", false),
+    ("InsuredCardValidDate", false),
+    ("InsuredCardExpirationDate", false),
 ];
 
 /// Positions in [`ELIGIBILITY_COLUMNS`].
@@ -77,6 +80,9 @@ mod col {
     pub const ELDERLY_RECIPIENT_VALID_START_DATE: usize = 21;
     pub const ELDERLY_RECIPIENT_VALID_END_DATE: usize = 22;
     pub const ELDERLY_RECIPIENT_CONTRIBUTION_RATIO: usize = 23;
+    pub const INSURED_CERTIFICATE_ISSUANCE_DATE: usize = 24;
+    pub const INSURED_CARD_VALID_DATE: usize = 25;
+    pub const INSURED_CARD_EXPIRATION_DATE: usize = 26;
 }
 
 /// Positions in [`PERSON_COLUMNS`].
@@ -301,6 +307,9 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
     let post_number = r.opt(col::POST_NUMBER, PostNumber::parse);
     let qualification_date = r.req(col::QUALIFICATION_DATE, date);
     let disqualification_date = r.opt(col::DISQUALIFICATION_DATE, date);
+    let card_issuance_date = r.opt(col::INSURED_CERTIFICATE_ISSUANCE_DATE, date);
+    let card_valid_date = r.opt(col::INSURED_CARD_VALID_DATE, date);
+    let card_expiration_date = r.opt(col::INSURED_CARD_EXPIRATION_DATE, date);
     let card_classification = r.req(
         col::INSURED_CARD_CLASSIFICATION,
         InsuredCardClassification::parse,
@@ -333,6 +342,9 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
         post_number,
         qualification_date: qualification_date?,
         disqualification_date,
+        card_issuance_date,
+        card_valid_date,
+        card_expiration_date,
         contribution_ratio,
         preschool,
         reason_of_loss,

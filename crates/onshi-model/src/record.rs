@@ -124,6 +124,31 @@ pub struct EligibilityRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub disqualification_date: Option<Date>,
+    /// 被保険者証交付年月日: the day the insurer issued the card (or 資格確認書), when the feed
+    /// gives it.
+    #[serde(
+        rename = "InsuredCertificateIssuanceDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_issuance_date: Option<Date>,
+    /// 有効開始年月日 of the card: the first day the card (or 資格確認書) may be used.
+    #[serde(
+        rename = "InsuredCardValidDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_valid_date: Option<Date>,
+    /// 有効終了年月日 of the card: the last day it may be used (inclusive).
+    #[serde(
+        rename = "InsuredCardExpirationDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_expiration_date: Option<Date>,
     /// 一部負担金割合.
     #[serde(
         rename = "InsuredPartialContributionRatio",
@@ -235,6 +260,15 @@ impl EligibilityRecord {
             }
             _ => {}
         }
+        if let (Some(from), Some(to)) = (self.card_valid_date, self.card_expiration_date) {
+            if to < from {
+                return Err(inconsistent(
+                    "InsuredCardExpirationDate",
+                    "the card expires before it becomes valid",
+                    "被保険者証の有効終了日が有効開始日より前です",
+                ));
+            }
+        }
         if let Some(e) = &self.elderly {
             if e.valid_end < e.valid_start {
                 return Err(inconsistent(
@@ -276,6 +310,9 @@ pub(crate) mod tests {
             post_number: Some(PostNumber::parse("100-8916").unwrap()),
             qualification_date: date("20200401"),
             disqualification_date: None,
+            card_issuance_date: None,
+            card_valid_date: None,
+            card_expiration_date: None,
             contribution_ratio: Some(ContributionRatio::THIRTY),
             preschool: None,
             reason_of_loss: None,
@@ -323,6 +360,15 @@ pub(crate) mod tests {
         let mut r = sample();
         r.symbol = None;
         assert!(r.check_consistency().is_err());
+        let mut r = sample();
+        r.card_valid_date = Some(date("20240801"));
+        r.card_expiration_date = Some(date("20240731"));
+        assert_eq!(
+            r.check_consistency().unwrap_err().field,
+            "InsuredCardExpirationDate"
+        );
+        r.card_expiration_date = Some(date("20240801"));
+        assert_eq!(r.check_consistency(), Ok(()));
     }
 
     #[test]
@@ -334,6 +380,7 @@ pub(crate) mod tests {
             valid_end: date("20250731"),
             contribution_ratio: ContributionRatio::TWENTY,
         });
+        r.card_valid_date = Some(date("20240801"));
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["InsurerNumber"], "01130012");
         assert_eq!(v["InsuredBranchNumber"], "01");
@@ -344,6 +391,8 @@ pub(crate) mod tests {
             "020"
         );
         assert!(v.get("DisqualificationDate").is_none());
+        assert_eq!(v["InsuredCardValidDate"], "20240801");
+        assert!(v.get("InsuredCardExpirationDate").is_none());
         let back: EligibilityRecord = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
     }

@@ -14,7 +14,7 @@ use crate::StoreError;
 
 /// Columns of `eligibility`, in the order every statement uses. The first five after
 /// `person_id` are the key.
-pub(crate) const RECORD_COLUMNS: [&str; 24] = [
+pub(crate) const RECORD_COLUMNS: [&str; 27] = [
     "person_id",
     "insurer_number",
     "symbol",
@@ -39,6 +39,9 @@ pub(crate) const RECORD_COLUMNS: [&str; 24] = [
     "elderly_valid_start",
     "elderly_valid_end",
     "elderly_contribution_ratio",
+    "card_issuance_date",
+    "card_valid_date",
+    "card_expiration_date",
 ];
 
 /// The key columns of `eligibility`.
@@ -82,7 +85,7 @@ fn opt_date(d: Option<Date>) -> Value<'static> {
 
 /// The values of a record in [`RECORD_COLUMNS`] order. A missing 記号 is stored as the empty
 /// string so that it can be part of the key.
-pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 24] {
+pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 27] {
     let e = r.elderly.as_ref();
     [
         text(r.person_id.as_str()),
@@ -109,6 +112,9 @@ pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 24] {
         opt_date(e.map(|e| e.valid_start)),
         opt_date(e.map(|e| e.valid_end)),
         opt(e, |e| owned(e.contribution_ratio.wire())),
+        opt_date(r.card_issuance_date),
+        opt_date(r.card_valid_date),
+        opt_date(r.card_expiration_date),
     ]
 }
 
@@ -211,6 +217,9 @@ pub(crate) fn decode_record(row: &impl RowAccess) -> Result<EligibilityRecord, S
         address: r.opt(13, Address::parse)?,
         post_number: r.opt(14, PostNumber::parse)?,
         disqualification_date: row.date(15)?,
+        card_issuance_date: row.date(24)?,
+        card_valid_date: row.date(25)?,
+        card_expiration_date: row.date(26)?,
         contribution_ratio: r.opt(16, ContributionRatio::parse)?,
         preschool: r.opt(17, PreschoolClassification::parse)?,
         reason_of_loss: r.opt(18, ReasonOfLoss::parse)?,

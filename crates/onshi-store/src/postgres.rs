@@ -288,6 +288,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     );",
     ),
+    (
+        9,
+        "-- The card's own dates from the insurers' feed (被保険者証 交付年月日, 有効開始年月日,
+    -- 有効終了年月日), all optional: records stored before have none.
+    ALTER TABLE eligibility ADD COLUMN card_issuance_date date;
+    ALTER TABLE eligibility ADD COLUMN card_valid_date date;
+    ALTER TABLE eligibility ADD COLUMN card_expiration_date date;",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

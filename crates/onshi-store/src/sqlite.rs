@@ -301,6 +301,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (issuer, serial)
     ) WITHOUT ROWID;",
     ),
+    (
+        9,
+        "-- The card's own dates from the insurers' feed (被保険者証 交付年月日, 有効開始年月日,
+    -- 有効終了年月日), all optional: records stored before have none.
+    ALTER TABLE eligibility ADD COLUMN card_issuance_date INTEGER;
+    ALTER TABLE eligibility ADD COLUMN card_valid_date INTEGER;
+    ALTER TABLE eligibility ADD COLUMN card_expiration_date INTEGER;",
+    ),
 ];
 
 /// The store in one SQLite file.

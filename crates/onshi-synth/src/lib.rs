@@ -79,6 +79,9 @@ pub const ELIGIBILITY_HEADER: &[&str] = &[
     "ElderlyRecipientValidStartDate",
     "ElderlyRecipientValidEndDate",
     "ElderlyRecipientContributionRatio",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
 ];
 
 /// How often [`generate`] reports progress, in persons.

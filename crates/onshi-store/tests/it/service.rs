@@ -683,7 +683,15 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         }
     }
     e.raw("DROP TABLE crl_revoked");
-    e.raw("DELETE FROM schema_migrations WHERE version = 7");
+    // Migrations run above the highest applied version: 9 (the card's dates) goes too.
+    for column in [
+        "card_issuance_date",
+        "card_valid_date",
+        "card_expiration_date",
+    ] {
+        e.raw(&format!("ALTER TABLE eligibility DROP COLUMN {column}"));
+    }
+    e.raw("DELETE FROM schema_migrations WHERE version >= 7");
 }
 
 #[test]
