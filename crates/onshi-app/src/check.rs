@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use onshi_card::client::{sha256_digest_info, Client};
 use onshi_card::error::CardError;
 use onshi_card::{Pin, Transport};
+use onshi_model::codes::ProcessingResultStatus;
 use onshi_model::{Date, Eligibility, QualificationValidity, ReferenceNumber};
 use onshi_proto::{self as proto, CheckResponse, Mode};
 
@@ -111,14 +112,11 @@ impl CheckOutcome {
     }
 }
 
-/// The medical-institution code written into the result files while the clinic's own is not
-/// configured (ten zeros: readers check only the length).
-const UNKNOWN_INSTITUTION_CODE: &str = "0000000000";
-
 /// Calls `f` with the check as the receipt-computer formats see it.
 fn with_rececon_result<R>(
     outcome: &CheckOutcome,
     now: DateTime<Utc>,
+    institution_code: onshi_rececon::InstitutionCode,
     f: impl FnOnce(&onshi_rececon::CheckResult<'_>) -> R,
 ) -> R {
     let eligibility = outcome.eligibility().unwrap_or_else(Eligibility::not_found);
@@ -128,24 +126,39 @@ fn with_rececon_result<R>(
         visit: outcome.visit,
         processed_at: now.with_timezone(&chrono::Local).naive_local(),
         reference_number: &outcome.reference_number,
-        processing_result_status: &r.processing_result_status,
+        processing_result_status: ProcessingResultStatus::parse(&r.processing_result_status)
+            .unwrap_or(ProcessingResultStatus::ERROR),
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
-        institution_code: UNKNOWN_INSTITUTION_CODE,
+        institution_code,
     };
     f(&result)
 }
 
-/// The text the national app puts on the clipboard for this check (CRLF, `項目名<TAB>値`),
-/// in Unicode: the UI copies it as is.
-pub fn clipboard_text(outcome: &CheckOutcome, now: DateTime<Utc>) -> String {
-    with_rececon_result(outcome, now, onshi_rececon::clipboard_text)
+/// The texts the national app puts on the clipboard for this check (CRLF, `項目名<TAB>値`), in
+/// Unicode, one per record in the answer's order: the desk copies the one the staff pick. Empty
+/// when the answer is not 有効: a lost qualification must not paste like a valid one.
+pub fn clipboard_texts(outcome: &CheckOutcome, now: DateTime<Utc>) -> Vec<String> {
+    // The clipboard text carries no institution code.
+    with_rececon_result(
+        outcome,
+        now,
+        onshi_rececon::InstitutionCode::UNKNOWN,
+        |result| {
+            result
+                .parts()
+                .iter()
+                .filter_map(onshi_rececon::clipboard_text)
+                .collect()
+        },
+    )
 }
 
-/// Writes the files the receipt computer reads (OQS result XML, clipboard text, JSON) into
-/// `config.output` after a check the service answered. Called only for answered checks, never
-/// for 未確認 ones, so no card data reaches the folder when the service was not asked.
+/// Writes the files the receipt computer reads (OQS result XML and clipboard text per record,
+/// JSON) into `config.output` after a check the service answered. Called only for answered
+/// checks, never for 未確認 ones, so no card data reaches the folder when the service was not
+/// asked.
 pub fn write_rececon_files(
     config: &RececonConfig,
     outcome: &CheckOutcome,
@@ -155,7 +168,7 @@ pub fn write_rececon_files(
         crate::data::Encoding::Utf8 => onshi_rececon::Encoding::Utf8,
         crate::data::Encoding::ShiftJis => onshi_rececon::Encoding::ShiftJis,
     };
-    with_rececon_result(outcome, now, |result| {
+    with_rececon_result(outcome, now, config.institution_code(), |result| {
         onshi_rececon::write_all(&config.output, result, encoding)
     })
     .map_err(|e| AppError::data(&config.output, e))
@@ -489,6 +502,7 @@ mod tests {
                 output: dir.join(data::RECECON_DIR),
                 encoding: data::Encoding::Utf8,
                 allowed_output_roots: Vec::new(),
+                institution_code: None,
             },
             reader: None,
         }
@@ -553,9 +567,10 @@ mod tests {
         .unwrap();
         assert_eq!(done.reference_number.as_str(), REFERENCE);
         let files = done.files.unwrap();
-        assert_eq!(files.paths.len(), 3);
+        // The XML and the JSON: an answer without a record has no clipboard text.
+        assert_eq!(files.paths().len(), 2);
         assert!(files
-            .paths
+            .paths()
             .iter()
             .all(|p| p.parent() == Some(config.rececon.output.as_path())
                 && p.to_string_lossy().contains(REFERENCE)));

@@ -54,7 +54,7 @@ pub fn answer(data: &[u8]) {
         .with_ymd_and_hms(2026, 4, 1, 1, 2, 3)
         .single()
         .unwrap_or_default();
-    let _ = crate::check::clipboard_text(&outcome, now);
+    let _ = crate::check::clipboard_texts(&outcome, now);
     let eligibility = eligibility.unwrap_or_else(Eligibility::not_found);
     let r = &outcome.response;
     let result = onshi_rececon::CheckResult {
@@ -62,17 +62,23 @@ pub fn answer(data: &[u8]) {
         visit,
         processed_at: now.naive_utc(),
         reference_number: &outcome.reference_number,
-        processing_result_status: &r.processing_result_status,
+        processing_result_status: onshi_model::codes::ProcessingResultStatus::parse(
+            &r.processing_result_status,
+        )
+        .unwrap_or(onshi_model::codes::ProcessingResultStatus::ERROR),
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
-        institution_code: "0000000000",
+        institution_code: onshi_rececon::InstitutionCode::UNKNOWN,
     };
     for encoding in [
         onshi_rececon::Encoding::Utf8,
         onshi_rececon::Encoding::ShiftJis,
     ] {
-        let _ = onshi_rececon::xml(&result, encoding);
+        for part in result.parts() {
+            let _ = onshi_rececon::xml(&part, encoding);
+            let _ = onshi_rececon::text_file(&part, encoding);
+        }
     }
     let json = onshi_rececon::json(&result);
     assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());

@@ -382,7 +382,7 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
     if let Some(text) = first
         .as_ref()
         .and_then(|o| o.files.as_ref())
-        .and_then(|w| w.paths.get(1))
+        .and_then(|w| w.text.first().cloned().flatten())
     {
         println!("\n■ クリップボード用テキスト（最初の確認）");
         print!("{}", std::fs::read_to_string(text)?);
