@@ -165,29 +165,26 @@ fn lines(text: &str) -> Vec<Line<'_>> {
 /// The copy buttons of an answer with several records: 「保険者名 記号・番号 をコピー」 each.
 fn copy_labels(outcome: &onshi_app::CheckOutcome) -> Vec<String> {
     outcome
-        .eligibility()
-        .map(|e| {
-            e.records
-                .iter()
-                .map(|r| {
-                    let symbol = r.symbol.as_ref().map_or("", |s| s.as_str());
-                    format!(
-                        "{}（{}{}{}）をコピー",
-                        r.insurer_name,
-                        symbol,
-                        if symbol.is_empty() { "" } else { "・" },
-                        r.number
-                    )
-                })
-                .collect()
+        .answer()
+        .records
+        .iter()
+        .map(|r| {
+            let symbol = r.symbol.as_ref().map_or("", |s| s.as_str());
+            format!(
+                "{}（{}{}{}）をコピー",
+                r.insurer_name,
+                symbol,
+                if symbol.is_empty() { "" } else { "・" },
+                r.number
+            )
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 fn result(answer: &Answer) -> Markup {
     let outcome = &answer.outcome;
     let valid = outcome.exit_code() == onshi_app::exit::VALID;
-    let validity = onshi_model::show::validity_label(&outcome.response.qualification_validity);
+    let validity = outcome.answer().validity.label().unwrap_or("不明なコード");
     let text = outcome.describe();
     let mapped = outcome
         .files
@@ -426,11 +423,16 @@ mod tests {
         let outcome = onshi_app::CheckOutcome {
             response: onshi_proto::CheckResponse {
                 reference_number: "2026040100300500000123".into(),
-                processing_result_status: "1".into(),
+                processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
                 processing_result_code: None,
                 processing_result_message: None,
-                qualification_validity: validity.into(),
-                result_list: records,
+                answer: onshi_model::Answer {
+                    validity: onshi_model::QualificationValidity::parse(validity).unwrap(),
+                    records: records
+                        .into_iter()
+                        .map(|r| serde_json::from_value(r).unwrap())
+                        .collect(),
+                },
             },
             reference_number: onshi_model::ReferenceNumber::parse("2026040100300500000123")
                 .unwrap(),

@@ -33,16 +33,8 @@ pub const RECECON_DIR: &str = "rececon";
 /// Suffix of the files a renewal writes before it moves them into place.
 pub const PENDING_SUFFIX: &str = ".new";
 
-/// Encodings of the receipt-computer files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Encoding {
-    /// UTF-8 (the default).
-    #[serde(rename = "utf-8")]
-    Utf8,
-    /// Shift_JIS, for older receipt computers.
-    #[serde(rename = "shift_jis")]
-    ShiftJis,
-}
+/// Encodings of the receipt-computer files: the writers' own type.
+pub use onshi_rececon::Encoding;
 
 /// Where and how the result files for the receipt computer are written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,6 @@
 //! parsed again.
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use onshi_model::{Eligibility, QualificationValidity};
 use onshi_proto::{CheckResponse, ErrorBody, TerminalSettings};
 
 use crate::check::CheckOutcome;
@@ -39,14 +38,6 @@ pub fn answer(data: &[u8]) {
         files: None,
         files_error: None,
     };
-    let eligibility = outcome.eligibility();
-    if let Some(e) = &eligibility {
-        // What the app reads as records is what the service said about validity.
-        assert_eq!(
-            QualificationValidity::parse(&outcome.response.qualification_validity).ok(),
-            Some(e.validity)
-        );
-    }
     let _ = outcome.exit_code();
     let _ = outcome.name();
     let _ = outcome.describe();
@@ -55,17 +46,13 @@ pub fn answer(data: &[u8]) {
         .single()
         .unwrap_or_default();
     let _ = crate::check::clipboard_texts(&outcome, now);
-    let eligibility = eligibility.unwrap_or_else(Eligibility::not_found);
     let r = &outcome.response;
     let result = onshi_rececon::CheckResult {
-        eligibility: &eligibility,
+        eligibility: &r.answer,
         visit,
         processed_at: now.naive_utc(),
         reference_number: &outcome.reference_number,
-        processing_result_status: onshi_model::codes::ProcessingResultStatus::parse(
-            &r.processing_result_status,
-        )
-        .unwrap_or(onshi_model::codes::ProcessingResultStatus::ERROR),
+        processing_result_status: r.processing_result_status,
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,

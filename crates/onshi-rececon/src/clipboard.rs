@@ -2,7 +2,7 @@
 //! already parse (FORMATS.md §1): section headers, one `label` TAB `value` per line, CRLF.
 
 use onshi_model::wareki::Wareki;
-use onshi_model::{EligibilityRecord, PreschoolClassification, Sex};
+use onshi_model::{PreschoolClassification, Qualification, Sex};
 
 use crate::xml::writes_partial_contribution_ratio;
 use crate::{Date, Part};
@@ -56,7 +56,7 @@ fn sex(s: Sex) -> Option<&'static str> {
     }
 }
 
-fn block(t: &mut Text, part: &Part<'_>, r: &EligibilityRecord) {
+fn block(t: &mut Text, part: &Part<'_>, r: &Qualification) {
     let c = &part.check;
     t.header(HEADER);
     t.item(CHECK_DATE_LABEL, Some(&date_text(c.visit)));

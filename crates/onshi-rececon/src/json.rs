@@ -7,7 +7,7 @@ use onshi_model::codes::{
     CharacterCodeIdentifier, ProcessingResultStatus, QualificationValidity, ReferenceClassification,
 };
 use onshi_model::date::format_yyyymmdd;
-use onshi_model::show::result_json;
+use onshi_model::Qualification;
 use serde::Serialize;
 
 use crate::xml::writes_partial_contribution_ratio;
@@ -35,7 +35,7 @@ struct Header<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Body<'a> {
-    result_list: Vec<serde_json::Value>,
+    result_list: Vec<Qualification>,
     processing_result_status: ProcessingResultStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     processing_result_code: Option<&'a str>,
@@ -48,24 +48,16 @@ struct Body<'a> {
 /// The JSON text of a check (UTF-8, pretty-printed, LF, a final newline); every character kept
 /// exactly. CharacterCodeIdentifier is `0` because JSON is always UTF-8.
 pub fn json(result: &CheckResult<'_>) -> String {
-    let records = result_json(result.eligibility);
     let result_list = result
         .eligibility
         .records
         .iter()
-        .zip(
-            records["ResultList"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        )
-        .map(|(r, mut v)| {
-            if !writes_partial_contribution_ratio(r) {
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("InsuredPartialContributionRatio");
-                }
+        .map(|r| {
+            let mut r = r.clone();
+            if !writes_partial_contribution_ratio(&r) {
+                r.contribution_ratio = None;
             }
-            v
+            r
         })
         .collect();
     let doc = Document {
@@ -87,7 +79,7 @@ pub fn json(result: &CheckResult<'_>) -> String {
             reference_number: result.reference_number.as_str(),
         },
     };
-    // Serialising strings, codes and maps with string keys cannot fail.
+    // Serialising strings, codes and records of strings cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text

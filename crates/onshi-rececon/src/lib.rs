@@ -23,7 +23,7 @@ mod xml;
 use onshi_model::codes::{
     CharacterCodeIdentifier, ProcessingResultStatus, ReferenceClassification,
 };
-use onshi_model::{Eligibility, EligibilityRecord, QualificationValidity, ReferenceNumber};
+use onshi_model::{Answer, Qualification, QualificationValidity, ReferenceNumber};
 
 pub use clipboard::clipboard_text;
 pub use error::RececonError;
@@ -38,8 +38,8 @@ pub type Date = onshi_model::Date;
 /// Everything the output files say about one check.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckResult<'a> {
-    /// The service's answer: QualificationValidity and the records.
-    pub eligibility: &'a Eligibility,
+    /// The service's answer: QualificationValidity and the qualifications.
+    pub eligibility: &'a Answer,
     /// The visit date (QualificationConfirmationDate, 確認日).
     pub visit: Date,
     /// The local time of the check (ProcessExecutionTime).
@@ -98,7 +98,7 @@ pub struct Part<'a> {
     /// The check.
     pub check: CheckResult<'a>,
     /// The record of this file (`None` when the answer has none, e.g. 該当資格なし).
-    pub record: Option<&'a EligibilityRecord>,
+    pub record: Option<&'a Qualification>,
     /// The record's number among several (1, 2 …), `None` when the answer has at most one: it
     /// goes into the file name.
     pub number: Option<usize>,
@@ -164,12 +164,16 @@ impl std::str::FromStr for InstitutionCode {
     }
 }
 
-/// The character encoding of the XML and text files (JSON is always UTF-8).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// The character encoding of the XML and text files (JSON is always UTF-8): the one type the
+/// app's settings (`encoding = "utf-8"` / `"shift_jis"`) and the writers share.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
-    /// UTF-8 (CharacterCodeIdentifier 0): every character kept exactly.
+    /// UTF-8 (CharacterCodeIdentifier 0): every character kept exactly. The default.
+    #[serde(rename = "utf-8")]
     Utf8,
-    /// Shift_JIS as Windows writes it (CP932, CharacterCodeIdentifier 1).
+    /// Shift_JIS as Windows writes it (CP932, CharacterCodeIdentifier 1), for older receipt
+    /// computers.
+    #[serde(rename = "shift_jis")]
     ShiftJis,
 }
 

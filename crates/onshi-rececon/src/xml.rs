@@ -5,7 +5,7 @@
 use std::io;
 
 use onshi_model::date::format_yyyymmdd;
-use onshi_model::EligibilityRecord;
+use onshi_model::Qualification;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
@@ -59,7 +59,7 @@ fn opt(w: &mut W, v: &mut Values<'_>, name: &'static str, value: Option<&str>) -
 /// (myclinic-ts: 後期高齢者負担割; GetClipBoard: the 負担割合 of the 資格情報 block); a 高齢受給者's ratio
 /// goes in ElderlyRecipientCertificateInfo, and other records' ratio follows from age and income
 /// rules the receipt computer applies itself.
-pub(crate) fn writes_partial_contribution_ratio(r: &EligibilityRecord) -> bool {
+pub(crate) fn writes_partial_contribution_ratio(r: &Qualification) -> bool {
     r.insurer_number.is_koki()
 }
 
@@ -72,7 +72,7 @@ pub(crate) fn file_identifier(part: &Part<'_>) -> String {
     }
 }
 
-fn record(w: &mut W, v: &mut Values<'_>, r: &EligibilityRecord, reference: &str) -> io::Result<()> {
+fn record(w: &mut W, v: &mut Values<'_>, r: &Qualification, reference: &str) -> io::Result<()> {
     leaf(
         w,
         v,

@@ -6,7 +6,7 @@ use onshi_rececon::clipboard_text;
 
 use super::sample::{check, eligibility, family, koki, lost, people, preschool, two};
 
-fn text_of(e: &onshi_model::Eligibility) -> String {
+fn text_of(e: &onshi_model::Answer) -> String {
     let c = check(e);
     let parts = c.parts();
     assert_eq!(parts.len(), 1);
@@ -120,7 +120,7 @@ fn one_block_per_part_for_two_records() {
 fn no_text_unless_valid() {
     let e = lost();
     assert_eq!(clipboard_text(&check(&e).parts()[0]), None);
-    let e = onshi_model::Eligibility::not_found();
+    let e = onshi_model::Answer::not_found();
     assert_eq!(clipboard_text(&check(&e).parts()[0]), None);
     // A 有効 answer of a check that did not finish normally is not pasted either.
     let e = family();

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use onshi_model::{Eligibility, QualificationValidity};
+use onshi_model::{Answer, QualificationValidity};
 use onshi_rececon::{clipboard_text, xml, Encoding};
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -215,7 +215,7 @@ fn sikakuxml(s: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-fn is_koki(e: &Eligibility, i: usize) -> bool {
+fn is_koki(e: &Answer, i: usize) -> bool {
     e.records[i].insurer_number.is_koki()
 }
 

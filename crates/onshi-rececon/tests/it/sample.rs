@@ -11,10 +11,11 @@
 
 use onshi_model::codes::{ProcessingResultStatus, ReferenceClassification};
 use onshi_model::{
-    Address, ContributionRatio, ElderlyRecipientCertificateInfo, Eligibility, EligibilityRecord,
-    InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
-    InsurerName, InsurerNumber, Kana, PersonId, PersonName, PersonalFamilyClassification,
-    PostNumber, PreschoolClassification, QualificationValidity, ReasonOfLoss, ReferenceNumber, Sex,
+    Address, Answer, ContributionRatio, ElderlyRecipientCertificateInfo, Eligibility,
+    EligibilityRecord, InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol,
+    InsuredIdentificationNumber, InsurerName, InsurerNumber, Kana, PersonId, PersonName,
+    PersonalFamilyClassification, PostNumber, PreschoolClassification, Qualification,
+    QualificationValidity, ReasonOfLoss, ReferenceNumber, Sex,
 };
 use onshi_rececon::{CheckResult, Date, InstitutionCode};
 
@@ -28,34 +29,36 @@ pub const VISIT: &str = "20250401";
 pub fn record() -> EligibilityRecord {
     EligibilityRecord {
         person_id: PersonId::parse("P0000000042").unwrap(),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::with_check_digit("13805").unwrap(),
-        symbol: Some(InsuredCardSymbol::parse("東京０１").unwrap()),
-        number: InsuredIdentificationNumber::parse("１２３‐４５").unwrap(),
-        branch: InsuredBranchNumber::parse("00").unwrap(),
-        personal_family: PersonalFamilyClassification::INSURED,
-        insured_name: Some(PersonName::parse("𠮷田　髙子").unwrap()),
-        name: PersonName::parse("𠮷田　髙子").unwrap(),
-        name_kana: Kana::parse("ヨシダ　タカコ").unwrap(),
-        sex: Sex::FEMALE,
-        birthdate: date("19530510"),
-        address: Some(Address::parse("東京都世田谷区𡈽田１－２－３").unwrap()),
-        post_number: Some(PostNumber::parse("154-0001").unwrap()),
-        qualification_date: date("20130401"),
-        disqualification_date: None,
-        card_issuance_date: Some(date("20240715")),
-        card_valid_date: Some(date("20240801")),
-        card_expiration_date: Some(date("20250731")),
-        contribution_ratio: Some(ContributionRatio::TWENTY),
-        preschool: None,
-        reason_of_loss: None,
-        insurer_name: InsurerName::parse("世田谷区").unwrap(),
-        elderly: Some(ElderlyRecipientCertificateInfo {
-            certificate_date: Some(date("20240701")),
-            valid_start: date("20240801"),
-            valid_end: date("20250731"),
-            contribution_ratio: ContributionRatio::TWENTY,
-        }),
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::with_check_digit("13805").unwrap(),
+            symbol: Some(InsuredCardSymbol::parse("東京０１").unwrap()),
+            number: InsuredIdentificationNumber::parse("１２３‐４５").unwrap(),
+            branch: InsuredBranchNumber::parse("00").unwrap(),
+            personal_family: PersonalFamilyClassification::INSURED,
+            insured_name: Some(PersonName::parse("𠮷田　髙子").unwrap()),
+            name: PersonName::parse("𠮷田　髙子").unwrap(),
+            name_kana: Kana::parse("ヨシダ　タカコ").unwrap(),
+            sex: Sex::FEMALE,
+            birthdate: date("19530510"),
+            address: Some(Address::parse("東京都世田谷区𡈽田１－２－３").unwrap()),
+            post_number: Some(PostNumber::parse("154-0001").unwrap()),
+            qualification_date: date("20130401"),
+            disqualification_date: None,
+            card_issuance_date: Some(date("20240715")),
+            card_valid_date: Some(date("20240801")),
+            card_expiration_date: Some(date("20250731")),
+            contribution_ratio: Some(ContributionRatio::TWENTY),
+            preschool: None,
+            reason_of_loss: None,
+            insurer_name: InsurerName::parse("世田谷区").unwrap(),
+            elderly: Some(ElderlyRecipientCertificateInfo {
+                certificate_date: Some(date("20240701")),
+                valid_start: date("20240801"),
+                valid_end: date("20250731"),
+                contribution_ratio: ContributionRatio::TWENTY,
+            }),
+        },
     }
 }
 
@@ -70,83 +73,87 @@ fn kyokai(
 ) -> EligibilityRecord {
     EligibilityRecord {
         person_id: PersonId::parse(id).unwrap(),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::with_check_digit("0113001").unwrap(),
-        symbol: Some(InsuredCardSymbol::parse("１２３").unwrap()),
-        number: InsuredIdentificationNumber::parse("４５６").unwrap(),
-        branch: InsuredBranchNumber::parse(branch).unwrap(),
-        personal_family: if branch == "00" {
-            PersonalFamilyClassification::INSURED
-        } else {
-            PersonalFamilyClassification::FAMILY
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::with_check_digit("0113001").unwrap(),
+            symbol: Some(InsuredCardSymbol::parse("１２３").unwrap()),
+            number: InsuredIdentificationNumber::parse("４５６").unwrap(),
+            branch: InsuredBranchNumber::parse(branch).unwrap(),
+            personal_family: if branch == "00" {
+                PersonalFamilyClassification::INSURED
+            } else {
+                PersonalFamilyClassification::FAMILY
+            },
+            insured_name: Some(PersonName::parse("山田　太郎").unwrap()),
+            name: PersonName::parse(name).unwrap(),
+            name_kana: Kana::parse(kana).unwrap(),
+            sex,
+            birthdate: date(birth),
+            address: None,
+            post_number: None,
+            qualification_date: date("20200401"),
+            disqualification_date: None,
+            card_issuance_date: Some(date("20200410")),
+            card_valid_date: Some(date("20200401")),
+            card_expiration_date: None,
+            contribution_ratio: Some(ContributionRatio::THIRTY),
+            preschool: None,
+            reason_of_loss: None,
+            insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
+            elderly: None,
         },
-        insured_name: Some(PersonName::parse("山田　太郎").unwrap()),
-        name: PersonName::parse(name).unwrap(),
-        name_kana: Kana::parse(kana).unwrap(),
-        sex,
-        birthdate: date(birth),
-        address: None,
-        post_number: None,
-        qualification_date: date("20200401"),
-        disqualification_date: None,
-        card_issuance_date: Some(date("20200410")),
-        card_valid_date: Some(date("20200401")),
-        card_expiration_date: None,
-        contribution_ratio: Some(ContributionRatio::THIRTY),
-        preschool: None,
-        reason_of_loss: None,
-        insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
-        elderly: None,
     }
 }
 
-fn answer(records: Vec<EligibilityRecord>) -> Eligibility {
-    Eligibility::for_person(records, date(VISIT))
+fn answer(records: Vec<EligibilityRecord>) -> Answer {
+    Eligibility::for_person(records, date(VISIT)).into()
 }
 
 /// The 高齢受給者 with characters outside CP932.
-pub fn elderly() -> Eligibility {
+pub fn elderly() -> Answer {
     answer(vec![record()])
 }
 
 /// Backwards name of [`elderly`] for the older tests.
-pub fn eligibility() -> Eligibility {
+pub fn eligibility() -> Answer {
     elderly()
 }
 
 /// A 後期高齢者 without 記号, 1割.
-pub fn koki() -> Eligibility {
+pub fn koki() -> Answer {
     let r = EligibilityRecord {
         person_id: PersonId::parse("P0000000075").unwrap(),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::with_check_digit("3913115").unwrap(),
-        symbol: None,
-        number: InsuredIdentificationNumber::parse("12345678").unwrap(),
-        branch: InsuredBranchNumber::parse("00").unwrap(),
-        personal_family: PersonalFamilyClassification::INSURED,
-        insured_name: None,
-        name: PersonName::parse("佐藤　一郎").unwrap(),
-        name_kana: Kana::parse("サトウ　イチロウ").unwrap(),
-        sex: Sex::MALE,
-        birthdate: date("19450615"),
-        address: None,
-        post_number: None,
-        qualification_date: date("20200615"),
-        disqualification_date: None,
-        card_issuance_date: Some(date("20240710")),
-        card_valid_date: Some(date("20240801")),
-        card_expiration_date: Some(date("20250731")),
-        contribution_ratio: Some(ContributionRatio::TEN),
-        preschool: None,
-        reason_of_loss: None,
-        insurer_name: InsurerName::parse("東京都後期高齢者医療広域連合").unwrap(),
-        elderly: None,
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::with_check_digit("3913115").unwrap(),
+            symbol: None,
+            number: InsuredIdentificationNumber::parse("12345678").unwrap(),
+            branch: InsuredBranchNumber::parse("00").unwrap(),
+            personal_family: PersonalFamilyClassification::INSURED,
+            insured_name: None,
+            name: PersonName::parse("佐藤　一郎").unwrap(),
+            name_kana: Kana::parse("サトウ　イチロウ").unwrap(),
+            sex: Sex::MALE,
+            birthdate: date("19450615"),
+            address: None,
+            post_number: None,
+            qualification_date: date("20200615"),
+            disqualification_date: None,
+            card_issuance_date: Some(date("20240710")),
+            card_valid_date: Some(date("20240801")),
+            card_expiration_date: Some(date("20250731")),
+            contribution_ratio: Some(ContributionRatio::TEN),
+            preschool: None,
+            reason_of_loss: None,
+            insurer_name: InsurerName::parse("東京都後期高齢者医療広域連合").unwrap(),
+            elderly: None,
+        },
     };
     answer(vec![r])
 }
 
 /// A 協会けんぽ family member (3割 in the feed).
-pub fn family() -> Eligibility {
+pub fn family() -> Answer {
     answer(vec![kyokai(
         "P0000000002",
         "山田　花子",
@@ -158,7 +165,7 @@ pub fn family() -> Eligibility {
 }
 
 /// A child before school (未就学), 2割.
-pub fn preschool() -> Eligibility {
+pub fn preschool() -> Answer {
     let mut r = kyokai(
         "P0000000003",
         "山田　陽菜",
@@ -176,7 +183,7 @@ pub fn preschool() -> Eligibility {
 }
 
 /// A person whose only record was lost on 2025-01-01 (無効).
-pub fn lost() -> Eligibility {
+pub fn lost() -> Answer {
     let mut r = kyokai(
         "P0000000004",
         "鈴木　次郎",
@@ -194,7 +201,7 @@ pub fn lost() -> Eligibility {
 }
 
 /// A person with two valid records: a 健保組合 本人 who is also a 協会けんぽ family member.
-pub fn two() -> Eligibility {
+pub fn two() -> Answer {
     let mut own = kyokai(
         "P0000000005",
         "田中　美咲",
@@ -228,7 +235,7 @@ pub fn two() -> Eligibility {
 }
 
 /// Every fixture by name.
-pub fn people() -> Vec<(&'static str, Eligibility)> {
+pub fn people() -> Vec<(&'static str, Answer)> {
     vec![
         ("koki", koki()),
         ("family", family()),
@@ -243,7 +250,7 @@ pub fn people() -> Vec<(&'static str, Eligibility)> {
 pub static REFERENCE: std::sync::LazyLock<ReferenceNumber> =
     std::sync::LazyLock::new(|| ReferenceNumber::parse("2025040100300500000123").unwrap());
 
-pub fn check(e: &Eligibility) -> CheckResult<'_> {
+pub fn check(e: &Answer) -> CheckResult<'_> {
     CheckResult {
         eligibility: e,
         visit: date(VISIT),

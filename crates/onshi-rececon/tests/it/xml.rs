@@ -224,9 +224,9 @@ fn shift_jis_declaration_code_and_mappings() {
 fn unknown_characters_become_geta_and_are_reported() {
     let mut r = record();
     r.insurer_name = onshi_model::InsurerName::parse("𩸽町").unwrap();
-    let e = onshi_model::Eligibility {
+    let e = onshi_model::Answer {
         validity: QualificationValidity::VALID,
-        records: vec![r],
+        records: vec![r.qualification],
     };
     let out = one(&check(&e), Encoding::ShiftJis);
     let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&out.bytes);
@@ -240,7 +240,7 @@ fn unknown_characters_become_geta_and_are_reported() {
 
 #[test]
 fn no_record_and_error_fields() {
-    let e = onshi_model::Eligibility::not_found();
+    let e = onshi_model::Answer::not_found();
     let mut c = check(&e);
     c.processing_result_status = ProcessingResultStatus::ERROR;
     c.processing_result_code = Some("EQ0001");
