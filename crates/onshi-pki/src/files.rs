@@ -8,13 +8,13 @@ use std::path::Path;
 use crate::error::PkiError;
 
 /// Mode of files only the authority's operator may read (the key, the issue records).
-pub(crate) const MODE_PRIVATE: u32 = 0o600;
+pub const MODE_PRIVATE: u32 = 0o600;
 /// Mode of files anyone may read (the CA certificate).
-pub(crate) const MODE_PUBLIC: u32 = 0o644;
+pub const MODE_PUBLIC: u32 = 0o644;
 
 /// Replaces `path` with `bytes` atomically (temporary file, fsync, rename, fsync of the directory),
 /// with the given Unix permission bits.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -43,17 +43,17 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), P
 }
 
 /// Reads a whole file as UTF-8 text, naming what it should hold if it is absent.
-pub(crate) fn read_text(path: &Path, what: &'static str) -> Result<String, PkiError> {
+pub fn read_text(path: &Path, what: &'static str) -> Result<String, PkiError> {
     fs::read_to_string(path).map_err(|source| missing_or_io(path, what, source))
 }
 
 /// Reads a whole file as bytes, naming what it should hold if it is absent.
-pub(crate) fn read_bytes(path: &Path, what: &'static str) -> Result<Vec<u8>, PkiError> {
+pub fn read_bytes(path: &Path, what: &'static str) -> Result<Vec<u8>, PkiError> {
     fs::read(path).map_err(|source| missing_or_io(path, what, source))
 }
 
 /// Creates the authority directory (and its parents) with mode 0700, or accepts an existing one.
-pub(crate) fn create_dir(dir: &Path) -> Result<(), PkiError> {
+pub fn create_dir(dir: &Path) -> Result<(), PkiError> {
     let err = |source| PkiError::Io {
         path: dir.to_path_buf(),
         action: "ディレクトリ作成",

@@ -55,7 +55,7 @@ pub fn is_valid_person_id(id: &str) -> bool {
 }
 
 /// The CSV text of a header line or a record line.
-pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
+pub fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -70,7 +70,8 @@ pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
 }
 
 impl IssuedRecord {
-    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    /// The record as one CSV line of `issued.csv`.
+    pub fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         csv_line(&[
             &self.serial,
             &self.person_id,
@@ -82,14 +83,15 @@ impl IssuedRecord {
 }
 
 impl RevokedRecord {
-    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    /// The record as one CSV line of `revoked.csv`.
+    pub fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         csv_line(&[&self.serial, &rfc3339(self.revoked_at)])
     }
 }
 
 /// Reads and checks every line of `issued.csv`; the lines of a file without the `Issuer` column
 /// get `legacy_issuer` (the authority's own subject).
-pub(crate) fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
+pub fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
     let parse = |row: &[&str]| {
         let serial = serial_field(row[0])?;
         if !is_valid_person_id(row[1]) {
@@ -125,7 +127,7 @@ fn is_legacy_issued(path: &Path) -> Result<bool, PkiError> {
 }
 
 /// Reads and checks every line of `revoked.csv`.
-pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> {
+pub fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> {
     read_rows(
         path,
         "失効記録 / the revocation record",
@@ -141,7 +143,7 @@ pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> 
 
 /// Adds one line to `issued.csv` (rewriting the file atomically). A file without the `Issuer`
 /// column is first rewritten with it, its lines getting `legacy_issuer`.
-pub(crate) fn append_issued(
+pub fn append_issued(
     path: &Path,
     record: &IssuedRecord,
     legacy_issuer: &str,
@@ -157,7 +159,7 @@ pub(crate) fn append_issued(
 }
 
 /// Adds one line to `revoked.csv` (rewriting the file atomically).
-pub(crate) fn append_revoked(path: &Path, record: &RevokedRecord) -> Result<(), PkiError> {
+pub fn append_revoked(path: &Path, record: &RevokedRecord) -> Result<(), PkiError> {
     append(path, "失効記録 / the revocation record", &record.to_line()?)
 }
 

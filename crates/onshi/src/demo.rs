@@ -134,7 +134,7 @@ struct Setup {
     server_dir: PathBuf,
     config: onshi_server::config::ServerConfig,
     store: Box<dyn ServiceStore>,
-    authority: onshi_pki::Authority,
+    authority: onshi_jlis::Authority,
     /// Cards: valid, lost record only, to be revoked.
     cards: [PathBuf; 3],
     revoked_person: String,
@@ -145,7 +145,7 @@ struct Setup {
 fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     let now = Utc::now();
     let jlis = a.data.join("jlis");
-    let authority = onshi_pki::Authority::init(&jlis, now - Duration::days(30))?;
+    let authority = onshi_jlis::Authority::init(&jlis, now - Duration::days(30))?;
     println!(
         "1. 試験用のカード発行者（JPKI）を作りました（{}）",
         jlis.display()
@@ -195,7 +195,7 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     let card = |person: &str, label: &str| -> anyhow::Result<PathBuf> {
         let out = jlis.join(format!("{label}.card.json"));
         authority.issue_card(
-            &onshi_pki::IssueRequest {
+            &onshi_jlis::IssueRequest {
                 person_id: person.to_owned(),
                 pin: Pin::parse(DEMO_PIN)?,
                 attributes: onshi_card::tlv::Attributes {

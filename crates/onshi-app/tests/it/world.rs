@@ -81,7 +81,7 @@ pub struct World {
     pub root: tempfile::TempDir,
     pub data: PathBuf,
     pub jlis: PathBuf,
-    pub authority: onshi_pki::Authority,
+    pub authority: onshi_jlis::Authority,
     pub server: Option<onshi_server::run::RunningServer>,
     pub addr: SocketAddr,
     pub store: Box<dyn onshi_store::ServiceStore>,
@@ -92,7 +92,7 @@ impl World {
         let root = tempfile::tempdir().unwrap();
         let jlis = root.path().join("jlis");
         let authority =
-            onshi_pki::Authority::init(&jlis, Utc::now() - Duration::days(3650)).unwrap();
+            onshi_jlis::Authority::init(&jlis, Utc::now() - Duration::days(3650)).unwrap();
         let data = root.path().join("server");
         let mut config: ServerConfig =
             onshi_server::run::init(&data, &[jlis.join("ca.pem")], Utc::now()).unwrap();
@@ -125,7 +125,7 @@ impl World {
         let out = self.jlis.join(format!("{person}.card.json"));
         self.authority
             .issue_card(
-                &onshi_pki::IssueRequest {
+                &onshi_jlis::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
                     attributes: onshi_card::tlv::Attributes {

@@ -127,7 +127,7 @@ fn seed(store: &dyn onshi_store::ServiceStore) {
 
 /// The test JPKI authority and its cards (person → card file).
 pub struct Cards {
-    pub authority: onshi_pki::Authority,
+    pub authority: onshi_jlis::Authority,
     pub dir: PathBuf,
 }
 
@@ -135,7 +135,7 @@ impl Cards {
     pub fn new(root: &Path) -> Self {
         let dir = root.join("jlis");
         let authority =
-            onshi_pki::Authority::init(&dir, Utc::now() - Duration::days(3650)).unwrap();
+            onshi_jlis::Authority::init(&dir, Utc::now() - Duration::days(3650)).unwrap();
         Self { authority, dir }
     }
 
@@ -146,7 +146,7 @@ impl Cards {
             .join(format!("{person}-{}.card.json", to.timestamp()));
         self.authority
             .issue_card(
-                &onshi_pki::IssueRequest {
+                &onshi_jlis::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
                     attributes: onshi_card::tlv::Attributes {

@@ -11,10 +11,9 @@ use aws_lc_rs::digest::{digest, SHA256};
 use chrono::{DateTime, Duration, Months, TimeZone, Utc};
 use onshi_card::client::sha256_digest_info;
 use onshi_card::Pin;
-use onshi_pki::authority::{CA_COMMON_NAME, CA_KEY_FILE};
-use onshi_pki::{
-    serial_text, Authority, CardCheckError, CardWarning, GracePolicy, PkiError, TrustedJpki,
-};
+use onshi_jlis::authority::{CA_COMMON_NAME, CA_KEY_FILE};
+use onshi_jlis::Authority;
+use onshi_pki::{serial_text, CardCheckError, CardWarning, GracePolicy, PkiError, TrustedJpki};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, PublicKeyData,
     PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
@@ -305,7 +304,7 @@ fn crl_numbers_compare_as_integers_not_as_bytes() {
     let f = fixture();
     let (_tmp, authority) = common::authority();
     let crl_at = |number: u64| {
-        let path = authority.dir().join(onshi_pki::authority::STATE_FILE);
+        let path = authority.dir().join(onshi_jlis::authority::STATE_FILE);
         let text = std::fs::read_to_string(&path).unwrap();
         let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
         state["next_crl_number"] = number.into();

@@ -5,7 +5,8 @@
 
 use chrono::{Duration, Months, TimeZone, Utc};
 use onshi_card::Pin;
-use onshi_pki::authority::{ISSUED_FILE, STATE_FILE};
+use onshi_jlis::authority::{ISSUED_FILE, STATE_FILE};
+use onshi_jlis::JlisError;
 use onshi_pki::{serial_text, IssuedRecord, PkiError};
 
 use onshi_card::client::sha256_digest_info;
@@ -226,7 +227,7 @@ fn bad_requests_are_refused_before_anything_is_written() {
             .issue_card(&request(tmp.path(), person), now())
             .unwrap_err();
         assert!(
-            matches!(err, PkiError::PersonId { .. }),
+            matches!(err, JlisError::Pki(PkiError::PersonId { .. })),
             "{person:?}: {err}"
         );
     }
@@ -235,15 +236,24 @@ fn bad_requests_are_refused_before_anything_is_written() {
     backwards.not_before = Some(now());
     backwards.not_after = Some(now());
     let err = authority.issue_card(&backwards, now()).unwrap_err();
-    assert!(matches!(err, PkiError::Validity { .. }), "{err}");
+    assert!(
+        matches!(err, JlisError::Pki(PkiError::Validity { .. })),
+        "{err}"
+    );
     backwards.not_after = Some(now() - Duration::days(1));
     let err = authority.issue_card(&backwards, now()).unwrap_err();
-    assert!(matches!(err, PkiError::Validity { .. }), "{err}");
+    assert!(
+        matches!(err, JlisError::Pki(PkiError::Validity { .. })),
+        "{err}"
+    );
 
     let mut ancient = request(tmp.path(), "P1");
     ancient.not_before = Some(Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap());
     let err = authority.issue_card(&ancient, now()).unwrap_err();
-    assert!(matches!(err, PkiError::TimeOutOfRange { .. }), "{err}");
+    assert!(
+        matches!(err, JlisError::Pki(PkiError::TimeOutOfRange { .. })),
+        "{err}"
+    );
 
     assert_eq!(files(), before);
     assert!(!tmp.path().join("card.json").exists());
@@ -259,7 +269,7 @@ fn a_card_the_emulator_refuses_is_not_recorded() {
     let mut req = request(tmp.path(), "P1");
     req.attributes.birth = "1980-01-23".into();
     match authority.issue_card(&req, now()) {
-        Err(err @ PkiError::Card { .. }) => {
+        Err(err @ JlisError::Card { .. }) => {
             assert!(err.to_string().contains("card.json"), "{err}")
         }
         other => panic!("{other:?}"),

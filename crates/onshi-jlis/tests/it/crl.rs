@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, TimeZone, Utc};
-use onshi_pki::authority::REVOKED_FILE;
+use onshi_jlis::authority::REVOKED_FILE;
 use onshi_pki::{serial_text, PkiError, RevokedRecord};
 use x509_parser::prelude::{FromDer, ParsedExtension};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -109,7 +109,7 @@ fn revoke_then_crl_lists_the_card() {
         parse_crl(&block.contents).crl_number().unwrap().to_string(),
         "3"
     );
-    let reopened = onshi_pki::Authority::open(authority.dir()).unwrap();
+    let reopened = onshi_jlis::Authority::open(authority.dir()).unwrap();
     let der = reopened.crl(this_update, Duration::hours(1)).unwrap();
     assert_eq!(parse_crl(&der).crl_number().unwrap().to_string(), "4");
 

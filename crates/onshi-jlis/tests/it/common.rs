@@ -10,8 +10,8 @@ use onshi_card::client::Client;
 use onshi_card::tlv::Attributes;
 use onshi_card::Pin;
 use onshi_card_emu::{InProcess, SoftCard};
-use onshi_pki::authority::{CA_CERT_FILE, CA_KEY_FILE, ISSUED_FILE, REVOKED_FILE, STATE_FILE};
-use onshi_pki::{Authority, IssueRequest};
+use onshi_jlis::authority::{CA_CERT_FILE, CA_KEY_FILE, ISSUED_FILE, REVOKED_FILE, STATE_FILE};
+use onshi_jlis::{Authority, IssueRequest};
 use tempfile::TempDir;
 use x509_parser::prelude::{FromDer, X509Certificate};
 

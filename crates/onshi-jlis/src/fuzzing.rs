@@ -12,9 +12,10 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use onshi_pki::card_check::{CardPublicKey, GracePolicy, TrustedJpki};
+use onshi_pki::records::{self, IssuedRecord, RevokedRecord, ISSUED_HEADER, REVOKED_HEADER};
+
 use crate::authority::{Authority, IssueRequest};
-use crate::card_check::{CardPublicKey, GracePolicy, TrustedJpki};
-use crate::records::{self, IssuedRecord, RevokedRecord, ISSUED_HEADER, REVOKED_HEADER};
 
 /// A test authority with one issued card and one revoked, and what the service loads from it.
 struct Fixture {
@@ -117,7 +118,7 @@ pub fn certificate(data: &[u8]) {
     if let Ok(card) = f.trusted.check_card(&der, at(), &GracePolicy::default()) {
         // What is accepted is the same certificate: canonical serial, a key the check can use.
         assert_eq!(
-            crate::canonical_serial(&card.serial).ok().as_ref(),
+            onshi_pki::canonical_serial(&card.serial).ok().as_ref(),
             Some(&card.serial)
         );
         assert!(card.public_key.bits() >= 2048);

@@ -3,11 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::Months;
-use onshi_pki::authority::{
+use onshi_jlis::authority::{
     CA_CERT_FILE, CA_COMMON_NAME, CA_KEY_FILE, CA_ORGANIZATION, ISSUED_FILE, REVOKED_FILE,
     STATE_FILE,
 };
-use onshi_pki::{Authority, PkiError};
+use onshi_jlis::Authority;
+use onshi_pki::PkiError;
 use x509_parser::extensions::{BasicConstraints, KeyUsage};
 use x509_parser::public_key::PublicKey;
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::PkiError;
-use crate::files::{self, MODE_PRIVATE};
-use crate::serial::{self, SERIAL_LEN};
+use onshi_pki::error::PkiError;
+use onshi_pki::files::{self, MODE_PRIVATE};
+use onshi_pki::serial::{self, SERIAL_LEN};
 
 /// The content of `state.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,8 @@ use onshi_card::client::{sha256_digest_info, Client};
 use onshi_card::tlv::Attributes;
 use onshi_card::Pin;
 use onshi_card_emu::{InProcess, SoftCard};
-use onshi_pki::{Authority, CardPublicKey, GracePolicy, IssueRequest, TrustedJpki};
+use onshi_jlis::{Authority, IssueRequest};
+use onshi_pki::{CardPublicKey, GracePolicy, TrustedJpki};
 
 fn verify(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 4, 1, 9, 0, 0).unwrap();

@@ -35,14 +35,16 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
-use crate::error::PkiError;
-use crate::files::{self, MODE_PRIVATE, MODE_PUBLIC};
-use crate::records::{
+use onshi_pki::error::PkiError;
+use onshi_pki::files::{self, MODE_PRIVATE, MODE_PUBLIC};
+use onshi_pki::records::{
     self, is_valid_person_id, IssuedRecord, RevokedRecord, ISSUED_HEADER, REVOKED_HEADER,
 };
-use crate::serial::{self, canonical_serial, serial_text};
+use onshi_pki::serial::{self, canonical_serial, serial_text};
+use onshi_pki::time::{add_years, since_epoch, whole_seconds};
+
+use crate::error::JlisError;
 use crate::state::State;
-use crate::time::{add_years, since_epoch, whole_seconds};
 
 /// The root certificate, PEM.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -289,11 +291,12 @@ impl Authority {
         &self,
         req: &IssueRequest,
         now: DateTime<Utc>,
-    ) -> Result<IssuedCard, PkiError> {
+    ) -> Result<IssuedCard, JlisError> {
         if !is_valid_person_id(&req.person_id) {
             return Err(PkiError::PersonId {
                 id: req.person_id.clone(),
-            });
+            }
+            .into());
         }
         let not_before = whole_seconds(req.not_before.unwrap_or(now));
         let not_after = match req.not_after {
@@ -304,7 +307,8 @@ impl Authority {
             return Err(PkiError::Validity {
                 not_before,
                 not_after,
-            });
+            }
+            .into());
         }
         let epoch = rcgen::date_time_ymd(1970, 1, 1);
         let (x509_not_before, x509_not_after) = (
@@ -341,7 +345,7 @@ impl Authority {
             .map_err(crypto("the card's certificate / カードの証明書"))?;
         let certificate_der = cert.der().to_vec();
 
-        let card_err = |source| PkiError::Card {
+        let card_err = |source| JlisError::Card {
             path: req.out.clone(),
             source,
         };
@@ -547,7 +551,7 @@ fn ca_name(common_name: &str) -> Result<DistinguishedName, PkiError> {
     Ok(name)
 }
 
-/// A certificate's subject as text, as [`crate::TrustedJpki`] prints the name of a CA.
+/// A certificate's subject as text, as [`onshi_pki::TrustedJpki`] prints the name of a CA.
 fn subject_text(der: &[u8]) -> Option<String> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     Some(cert.subject().to_string())
