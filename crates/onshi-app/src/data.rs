@@ -10,7 +10,6 @@
 //! | `history.jsonl`     | 0600 | the terminal's own log of checks (90 days)                   |
 //! | `rececon/`          |      | default output folder for the receipt computer               |
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -208,22 +207,10 @@ pub fn server_ca(dir: &Path) -> Result<Option<String>, AppError> {
     }
 }
 
-/// Writes a file atomically (temporary name in the same directory, then rename) with `mode`.
+/// Writes a file atomically with `mode` ([`onshi_fs::write_atomic`]: the mode is set before a
+/// byte is written, then fsync, rename, fsync of the folder).
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), AppError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        // NamedTempFile is created 0600; the mode is set before the name appears.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(bytes)?;
-        set_mode(tmp.path(), mode)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|e| AppError::data(path, e))
+    onshi_fs::write_atomic(path, bytes, mode).map_err(|e| AppError::data(path, e))
 }
 
 /// Creates the data directory (and its parents) owner-only (0700) from the start, or narrows an

@@ -1,7 +1,6 @@
 //! The output folder: file names that every known reader pattern accepts, and atomic writes
 //! (a temporary file in the same folder, fsync, rename) so a watcher never sees half a file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::sjis::{self, Folder, Mapped};
@@ -81,26 +80,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RececonError + '_ {
     }
 }
 
-/// Writes `bytes` to `dir/name` atomically: a temporary file in `dir`, fsync, rename, then
-/// fsync of the folder where the platform allows it.
+/// Writes `bytes` to `dir/name` atomically ([`onshi_fs::write_atomic`]: a `.onshi-*.tmp` file in
+/// `dir`, fsync, rename, fsync of the folder), readable by the receipt computer (0644).
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, RececonError> {
     let path = dir.join(name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".onshi-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
-    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-    tmp.as_file().sync_all().map_err(io_err(&path))?;
-    tmp.persist(&path).map_err(|e| RececonError::Io {
-        path: path.clone(),
-        source: e.error,
-    })?;
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Best effort: the rename is already visible; this only makes it durable.
-        let _ = d.sync_all();
-    }
+    onshi_fs::write_atomic(&path, bytes, onshi_fs::MODE_PUBLIC).map_err(io_err(&path))?;
     Ok(path)
 }
 
