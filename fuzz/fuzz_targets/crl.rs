@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onshi_pki::fuzzing::crl(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onshi_jlis::fuzzing::crl(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onshi_pki::fuzzing::issued_csv(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onshi_jlis::fuzzing::issued_csv(data));

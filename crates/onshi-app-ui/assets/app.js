@@ -120,14 +120,15 @@ async function send(path, body) {
   }
 }
 
-async function copyResult() {
-  const text = document.getElementById("clipboard-text").value;
+async function copyResult(index) {
+  const area = document.getElementById("clipboard-text-" + index);
+  if (!area) return;
+  const text = area.value;
   const said = document.getElementById("copied");
   try {
     await navigator.clipboard.writeText(text);
   } catch (e) {
     // Older browsers: copy from a selected text area.
-    const area = document.getElementById("clipboard-text");
     area.hidden = false;
     area.select();
     document.execCommand("copy");
@@ -190,7 +191,7 @@ document.addEventListener("click", (event) => {
       }
       break;
     case "copy":
-      copyResult();
+      copyResult(target.dataset.index);
       break;
   }
 });

@@ -702,6 +702,7 @@ mod tests {
                 output: dir.join("rececon"),
                 encoding: Encoding::Utf8,
                 allowed_output_roots: vec![dir.to_path_buf()],
+                institution_code: None,
             },
             reader: None,
         }

@@ -80,8 +80,9 @@ pub struct Answer {
     pub at: DateTime<Utc>,
     /// For a re-check: when the 未確認 visit was recorded.
     pub recheck_of: Option<DateTime<Utc>>,
-    /// The clipboard text (Unicode, CRLF).
-    pub clipboard: String,
+    /// The clipboard texts (Unicode, CRLF), one per record of a 有効 answer in the answer's
+    /// order; none for an answer that is not 有効. The staff copy the one they pick.
+    pub clipboards: Vec<String>,
 }
 
 /// A check that stopped, with what the staff can do next.
@@ -204,7 +205,7 @@ impl Session {
             let result = session.run(job, &reader, &cancel);
             let phase = match result {
                 Ok((outcome, recheck_of)) => Phase::Done(Box::new(Answer {
-                    clipboard: onshi_app::check::clipboard_text(&outcome, now),
+                    clipboards: onshi_app::check::clipboard_texts(&outcome, now),
                     outcome,
                     at: now,
                     recheck_of,

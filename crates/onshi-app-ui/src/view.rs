@@ -209,10 +209,29 @@ fn lines(text: &str) -> Vec<Line<'_>> {
         .collect()
 }
 
+/// The copy buttons of an answer with several records: 「保険者名 記号・番号 をコピー」 each.
+fn copy_labels(outcome: &onshi_app::CheckOutcome) -> Vec<String> {
+    outcome
+        .answer()
+        .records
+        .iter()
+        .map(|r| {
+            let symbol = r.symbol.as_ref().map_or("", |s| s.as_str());
+            format!(
+                "{}（{}{}{}）をコピー",
+                r.insurer_name,
+                symbol,
+                if symbol.is_empty() { "" } else { "・" },
+                r.number
+            )
+        })
+        .collect()
+}
+
 fn result(answer: &Answer) -> Markup {
     let outcome = &answer.outcome;
     let valid = outcome.exit_code() == onshi_app::exit::VALID;
-    let validity = onshi_model::show::validity_label(&outcome.response.qualification_validity);
+    let validity = outcome.answer().validity.label().unwrap_or("不明なコード");
     let text = outcome.describe();
     let mapped = outcome
         .files
@@ -250,13 +269,26 @@ fn result(answer: &Answer) -> Markup {
             }
             @if let Some(files) = &outcome.files {
                 details.files {
-                    summary { "レセコン連携ファイル（" (files.paths.len()) "件）" }
-                    ul { @for p in &files.paths { li { code { (p.display()) } } } }
+                    summary { "レセコン連携ファイル（" (files.paths().len()) "件）" }
+                    ul { @for p in files.paths() { li { code { (p.display()) } } } }
                 }
             }
-            textarea #clipboard-text hidden readonly { (answer.clipboard) }
+            @for (i, text) in answer.clipboards.iter().enumerate() {
+                textarea id=(format!("clipboard-text-{i}")) hidden readonly { (text) }
+            }
+            @if answer.clipboards.is_empty() {
+                p.note #no-copy { "有効な資格ではないため、クリップボードへのコピーはできません。レセコンには資格の状態をそのまま入力しないでください。" }
+            } @else if answer.clipboards.len() > 1 {
+                p.note #pick { "有効な資格が" (answer.clipboards.len()) "件あります。レセコンに渡す資格を選んでコピーしてください。" }
+            }
             div.actions {
-                button.primary type="button" data-action="copy" { "クリップボードにコピー" }
+                @if answer.clipboards.len() == 1 {
+                    button.primary type="button" data-action="copy" data-index="0" { "クリップボードにコピー" }
+                } @else {
+                    @for (i, name) in copy_labels(outcome).iter().enumerate().take(answer.clipboards.len()) {
+                        button.primary type="button" data-action="copy" data-index=(i) { (name) }
+                    }
+                }
                 button type="button" data-action="reset" { "次の方へ" }
             }
             p #copied role="status" {}
@@ -403,6 +435,7 @@ pub fn settings(config: &AppConfig, reader: &str, readers: &[String]) -> Markup 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -411,6 +444,83 @@ mod tests {
         let page = page("W<1>").into_string();
         assert!(page.contains("W&lt;1&gt;"));
         assert!(!page.contains("<1>"));
+    }
+
+    fn record(insurer: &str, name: &str, symbol: &str, number: &str) -> serde_json::Value {
+        serde_json::json!({
+            "InsuredCardClassification": "01",
+            "InsurerNumber": insurer,
+            "InsuredCardSymbol": symbol,
+            "InsuredIdentificationNumber": number,
+            "InsuredBranchNumber": "00",
+            "PersonalFamilyClassification": "1",
+            "Name": "山田　太郎",
+            "NameKana": "ﾔﾏﾀﾞ ﾀﾛｳ",
+            "Sex1": "1",
+            "Birthdate": "19800102",
+            "QualificationDate": "20200401",
+            "InsuredCardValidDate": "20200401",
+            "InsurerName": name,
+        })
+    }
+
+    /// The result screen of an answer, with the clipboard texts the session computes.
+    fn screen(validity: &str, records: Vec<serde_json::Value>) -> String {
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_775_000_000, 0).unwrap();
+        let outcome = onshi_app::CheckOutcome {
+            response: onshi_proto::CheckResponse {
+                reference_number: "2026040100300500000123".into(),
+                processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
+                processing_result_code: None,
+                processing_result_message: None,
+                answer: onshi_model::Answer {
+                    validity: onshi_model::QualificationValidity::parse(validity).unwrap(),
+                    records: records
+                        .into_iter()
+                        .map(|r| serde_json::from_value(r).unwrap())
+                        .collect(),
+                },
+            },
+            reference_number: onshi_model::ReferenceNumber::parse("2026040100300500000123")
+                .unwrap(),
+            visit: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
+            files: None,
+            files_error: None,
+        };
+        let answer = Answer {
+            clipboards: onshi_app::check::clipboard_texts(&outcome, now),
+            outcome,
+            at: now,
+            recheck_of: None,
+        };
+        result(&answer).into_string()
+    }
+
+    #[test]
+    fn copy_only_a_valid_answer_and_the_picked_record() {
+        let one = screen("1", vec![record("01130012", "協会", "１２３", "４５６")]);
+        assert_eq!(one.matches("data-action=\"copy\"").count(), 1);
+        assert!(one.contains("クリップボードにコピー"));
+        assert!(one.contains("id=\"clipboard-text-0\""));
+
+        let lost = screen("2", vec![record("01130012", "協会", "１２３", "４５６")]);
+        assert!(!lost.contains("data-action=\"copy\""), "{lost}");
+        assert!(!lost.contains("clipboard-text"));
+        assert!(lost.contains("コピーはできません"));
+
+        let two = screen(
+            "1",
+            vec![
+                record("01130012", "協会", "１２３", "４５６"),
+                record("06139992", "サンプル健保", "７７", "８８"),
+            ],
+        );
+        assert_eq!(two.matches("data-action=\"copy\"").count(), 2);
+        assert!(two.contains("協会（１２３・４５６）をコピー"));
+        assert!(two.contains("サンプル健保（７７・８８）をコピー"));
+        assert!(two.contains("id=\"clipboard-text-1\""));
+        // Each text holds one record only.
+        assert_eq!(two.matches("資格情報(医療保険)").count(), 2);
     }
 
     #[test]

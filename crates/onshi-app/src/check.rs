@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use onshi_card::client::{sha256_digest_info, Client};
 use onshi_card::error::CardError;
 use onshi_card::{Pin, Transport};
-use onshi_model::{Date, Eligibility, QualificationValidity, ReferenceNumber};
+use onshi_model::codes::ProcessingResultStatus;
+use onshi_model::{Answer, Date, ReferenceNumber};
 use onshi_proto::{self as proto, CheckResponse, Mode};
 
 use crate::client::ServiceClient;
@@ -45,30 +46,14 @@ pub struct CheckOutcome {
 }
 
 impl CheckOutcome {
-    /// The answer as the model's [`Eligibility`] (for [`onshi_model::show::describe`]); `None`
-    /// if the service sent records onshi cannot read.
-    pub fn eligibility(&self) -> Option<Eligibility> {
-        let validity = QualificationValidity::parse(&self.response.qualification_validity).ok()?;
-        let records = self
-            .response
-            .result_list
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                // The result format has no PersonId; the model's record wants one.
-                r.as_object_mut()?
-                    .insert("PersonId".into(), "P0000000000".into());
-                serde_json::from_value(r).ok()
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Eligibility { validity, records })
+    /// The answer: QualificationValidity and the qualifications, as the service typed them.
+    pub fn answer(&self) -> &Answer {
+        &self.response.answer
     }
 
     /// The exit code of `onshi app verify`: [`exit::VALID`] or [`exit::NOT_VALID`].
     pub fn exit_code(&self) -> u8 {
-        if self.response.processing_result_status == "1"
-            && self.response.qualification_validity == QualificationValidity::VALID.as_str()
-        {
+        if self.response.is_valid() {
             exit::VALID
         } else {
             exit::NOT_VALID
@@ -77,25 +62,14 @@ impl CheckOutcome {
 
     /// The patient's name from the first record.
     pub fn name(&self) -> Option<String> {
-        self.response
-            .result_list
-            .first()
-            .and_then(|r| r.get("Name"))
-            .and_then(|n| n.as_str())
-            .map(str::to_owned)
+        self.answer().records.first().map(|r| r.name.to_string())
     }
 
     /// The answer in Japanese: [`onshi_model::show::describe`], the ReferenceNumber, and the
     /// service's message (warnings such as a card certificate about to expire).
     pub fn describe(&self) -> String {
-        let mut out = match self.eligibility() {
-            Some(e) => onshi_model::show::describe(&e, self.visit),
-            None => format!(
-                "資格有効性\t{}\n",
-                onshi_model::show::validity_label(&self.response.qualification_validity)
-            ),
-        };
-        if self.response.processing_result_status != "1" {
+        let mut out = onshi_model::show::describe(self.answer(), self.visit);
+        if self.response.processing_result_status != ProcessingResultStatus::OK {
             out.push_str("処理結果\t異常終了\n");
         }
         out.push_str(&format!("照会番号\t{}\n", self.response.reference_number));
@@ -111,51 +85,58 @@ impl CheckOutcome {
     }
 }
 
-/// The medical-institution code written into the result files while the clinic's own is not
-/// configured (ten zeros: readers check only the length).
-const UNKNOWN_INSTITUTION_CODE: &str = "0000000000";
-
 /// Calls `f` with the check as the receipt-computer formats see it.
 fn with_rececon_result<R>(
     outcome: &CheckOutcome,
     now: DateTime<Utc>,
+    institution_code: onshi_rececon::InstitutionCode,
     f: impl FnOnce(&onshi_rececon::CheckResult<'_>) -> R,
 ) -> R {
-    let eligibility = outcome.eligibility().unwrap_or_else(Eligibility::not_found);
     let r = &outcome.response;
     let result = onshi_rececon::CheckResult {
-        eligibility: &eligibility,
+        eligibility: &r.answer,
         visit: outcome.visit,
         processed_at: now.with_timezone(&chrono::Local).naive_local(),
         reference_number: &outcome.reference_number,
-        processing_result_status: &r.processing_result_status,
+        processing_result_status: r.processing_result_status,
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
-        institution_code: UNKNOWN_INSTITUTION_CODE,
+        institution_code,
     };
     f(&result)
 }
 
-/// The text the national app puts on the clipboard for this check (CRLF, `項目名<TAB>値`),
-/// in Unicode: the UI copies it as is.
-pub fn clipboard_text(outcome: &CheckOutcome, now: DateTime<Utc>) -> String {
-    with_rececon_result(outcome, now, onshi_rececon::clipboard_text)
+/// The texts the national app puts on the clipboard for this check (CRLF, `項目名<TAB>値`), in
+/// Unicode, one per record in the answer's order: the desk copies the one the staff pick. Empty
+/// when the answer is not 有効: a lost qualification must not paste like a valid one.
+pub fn clipboard_texts(outcome: &CheckOutcome, now: DateTime<Utc>) -> Vec<String> {
+    // The clipboard text carries no institution code.
+    with_rececon_result(
+        outcome,
+        now,
+        onshi_rececon::InstitutionCode::UNKNOWN,
+        |result| {
+            result
+                .parts()
+                .iter()
+                .filter_map(onshi_rececon::clipboard_text)
+                .collect()
+        },
+    )
 }
 
-/// Writes the files the receipt computer reads (OQS result XML, clipboard text, JSON) into
-/// `config.output` after a check the service answered. Called only for answered checks, never
-/// for 未確認 ones, so no card data reaches the folder when the service was not asked.
+/// Writes the files the receipt computer reads (OQS result XML and clipboard text per record,
+/// JSON) into `config.output` after a check the service answered. Called only for answered
+/// checks, never for 未確認 ones, so no card data reaches the folder when the service was not
+/// asked.
 pub fn write_rececon_files(
     config: &RececonConfig,
     outcome: &CheckOutcome,
     now: DateTime<Utc>,
 ) -> Result<onshi_rececon::Written, AppError> {
-    let encoding = match config.encoding {
-        crate::data::Encoding::Utf8 => onshi_rececon::Encoding::Utf8,
-        crate::data::Encoding::ShiftJis => onshi_rececon::Encoding::ShiftJis,
-    };
-    with_rececon_result(outcome, now, |result| {
+    let encoding = config.encoding;
+    with_rececon_result(outcome, now, config.institution_code(), |result| {
         onshi_rececon::write_all(&config.output, result, encoding)
     })
     .map_err(|e| AppError::data(&config.output, e))
@@ -335,13 +316,13 @@ fn settle(
         Entry {
             time: now,
             mode,
-            status: if outcome.response.processing_result_status == "1" {
+            status: if outcome.response.processing_result_status == ProcessingResultStatus::OK {
                 Status::Confirmed
             } else {
                 Status::Failed
             },
             visit_date,
-            validity: Some(outcome.response.qualification_validity.clone()),
+            validity: Some(outcome.response.answer.validity.as_str().to_owned()),
             reference_number: Some(outcome.reference_number.to_string()),
             name: outcome.name(),
             message: outcome.response.processing_result_message.clone(),
@@ -453,11 +434,13 @@ mod tests {
     fn response(reference: &str) -> CheckResponse {
         CheckResponse {
             reference_number: reference.into(),
-            processing_result_status: "1".into(),
+            processing_result_status: ProcessingResultStatus::OK,
             processing_result_code: None,
             processing_result_message: None,
-            qualification_validity: "1".into(),
-            result_list: Vec::new(),
+            answer: Answer {
+                validity: onshi_model::QualificationValidity::VALID,
+                records: Vec::new(),
+            },
         }
     }
 
@@ -466,11 +449,13 @@ mod tests {
             reference_number: ReferenceNumber::parse(REFERENCE).unwrap(),
             response: CheckResponse {
                 reference_number: REFERENCE.into(),
-                processing_result_status: status.into(),
+                processing_result_status: ProcessingResultStatus::parse(status).unwrap(),
                 processing_result_code: Some("W002".into()),
                 processing_result_message: Some("更新をお伝えください".into()),
-                qualification_validity: validity.into(),
-                result_list: Vec::new(),
+                answer: Answer {
+                    validity: onshi_model::QualificationValidity::parse(validity).unwrap(),
+                    records: Vec::new(),
+                },
             },
             visit: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default(),
             files: None,
@@ -503,6 +488,7 @@ mod tests {
                 output: dir.join(data::RECECON_DIR),
                 encoding: data::Encoding::Utf8,
                 allowed_output_roots: Vec::new(),
+                institution_code: None,
             },
             reader: None,
         }
@@ -567,9 +553,10 @@ mod tests {
         .unwrap();
         assert_eq!(done.reference_number.as_str(), REFERENCE);
         let files = done.files.unwrap();
-        assert_eq!(files.paths.len(), 3);
+        // The XML and the JSON: an answer without a record has no clipboard text.
+        assert_eq!(files.paths().len(), 2);
         assert!(files
-            .paths
+            .paths()
             .iter()
             .all(|p| p.parent() == Some(config.rececon.output.as_path())
                 && p.to_string_lossy().contains(REFERENCE)));

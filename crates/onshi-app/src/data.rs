@@ -10,7 +10,6 @@
 //! | `history.jsonl`     | 0600 | the terminal's own log of checks (90 days)                   |
 //! | `rececon/`          |      | default output folder for the receipt computer               |
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,16 +32,8 @@ pub const RECECON_DIR: &str = "rececon";
 /// Suffix of the files a renewal writes before it moves them into place.
 pub const PENDING_SUFFIX: &str = ".new";
 
-/// Encodings of the receipt-computer files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Encoding {
-    /// UTF-8 (the default).
-    #[serde(rename = "utf-8")]
-    Utf8,
-    /// Shift_JIS, for older receipt computers.
-    #[serde(rename = "shift_jis")]
-    ShiftJis,
-}
+/// Encodings of the receipt-computer files: the writers' own type.
+pub use onshi_rececon::Encoding;
 
 /// Where and how the result files for the receipt computer are written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +47,18 @@ pub struct RececonConfig {
     /// empty, the app's data directory and the user's home. Only this file widens it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_output_roots: Vec<PathBuf>,
+    /// The clinic's 10-digit 医療機関等コード for the files' MedicalInstitutionCode and names
+    /// (`institution_code`); ten zeros while it is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institution_code: Option<onshi_rececon::InstitutionCode>,
+}
+
+impl RececonConfig {
+    /// The code the files carry: the configured one or [`onshi_rececon::InstitutionCode::UNKNOWN`].
+    pub fn institution_code(&self) -> onshi_rececon::InstitutionCode {
+        self.institution_code
+            .unwrap_or(onshi_rececon::InstitutionCode::UNKNOWN)
+    }
 }
 
 impl RececonConfig {
@@ -131,8 +134,9 @@ pub struct AppConfig {
 }
 
 impl AppConfig {
-    /// Reads `DIR/app.toml`, then the overlay `ONSHI_APP_SERVER`, `ONSHI_APP_RECECON_OUTPUT` and
-    /// `ONSHI_APP_RECECON_ENCODING`. Errors name the file and the key.
+    /// Reads `DIR/app.toml`, then the overlay `ONSHI_APP_SERVER`, `ONSHI_APP_RECECON_OUTPUT`,
+    /// `ONSHI_APP_RECECON_ENCODING` and `ONSHI_APP_RECECON_INSTITUTION_CODE`. Errors name the
+    /// file and the key.
     pub fn load(dir: &Path) -> Result<Self, AppError> {
         let mut config = Self::load_file(dir)?;
         if let Ok(v) = std::env::var("ONSHI_APP_SERVER") {
@@ -149,6 +153,14 @@ impl AppConfig {
                         file: "ONSHI_APP_RECECON_ENCODING".into(),
                         reason: format!("encoding {v:?}: utf-8 か shift_jis / utf-8 or shift_jis"),
                     })?;
+        }
+        if let Ok(v) = std::env::var("ONSHI_APP_RECECON_INSTITUTION_CODE") {
+            config.rececon.institution_code = Some(
+                onshi_rececon::InstitutionCode::parse(&v).map_err(|e| AppError::Data {
+                    file: "ONSHI_APP_RECECON_INSTITUTION_CODE".into(),
+                    reason: e.to_string(),
+                })?,
+            );
         }
         config
             .server_url()
@@ -195,22 +207,10 @@ pub fn server_ca(dir: &Path) -> Result<Option<String>, AppError> {
     }
 }
 
-/// Writes a file atomically (temporary name in the same directory, then rename) with `mode`.
+/// Writes a file atomically with `mode` ([`onshi_fs::write_atomic`]: the mode is set before a
+/// byte is written, then fsync, rename, fsync of the folder).
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), AppError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        // NamedTempFile is created 0600; the mode is set before the name appears.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(bytes)?;
-        set_mode(tmp.path(), mode)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|e| AppError::data(path, e))
+    onshi_fs::write_atomic(path, bytes, mode).map_err(|e| AppError::data(path, e))
 }
 
 /// Creates the data directory (and its parents) owner-only (0700) from the start, or narrows an
@@ -286,6 +286,40 @@ fn finish_pending_renewal(dir: &Path) -> Result<(), AppError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_institution_code_is_ten_digits_and_named_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |code: &str| {
+            std::fs::write(
+                dir.path().join(CONFIG_FILE),
+                format!(
+                    "server = \"https://127.0.0.1:8443\"\naccount = \"W0000001\"\n\
+                     [rececon]\noutput = \"/tmp/x\"\nencoding = \"utf-8\"\n{code}"
+                ),
+            )
+            .unwrap();
+        };
+        write("");
+        let c = AppConfig::load_file(dir.path()).unwrap();
+        assert_eq!(
+            c.rececon.institution_code(),
+            onshi_rececon::InstitutionCode::UNKNOWN
+        );
+        write("institution_code = \"1312345678\"\n");
+        let c = AppConfig::load_file(dir.path()).unwrap();
+        assert_eq!(c.rececon.institution_code().as_str(), "1312345678");
+        // Written back as it was read.
+        c.save(dir.path()).unwrap();
+        let again = AppConfig::load_file(dir.path()).unwrap();
+        assert_eq!(again, c);
+        write("institution_code = \"13123\"\n");
+        let e = AppConfig::load_file(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("app.toml") && e.contains("institution_code"),
+            "{e}"
+        );
+    }
+
     /// Finding 7: the output folder only under a root the settings file allows, with `..` and
     /// symbolic links resolved first.
     #[test]
@@ -325,6 +359,7 @@ mod tests {
             output: allowed.join("rececon"),
             encoding: Encoding::Utf8,
             allowed_output_roots: Vec::new(),
+            institution_code: None,
         };
         assert_eq!(config.output_roots(&allowed)[0], allowed);
         config.allowed_output_roots = vec![outside.clone()];

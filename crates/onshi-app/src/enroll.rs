@@ -116,6 +116,8 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
             output: dir.join(data::RECECON_DIR),
             encoding: Encoding::Utf8,
             allowed_output_roots: Vec::new(),
+            // Set by the clinic in app.toml (`institution_code`): the service does not know it.
+            institution_code: None,
         },
         reader: None,
     };

@@ -4,7 +4,6 @@
 //! parsed again.
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use onshi_model::{Eligibility, QualificationValidity};
 use onshi_proto::{CheckResponse, ErrorBody, TerminalSettings};
 
 use crate::check::CheckOutcome;
@@ -39,14 +38,6 @@ pub fn answer(data: &[u8]) {
         files: None,
         files_error: None,
     };
-    let eligibility = outcome.eligibility();
-    if let Some(e) = &eligibility {
-        // What the app reads as records is what the service said about validity.
-        assert_eq!(
-            QualificationValidity::parse(&outcome.response.qualification_validity).ok(),
-            Some(e.validity)
-        );
-    }
     let _ = outcome.exit_code();
     let _ = outcome.name();
     let _ = outcome.describe();
@@ -54,25 +45,27 @@ pub fn answer(data: &[u8]) {
         .with_ymd_and_hms(2026, 4, 1, 1, 2, 3)
         .single()
         .unwrap_or_default();
-    let _ = crate::check::clipboard_text(&outcome, now);
-    let eligibility = eligibility.unwrap_or_else(Eligibility::not_found);
+    let _ = crate::check::clipboard_texts(&outcome, now);
     let r = &outcome.response;
     let result = onshi_rececon::CheckResult {
-        eligibility: &eligibility,
+        eligibility: &r.answer,
         visit,
         processed_at: now.naive_utc(),
         reference_number: &outcome.reference_number,
-        processing_result_status: &r.processing_result_status,
+        processing_result_status: r.processing_result_status,
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
-        institution_code: "0000000000",
+        institution_code: onshi_rececon::InstitutionCode::UNKNOWN,
     };
     for encoding in [
         onshi_rececon::Encoding::Utf8,
         onshi_rececon::Encoding::ShiftJis,
     ] {
-        let _ = onshi_rececon::xml(&result, encoding);
+        for part in result.parts() {
+            let _ = onshi_rececon::xml(&part, encoding);
+            let _ = onshi_rececon::text_file(&part, encoding);
+        }
     }
     let json = onshi_rececon::json(&result);
     assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());

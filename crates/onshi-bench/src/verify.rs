@@ -86,9 +86,12 @@ pub enum VerifyError {
     /// Resetting PostgreSQL failed.
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
-    /// The test card authority failed.
+    /// The PKI (the authority's files, certificates) failed.
     #[error("card authority: {0}")]
     Pki(#[from] onshi_pki::PkiError),
+    /// The test card authority could not issue a card.
+    #[error("test authority: {0}")]
+    Jlis(#[from] onshi_jlis::JlisError),
     /// A software card file could not be used.
     #[error("software card: {0}")]
     Emu(#[from] onshi_card_emu::EmuError),

@@ -25,8 +25,7 @@
 //! the directory) with mode 0600 on Unix.
 
 use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use onshi_card::ap::jpki;
 use onshi_card::tlv::Attributes;
@@ -128,8 +127,7 @@ impl CardFile {
         })
     }
 
-    /// Writes the card file atomically (temporary file in the same directory, fsync, rename),
-    /// mode 0600 on Unix.
+    /// Writes the card file atomically ([`onshi_fs::write_atomic`]), mode 0600 on Unix.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), EmuError> {
         let path = path.as_ref();
         let write_err = |source| EmuError::Write {
@@ -137,30 +135,8 @@ impl CardFile {
             source,
         };
         let json = self.to_json().map_err(write_err)?;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".onshi-card-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(write_err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(write_err)?;
-        }
-        tmp.write_all(&json).map_err(write_err)?;
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(path).map_err(|e| write_err(e.error))?;
-        // The rename itself is durable only once the directory is synced.
-        #[cfg(unix)]
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(write_err)?;
+        // Mode 0600 from the start; fsync, rename, fsync of the folder.
+        onshi_fs::write_atomic(path, &json, onshi_fs::MODE_PRIVATE).map_err(write_err)?;
         Ok(())
     }
 

@@ -7,7 +7,8 @@ use onshi_model::{
     Address, ContributionRatio, Date, ElderlyRecipientCertificateInfo, EligibilityRecord,
     InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
     InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId, PersonName,
-    PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss, Sex,
+    PersonalFamilyClassification, PostNumber, PreschoolClassification, Qualification, ReasonOfLoss,
+    Sex,
 };
 
 use crate::RowError;
@@ -49,6 +50,9 @@ pub const ELIGIBILITY_COLUMNS: &[(&str, bool)] = &[
     ("ElderlyRecipientValidStartDate", false),
     ("ElderlyRecipientValidEndDate", false),
     ("ElderlyRecipientContributionRatio", false),
+    ("InsuredCertificateIssuanceDate", false),
+    ("InsuredCardValidDate", false),
+    ("InsuredCardExpirationDate", false),
 ];
 
 /// Positions in [`ELIGIBILITY_COLUMNS`].
@@ -77,6 +81,9 @@ mod col {
     pub const ELDERLY_RECIPIENT_VALID_START_DATE: usize = 21;
     pub const ELDERLY_RECIPIENT_VALID_END_DATE: usize = 22;
     pub const ELDERLY_RECIPIENT_CONTRIBUTION_RATIO: usize = 23;
+    pub const INSURED_CERTIFICATE_ISSUANCE_DATE: usize = 24;
+    pub const INSURED_CARD_VALID_DATE: usize = 25;
+    pub const INSURED_CARD_EXPIRATION_DATE: usize = 26;
 }
 
 /// Positions in [`PERSON_COLUMNS`].
@@ -301,6 +308,9 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
     let post_number = r.opt(col::POST_NUMBER, PostNumber::parse);
     let qualification_date = r.req(col::QUALIFICATION_DATE, date);
     let disqualification_date = r.opt(col::DISQUALIFICATION_DATE, date);
+    let card_issuance_date = r.opt(col::INSURED_CERTIFICATE_ISSUANCE_DATE, date);
+    let card_valid_date = r.opt(col::INSURED_CARD_VALID_DATE, date);
+    let card_expiration_date = r.opt(col::INSURED_CARD_EXPIRATION_DATE, date);
     let card_classification = r.req(
         col::INSURED_CARD_CLASSIFICATION,
         InsuredCardClassification::parse,
@@ -318,26 +328,31 @@ fn parse_record(r: &mut RowReader<'_>) -> Option<EligibilityRecord> {
     let elderly = parse_elderly(r);
     let record = EligibilityRecord {
         person_id: person_id?,
-        card_classification: card_classification?,
-        insurer_number: insurer_number?,
-        symbol,
-        number: number?,
-        branch: branch?,
-        personal_family: personal_family?,
-        insured_name,
-        name: name?,
-        name_kana: name_kana?,
-        sex: sex?,
-        birthdate: birthdate?,
-        address,
-        post_number,
-        qualification_date: qualification_date?,
-        disqualification_date,
-        contribution_ratio,
-        preschool,
-        reason_of_loss,
-        insurer_name: insurer_name?,
-        elderly: elderly?,
+        qualification: Qualification {
+            card_classification: card_classification?,
+            insurer_number: insurer_number?,
+            symbol,
+            number: number?,
+            branch: branch?,
+            personal_family: personal_family?,
+            insured_name,
+            name: name?,
+            name_kana: name_kana?,
+            sex: sex?,
+            birthdate: birthdate?,
+            address,
+            post_number,
+            qualification_date: qualification_date?,
+            disqualification_date,
+            card_issuance_date,
+            card_valid_date,
+            card_expiration_date,
+            contribution_ratio,
+            preschool,
+            reason_of_loss,
+            insurer_name: insurer_name?,
+            elderly: elderly?,
+        },
     };
     if !r.errors.is_empty() {
         return None;

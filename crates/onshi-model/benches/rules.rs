@@ -11,28 +11,33 @@ fn record(qualified: &str, lost: Option<&str>) -> EligibilityRecord {
     let date = |s: &str| parse_yyyymmdd(s).unwrap_or_default();
     EligibilityRecord {
         person_id: PersonId::parse("P0000000001").unwrap_or_else(|_| unreachable!()),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::parse("01130012").unwrap_or_else(|_| unreachable!()),
-        symbol: InsuredCardSymbol::parse("医国３４０").ok(),
-        number: InsuredIdentificationNumber::parse("０２８２‐００１")
-            .unwrap_or_else(|_| unreachable!()),
-        branch: InsuredBranchNumber::new(1).unwrap_or_else(|| unreachable!()),
-        personal_family: PersonalFamilyClassification::INSURED,
-        insured_name: PersonName::parse("髙橋　一郎").ok(),
-        name: PersonName::parse("髙橋　一郎").unwrap_or_else(|_| unreachable!()),
-        name_kana: Kana::parse("タカハシ　イチロウ").unwrap_or_else(|_| unreachable!()),
-        sex: Sex::MALE,
-        birthdate: date("19800102"),
-        address: Address::parse("東京都千代田区霞が関１－２－２").ok(),
-        post_number: PostNumber::parse("100-8916").ok(),
-        qualification_date: date(qualified),
-        disqualification_date: lost.map(date),
-        contribution_ratio: Some(ContributionRatio::THIRTY),
-        preschool: None,
-        reason_of_loss: None,
-        insurer_name: InsurerName::parse("全国健康保険協会東京支部")
-            .unwrap_or_else(|_| unreachable!()),
-        elderly: None,
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::parse("01130012").unwrap_or_else(|_| unreachable!()),
+            symbol: InsuredCardSymbol::parse("医国３４０").ok(),
+            number: InsuredIdentificationNumber::parse("０２８２‐００１")
+                .unwrap_or_else(|_| unreachable!()),
+            branch: InsuredBranchNumber::new(1).unwrap_or_else(|| unreachable!()),
+            personal_family: PersonalFamilyClassification::INSURED,
+            insured_name: PersonName::parse("髙橋　一郎").ok(),
+            name: PersonName::parse("髙橋　一郎").unwrap_or_else(|_| unreachable!()),
+            name_kana: Kana::parse("タカハシ　イチロウ").unwrap_or_else(|_| unreachable!()),
+            sex: Sex::MALE,
+            birthdate: date("19800102"),
+            address: Address::parse("東京都千代田区霞が関１－２－２").ok(),
+            post_number: PostNumber::parse("100-8916").ok(),
+            qualification_date: date(qualified),
+            disqualification_date: lost.map(date),
+            card_issuance_date: None,
+            card_valid_date: None,
+            card_expiration_date: None,
+            contribution_ratio: Some(ContributionRatio::THIRTY),
+            preschool: None,
+            reason_of_loss: None,
+            insurer_name: InsurerName::parse("全国健康保険協会東京支部")
+                .unwrap_or_else(|_| unreachable!()),
+            elderly: None,
+        },
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Date, EligibilityRecord, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
-    InsurerNumber, PersonId, QualificationValidity,
+    InsurerNumber, PersonId, Qualification, QualificationValidity,
 };
 
 /// The answer of a check: QualificationValidity and the records it is about (ResultList).
@@ -25,6 +25,35 @@ pub struct Eligibility {
     /// ResultList / ResultOfQualificationConfirmation.
     #[serde(rename = "ResultList")]
     pub records: Vec<EligibilityRecord>,
+}
+
+/// The answer a check gives: QualificationValidity and the qualifications, without the internal
+/// person ids. What the service sends, the desk shows and the receipt-computer files carry.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Answer {
+    /// 資格有効性.
+    #[serde(rename = "QualificationValidity")]
+    pub validity: QualificationValidity,
+    /// ResultList / ResultOfQualificationConfirmation.
+    #[serde(rename = "ResultList")]
+    pub records: Vec<Qualification>,
+}
+
+impl Answer {
+    /// 4 該当資格なし, no record.
+    pub fn not_found() -> Self {
+        Eligibility::not_found().into()
+    }
+}
+
+impl From<Eligibility> for Answer {
+    /// The answer of an eligibility: the person ids dropped.
+    fn from(e: Eligibility) -> Self {
+        Self {
+            validity: e.validity,
+            records: e.records.into_iter().map(|r| r.qualification).collect(),
+        }
+    }
 }
 
 /// A check without a card: 保険者番号 + 記号 + 番号 (+ 枝番) + 生年月日.

@@ -26,13 +26,15 @@ pub use codes::{
     InsuredCardClassification, PersonalFamilyClassification, PreschoolClassification,
     QualificationValidity, ReasonOfLoss, Sex,
 };
-pub use eligibility::{Eligibility, KeyQuery};
+pub use eligibility::{Answer, Eligibility, KeyQuery};
 pub use error::ModelError;
 pub use insurer::{InsuranceKind, InsurerNumber};
 pub use kana::Kana;
 pub use person::{Person, PersonId};
 pub use ratio::{BenefitRatio, ContributionRatio};
-pub use record::{ElderlyRecipientCertificateInfo, EligibilityRecord, RecordKey, RecordViolation};
+pub use record::{
+    ElderlyRecipientCertificateInfo, EligibilityRecord, Qualification, RecordKey, RecordViolation,
+};
 pub use reference::ReferenceNumber;
 pub use text::{Address, InsurerName, PersonName, PostNumber};
 

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::PreschoolClassification;
-use crate::record::EligibilityRecord;
+use crate::record::Qualification;
 use crate::{Date, ModelError};
 
 /// InsuredPartialContributionRatio / ElderlyRecipientContributionRatio: the co-payment in percent,
@@ -123,7 +123,7 @@ const PRESCHOOL_CONTRIBUTION: ContributionRatio = ContributionRatio::TWENTY;
 /// the 高齢受給者証's ratio when the certificate is valid that day, else the record's
 /// InsuredPartialContributionRatio, else 8割 for a preschool child; `None` when the record
 /// does not say (staff must ask the insurer).
-pub fn benefit_ratio(record: &EligibilityRecord, visit: Date) -> Option<BenefitRatio> {
+pub fn benefit_ratio(record: &Qualification, visit: Date) -> Option<BenefitRatio> {
     let elderly = record
         .elderly
         .as_ref()

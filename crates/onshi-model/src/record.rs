@@ -55,13 +55,36 @@ pub struct RecordKey {
     pub qualification_date: Date,
 }
 
-/// One record of the insurers' data, with every field of the result format's
-/// ResultOfQualificationConfirmation that the limited type may show.
+/// One record of the insurers' data: whose it is (the internal [`PersonId`]) and the
+/// qualification itself. Reads of the qualification's fields go through [`std::ops::Deref`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct EligibilityRecord {
-    /// The person the record belongs to (not part of the result format).
+    /// The person the record belongs to (not part of the result format, never sent).
     #[serde(rename = "PersonId")]
     pub person_id: PersonId,
+    /// The qualification: what an answer carries.
+    #[serde(flatten)]
+    pub qualification: Qualification,
+}
+
+impl std::ops::Deref for EligibilityRecord {
+    type Target = Qualification;
+    fn deref(&self) -> &Qualification {
+        &self.qualification
+    }
+}
+
+impl std::ops::DerefMut for EligibilityRecord {
+    fn deref_mut(&mut self) -> &mut Qualification {
+        &mut self.qualification
+    }
+}
+
+/// A qualification as the result format carries it (ResultOfQualificationConfirmation): every
+/// element the limited type may show, with the element names in serde, and no internal person
+/// id. The answer of a check is made of these. `NameKana` is written half-width.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Qualification {
     /// 被保険者証区分.
     #[serde(rename = "InsuredCardClassification")]
     pub card_classification: InsuredCardClassification,
@@ -94,8 +117,8 @@ pub struct EligibilityRecord {
     /// 氏名.
     #[serde(rename = "Name")]
     pub name: PersonName,
-    /// 氏名カナ (full-width in memory; files write half-width).
-    #[serde(rename = "NameKana")]
+    /// 氏名カナ (full-width in memory; written half-width, read in either width).
+    #[serde(rename = "NameKana", serialize_with = "halfwidth")]
     pub name_kana: Kana,
     /// 性別.
     #[serde(rename = "Sex1")]
@@ -124,6 +147,31 @@ pub struct EligibilityRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub disqualification_date: Option<Date>,
+    /// 被保険者証交付年月日: the day the insurer issued the card (or 資格確認書), when the feed
+    /// gives it.
+    #[serde(
+        rename = "InsuredCertificateIssuanceDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_issuance_date: Option<Date>,
+    /// 有効開始年月日 of the card: the first day the card (or 資格確認書) may be used.
+    #[serde(
+        rename = "InsuredCardValidDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_valid_date: Option<Date>,
+    /// 有効終了年月日 of the card: the last day it may be used (inclusive).
+    #[serde(
+        rename = "InsuredCardExpirationDate",
+        with = "yyyymmdd::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub card_expiration_date: Option<Date>,
     /// 一部負担金割合.
     #[serde(
         rename = "InsuredPartialContributionRatio",
@@ -157,6 +205,10 @@ pub struct EligibilityRecord {
     pub elderly: Option<ElderlyRecipientCertificateInfo>,
 }
 
+fn halfwidth<S: serde::Serializer>(k: &Kana, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&k.to_halfwidth())
+}
+
 /// A rule between fields that a record breaks: the field it is reported on and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordViolation {
@@ -176,7 +228,7 @@ fn inconsistent(field: &'static str, en: &str, ja: &str) -> RecordViolation {
     }
 }
 
-impl EligibilityRecord {
+impl Qualification {
     /// The record's key.
     pub fn key(&self) -> RecordKey {
         RecordKey {
@@ -235,6 +287,15 @@ impl EligibilityRecord {
             }
             _ => {}
         }
+        if let (Some(from), Some(to)) = (self.card_valid_date, self.card_expiration_date) {
+            if to < from {
+                return Err(inconsistent(
+                    "InsuredCardExpirationDate",
+                    "the card expires before it becomes valid",
+                    "被保険者証の有効終了日が有効開始日より前です",
+                ));
+            }
+        }
         if let Some(e) = &self.elderly {
             if e.valid_end < e.valid_start {
                 return Err(inconsistent(
@@ -261,26 +322,31 @@ pub(crate) mod tests {
     pub(crate) fn sample() -> EligibilityRecord {
         EligibilityRecord {
             person_id: PersonId::parse("P0000000001").unwrap(),
-            card_classification: InsuredCardClassification::GENERAL,
-            insurer_number: InsurerNumber::parse("01130012").unwrap(),
-            symbol: Some(InsuredCardSymbol::parse("１２３").unwrap()),
-            number: InsuredIdentificationNumber::parse("４５６").unwrap(),
-            branch: InsuredBranchNumber::parse("01").unwrap(),
-            personal_family: PersonalFamilyClassification::INSURED,
-            insured_name: Some(PersonName::parse("山田　太郎").unwrap()),
-            name: PersonName::parse("山田　太郎").unwrap(),
-            name_kana: Kana::parse("ヤマダ　タロウ").unwrap(),
-            sex: Sex::MALE,
-            birthdate: date("19800102"),
-            address: Some(Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
-            post_number: Some(PostNumber::parse("100-8916").unwrap()),
-            qualification_date: date("20200401"),
-            disqualification_date: None,
-            contribution_ratio: Some(ContributionRatio::THIRTY),
-            preschool: None,
-            reason_of_loss: None,
-            insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
-            elderly: None,
+            qualification: Qualification {
+                card_classification: InsuredCardClassification::GENERAL,
+                insurer_number: InsurerNumber::parse("01130012").unwrap(),
+                symbol: Some(InsuredCardSymbol::parse("１２３").unwrap()),
+                number: InsuredIdentificationNumber::parse("４５６").unwrap(),
+                branch: InsuredBranchNumber::parse("01").unwrap(),
+                personal_family: PersonalFamilyClassification::INSURED,
+                insured_name: Some(PersonName::parse("山田　太郎").unwrap()),
+                name: PersonName::parse("山田　太郎").unwrap(),
+                name_kana: Kana::parse("ヤマダ　タロウ").unwrap(),
+                sex: Sex::MALE,
+                birthdate: date("19800102"),
+                address: Some(Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
+                post_number: Some(PostNumber::parse("100-8916").unwrap()),
+                qualification_date: date("20200401"),
+                disqualification_date: None,
+                card_issuance_date: None,
+                card_valid_date: None,
+                card_expiration_date: None,
+                contribution_ratio: Some(ContributionRatio::THIRTY),
+                preschool: None,
+                reason_of_loss: None,
+                insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
+                elderly: None,
+            },
         }
     }
 
@@ -323,6 +389,15 @@ pub(crate) mod tests {
         let mut r = sample();
         r.symbol = None;
         assert!(r.check_consistency().is_err());
+        let mut r = sample();
+        r.card_valid_date = Some(date("20240801"));
+        r.card_expiration_date = Some(date("20240731"));
+        assert_eq!(
+            r.check_consistency().unwrap_err().field,
+            "InsuredCardExpirationDate"
+        );
+        r.card_expiration_date = Some(date("20240801"));
+        assert_eq!(r.check_consistency(), Ok(()));
     }
 
     #[test]
@@ -334,6 +409,7 @@ pub(crate) mod tests {
             valid_end: date("20250731"),
             contribution_ratio: ContributionRatio::TWENTY,
         });
+        r.card_valid_date = Some(date("20240801"));
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["InsurerNumber"], "01130012");
         assert_eq!(v["InsuredBranchNumber"], "01");
@@ -344,6 +420,8 @@ pub(crate) mod tests {
             "020"
         );
         assert!(v.get("DisqualificationDate").is_none());
+        assert_eq!(v["InsuredCardValidDate"], "20240801");
+        assert!(v.get("InsuredCardExpirationDate").is_none());
         let back: EligibilityRecord = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
     }

@@ -1,12 +1,10 @@
-//! How an answer is shown: in Japanese for people (和暦, words for codes), and as the result
-//! format's JSON for programs (element names, half-width kana, yyyyMMdd dates).
+//! How an answer is shown to people: in Japanese (和暦, words for codes). Programs get the
+//! result format's JSON by serialising [`Answer`] (element names, half-width kana, yyyyMMdd).
 
 use std::fmt::Write;
 
-use serde_json::{json, Value};
-
 use crate::ratio::benefit_ratio;
-use crate::{wareki, Date, Eligibility, EligibilityRecord};
+use crate::{wareki, Answer, Date, Qualification};
 
 /// A date in 和暦, or the Gregorian date when it is before 明治.
 pub fn wareki_or_plain(d: Date) -> String {
@@ -18,7 +16,7 @@ fn line(out: &mut String, label: &str, value: &str) {
     let _ = writeln!(out, "  {label}\t{value}");
 }
 
-fn describe_record(out: &mut String, r: &EligibilityRecord, visit: Date) {
+fn describe_record(out: &mut String, r: &Qualification, visit: Date) {
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "－".to_owned());
     line(
         out,
@@ -112,7 +110,7 @@ pub fn validity_label(code: &str) -> &'static str {
 }
 
 /// The answer in Japanese for a person reading a terminal.
-pub fn describe(e: &Eligibility, visit: Date) -> String {
+pub fn describe(e: &Answer, visit: Date) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "確認日\t{}", wareki_or_plain(visit));
     let _ = writeln!(
@@ -128,28 +126,6 @@ pub fn describe(e: &Eligibility, visit: Date) -> String {
     out
 }
 
-/// The answer as the result format's JSON: `QualificationValidity` and `ResultList` of records
-/// with the element names, half-width `NameKana` and yyyyMMdd dates. The pseudonymous PersonId
-/// is not part of the result format and is left out.
-pub fn result_json(e: &Eligibility) -> Value {
-    let records: Vec<Value> = e
-        .records
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            if let Some(map) = v.as_object_mut() {
-                map.remove("PersonId");
-                map.insert("NameKana".to_owned(), json!(r.name_kana.to_halfwidth()));
-            }
-            v
-        })
-        .collect();
-    json!({
-        "QualificationValidity": e.validity.as_str(),
-        "ResultList": records,
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -159,10 +135,11 @@ mod tests {
 
     #[test]
     fn japanese_description() {
-        let e = Eligibility {
+        let e: Answer = crate::Eligibility {
             validity: QualificationValidity::VALID,
             records: vec![sample()],
-        };
+        }
+        .into();
         let text = describe(&e, date("20250401"));
         assert!(text.contains("確認日\t令和7年4月1日"), "{text}");
         assert!(text.contains("資格有効性\t有効"));
@@ -174,17 +151,20 @@ mod tests {
     }
 
     #[test]
-    fn result_json_uses_the_result_format() {
-        let e = Eligibility {
+    fn the_answer_serialises_as_the_result_format() {
+        let e: Answer = crate::Eligibility {
             validity: QualificationValidity::VALID,
             records: vec![sample()],
-        };
-        let v = result_json(&e);
+        }
+        .into();
+        let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["QualificationValidity"], "1");
         let r = &v["ResultList"][0];
         assert_eq!(r["NameKana"], "ﾔﾏﾀﾞ ﾀﾛｳ");
         assert_eq!(r["Name"], "山田　太郎");
         assert_eq!(r["QualificationDate"], "20200401");
         assert!(r.get("PersonId").is_none());
+        let back: Answer = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
     }
 }

@@ -130,14 +130,6 @@ pub enum PkiError {
         /// Which counter, in English.
         what_en: &'static str,
     },
-    /// The software card could not be built or saved.
-    #[error("{path}: カードファイルを作成できません / cannot make the card file: {source}")]
-    Card {
-        /// The card file.
-        path: PathBuf,
-        /// The cause.
-        source: onshi_card_emu::EmuError,
-    },
     /// A certificate given as a trusted JPKI CA that cannot serve as one.
     #[error(
         "信頼する認証局の証明書（{index}番目）を使えません / trusted CA certificate #{index}: {what}"

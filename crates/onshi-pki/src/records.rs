@@ -86,7 +86,7 @@ pub fn is_valid_person_id(id: &str) -> bool {
 }
 
 /// The CSV text of a header line or a record line.
-pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
+pub fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -101,7 +101,8 @@ pub(crate) fn csv_line(fields: &[&str]) -> Result<Vec<u8>, PkiError> {
 }
 
 impl IssuedRecord {
-    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    /// The record as one CSV line of `issued.csv`.
+    pub fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         let empty = String::new();
         let (name, kana, birth, sex) = match &self.holder {
             Some(h) => (&h.name, &h.name_kana, &h.birthdate, &h.sex),
@@ -122,7 +123,8 @@ impl IssuedRecord {
 }
 
 impl RevokedRecord {
-    pub(crate) fn to_line(&self) -> Result<Vec<u8>, PkiError> {
+    /// The record as one CSV line of `revoked.csv`.
+    pub fn to_line(&self) -> Result<Vec<u8>, PkiError> {
         csv_line(&[&self.serial, &rfc3339(self.revoked_at)])
     }
 }
@@ -130,7 +132,7 @@ impl RevokedRecord {
 /// Reads and checks every line of `issued.csv`; the lines of a file without the `Issuer` column
 /// get `legacy_issuer` (the authority's own subject), those of a file without the holder columns
 /// no holder.
-pub(crate) fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
+pub fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>, PkiError> {
     let parse = |row: &[&str]| {
         let holder = match row.get(5..9) {
             Some([name, kana, birth, sex]) if !name.is_empty() => Some(Holder {
@@ -192,7 +194,7 @@ fn issued_header(path: &Path) -> Result<IssuedHeader, PkiError> {
 }
 
 /// Reads and checks every line of `revoked.csv`.
-pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> {
+pub fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> {
     read_rows(
         path,
         "失効記録 / the revocation record",
@@ -209,7 +211,7 @@ pub(crate) fn read_revoked(path: &Path) -> Result<Vec<RevokedRecord>, PkiError> 
 /// Adds one line to `issued.csv` (rewriting the file atomically). A file without the `Issuer` or
 /// the holder columns is first rewritten with them, its lines getting `legacy_issuer` and no
 /// holder.
-pub(crate) fn append_issued(
+pub fn append_issued(
     path: &Path,
     record: &IssuedRecord,
     legacy_issuer: &str,
@@ -225,7 +227,7 @@ pub(crate) fn append_issued(
 }
 
 /// Adds one line to `revoked.csv` (rewriting the file atomically).
-pub(crate) fn append_revoked(path: &Path, record: &RevokedRecord) -> Result<(), PkiError> {
+pub fn append_revoked(path: &Path, record: &RevokedRecord) -> Result<(), PkiError> {
     append(path, "失効記録 / the revocation record", &record.to_line()?)
 }
 

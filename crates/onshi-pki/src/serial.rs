@@ -9,7 +9,7 @@
 use crate::error::PkiError;
 
 /// Length of the serials this authority issues: a 4-byte authority tag and an 8-byte counter.
-pub(crate) const SERIAL_LEN: usize = 12;
+pub const SERIAL_LEN: usize = 12;
 
 /// The canonical text of a serial number from its DER content octets (x509-parser's
 /// `raw_serial()`) or its big-endian magnitude: uppercase hex, no separators, no sign byte.
@@ -49,7 +49,7 @@ pub fn canonical_serial(text: &str) -> Result<String, PkiError> {
 }
 
 /// The bytes of a serial in canonical form, for the CRL.
-pub(crate) fn serial_bytes(canonical: &str) -> Result<Vec<u8>, PkiError> {
+pub fn serial_bytes(canonical: &str) -> Result<Vec<u8>, PkiError> {
     hex::decode(canonical).map_err(|_| PkiError::SerialFormat {
         text: canonical.to_owned(),
     })
@@ -57,7 +57,7 @@ pub(crate) fn serial_bytes(canonical: &str) -> Result<Vec<u8>, PkiError> {
 
 /// The serial of the `counter`-th certificate of the authority whose tag is `tag`: positive
 /// (the tag's first byte is in `40..=7F`), always [`SERIAL_LEN`] bytes, increasing with `counter`.
-pub(crate) fn compose(tag: [u8; 4], counter: u64) -> [u8; SERIAL_LEN] {
+pub fn compose(tag: [u8; 4], counter: u64) -> [u8; SERIAL_LEN] {
     let mut serial = [0u8; SERIAL_LEN];
     serial[..4].copy_from_slice(&tag);
     serial[4..].copy_from_slice(&counter.to_be_bytes());
@@ -66,7 +66,7 @@ pub(crate) fn compose(tag: [u8; 4], counter: u64) -> [u8; SERIAL_LEN] {
 
 /// Turns 4 bytes of the CA key's identifier into the authority's serial tag: first byte forced
 /// into `40..=7F`, so the serial is positive and never loses a leading byte.
-pub(crate) fn tag_from(bytes: [u8; 4]) -> [u8; 4] {
+pub fn tag_from(bytes: [u8; 4]) -> [u8; 4] {
     [(bytes[0] & 0x3F) | 0x40, bytes[1], bytes[2], bytes[3]]
 }
 

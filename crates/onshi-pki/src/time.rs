@@ -12,12 +12,12 @@ use crate::error::PkiError;
 const LAST_SECOND: i64 = 253_402_300_799;
 
 /// The time without its fraction of a second: what a certificate records.
-pub(crate) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(0)
 }
 
 /// The time as the distance from the Unix epoch, for `rcgen::date_time_ymd(1970, 1, 1) + d`.
-pub(crate) fn since_epoch(t: DateTime<Utc>) -> Result<std::time::Duration, PkiError> {
+pub fn since_epoch(t: DateTime<Utc>) -> Result<std::time::Duration, PkiError> {
     let secs = t.timestamp();
     if !(0..=LAST_SECOND).contains(&secs) {
         return Err(PkiError::TimeOutOfRange { time: t });
@@ -28,19 +28,19 @@ pub(crate) fn since_epoch(t: DateTime<Utc>) -> Result<std::time::Duration, PkiEr
 }
 
 /// `t` plus `years` calendar years (29 February lands on 28 February).
-pub(crate) fn add_years(t: DateTime<Utc>, years: u32) -> Result<DateTime<Utc>, PkiError> {
+pub fn add_years(t: DateTime<Utc>, years: u32) -> Result<DateTime<Utc>, PkiError> {
     t.checked_add_months(Months::new(years.saturating_mul(12)))
         .ok_or(PkiError::TimeOutOfRange { time: t })
 }
 
 /// RFC 3339 in UTC with whole seconds, as written in `issued.csv` and `revoked.csv`
 /// (`2026-04-01T09:00:00Z`).
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Reads an RFC 3339 time back (any offset, converted to UTC).
-pub(crate) fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -48,12 +48,12 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
 
 /// Japan Standard Time (UTC+9, no daylight saving): the calendar of the national rules and of
 /// the clinic's staff.
-pub(crate) fn jst() -> FixedOffset {
+pub fn jst() -> FixedOffset {
     onshi_model::date::jst()
 }
 
 /// A date as the staff read it, in JST: `2026年4月30日`.
-pub(crate) fn date_ja(t: DateTime<Utc>) -> String {
+pub fn date_ja(t: DateTime<Utc>) -> String {
     t.with_timezone(&jst()).format("%Y年%-m月%-d日").to_string()
 }
 

@@ -5,6 +5,8 @@
 //! Binary values travel as standard base64; dates as `yyyyMMdd`; the answer uses the result
 //! format's element names, like `onshi lookup --json`.
 
+use onshi_model::codes::{ProcessingResultStatus, QualificationValidity};
+use onshi_model::Answer;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -136,7 +138,8 @@ pub struct QueryRequest {
     pub visit_date: String,
 }
 
-/// The answer of a check: the result format's MessageBody, as JSON.
+/// The answer of a check: the result format's MessageBody, on the model's types (the JSON keeps
+/// the element names and string codes).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CheckResponse {
     /// 照会番号.
@@ -144,7 +147,7 @@ pub struct CheckResponse {
     pub reference_number: String,
     /// 処理結果状況: `1` 正常終了, `2` 異常終了.
     #[serde(rename = "ProcessingResultStatus")]
-    pub processing_result_status: String,
+    pub processing_result_status: ProcessingResultStatus,
     /// 処理結果コード: see [`codes`].
     #[serde(
         rename = "ProcessingResultCode",
@@ -159,12 +162,17 @@ pub struct CheckResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub processing_result_message: Option<String>,
-    /// 資格有効性 (`1`–`6`).
-    #[serde(rename = "QualificationValidity")]
-    pub qualification_validity: String,
-    /// ResultList of ResultOfQualificationConfirmation (element names of the result format).
-    #[serde(rename = "ResultList")]
-    pub result_list: Vec<serde_json::Value>,
+    /// QualificationValidity and the ResultList of qualifications (no internal person id).
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+impl CheckResponse {
+    /// Whether the check finished (正常終了) with a 有効 qualification.
+    pub fn is_valid(&self) -> bool {
+        self.processing_result_status == ProcessingResultStatus::OK
+            && self.answer.validity == QualificationValidity::VALID
+    }
 }
 
 /// The body of every error answer.

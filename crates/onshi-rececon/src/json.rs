@@ -1,52 +1,85 @@
-//! The check as JSON with the result format's element names: `MessageHeader` and
-//! `MessageBody`, the records from [`onshi_model::show::result_json`].
+//! The check as JSON with the result format's element names: `MessageHeader` and `MessageBody`
+//! in the XML's order, every record of the answer in one `ResultList` (JSON has arrays, so
+//! the one-record-per-file rule of the XML is not needed here). `docs/rececon.schema.json`
+//! describes it.
 
+use onshi_model::codes::{
+    CharacterCodeIdentifier, ProcessingResultStatus, QualificationValidity, ReferenceClassification,
+};
 use onshi_model::date::format_yyyymmdd;
-use onshi_model::show::result_json;
-use serde_json::{json, Map, Value};
+use onshi_model::Qualification;
+use serde::Serialize;
 
+use crate::xml::writes_partial_contribution_ratio;
 use crate::CheckResult;
 
-/// The JSON text of a check (UTF-8, pretty-printed, LF, a final newline); every character
-/// kept exactly. The header's CharacterCodeIdentifier is `0` because JSON is always UTF-8.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Document<'a> {
+    message_header: Header<'a>,
+    message_body: Body<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Header<'a> {
+    process_execution_time: String,
+    character_code_identifier: CharacterCodeIdentifier,
+    segment_of_result: &'static str,
+    qualification_confirmation_date: String,
+    reference_classification: ReferenceClassification,
+    arbitrary_file_identifier: &'a str,
+    medical_institution_code: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Body<'a> {
+    result_list: Vec<Qualification>,
+    processing_result_status: ProcessingResultStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing_result_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing_result_message: Option<&'a str>,
+    qualification_validity: QualificationValidity,
+    reference_number: &'a str,
+}
+
+/// The JSON text of a check (UTF-8, pretty-printed, LF, a final newline); every character kept
+/// exactly. CharacterCodeIdentifier is `0` because JSON is always UTF-8.
 pub fn json(result: &CheckResult<'_>) -> String {
-    let mut body = Map::new();
-    body.insert(
-        "ProcessingResultStatus".into(),
-        json!(result.processing_result_status),
-    );
-    if let Some(code) = result.processing_result_code {
-        body.insert("ProcessingResultCode".into(), json!(code));
-    }
-    if let Some(msg) = result.processing_result_message {
-        body.insert("ProcessingResultMessage".into(), json!(msg));
-    }
-    let records = result_json(result.eligibility);
-    body.insert(
-        "QualificationValidity".into(),
-        records["QualificationValidity"].clone(),
-    );
-    let list = match records.get("ResultList") {
-        Some(Value::Array(list)) => list.clone(),
-        _ => Vec::new(),
-    };
-    body.insert("ResultList".into(), Value::Array(list));
-    body.insert(
-        "ReferenceNumber".into(),
-        json!(result.reference_number.as_str()),
-    );
-    let doc = json!({
-        "MessageHeader": {
-            "ProcessExecutionTime": result.processed_at.format("%Y%m%d%H%M%S").to_string(),
-            "QualificationConfirmationDate": format_yyyymmdd(result.visit),
-            "MedicalInstitutionCode": result.institution_code,
-            "ReferenceClassification": result.reference_classification.as_str(),
-            "SegmentOfResult": "1",
-            "CharacterCodeIdentifier": "0",
+    let result_list = result
+        .eligibility
+        .records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if !writes_partial_contribution_ratio(&r) {
+                r.contribution_ratio = None;
+            }
+            r
+        })
+        .collect();
+    let doc = Document {
+        message_header: Header {
+            process_execution_time: result.processed_at.format("%Y%m%d%H%M%S").to_string(),
+            character_code_identifier: CharacterCodeIdentifier::UTF8,
+            segment_of_result: crate::xml::SEGMENT_OF_RESULT_DONE,
+            qualification_confirmation_date: format_yyyymmdd(result.visit),
+            reference_classification: result.reference_classification,
+            arbitrary_file_identifier: result.reference_number.as_str(),
+            medical_institution_code: result.institution_code.as_str(),
         },
-        "MessageBody": Value::Object(body),
-    });
-    // Serialising a Value with string keys cannot fail.
+        message_body: Body {
+            result_list,
+            processing_result_status: result.processing_result_status,
+            processing_result_code: result.processing_result_code,
+            processing_result_message: result.processing_result_message,
+            qualification_validity: result.eligibility.validity,
+            reference_number: result.reference_number.as_str(),
+        },
+    };
+    // Serialising strings, codes and records of strings cannot fail.
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text

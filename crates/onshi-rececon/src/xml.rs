@@ -5,15 +5,15 @@
 use std::io;
 
 use onshi_model::date::format_yyyymmdd;
-use onshi_model::EligibilityRecord;
+use onshi_model::Qualification;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
 use crate::sjis::{self, Folder, Mapped};
-use crate::{CheckResult, Encoding, RececonError};
+use crate::{Encoding, Part, RececonError};
 
 /// SegmentOfResult 1: 正常終了 (the file is only written for a finished check).
-const SEGMENT_OF_RESULT_DONE: &str = "1";
+pub(crate) const SEGMENT_OF_RESULT_DONE: &str = "1";
 
 /// A file's bytes and the characters Shift_JIS could not carry.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -54,20 +54,25 @@ fn opt(w: &mut W, v: &mut Values<'_>, name: &'static str, value: Option<&str>) -
     }
 }
 
-/// Checks the header values that the layout fixes in length and alphabet.
-pub(crate) fn check(result: &CheckResult<'_>) -> Result<(), RececonError> {
-    let code = result.institution_code;
-    if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RececonError::BadValue {
-            field: "MedicalInstitutionCode",
-            reason: format!("10 digits expected, got {code:?}"),
-        });
-    }
-    // The ReferenceNumber is a parsed `onshi_model::ReferenceNumber`: nothing to check.
-    Ok(())
+/// Whether a record carries InsuredPartialContributionRatio: only a 後期高齢者医療 record (法別番号
+/// 39). The layout defines the element as the 後期高齢者's ratio, and the readers take it so
+/// (myclinic-ts: 後期高齢者負担割; GetClipBoard: the 負担割合 of the 資格情報 block); a 高齢受給者's ratio
+/// goes in ElderlyRecipientCertificateInfo, and other records' ratio follows from age and income
+/// rules the receipt computer applies itself.
+pub(crate) fn writes_partial_contribution_ratio(r: &Qualification) -> bool {
+    r.insurer_number.is_koki()
 }
 
-fn record(w: &mut W, v: &mut Values<'_>, r: &EligibilityRecord, reference: &str) -> io::Result<()> {
+/// ArbitraryFileIdentifier: the 照会番号, with `-n` for the n-th of several records, so a
+/// reader can match the XML with the text and JSON of the same check.
+pub(crate) fn file_identifier(part: &Part<'_>) -> String {
+    match part.number {
+        Some(n) => format!("{}-{n}", part.check.reference_number),
+        None => part.check.reference_number.to_string(),
+    }
+}
+
+fn record(w: &mut W, v: &mut Values<'_>, r: &Qualification, reference: &str) -> io::Result<()> {
     leaf(
         w,
         v,
@@ -112,18 +117,39 @@ fn record(w: &mut W, v: &mut Values<'_>, r: &EligibilityRecord, reference: &str)
         "QualificationDate",
         &format_yyyymmdd(r.qualification_date),
     )?;
+    let date = |d: Option<onshi_model::Date>| d.map(format_yyyymmdd);
     opt(
         w,
         v,
         "DisqualificationDate",
-        r.disqualification_date.map(format_yyyymmdd).as_deref(),
+        date(r.disqualification_date).as_deref(),
     )?;
     opt(
         w,
         v,
-        "InsuredPartialContributionRatio",
-        r.contribution_ratio.map(|c| c.wire()).as_deref(),
+        "InsuredCertificateIssuanceDate",
+        date(r.card_issuance_date).as_deref(),
     )?;
+    opt(
+        w,
+        v,
+        "InsuredCardValidDate",
+        date(r.card_valid_date).as_deref(),
+    )?;
+    opt(
+        w,
+        v,
+        "InsuredCardExpirationDate",
+        date(r.card_expiration_date).as_deref(),
+    )?;
+    if writes_partial_contribution_ratio(r) {
+        opt(
+            w,
+            v,
+            "InsuredPartialContributionRatio",
+            r.contribution_ratio.map(|c| c.wire()).as_deref(),
+        )?;
+    }
     opt(
         w,
         v,
@@ -169,13 +195,10 @@ fn record(w: &mut W, v: &mut Values<'_>, r: &EligibilityRecord, reference: &str)
     leaf(w, v, "ReferenceNumber", reference)
 }
 
-fn document(
-    w: &mut W,
-    v: &mut Values<'_>,
-    c: &CheckResult<'_>,
-    encoding: Encoding,
-) -> io::Result<()> {
+fn document(w: &mut W, v: &mut Values<'_>, part: &Part<'_>, encoding: Encoding) -> io::Result<()> {
+    let c = &part.check;
     w.create_element("XmlMsg").write_inner_content(|w| {
+        // The header in the order of the OQS samples (FORMATS.md §2, "Order seen in face files").
         w.create_element("MessageHeader").write_inner_content(|w| {
             leaf(
                 w,
@@ -186,26 +209,39 @@ fn document(
             leaf(
                 w,
                 v,
+                "CharacterCodeIdentifier",
+                encoding.character_code_identifier().as_str(),
+            )?;
+            leaf(w, v, "SegmentOfResult", SEGMENT_OF_RESULT_DONE)?;
+            leaf(
+                w,
+                v,
                 "QualificationConfirmationDate",
                 &format_yyyymmdd(c.visit),
             )?;
-            leaf(w, v, "MedicalInstitutionCode", c.institution_code)?;
             leaf(
                 w,
                 v,
                 "ReferenceClassification",
                 c.reference_classification.as_str(),
             )?;
-            leaf(w, v, "SegmentOfResult", SEGMENT_OF_RESULT_DONE)?;
+            leaf(w, v, "ArbitraryFileIdentifier", &file_identifier(part))?;
+            leaf(w, v, "MedicalInstitutionCode", c.institution_code.as_str())
+        })?;
+        w.create_element("MessageBody").write_inner_content(|w| {
+            if let Some(r) = part.record {
+                w.create_element("ResultList").write_inner_content(|w| {
+                    w.create_element("ResultOfQualificationConfirmation")
+                        .write_inner_content(|w| record(w, v, r, c.reference_number.as_str()))?;
+                    Ok(())
+                })?;
+            }
             leaf(
                 w,
                 v,
-                "CharacterCodeIdentifier",
-                encoding.character_code_identifier(),
-            )
-        })?;
-        w.create_element("MessageBody").write_inner_content(|w| {
-            leaf(w, v, "ProcessingResultStatus", c.processing_result_status)?;
+                "ProcessingResultStatus",
+                c.processing_result_status.as_str(),
+            )?;
             opt(w, v, "ProcessingResultCode", c.processing_result_code)?;
             opt(w, v, "ProcessingResultMessage", c.processing_result_message)?;
             leaf(
@@ -213,36 +249,24 @@ fn document(
                 v,
                 "QualificationValidity",
                 c.eligibility.validity.as_str(),
-            )?;
-            if !c.eligibility.records.is_empty() {
-                w.create_element("ResultList").write_inner_content(|w| {
-                    for r in &c.eligibility.records {
-                        w.create_element("ResultOfQualificationConfirmation")
-                            .write_inner_content(|w| {
-                                record(w, v, r, c.reference_number.as_str())
-                            })?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
+            )
         })?;
         Ok(())
     })?;
     Ok(())
 }
 
-/// The result file of a check in `encoding`: declaration and CharacterCodeIdentifier match it;
-/// for Shift_JIS a comment after the declaration lists every mapped character.
-pub fn xml(result: &CheckResult<'_>, encoding: Encoding) -> Result<Output, RececonError> {
-    check(result)?;
+/// The result file of one part of a check (at most one record) in `encoding`: declaration and
+/// CharacterCodeIdentifier match it; for Shift_JIS a comment after the declaration lists every
+/// mapped character.
+pub fn xml(part: &Part<'_>, encoding: Encoding) -> Result<Output, RececonError> {
     let mut folder = Folder::default();
     let mut body = Writer::new_with_indent(Vec::new(), b' ', 2);
     {
         let mut v = Values {
             folder: (encoding == Encoding::ShiftJis).then_some(&mut folder),
         };
-        document(&mut body, &mut v, result, encoding).map_err(RececonError::Xml)?;
+        document(&mut body, &mut v, part, encoding).map_err(RececonError::Xml)?;
     }
     let mut w = Writer::new(Vec::new());
     w.write_event(Event::Decl(BytesDecl::new(

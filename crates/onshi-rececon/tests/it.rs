@@ -5,6 +5,8 @@ mod it {
     pub mod clipboard;
     pub mod files;
     pub mod fixtures;
+    pub mod readers;
     pub mod sample;
+    pub mod schema;
     pub mod xml;
 }

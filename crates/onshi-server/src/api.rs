@@ -257,7 +257,7 @@ fn counted(
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
     let answer = answer?;
     state.metrics.check(
-        &answer.qualification_validity,
+        answer.answer.validity.as_str(),
         answer.processing_result_code.as_deref(),
     );
     Ok(Json(answer))

@@ -9,7 +9,6 @@
 //! | `onshi.sqlite` (`-wal`, `-shm`) | 0600 | the store, and SQLite's own files beside it   |
 //! | `*key*` (`server-key.pem` …) | 0600 | private keys: TLS, server CA, terminal CA, MAC    |
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{ServerConfig, CONFIG_FILE};
@@ -36,19 +35,7 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Writes `path` owner-only (0600) and atomically: a temporary file created 0600 in the same
 /// directory, fsync, rename. There is no moment at which another user could open it.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // tempfile creates its files with O_EXCL and mode 0600.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".onshi-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    onshi_fs::write_atomic(path, bytes, onshi_fs::MODE_PRIVATE)
 }
 
 #[cfg(unix)]

@@ -173,11 +173,13 @@ mod tests {
         );
         let check = |some: bool| proto::CheckResponse {
             reference_number: "2026040112000000ABCDEF".into(),
-            processing_result_status: "1".into(),
+            processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
             processing_result_code: some.then(|| codes::WARN_CERTIFICATE_EXPIRES_SOON.into()),
             processing_result_message: some.then(|| "…".into()),
-            qualification_validity: "1".into(),
-            result_list: Vec::new(),
+            answer: Answer {
+                validity: QualificationValidity::VALID,
+                records: Vec::new(),
+            },
         };
         assert_schema(
             &doc,
@@ -232,31 +234,36 @@ mod tests {
         let name = PersonName::parse("山田　太郎").unwrap();
         EligibilityRecord {
             person_id: PersonId::parse("P0000000001").unwrap(),
-            card_classification: InsuredCardClassification::GENERAL,
-            insurer_number: InsurerNumber::parse("01130012").unwrap(),
-            symbol: full.then(|| InsuredCardSymbol::parse("医国３４０").unwrap()),
-            number: InsuredIdentificationNumber::parse("１").unwrap(),
-            branch: InsuredBranchNumber::parse("00").unwrap(),
-            personal_family: PersonalFamilyClassification::INSURED,
-            insured_name: full.then(|| name.clone()),
-            name,
-            name_kana: Kana::parse("ヤマダ　タロウ").unwrap(),
-            sex: Sex::MALE,
-            birthdate: d("19500102"),
-            address: full.then(|| Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
-            post_number: full.then(|| PostNumber::parse("100-8916").unwrap()),
-            qualification_date: d("20200401"),
-            disqualification_date: full.then(|| d("20300401")),
-            contribution_ratio: full.then_some(ContributionRatio::TWENTY),
-            preschool: full.then_some(PreschoolClassification::IN_SCHOOL),
-            reason_of_loss: full.then_some(ReasonOfLoss::OTHER),
-            insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
-            elderly: full.then(|| ElderlyRecipientCertificateInfo {
-                certificate_date: Some(d("20200401")),
-                valid_start: d("20200401"),
-                valid_end: d("20300331"),
-                contribution_ratio: ContributionRatio::TWENTY,
-            }),
+            qualification: Qualification {
+                card_classification: InsuredCardClassification::GENERAL,
+                insurer_number: InsurerNumber::parse("01130012").unwrap(),
+                symbol: full.then(|| InsuredCardSymbol::parse("医国３４０").unwrap()),
+                number: InsuredIdentificationNumber::parse("１").unwrap(),
+                branch: InsuredBranchNumber::parse("00").unwrap(),
+                personal_family: PersonalFamilyClassification::INSURED,
+                insured_name: full.then(|| name.clone()),
+                name,
+                name_kana: Kana::parse("ヤマダ　タロウ").unwrap(),
+                sex: Sex::MALE,
+                birthdate: d("19500102"),
+                address: full.then(|| Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
+                post_number: full.then(|| PostNumber::parse("100-8916").unwrap()),
+                qualification_date: d("20200401"),
+                disqualification_date: full.then(|| d("20300401")),
+                card_issuance_date: full.then(|| d("20240301")),
+                card_valid_date: full.then(|| d("20240401")),
+                card_expiration_date: full.then(|| d("20300331")),
+                contribution_ratio: full.then_some(ContributionRatio::TWENTY),
+                preschool: full.then_some(PreschoolClassification::IN_SCHOOL),
+                reason_of_loss: full.then_some(ReasonOfLoss::OTHER),
+                insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
+                elderly: full.then(|| ElderlyRecipientCertificateInfo {
+                    certificate_date: Some(d("20200401")),
+                    valid_start: d("20200401"),
+                    valid_end: d("20300331"),
+                    contribution_ratio: ContributionRatio::TWENTY,
+                }),
+            },
         }
     }
 
@@ -268,7 +275,7 @@ mod tests {
                 validity: QualificationValidity::VALID,
                 records: vec![record(full)],
             };
-            onshi_model::show::result_json(&e)["ResultList"][0].clone()
+            serde_json::to_value(Answer::from(e)).unwrap()["ResultList"][0].clone()
         };
         let (full, minimal) = (answer(true), answer(false));
         assert_schema(&doc, "ResultOfQualificationConfirmation", &full, &minimal);

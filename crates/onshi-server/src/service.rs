@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use onshi_model::codes::ProcessingResultStatus;
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::{
     Date, Eligibility, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
@@ -491,7 +492,7 @@ impl Service {
                 register: None,
             };
             let reference = self.audit(terminal, what, now)?;
-            return Ok(answer(reference, &Eligibility::not_found(), None));
+            return Ok(answer(reference, Eligibility::not_found(), None));
         };
         // The wrong-link guard: a link whose holder is not the person answers nothing.
         let guard = link_checks::link_check(self.store.portal(), &card.issuer, &card.serial)?
@@ -557,7 +558,7 @@ impl Service {
             },
             now,
         )?;
-        Ok(answer(reference, &shown, note))
+        Ok(answer(reference, shown, note))
     }
 
     fn check_card(
@@ -633,7 +634,7 @@ impl Service {
             register: None,
         };
         let reference = self.audit(terminal, what, now)?;
-        Ok(answer(reference, &eligibility, None))
+        Ok(answer(reference, eligibility, None))
     }
 
     /// Whether the store answers and, with `crl_missing = "unready"`, every trusted CA has a
@@ -715,18 +716,15 @@ fn warning_note(w: Option<&CardWarning>) -> Option<(&'static str, String)> {
 /// A successful answer.
 fn answer(
     reference: String,
-    e: &Eligibility,
+    e: Eligibility,
     note: Option<(&'static str, String)>,
 ) -> CheckResponse {
-    let json = onshi_model::show::result_json(e);
-    let result_list = json["ResultList"].as_array().cloned().unwrap_or_default();
     CheckResponse {
         reference_number: reference,
-        processing_result_status: "1".to_owned(),
+        processing_result_status: ProcessingResultStatus::OK,
         processing_result_code: note.as_ref().map(|n| n.0.to_owned()),
         processing_result_message: note.map(|n| n.1),
-        qualification_validity: e.validity.as_str().to_owned(),
-        result_list,
+        answer: e.into(),
     }
 }
 
@@ -734,10 +732,9 @@ fn answer(
 fn failure(reference: String, code: &str, message: &str) -> CheckResponse {
     CheckResponse {
         reference_number: reference,
-        processing_result_status: "2".to_owned(),
+        processing_result_status: ProcessingResultStatus::ERROR,
         processing_result_code: Some(code.to_owned()),
         processing_result_message: Some(message.to_owned()),
-        qualification_validity: QualificationValidity::NOT_FOUND.as_str().to_owned(),
-        result_list: Vec::new(),
+        answer: onshi_model::Answer::not_found(),
     }
 }

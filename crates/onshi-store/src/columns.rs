@@ -7,14 +7,15 @@ use onshi_model::{
     Address, ContributionRatio, Date, ElderlyRecipientCertificateInfo, EligibilityRecord,
     InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
     InsurerName, InsurerNumber, Kana, ModelError, Person, PersonId, PersonName,
-    PersonalFamilyClassification, PostNumber, PreschoolClassification, ReasonOfLoss, Sex,
+    PersonalFamilyClassification, PostNumber, PreschoolClassification, Qualification, ReasonOfLoss,
+    Sex,
 };
 
 use crate::StoreError;
 
 /// Columns of `eligibility`, in the order every statement uses. The first five after
 /// `person_id` are the key.
-pub(crate) const RECORD_COLUMNS: [&str; 24] = [
+pub(crate) const RECORD_COLUMNS: [&str; 27] = [
     "person_id",
     "insurer_number",
     "symbol",
@@ -39,6 +40,9 @@ pub(crate) const RECORD_COLUMNS: [&str; 24] = [
     "elderly_valid_start",
     "elderly_valid_end",
     "elderly_contribution_ratio",
+    "card_issuance_date",
+    "card_valid_date",
+    "card_expiration_date",
 ];
 
 /// The key columns of `eligibility`.
@@ -82,7 +86,7 @@ fn opt_date(d: Option<Date>) -> Value<'static> {
 
 /// The values of a record in [`RECORD_COLUMNS`] order. A missing 記号 is stored as the empty
 /// string so that it can be part of the key.
-pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 24] {
+pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 27] {
     let e = r.elderly.as_ref();
     [
         text(r.person_id.as_str()),
@@ -109,6 +113,9 @@ pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 24] {
         opt_date(e.map(|e| e.valid_start)),
         opt_date(e.map(|e| e.valid_end)),
         opt(e, |e| owned(e.contribution_ratio.wire())),
+        opt_date(r.card_issuance_date),
+        opt_date(r.card_valid_date),
+        opt_date(r.card_expiration_date),
     ]
 }
 
@@ -196,26 +203,31 @@ pub(crate) fn decode_record(row: &impl RowAccess) -> Result<EligibilityRecord, S
     };
     Ok(EligibilityRecord {
         person_id: r.req(0, PersonId::parse)?,
-        insurer_number: r.req(1, InsurerNumber::parse)?,
-        symbol,
-        number: r.req(3, InsuredIdentificationNumber::parse)?,
-        branch: r.req(4, InsuredBranchNumber::parse)?,
-        qualification_date: r.req_date(5)?,
-        card_classification: r.req(6, InsuredCardClassification::parse)?,
-        personal_family: r.req(7, PersonalFamilyClassification::parse)?,
-        insured_name: r.opt(8, PersonName::parse)?,
-        name: r.req(9, PersonName::parse)?,
-        name_kana: r.req(10, |s| Kana::parse(s).map_err(ModelError::from))?,
-        sex: r.req(11, Sex::parse)?,
-        birthdate: r.req_date(12)?,
-        address: r.opt(13, Address::parse)?,
-        post_number: r.opt(14, PostNumber::parse)?,
-        disqualification_date: row.date(15)?,
-        contribution_ratio: r.opt(16, ContributionRatio::parse)?,
-        preschool: r.opt(17, PreschoolClassification::parse)?,
-        reason_of_loss: r.opt(18, ReasonOfLoss::parse)?,
-        insurer_name: r.req(19, InsurerName::parse)?,
-        elderly,
+        qualification: Qualification {
+            insurer_number: r.req(1, InsurerNumber::parse)?,
+            symbol,
+            number: r.req(3, InsuredIdentificationNumber::parse)?,
+            branch: r.req(4, InsuredBranchNumber::parse)?,
+            qualification_date: r.req_date(5)?,
+            card_classification: r.req(6, InsuredCardClassification::parse)?,
+            personal_family: r.req(7, PersonalFamilyClassification::parse)?,
+            insured_name: r.opt(8, PersonName::parse)?,
+            name: r.req(9, PersonName::parse)?,
+            name_kana: r.req(10, |s| Kana::parse(s).map_err(ModelError::from))?,
+            sex: r.req(11, Sex::parse)?,
+            birthdate: r.req_date(12)?,
+            address: r.opt(13, Address::parse)?,
+            post_number: r.opt(14, PostNumber::parse)?,
+            disqualification_date: row.date(15)?,
+            card_issuance_date: row.date(24)?,
+            card_valid_date: row.date(25)?,
+            card_expiration_date: row.date(26)?,
+            contribution_ratio: r.opt(16, ContributionRatio::parse)?,
+            preschool: r.opt(17, PreschoolClassification::parse)?,
+            reason_of_loss: r.opt(18, ReasonOfLoss::parse)?,
+            insurer_name: r.req(19, InsurerName::parse)?,
+            elderly,
+        },
     })
 }
 

@@ -308,6 +308,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     -- Built in the migration's transaction: on a large log, run it at a quiet hour.
     CREATE INDEX audit_by_time ON audit_log (at);",
     ),
+    (
+        9,
+        "-- The card's own dates from the insurers' feed (被保険者証 交付年月日, 有効開始年月日,
+    -- 有効終了年月日), all optional: records stored before have none.
+    ALTER TABLE eligibility ADD COLUMN card_issuance_date INTEGER;
+    ALTER TABLE eligibility ADD COLUMN card_valid_date INTEGER;
+    ALTER TABLE eligibility ADD COLUMN card_expiration_date INTEGER;",
+    ),
     (10, crate::portal::MIGRATION_10),
     (11, crate::portal::MIGRATION_11_SQLITE),
     (12, crate::link_checks::MIGRATION),

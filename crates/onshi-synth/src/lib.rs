@@ -80,6 +80,9 @@ pub const ELIGIBILITY_HEADER: &[&str] = &[
     "ElderlyRecipientValidStartDate",
     "ElderlyRecipientValidEndDate",
     "ElderlyRecipientContributionRatio",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
 ];
 
 /// How often [`generate`] reports progress, in persons.

@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use crate::calendar::{elderly_window, school_start, sub_days, yyyymmdd};
+use crate::calendar::{elderly_window, first_of, school_start, sub_days, yyyymmdd};
 use crate::household::{Household, Person};
 use crate::insurers::{Pool, Scheme};
 use crate::{SynthError, ELIGIBILITY_HEADER, PERSONS_HEADER};
@@ -135,6 +135,30 @@ fn ratio(person: &Person, koki: bool, on: crate::Date) -> Ratio {
     }
 }
 
+/// The card's last day: the day before the loss for a lost record; for a 後期高齢者医療 card
+/// in force, the 31 July that ends its yearly term (the cards are renewed every 1 August); none
+/// for other cards, which carry no end date.
+fn card_expiration(
+    koki: bool,
+    as_of: crate::Date,
+    loss: Option<crate::Date>,
+) -> Option<crate::Date> {
+    use chrono::Datelike;
+    match loss {
+        Some(day) => Some(sub_days(day, 1)),
+        None if koki => {
+            let august = first_of(as_of.year(), 8);
+            let next_august = if as_of < august {
+                august
+            } else {
+                first_of(as_of.year() + 1, 8)
+            };
+            Some(sub_days(next_august, 1))
+        }
+        None => None,
+    }
+}
+
 /// `P` and ten digits.
 fn person_id(id: u64) -> [u8; 11] {
     let mut out = [b'0'; 11];
@@ -230,7 +254,9 @@ impl Output {
             let reason = r.loss.map_or("", |(_, reason)| reason);
             let birth = yyyymmdd(p.birth);
             let elderly = ratio.elderly.as_ref();
-            let row: [&[u8]; 24] = [
+            // The card is issued and valid from the day the qualification starts.
+            let expiration = card_expiration(koki, as_of, r.loss.map(|(day, _)| day)).map(yyyymmdd);
+            let row: [&[u8]; 27] = [
                 &person_id(first_id + r.person as u64),
                 insurer.number.as_str().as_bytes(),
                 symbol.as_bytes(),
@@ -255,6 +281,9 @@ impl Output {
                 elderly.map_or(&b""[..], |e| &e.start[..]),
                 elderly.map_or(&b""[..], |e| &e.end[..]),
                 elderly.map_or("", |e| e.ratio).as_bytes(),
+                &qualification,
+                &qualification,
+                expiration.as_ref().map_or(&b""[..], |d| &d[..]),
             ];
             if let Err(e) = self.eligibility.writer.write_record(row) {
                 return Err(self.eligibility.csv_error(e));
@@ -299,8 +328,27 @@ fn remove_quietly(path: &Path) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn koki_cards_end_on_31_july() {
+        let d = |s: &str| onshi_model::date::parse_yyyymmdd(s).unwrap();
+        assert_eq!(
+            card_expiration(true, d("20260401"), None),
+            Some(d("20260731"))
+        );
+        assert_eq!(
+            card_expiration(true, d("20260801"), None),
+            Some(d("20270731"))
+        );
+        assert_eq!(card_expiration(false, d("20260401"), None), None);
+        assert_eq!(
+            card_expiration(false, d("20260401"), Some(d("20250101"))),
+            Some(d("20241231"))
+        );
+    }
 
     #[test]
     fn person_ids() {

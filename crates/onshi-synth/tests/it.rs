@@ -15,7 +15,7 @@ use onshi_model::{
     Address, ContributionRatio, Date, ElderlyRecipientCertificateInfo, EligibilityRecord,
     InsuredBranchNumber, InsuredCardClassification, InsuredCardSymbol, InsuredIdentificationNumber,
     InsurerName, InsurerNumber, Kana, PersonId, PersonName, PersonalFamilyClassification,
-    PostNumber, PreschoolClassification, ReasonOfLoss, Sex,
+    PostNumber, PreschoolClassification, Qualification, ReasonOfLoss, Sex,
 };
 use onshi_synth::{
     generate, SynthError, SynthOptions, SynthSummary, ELIGIBILITY_HEADER, PERSONS_HEADER,
@@ -96,26 +96,31 @@ fn parse_record(r: &csv::StringRecord) -> EligibilityRecord {
     assert_eq!(kana.as_str(), f(8));
     EligibilityRecord {
         person_id: PersonId::parse(f(0)).unwrap(),
-        insurer_number: InsurerNumber::parse(f(1)).unwrap(),
-        symbol: opt(f(2), InsuredCardSymbol::parse),
-        number: InsuredIdentificationNumber::parse(f(3)).unwrap(),
-        branch: InsuredBranchNumber::parse(f(4)).unwrap(),
-        personal_family: PersonalFamilyClassification::parse(f(5)).unwrap(),
-        insured_name: opt(f(6), PersonName::parse),
-        name: PersonName::parse(f(7)).unwrap(),
-        name_kana: kana,
-        sex: Sex::parse(f(9)).unwrap(),
-        birthdate: date(f(10)),
-        address: opt(f(11), Address::parse),
-        post_number: opt(f(12), PostNumber::parse),
-        qualification_date: date(f(13)),
-        disqualification_date: opt(f(14), parse_yyyymmdd),
-        card_classification: InsuredCardClassification::parse(f(15)).unwrap(),
-        contribution_ratio: opt(f(16), ContributionRatio::parse),
-        preschool: opt(f(17), PreschoolClassification::parse),
-        reason_of_loss: opt(f(18), ReasonOfLoss::parse),
-        insurer_name: InsurerName::parse(f(19)).unwrap(),
-        elderly,
+        qualification: Qualification {
+            insurer_number: InsurerNumber::parse(f(1)).unwrap(),
+            symbol: opt(f(2), InsuredCardSymbol::parse),
+            number: InsuredIdentificationNumber::parse(f(3)).unwrap(),
+            branch: InsuredBranchNumber::parse(f(4)).unwrap(),
+            personal_family: PersonalFamilyClassification::parse(f(5)).unwrap(),
+            insured_name: opt(f(6), PersonName::parse),
+            name: PersonName::parse(f(7)).unwrap(),
+            name_kana: kana,
+            sex: Sex::parse(f(9)).unwrap(),
+            birthdate: date(f(10)),
+            address: opt(f(11), Address::parse),
+            post_number: opt(f(12), PostNumber::parse),
+            qualification_date: date(f(13)),
+            disqualification_date: opt(f(14), parse_yyyymmdd),
+            card_issuance_date: opt(f(24), parse_yyyymmdd),
+            card_valid_date: opt(f(25), parse_yyyymmdd),
+            card_expiration_date: opt(f(26), parse_yyyymmdd),
+            card_classification: InsuredCardClassification::parse(f(15)).unwrap(),
+            contribution_ratio: opt(f(16), ContributionRatio::parse),
+            preschool: opt(f(17), PreschoolClassification::parse),
+            reason_of_loss: opt(f(18), ReasonOfLoss::parse),
+            insurer_name: InsurerName::parse(f(19)).unwrap(),
+            elderly,
+        },
     }
 }
 
@@ -245,7 +250,7 @@ fn every_record_is_consistent_and_matches_its_person() {
 #[test]
 fn keys_are_unique() {
     let d = data();
-    let keys: BTreeSet<_> = d.records.iter().map(EligibilityRecord::key).collect();
+    let keys: BTreeSet<_> = d.records.iter().map(|r| r.key()).collect();
     assert_eq!(keys.len(), d.records.len());
 }
 

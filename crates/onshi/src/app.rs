@@ -453,7 +453,7 @@ fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCod
         print!("{}", outcome.describe());
         if let Some(files) = &outcome.files {
             println!("レセコン連携ファイル");
-            for path in &files.paths {
+            for path in files.paths() {
                 println!("  {}", path.display());
             }
             for m in &files.mapped {

@@ -1,7 +1,7 @@
 //! `onshi card …`: talk to a My Number card in a reader (PC/SC) or to a software card file, and
 //! `onshi card emulate`: put a software card into pcscd's virtual reader.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -156,16 +156,10 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Writes a file atomically (temporary name in the same directory, then rename).
+/// Writes a file atomically ([`onshi_fs::write_atomic`]), readable by all (a certificate, a
+/// signature).
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)?;
+    onshi_fs::write_atomic(path, bytes, onshi_fs::MODE_PUBLIC)?;
     Ok(())
 }
 

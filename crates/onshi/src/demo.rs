@@ -134,7 +134,7 @@ struct Setup {
     server_dir: PathBuf,
     config: onshi_server::config::ServerConfig,
     store: Box<dyn ServiceStore>,
-    authority: onshi_pki::Authority,
+    authority: onshi_jlis::Authority,
     /// Cards: valid, lost record only, to be revoked.
     cards: [PathBuf; 3],
     revoked_person: String,
@@ -145,7 +145,7 @@ struct Setup {
 fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     let now = Utc::now();
     let jlis = a.data.join("jlis");
-    let authority = onshi_pki::Authority::init(&jlis, now - Duration::days(30))?;
+    let authority = onshi_jlis::Authority::init(&jlis, now - Duration::days(30))?;
     println!(
         "1. 試験用のカード発行者（JPKI）を作りました（{}）",
         jlis.display()
@@ -201,7 +201,7 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
             .and_then(|id| store.person(&id).ok().flatten())
             .ok_or_else(|| anyhow::anyhow!("{person}: 合成データにいません / not in the feed"))?;
         authority.issue_card(
-            &onshi_pki::IssueRequest {
+            &onshi_jlis::IssueRequest {
                 person_id: person.to_owned(),
                 pin: Pin::parse(DEMO_PIN)?,
                 attributes: onshi_card::tlv::Attributes {
@@ -391,7 +391,7 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
     if let Some(text) = first
         .as_ref()
         .and_then(|o| o.files.as_ref())
-        .and_then(|w| w.paths.get(1))
+        .and_then(|w| w.text.first().cloned().flatten())
     {
         println!("\n■ クリップボード用テキスト（最初の確認）");
         print!("{}", std::fs::read_to_string(text)?);

@@ -200,8 +200,8 @@ pub fn gen(a: &GenArgs) -> anyhow::Result<ExitCode> {
         let issuer = a.issuer.clone().unwrap_or_else(|| {
             format!(
                 "C=JP, O={}, CN={}",
-                onshi_pki::authority::CA_ORGANIZATION,
-                onshi_pki::authority::CA_COMMON_NAME
+                onshi_jlis::authority::CA_ORGANIZATION,
+                onshi_jlis::authority::CA_COMMON_NAME
             )
         });
         let not_before = as_of

@@ -88,7 +88,7 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match command {
         JlisCommand::Init { dir } => {
-            onshi_pki::Authority::init(dir, now)?;
+            onshi_jlis::Authority::init(dir, now)?;
             println!(
                 "試験用の認証局を作成しました / test authority created: {}",
                 dir.display()
@@ -110,10 +110,10 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
             not_before,
             not_after,
         } => {
-            let authority = onshi_pki::Authority::open(dir)?;
+            let authority = onshi_jlis::Authority::open(dir)?;
             let pin =
                 Pin::parse(pin).map_err(|e| anyhow::anyhow!("--pin: {} / {e}", e.message_ja()))?;
-            let request = onshi_pki::IssueRequest {
+            let request = onshi_jlis::IssueRequest {
                 person_id: person.clone(),
                 pin,
                 attributes: Attributes {
@@ -145,11 +145,11 @@ pub fn run(command: &JlisCommand) -> anyhow::Result<ExitCode> {
             );
         }
         JlisCommand::Revoke { dir, serial } => {
-            onshi_pki::Authority::open(dir)?.revoke(serial, now)?;
+            onshi_jlis::Authority::open(dir)?.revoke(serial, now)?;
             println!("失効させました / revoked: {serial}");
         }
         JlisCommand::Crl { dir, out } => {
-            let der = onshi_pki::Authority::open(dir)?.crl(now, chrono::Duration::days(7))?;
+            let der = onshi_jlis::Authority::open(dir)?.crl(now, chrono::Duration::days(7))?;
             std::fs::write(out, der).with_context(|| format!("{}", out.display()))?;
             println!("CRL を書き出しました / CRL written: {}", out.display());
         }

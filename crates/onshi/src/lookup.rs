@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use onshi_model::date::parse_yyyymmdd;
-use onshi_model::show::{describe, result_json};
+use onshi_model::show::describe;
 use onshi_model::{
     Date, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber, InsurerNumber,
     KeyQuery, PersonId,
@@ -85,8 +85,9 @@ pub fn run(a: &LookupArgs) -> anyhow::Result<ExitCode> {
         store.eligibility_for_key(&query, date)
     }
     .context("照会に失敗しました / lookup failed")?;
+    let answer = onshi_model::Answer::from(answer);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&result_json(&answer))?);
+        println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
         print!("{}", describe(&answer, date));
     }

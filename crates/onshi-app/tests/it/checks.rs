@@ -9,6 +9,7 @@ use onshi_app::history::{self, Status};
 use onshi_app::{exit, AppError, Desk, EnrollArgs};
 use onshi_card::error::CardError;
 use onshi_card::Pin;
+use onshi_model::QualificationValidity;
 use onshi_proto::Mode;
 
 use super::world::{date, open_card, sync, World};
@@ -136,7 +137,10 @@ async fn enroll_check_renew_and_outage() {
     let outcome = check(&dir, &valid, &mut desk, Mode::Pin).await.unwrap();
     assert_eq!(desk.tries_seen, Some(3));
     assert_eq!(outcome.exit_code(), exit::VALID);
-    assert_eq!(outcome.response.qualification_validity, "1");
+    assert_eq!(
+        outcome.response.answer.validity,
+        QualificationValidity::VALID
+    );
     let text = outcome.describe();
     assert!(text.contains("資格有効性\t有効"), "{text}");
     assert!(text.contains("髙橋　花子"), "{text}");
@@ -157,7 +161,10 @@ async fn enroll_check_renew_and_outage() {
     let outcome = check(&dir, &lost, &mut TestDesk::visual(true), Mode::Visual)
         .await
         .unwrap();
-    assert_eq!(outcome.response.qualification_validity, "2");
+    assert_eq!(
+        outcome.response.answer.validity,
+        QualificationValidity::INVALID
+    );
     assert_eq!(outcome.exit_code(), exit::NOT_VALID);
 
     // A wrong PIN: a card error that says 目視 is possible.
@@ -458,7 +465,10 @@ async fn a_connection_lost_before_the_answer_is_checked_again_with_a_new_challen
     *relay.cut.lock().unwrap() = Some(whole.saturating_sub(2000).max(1));
     let mut desk = TestDesk::pin("1234");
     let outcome = check(&dir, &card, &mut desk, Mode::Pin).await.unwrap();
-    assert_eq!(outcome.response.qualification_validity, "1");
+    assert_eq!(
+        outcome.response.answer.validity,
+        onshi_model::QualificationValidity::VALID
+    );
     let sent = finished(4).await;
     assert_eq!(
         sent.len(),

@@ -34,26 +34,31 @@ fn person(id: &str, name: &str, kana: &str, birth: &str) -> Person {
 fn record(p: &Person, number: &str, from: &str, lost: Option<&str>) -> EligibilityRecord {
     EligibilityRecord {
         person_id: p.id.clone(),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::parse("01130012").unwrap(),
-        symbol: Some(InsuredCardSymbol::parse("医国３４０").unwrap()),
-        number: InsuredIdentificationNumber::parse(number).unwrap(),
-        branch: InsuredBranchNumber::parse("00").unwrap(),
-        personal_family: PersonalFamilyClassification::INSURED,
-        insured_name: Some(p.name.clone()),
-        name: p.name.clone(),
-        name_kana: p.name_kana.clone(),
-        sex: p.sex,
-        birthdate: p.birthdate,
-        address: p.address.clone(),
-        post_number: Some(PostNumber::parse("100-8916").unwrap()),
-        qualification_date: date(from),
-        disqualification_date: lost.map(date),
-        contribution_ratio: Some(ContributionRatio::THIRTY),
-        preschool: None,
-        reason_of_loss: lost.map(|_| ReasonOfLoss::OTHER_INSURANCE),
-        insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
-        elderly: None,
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::parse("01130012").unwrap(),
+            symbol: Some(InsuredCardSymbol::parse("医国３４０").unwrap()),
+            number: InsuredIdentificationNumber::parse(number).unwrap(),
+            branch: InsuredBranchNumber::parse("00").unwrap(),
+            personal_family: PersonalFamilyClassification::INSURED,
+            insured_name: Some(p.name.clone()),
+            name: p.name.clone(),
+            name_kana: p.name_kana.clone(),
+            sex: p.sex,
+            birthdate: p.birthdate,
+            address: p.address.clone(),
+            post_number: Some(PostNumber::parse("100-8916").unwrap()),
+            qualification_date: date(from),
+            disqualification_date: lost.map(date),
+            card_issuance_date: None,
+            card_valid_date: None,
+            card_expiration_date: None,
+            contribution_ratio: Some(ContributionRatio::THIRTY),
+            preschool: None,
+            reason_of_loss: lost.map(|_| ReasonOfLoss::OTHER_INSURANCE),
+            insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
+            elderly: None,
+        },
     }
 }
 
@@ -76,7 +81,7 @@ pub struct World {
     pub root: tempfile::TempDir,
     pub data: PathBuf,
     pub jlis: PathBuf,
-    pub authority: onshi_pki::Authority,
+    pub authority: onshi_jlis::Authority,
     pub server: Option<onshi_server::run::RunningServer>,
     pub addr: SocketAddr,
     pub store: Box<dyn onshi_store::ServiceStore>,
@@ -87,7 +92,7 @@ impl World {
         let root = tempfile::tempdir().unwrap();
         let jlis = root.path().join("jlis");
         let authority =
-            onshi_pki::Authority::init(&jlis, Utc::now() - Duration::days(3650)).unwrap();
+            onshi_jlis::Authority::init(&jlis, Utc::now() - Duration::days(3650)).unwrap();
         let data = root.path().join("server");
         let mut config: ServerConfig =
             onshi_server::run::init(&data, &[jlis.join("ca.pem")], Utc::now()).unwrap();
@@ -120,7 +125,7 @@ impl World {
         let out = self.jlis.join(format!("{person}.card.json"));
         self.authority
             .issue_card(
-                &onshi_pki::IssueRequest {
+                &onshi_jlis::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
                     // What the card authority records of the holder: the person's own name

@@ -77,7 +77,7 @@ impl World {
         let root = tempfile::tempdir()?;
         stage("setting up: test card authority, server data directory");
         let jlis = root.path().join("jlis");
-        let authority = onshi_pki::Authority::init(&jlis, now - Duration::days(1))?;
+        let authority = onshi_jlis::Authority::init(&jlis, now - Duration::days(1))?;
         let data = root.path().join("server");
         let config = server_config(&data, &jlis, opts.postgres.as_deref(), now)?;
         let store = onshi_store::open_service(&config.database_url(&data))?;
@@ -272,7 +272,7 @@ fn seed(
 
 /// Issues `count` cards to the valid persons in turn, on every core (RSA key generation is slow).
 fn issue_cards(
-    authority: &onshi_pki::Authority,
+    authority: &onshi_jlis::Authority,
     persons: &[onshi_model::Person],
     count: usize,
     now: DateTime<Utc>,
@@ -308,7 +308,7 @@ fn issue_cards(
 }
 
 fn issue_card(
-    authority: &onshi_pki::Authority,
+    authority: &onshi_jlis::Authority,
     person: &onshi_model::Person,
     i: usize,
     now: DateTime<Utc>,
@@ -316,7 +316,7 @@ fn issue_card(
     let pin =
         onshi_card::Pin::parse(CARD_PIN).map_err(|e| VerifyError::Setup(format!("PIN: {e}")))?;
     let issued = authority.issue_card(
-        &onshi_pki::IssueRequest {
+        &onshi_jlis::IssueRequest {
             person_id: person.id.as_str().to_owned(),
             pin,
             // The card says who holds it: the person (the wrong-link guard checks it at import).

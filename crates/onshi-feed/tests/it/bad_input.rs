@@ -58,6 +58,16 @@ fn bad_rows() -> Vec<(String, &'static str, &'static str)> {
             "必須",
         ),
         (
+            eligibility_row(&[("InsuredCardExpirationDate", "20200331")]),
+            "InsuredCardExpirationDate",
+            "有効終了日が有効開始日より前",
+        ),
+        (
+            eligibility_row(&[("InsuredCardValidDate", "20230229")]),
+            "InsuredCardValidDate",
+            "存在しない日付",
+        ),
+        (
             eligibility_row(&[("InsuredCardSymbol", "")]),
             "InsuredCardSymbol",
             "記号がありません",

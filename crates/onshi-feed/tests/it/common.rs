@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use onshi_store::Store;
 
 pub const PERSONS_HEADER: &str = "PersonId,Name,NameKana,Birthdate,Sex1,Address";
-pub const ELIGIBILITY_HEADER: &str = "PersonId,InsurerNumber,InsuredCardSymbol,InsuredIdentificationNumber,InsuredBranchNumber,PersonalFamilyClassification,InsuredName,Name,NameKana,Sex1,Birthdate,Address,PostNumber,QualificationDate,DisqualificationDate,InsuredCardClassification,InsuredPartialContributionRatio,PreschoolClassification,ReasonOfLoss,InsurerName,ElderlyRecipientCertificateDate,ElderlyRecipientValidStartDate,ElderlyRecipientValidEndDate,ElderlyRecipientContributionRatio";
+pub const ELIGIBILITY_HEADER: &str = "PersonId,InsurerNumber,InsuredCardSymbol,InsuredIdentificationNumber,InsuredBranchNumber,PersonalFamilyClassification,InsuredName,Name,NameKana,Sex1,Birthdate,Address,PostNumber,QualificationDate,DisqualificationDate,InsuredCardClassification,InsuredPartialContributionRatio,PreschoolClassification,ReasonOfLoss,InsurerName,ElderlyRecipientCertificateDate,ElderlyRecipientValidStartDate,ElderlyRecipientValidEndDate,ElderlyRecipientContributionRatio,InsuredCertificateIssuanceDate,InsuredCardValidDate,InsuredCardExpirationDate";
 
 pub fn persons_rows() -> Vec<String> {
     vec![
@@ -44,6 +44,9 @@ pub fn eligibility_row(edit: &[(&str, &str)]) -> String {
         "",
         "",
         "",
+        "",
+        "20200325",
+        "20200401",
         "",
     ]
     .into_iter()

@@ -1,11 +1,19 @@
 //! The result XML read back with quick-xml: element order, values, encodings, mappings.
 
+use onshi_model::codes::ProcessingResultStatus;
 use onshi_model::QualificationValidity;
-use onshi_rececon::{xml, Encoding, Mapped, RececonError};
+use onshi_rececon::{xml, CheckResult, Encoding, Mapped, Output, RececonError};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::sample::{check, eligibility, record};
+use super::sample::{check, eligibility, family, koki, record, two};
+
+/// The XML of a check with at most one record.
+fn one(c: &CheckResult<'_>, encoding: Encoding) -> Output {
+    let parts = c.parts();
+    assert_eq!(parts.len(), 1);
+    xml(&parts[0], encoding).unwrap()
+}
 
 /// (path, text) of every element with text, in document order.
 fn leaves(text: &str) -> Vec<(String, String)> {
@@ -63,7 +71,7 @@ const R: &str = "XmlMsg/MessageBody/ResultList/ResultOfQualificationConfirmation
 #[test]
 fn utf8_order_and_values() {
     let e = eligibility();
-    let out = xml(&check(&e), Encoding::Utf8).unwrap();
+    let out = one(&check(&e), Encoding::Utf8);
     assert!(out.mapped.is_empty());
     let text = String::from_utf8(out.bytes).unwrap();
     assert!(
@@ -74,11 +82,12 @@ fn utf8_order_and_values() {
         names_under(&l, "XmlMsg/MessageHeader/"),
         [
             "ProcessExecutionTime",
-            "QualificationConfirmationDate",
-            "MedicalInstitutionCode",
-            "ReferenceClassification",
+            "CharacterCodeIdentifier",
             "SegmentOfResult",
-            "CharacterCodeIdentifier"
+            "QualificationConfirmationDate",
+            "ReferenceClassification",
+            "ArbitraryFileIdentifier",
+            "MedicalInstitutionCode",
         ]
     );
     assert_eq!(
@@ -103,9 +112,16 @@ fn utf8_order_and_values() {
         "0"
     );
     assert_eq!(
-        names_under(&l, "XmlMsg/MessageBody/")[..2],
-        ["ProcessingResultStatus", "QualificationValidity"]
+        value(&l, "XmlMsg/MessageHeader/ArbitraryFileIdentifier"),
+        "2025040100300500000123"
     );
+    let body: Vec<String> = names_under(&l, "XmlMsg/MessageBody/")
+        .into_iter()
+        .filter(|n| !n.starts_with("ResultList/"))
+        .collect();
+    assert_eq!(body, ["ProcessingResultStatus", "QualificationValidity"]);
+    // The samples' order: ResultList before ProcessingResultStatus.
+    assert!(text.find("<ResultList>").unwrap() < text.find("<ProcessingResultStatus>").unwrap());
     assert_eq!(
         names_under(&l, R),
         [
@@ -123,7 +139,9 @@ fn utf8_order_and_values() {
             "Address",
             "PostNumber",
             "QualificationDate",
-            "InsuredPartialContributionRatio",
+            "InsuredCertificateIssuanceDate",
+            "InsuredCardValidDate",
+            "InsuredCardExpirationDate",
             "InsurerName",
             "ElderlyRecipientCertificateInfo/ElderlyRecipientCertificateDate",
             "ElderlyRecipientCertificateInfo/ElderlyRecipientValidStartDate",
@@ -140,7 +158,9 @@ fn utf8_order_and_values() {
     assert_eq!(v("NameKana"), "ﾖｼﾀﾞ ﾀｶｺ");
     assert_eq!(v("Sex1"), "2");
     assert_eq!(v("Birthdate"), "19530510");
-    assert_eq!(v("InsuredPartialContributionRatio"), "020");
+    assert_eq!(v("InsuredCardValidDate"), "20240801");
+    assert_eq!(v("InsuredCardExpirationDate"), "20250731");
+    assert_eq!(v("InsuredCertificateIssuanceDate"), "20240715");
     assert_eq!(
         v("ElderlyRecipientCertificateInfo/ElderlyRecipientValidEndDate"),
         "20250731"
@@ -155,7 +175,7 @@ fn utf8_order_and_values() {
 #[test]
 fn shift_jis_declaration_code_and_mappings() {
     let e = eligibility();
-    let out = xml(&check(&e), Encoding::ShiftJis).unwrap();
+    let out = one(&check(&e), Encoding::ShiftJis);
     let (text, _, had_errors) = encoding_rs::SHIFT_JIS.decode(&out.bytes);
     assert!(!had_errors);
     let mut lines = text.lines();
@@ -204,11 +224,11 @@ fn shift_jis_declaration_code_and_mappings() {
 fn unknown_characters_become_geta_and_are_reported() {
     let mut r = record();
     r.insurer_name = onshi_model::InsurerName::parse("𩸽町").unwrap();
-    let e = onshi_model::Eligibility {
+    let e = onshi_model::Answer {
         validity: QualificationValidity::VALID,
-        records: vec![r],
+        records: vec![r.qualification],
     };
-    let out = xml(&check(&e), Encoding::ShiftJis).unwrap();
+    let out = one(&check(&e), Encoding::ShiftJis);
     let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&out.bytes);
     assert!(text.contains("<InsurerName>〓町</InsurerName>"));
     assert!(out
@@ -220,12 +240,12 @@ fn unknown_characters_become_geta_and_are_reported() {
 
 #[test]
 fn no_record_and_error_fields() {
-    let e = onshi_model::Eligibility::not_found();
+    let e = onshi_model::Answer::not_found();
     let mut c = check(&e);
-    c.processing_result_status = "2";
+    c.processing_result_status = ProcessingResultStatus::ERROR;
     c.processing_result_code = Some("EQ0001");
     c.processing_result_message = Some("該当資格なし<&>");
-    let text = String::from_utf8(xml(&c, Encoding::Utf8).unwrap().bytes).unwrap();
+    let text = String::from_utf8(one(&c, Encoding::Utf8).bytes).unwrap();
     assert!(text.contains("&lt;&amp;&gt;"));
     let l = leaves(&text);
     assert_eq!(
@@ -245,29 +265,41 @@ fn no_record_and_error_fields() {
 }
 
 #[test]
-fn several_records_each_get_an_element() {
-    let mut second = record();
-    second.elderly = None;
-    second.branch = onshi_model::InsuredBranchNumber::parse("01").unwrap();
-    let e = onshi_model::Eligibility {
-        validity: QualificationValidity::VALID,
-        records: vec![record(), second],
-    };
-    let text = String::from_utf8(xml(&check(&e), Encoding::Utf8).unwrap().bytes).unwrap();
-    assert_eq!(
-        text.matches("<ResultOfQualificationConfirmation>").count(),
-        2
-    );
-    assert_eq!(text.matches("<ElderlyRecipientCertificateInfo>").count(), 1);
+fn several_records_one_file_each() {
+    let e = two();
+    let c = check(&e);
+    let parts = c.parts();
+    assert_eq!(parts.len(), 2);
+    for (i, part) in parts.iter().enumerate() {
+        let text = String::from_utf8(xml(part, Encoding::Utf8).unwrap().bytes).unwrap();
+        assert_eq!(text.matches("<ResultList>").count(), 1);
+        assert_eq!(
+            text.matches("<ResultOfQualificationConfirmation>").count(),
+            1
+        );
+        assert!(text.contains(&format!(
+            "<ArbitraryFileIdentifier>2025040100300500000123-{}</ArbitraryFileIdentifier>",
+            i + 1
+        )));
+        assert!(text.contains("<QualificationValidity>1</QualificationValidity>"));
+    }
 }
 
 #[test]
-fn bad_header_values_are_refused() {
-    let e = eligibility();
-    let mut c = check(&e);
-    c.institution_code = "12345";
+fn partial_contribution_ratio_only_for_koki() {
+    let k = String::from_utf8(one(&check(&koki()), Encoding::Utf8).bytes).unwrap();
+    assert!(k.contains("<InsuredPartialContributionRatio>010</InsuredPartialContributionRatio>"));
+    assert!(!k.contains("InsuredCardSymbol"));
+    for e in [family(), eligibility()] {
+        let t = String::from_utf8(one(&check(&e), Encoding::Utf8).bytes).unwrap();
+        assert!(!t.contains("InsuredPartialContributionRatio"), "{t}");
+    }
+}
+
+#[test]
+fn bad_institution_codes_are_refused() {
     assert!(matches!(
-        xml(&c, Encoding::Utf8),
+        onshi_rececon::InstitutionCode::parse("12345"),
         Err(RececonError::BadValue {
             field: "MedicalInstitutionCode",
             ..

@@ -17,13 +17,13 @@ fn today() -> String {
 /// `state.json`): its first card has the serial of the first authority's first card.
 fn second_authority(world: &World) -> Cards {
     let dir = world.root.path().join("jlis-b");
-    let authority = onshi_pki::Authority::init_named(
+    let authority = onshi_jlis::Authority::init_named(
         &dir,
         "onshi TEST second JPKI CA",
         Utc::now() - chrono::Duration::days(3650),
     )
     .unwrap();
-    let state = |dir: &std::path::Path| dir.join(onshi_pki::authority::STATE_FILE);
+    let state = |dir: &std::path::Path| dir.join(onshi_jlis::authority::STATE_FILE);
     std::fs::copy(state(&world.cards.dir), state(&dir)).unwrap();
     Cards { authority, dir }
 }

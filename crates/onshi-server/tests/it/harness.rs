@@ -78,26 +78,31 @@ fn record(
 ) -> EligibilityRecord {
     EligibilityRecord {
         person_id: p.id.clone(),
-        card_classification: InsuredCardClassification::GENERAL,
-        insurer_number: InsurerNumber::parse(insurer).unwrap(),
-        symbol: Some(InsuredCardSymbol::parse("医国３４０").unwrap()),
-        number: InsuredIdentificationNumber::parse(number).unwrap(),
-        branch: InsuredBranchNumber::parse("00").unwrap(),
-        personal_family: PersonalFamilyClassification::INSURED,
-        insured_name: Some(p.name.clone()),
-        name: p.name.clone(),
-        name_kana: p.name_kana.clone(),
-        sex: p.sex,
-        birthdate: p.birthdate,
-        address: p.address.clone(),
-        post_number: Some(PostNumber::parse("100-8916").unwrap()),
-        qualification_date: date(from),
-        disqualification_date: lost.map(date),
-        contribution_ratio: Some(ContributionRatio::THIRTY),
-        preschool: None,
-        reason_of_loss: lost.map(|_| ReasonOfLoss::OTHER_INSURANCE),
-        insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
-        elderly: None,
+        qualification: Qualification {
+            card_classification: InsuredCardClassification::GENERAL,
+            insurer_number: InsurerNumber::parse(insurer).unwrap(),
+            symbol: Some(InsuredCardSymbol::parse("医国３４０").unwrap()),
+            number: InsuredIdentificationNumber::parse(number).unwrap(),
+            branch: InsuredBranchNumber::parse("00").unwrap(),
+            personal_family: PersonalFamilyClassification::INSURED,
+            insured_name: Some(p.name.clone()),
+            name: p.name.clone(),
+            name_kana: p.name_kana.clone(),
+            sex: p.sex,
+            birthdate: p.birthdate,
+            address: p.address.clone(),
+            post_number: Some(PostNumber::parse("100-8916").unwrap()),
+            qualification_date: date(from),
+            disqualification_date: lost.map(date),
+            card_issuance_date: None,
+            card_valid_date: None,
+            card_expiration_date: None,
+            contribution_ratio: Some(ContributionRatio::THIRTY),
+            preschool: None,
+            reason_of_loss: lost.map(|_| ReasonOfLoss::OTHER_INSURANCE),
+            insurer_name: InsurerName::parse("全国健康保険協会東京支部").unwrap(),
+            elderly: None,
+        },
     }
 }
 
@@ -141,7 +146,7 @@ fn seed(store: &dyn onshi_store::ServiceStore) {
 
 /// The test JPKI authority and its cards (person → card file).
 pub struct Cards {
-    pub authority: onshi_pki::Authority,
+    pub authority: onshi_jlis::Authority,
     pub dir: PathBuf,
 }
 
@@ -149,7 +154,7 @@ impl Cards {
     pub fn new(root: &Path) -> Self {
         let dir = root.join("jlis");
         let authority =
-            onshi_pki::Authority::init(&dir, Utc::now() - Duration::days(3650)).unwrap();
+            onshi_jlis::Authority::init(&dir, Utc::now() - Duration::days(3650)).unwrap();
         Self { authority, dir }
     }
 
@@ -160,7 +165,7 @@ impl Cards {
             .join(format!("{person}-{}.card.json", to.timestamp()));
         self.authority
             .issue_card(
-                &onshi_pki::IssueRequest {
+                &onshi_jlis::IssueRequest {
                     person_id: person.to_owned(),
                     pin: Pin::parse("1234").unwrap(),
                     attributes: holder_attributes(person),

@@ -33,7 +33,7 @@ fn issuer(world: &World) -> String {
 
 /// Sets the authority's next CRL number (to make CRL numbers that differ in length).
 fn next_crl_number(world: &World, number: u64) {
-    let path = world.cards.dir.join(onshi_pki::authority::STATE_FILE);
+    let path = world.cards.dir.join(onshi_jlis::authority::STATE_FILE);
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     state["next_crl_number"] = number.into();
@@ -189,7 +189,7 @@ async fn a_card_once_revoked_stays_revoked_when_a_later_crl_drops_it() {
     world.load_crl(&listing).unwrap();
     // The authority drops the entry (as CAs do once a certificate has expired) and publishes a
     // newer CRL without it.
-    let revoked_csv = world.cards.dir.join(onshi_pki::authority::REVOKED_FILE);
+    let revoked_csv = world.cards.dir.join(onshi_jlis::authority::REVOKED_FILE);
     std::fs::write(&revoked_csv, "Serial,RevokedAt\n").unwrap();
     let dropping = world
         .cards

@@ -26,6 +26,9 @@ fn rich_record(p: &Person) -> EligibilityRecord {
     r.name = PersonName::parse("𠮷田　﨑太郎").unwrap();
     r.insured_name = Some(PersonName::parse("髙橋　一郎").unwrap());
     r.personal_family = PersonalFamilyClassification::FAMILY;
+    r.card_issuance_date = Some(date("20200325"));
+    r.card_valid_date = Some(date("20200401"));
+    r.card_expiration_date = Some(date("20250331"));
     r
 }
 
@@ -238,10 +241,10 @@ fn instances_starting_together_migrate_once() {
         .get(0);
     // Every migration once: 1 (persons, records), 2 (the eligibility service), 3 (the portal),
     // 4 (the portal's mail queue and operators' TOTP), 5 (the audit key's legacy seal), 7 (card
-    // links by issuer, CRL numbers, kept revoked serials), 8 (the audit log by time), 10 (the
-    // portal's registration numbers), 11 (the portal's accounts, documents, messages,
-    // information pages), 12 (the wrong-link guard).
-    assert_eq!(n, 10);
+    // links by issuer, CRL numbers, kept revoked serials), 8 (the audit log by time), 9 (the
+    // card's own dates), 10 (the portal's registration numbers), 11 (the portal's accounts,
+    // documents, messages, information pages), 12 (the wrong-link guard).
+    assert_eq!(n, 11);
 }
 
 #[test]

@@ -711,6 +711,13 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
     }
     e.raw("DROP TABLE card_link_checks");
     e.raw("DROP INDEX audit_by_time");
+    for column in [
+        "card_issuance_date",
+        "card_valid_date",
+        "card_expiration_date",
+    ] {
+        e.raw(&format!("ALTER TABLE eligibility DROP COLUMN {column}"));
+    }
     e.raw("DELETE FROM schema_migrations WHERE version >= 7");
 }
 
