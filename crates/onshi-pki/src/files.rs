@@ -1,7 +1,7 @@
 //! The authority's files on disk: every write goes to a temporary file in the same directory and
 //! is renamed over the target, so a crash leaves either the old or the new content, never half.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -102,7 +102,7 @@ fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    OpenOptions::new().read(true).open(dir)?.sync_all()
+    fs::OpenOptions::new().read(true).open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
