@@ -27,6 +27,14 @@ pub const DESKTOP_NAME: &str = "onshi-desk.desktop";
 /// What the menu shows.
 pub const MENU_TITLE: &str = "オンライン資格確認（受付）";
 
+/// The app's data directory by default on Windows: `%LOCALAPPDATA%\onshi` (this user's, not
+/// roaming), from the value of `LOCALAPPDATA`; `None` when it is unset or empty.
+pub fn windows_data_dir(local_app_data: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    local_app_data
+        .filter(|v| !v.is_empty())
+        .map(|v| PathBuf::from(v).join("onshi"))
+}
+
 /// Where a user's configuration and data files go (XDG base directories).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserDirs {
@@ -282,6 +290,17 @@ pub fn open_browser(url: &str) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_data_dir_is_onshi_under_local_app_data() {
+        let base = std::env::temp_dir().join("AppData").join("Local");
+        assert_eq!(
+            windows_data_dir(Some(base.clone().into_os_string())),
+            Some(base.join("onshi"))
+        );
+        assert_eq!(windows_data_dir(Some("".into())), None);
+        assert_eq!(windows_data_dir(None), None);
+    }
 
     #[test]
     fn files_name_the_binary_and_the_data_directory() {

@@ -92,6 +92,14 @@ fn main() -> ExitCode {
     } else {
         logs.finish().with(allowed).init();
     }
+    // Windows: the app's data under %LOCALAPPDATA%\onshi unless --data or ONSHI_APP_DATA names
+    // another (set before any thread starts; the desk's children inherit it).
+    #[cfg(windows)]
+    if std::env::var_os("ONSHI_APP_DATA").is_none() {
+        if let Some(dir) = onshi_app::desktop::windows_data_dir(std::env::var_os("LOCALAPPDATA")) {
+            std::env::set_var("ONSHI_APP_DATA", dir);
+        }
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(&a),
