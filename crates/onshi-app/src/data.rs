@@ -68,7 +68,10 @@ impl RececonConfig {
         if !self.allowed_output_roots.is_empty() {
             return self.allowed_output_roots.clone();
         }
-        let mut roots = vec![dir.to_path_buf()];
+        // A relative data directory (`--data desk`) is where the desk was started from: absolute
+        // here, or no output folder under it could ever be allowed.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut roots = vec![dir];
         let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" });
         if let Some(home) = home.filter(|h| !h.is_empty()) {
             roots.push(PathBuf::from(home));
@@ -318,6 +321,22 @@ mod tests {
             e.contains("app.toml") && e.contains("institution_code"),
             "{e}"
         );
+    }
+
+    /// A data directory given relative (`--data desk`) is a root all the same: the one under the
+    /// directory the desk was started from.
+    #[test]
+    fn a_relative_data_directory_is_an_absolute_root() {
+        let config = RececonConfig {
+            output: PathBuf::from("desk/rececon"),
+            encoding: Encoding::Utf8,
+            allowed_output_roots: Vec::new(),
+            institution_code: None,
+        };
+        let roots = config.output_roots(Path::new("desk"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(roots[0], cwd.join("desk"));
+        assert!(allowed_output(&cwd.join("desk").join("sjis"), &roots).is_ok());
     }
 
     /// Finding 7: the output folder only under a root the settings file allows, with `..` and
