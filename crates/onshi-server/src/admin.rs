@@ -409,16 +409,8 @@ pub fn write_link_report(path: &Path, report: &[LinkReportLine]) -> Result<(), S
     let bytes = w
         .into_inner()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
+    onshi_fs::write_atomic(path, &bytes, onshi_fs::MODE_PRIVATE)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// [`import_card_links_trusting`] without knowing the trusted CAs: the file must have the

@@ -131,6 +131,21 @@ pub struct LinkCheck {
 }
 
 impl LinkCheck {
+    /// What differed, in Japanese for the operator (`—` for nothing).
+    pub fn differences_ja(&self) -> String {
+        let labels: Vec<&str> = self
+            .differences
+            .iter()
+            .filter_map(|k| onshi_model::holder::Difference::from_key(k))
+            .map(|d| d.label_ja())
+            .collect();
+        if labels.is_empty() {
+            "—".to_owned()
+        } else {
+            labels.join("・")
+        }
+    }
+
     /// Whether this row is about the link to `person_id` (a row written by an import whose links
     /// never landed names another person).
     pub fn describes(&self, person_id: &str) -> bool {

@@ -149,15 +149,14 @@ fn standard_spelling(name: &str) -> String {
         .collect()
 }
 
-/// Writes a file whole: a temporary name, then a rename.
+/// Writes a file whole ([`onshi_fs::write_atomic`]).
 fn write(dir: &Path, name: &str, w: csv::Writer<Vec<u8>>) -> Result<(), SynthError> {
     let bytes = w
         .into_inner()
         .map_err(|e| SynthError::Invalid(e.to_string()))?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let io = |e: std::io::Error| SynthError::Invalid(format!("{}: {e}", dir.join(name).display()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, dir.join(name)).map_err(io)
+    let path = dir.join(name);
+    onshi_fs::write_atomic(&path, &bytes, onshi_fs::MODE_PUBLIC)
+        .map_err(|e| SynthError::Invalid(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

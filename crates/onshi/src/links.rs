@@ -64,20 +64,6 @@ fn json_of(c: &LinkCheck) -> serde_json::Value {
     })
 }
 
-fn differences_ja(c: &LinkCheck) -> String {
-    let labels: Vec<&str> = c
-        .differences
-        .iter()
-        .filter_map(|k| onshi_model::holder::Difference::from_key(k))
-        .map(|d| d.label_ja())
-        .collect();
-    if labels.is_empty() {
-        "—".to_owned()
-    } else {
-        labels.join("・")
-    }
-}
-
 /// Runs `onshi admin links …`.
 pub fn run(command: &LinksCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -113,7 +99,7 @@ pub fn run(command: &LinksCommand) -> anyhow::Result<ExitCode> {
                     c.serial,
                     c.status.label_ja(),
                     c.person_id,
-                    differences_ja(c)
+                    c.differences_ja()
                 );
                 if let Some(h) = &c.holder {
                     println!(

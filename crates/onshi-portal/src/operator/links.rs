@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
-use onshi_model::holder::Difference;
 use onshi_store::link_checks::{self, Actor, Decision, LinkCheck, LinkStatus};
 use serde::Deserialize;
 
@@ -25,20 +24,6 @@ use super::pages::operator_page;
 pub const PATH: &str = "/portal/operator/links";
 /// Longest reason accepted.
 const MAX_REASON_CHARS: usize = 500;
-
-fn differences_ja(c: &LinkCheck) -> String {
-    let labels: Vec<&str> = c
-        .differences
-        .iter()
-        .filter_map(|k| Difference::from_key(k))
-        .map(|d| d.label_ja())
-        .collect();
-    if labels.is_empty() {
-        "—".to_owned()
-    } else {
-        labels.join("・")
-    }
-}
 
 fn birth_ja(yyyymmdd: &str) -> String {
     onshi_model::date::parse_yyyymmdd(yyyymmdd)
@@ -106,7 +91,7 @@ fn page(
                                 td { code { (c.serial) } br; small { (c.issuer) } }
                                 td { (c.status.label_ja()) }
                                 td { (c.person_id) }
-                                td { (differences_ja(c)) }
+                                td { (c.differences_ja()) }
                                 td {
                                     @if let Some(h) = &c.holder {
                                         (h.name) br;
