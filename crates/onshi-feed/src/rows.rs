@@ -21,6 +21,7 @@ pub const PERSON_COLUMNS: &[(&str, bool)] = &[
     ("Birthdate", true),
     ("Sex1", true),
     ("Address", false),
+    ("FormerName", false),
 ];
 
 /// Header names of an eligibility file: the result format's element names, and whether the
@@ -94,6 +95,7 @@ mod pcol {
     pub const BIRTHDATE: usize = 3;
     pub const SEX: usize = 4;
     pub const ADDRESS: usize = 5;
+    pub const FORMER_NAME: usize = 6;
 }
 
 /// Which file is read.
@@ -254,6 +256,7 @@ fn parse_person(r: &mut RowReader<'_>) -> Option<Person> {
     let birthdate = r.req(pcol::BIRTHDATE, date);
     let sex = r.req(pcol::SEX, Sex::parse);
     let address = r.opt(pcol::ADDRESS, Address::parse);
+    let former_name = r.opt(pcol::FORMER_NAME, PersonName::parse);
     Some(Person {
         id: id?,
         name: name?,
@@ -261,6 +264,7 @@ fn parse_person(r: &mut RowReader<'_>) -> Option<Person> {
         birthdate: birthdate?,
         sex: sex?,
         address,
+        former_name,
     })
 }
 

@@ -87,6 +87,15 @@ pub struct Person {
     /// 住所.
     #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// 旧姓（旧氏）での氏名: the full name before a change of surname, where the insurer's
+    /// record has it. Never sent to a clinic; the wrong-link guard compares a card holder's
+    /// name with it ([`crate::holder`]).
+    #[serde(
+        rename = "FormerName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub former_name: Option<PersonName>,
 }
 
 #[cfg(test)]

@@ -73,10 +73,16 @@ fn make_fixture() -> Result<Fixture, String> {
     let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(
         onshi_store::open_service_data_dir(&dir.path().join("data")).map_err(|e| e.to_string())?,
     );
-    let mut config = onshi_server::config::ServerConfig::default();
-    config.portal.enabled = true;
-    config.portal.outbox = Some(dir.path().join("outbox"));
-    config.portal.receipts = Some(dir.path().join("receipts"));
+    let portal = crate::PortalConfig {
+        enabled: true,
+        outbox: Some(dir.path().join("outbox")),
+        receipts: Some(dir.path().join("receipts")),
+        ..Default::default()
+    };
+    let config = onshi_server::config::ServerConfig {
+        portal: portal.to_table()?,
+        ..Default::default()
+    };
     let settings = crate::Settings::resolve(
         dir.path(),
         &config,

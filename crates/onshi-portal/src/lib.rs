@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod claims;
 pub mod clinic;
+pub mod config;
 pub mod db;
 pub mod details;
 #[doc(hidden)]
@@ -42,7 +43,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use onshi_server::config::{PortalConfig, ServerConfig};
+pub use config::PortalConfig;
+use onshi_server::config::ServerConfig;
 use onshi_store::ServiceStore;
 
 /// The largest request: one receipt (10 MB) and the form around it.
@@ -112,7 +114,7 @@ impl Settings {
         server: &ServerConfig,
         listening: std::net::SocketAddr,
     ) -> Result<Self, String> {
-        let p: &PortalConfig = &server.portal;
+        let p = &PortalConfig::from_server(server)?;
         let deadline = NaiveDate::parse_from_str(&p.subsidy_deadline, "%Y-%m-%d").map_err(|e| {
             format!(
                 "[portal] subsidy_deadline {:?}: yyyy-mm-dd で書いてください / {e}",
@@ -298,18 +300,22 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(view::PageError::internal)?
 }
 
-/// The server's extra routes: the portal, when `[portal] enabled`.
-pub fn extra_routes(dir: &Path, config: &ServerConfig) -> Option<onshi_server::run::ExtraRoutes> {
-    if !config.portal.enabled {
-        return None;
+/// The server's extra routes: the portal, when `[portal] enabled`; an error when `[portal]`
+/// cannot be read.
+pub fn extra_routes(
+    dir: &Path,
+    config: &ServerConfig,
+) -> Result<Option<onshi_server::run::ExtraRoutes>, String> {
+    if !PortalConfig::from_server(config)?.enabled {
+        return Ok(None);
     }
     let (dir, config) = (dir.to_path_buf(), config.clone());
-    Some(Box::new(move |store, addr| {
+    Ok(Some(Box::new(move |store, addr| {
         let settings = Settings::resolve(&dir, &config, addr)?;
         let portal = state(store, settings);
         spawn_worker(&portal);
         Ok(app(portal))
-    }))
+    })))
 }
 
 /// Starts the background worker (on the runtime this is called in): every `worker_seconds` it

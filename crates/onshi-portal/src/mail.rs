@@ -39,10 +39,7 @@ pub enum SmtpSecurity {
 
 impl SmtpSettings {
     /// From `[portal] smtp = "HOST:PORT"` and its companions.
-    pub fn from_config(
-        server: &str,
-        p: &onshi_server::config::PortalConfig,
-    ) -> Result<Self, String> {
+    pub fn from_config(server: &str, p: &crate::PortalConfig) -> Result<Self, String> {
         let (host, port) = server
             .rsplit_once(':')
             .and_then(|(h, port)| Some((h.trim_matches(['[', ']']).to_owned(), port.parse().ok()?)))
@@ -431,7 +428,7 @@ mod tests {
     #[test]
     fn smtp_mail_reaches_the_server() {
         let (port, server) = fake_smtp();
-        let config = onshi_server::config::PortalConfig {
+        let config = crate::PortalConfig {
             smtp_security: "none".to_owned(),
             ..Default::default()
         };
@@ -457,7 +454,7 @@ mod tests {
 
     #[test]
     fn smtp_settings_are_checked() {
-        let mut config = onshi_server::config::PortalConfig::default();
+        let mut config = crate::PortalConfig::default();
         assert!(SmtpSettings::from_config("smtp.example.jp:587", &config).is_ok());
         assert!(SmtpSettings::from_config("smtp.example.jp", &config).is_err());
         config.smtp_security = "none".to_owned();

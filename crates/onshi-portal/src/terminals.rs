@@ -281,30 +281,21 @@ async fn create(
     let clinic = user.clinic_id;
     let new = blocking(&portal, move |p| {
         let cap = p.settings.max_terminals_per_clinic;
-        let new =
-            admin::add_terminal(p.store.as_ref(), clinic, cap, Utc::now()).map_err(
-                |e| match e {
-                    admin::AddTerminalError::TooMany { limit } => PageError {
-                        status: StatusCode::CONFLICT,
-                        message: admin::too_many_terminals_ja(limit),
-                    },
-                    other => PageError::internal(other),
+        let new = admin::add_named_terminal(p.store.as_ref(), clinic, cap, Some(&name), Utc::now())
+            .map_err(|e| match e {
+                admin::AddTerminalError::TooMany { limit } => PageError {
+                    status: StatusCode::CONFLICT,
+                    message: admin::too_many_terminals_ja(limit),
                 },
-            )?;
+                other => PageError::internal(other),
+            })?;
         db::audit_now(
             p.store.portal(),
             Role::Clinic,
             clinic,
             "terminal.add",
             &format!("terminal:{}", new.terminal.id),
-            "",
-        )?;
-        terminal_names::set_name(
-            p.store.portal(),
-            clinic,
-            &new.terminal.id,
             &name,
-            Utc::now(),
         )?;
         Ok(new)
     })
@@ -803,7 +794,7 @@ mod tests {
             actions,
             [
                 format!("clinic {} terminal.revoke", a.clinic_id),
-                format!("clinic {} terminal.name", a.clinic_id),
+                // The name is stored with the terminal and audited with its addition.
                 format!("clinic {} terminal.add", a.clinic_id)
             ]
         );

@@ -130,10 +130,28 @@ pub fn add_terminal(
     max_per_clinic: u32,
     now: DateTime<Utc>,
 ) -> Result<NewTerminal, AddTerminalError> {
+    add_named_terminal(store, clinic_id, max_per_clinic, None, now)
+}
+
+/// [`add_terminal`] with the terminal's name (受付PC…), stored in the same transaction.
+pub fn add_named_terminal(
+    store: &dyn ServiceStore,
+    clinic_id: i64,
+    max_per_clinic: u32,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<NewTerminal, AddTerminalError> {
     let code = new_code().map_err(AddTerminalError::Other)?;
     let expires = now + Duration::hours(ENROLLMENT_CODE_HOURS);
     let terminal = store
-        .add_terminal(clinic_id, max_per_clinic, code_hash(&code), expires, now)
+        .add_terminal(
+            clinic_id,
+            max_per_clinic,
+            code_hash(&code),
+            expires,
+            now,
+            name,
+        )
         .map_err(|e| match e {
             onshi_store::StoreError::TooManyTerminals { limit, .. } => {
                 AddTerminalError::TooMany { limit }
@@ -721,8 +739,12 @@ fn identity_of_person(p: &onshi_model::Person) -> Identity {
         name_kana: Some(p.name_kana.as_str().to_owned()),
         birth: p.birthdate,
         sex: p.sex.as_str().to_owned(),
-        // The persons feed has no 旧姓 column yet: the rule takes one when it does.
-        former_names: Vec::new(),
+        // 旧姓（旧氏）での氏名 of the persons feed: a holder still under it is the same person.
+        former_names: p
+            .former_name
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect(),
     }
 }
 

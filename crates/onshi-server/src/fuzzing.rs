@@ -27,6 +27,7 @@ fn make_fixture() -> Result<Fixture, String> {
         birthdate: chrono::NaiveDate::from_ymd_opt(1980, 1, 1).ok_or("date")?,
         sex: Sex::FEMALE,
         address: None,
+        former_name: None,
     };
     let mut tx = store.begin_import().map_err(|e| e.to_string())?;
     tx.put_persons(&[person]).map_err(|e| e.to_string())?;

@@ -49,13 +49,14 @@ pub(crate) const RECORD_COLUMNS: [&str; 27] = [
 pub(crate) const RECORD_KEY: &str = "insurer_number, symbol, number, branch, qualification_date";
 
 /// Columns of `persons`.
-pub(crate) const PERSON_COLUMNS: [&str; 6] = [
+pub(crate) const PERSON_COLUMNS: [&str; 7] = [
     "person_id",
     "name",
     "name_kana",
     "birthdate",
     "sex",
     "address",
+    "former_name",
 ];
 
 /// One value to bind.
@@ -120,7 +121,7 @@ pub(crate) fn record_values(r: &EligibilityRecord) -> [Value<'_>; 27] {
 }
 
 /// The values of a person in [`PERSON_COLUMNS`] order.
-pub(crate) fn person_values(p: &Person) -> [Value<'_>; 6] {
+pub(crate) fn person_values(p: &Person) -> [Value<'_>; 7] {
     [
         text(p.id.as_str()),
         text(p.name.as_str()),
@@ -128,6 +129,7 @@ pub(crate) fn person_values(p: &Person) -> [Value<'_>; 6] {
         Value::Date(p.birthdate),
         text(p.sex.as_str()),
         opt(p.address.as_ref(), |a| text(a.as_str())),
+        opt(p.former_name.as_ref(), |n| text(n.as_str())),
     ]
 }
 
@@ -244,6 +246,7 @@ pub(crate) fn decode_person(row: &impl RowAccess) -> Result<Person, StoreError> 
         birthdate: r.req_date(3)?,
         sex: r.req(4, Sex::parse)?,
         address: r.opt(5, Address::parse)?,
+        former_name: r.opt(6, PersonName::parse)?,
     })
 }
 

@@ -8,6 +8,157 @@
 
 use crate::StoreError;
 
+/// Migrations 3 and 4's text (the portal's first tables: accounts, operators, tokens, sessions,
+/// throttles, claims, audit; then the mail queue and TOTP), once for both engines: `$id` is the
+/// engine's auto-numbered key column, `$int` its 64-bit integer, `$blob` its byte string.
+/// Released migrations: each engine gets the statements it got before (checked when the two
+/// texts became one: SQLite byte for byte, PostgreSQL up to the case of `text`).
+macro_rules! migration_3 {
+    ($id:literal, $int:literal, $blob:literal) => {
+        concat!("-- The portal (施術所等向け総合ポータルサイト). Times are Unix seconds (bigint) on both engines,
+    -- so the portal's SQL is written once (onshi-store's `portal` module).
+    -- A clinic's portal account: its registration, e-mail, password and 利用開始申請.
+    CREATE TABLE portal_accounts (
+        clinic_id ", $int, " PRIMARY KEY REFERENCES clinics (id),
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        kinds TEXT NOT NULL,
+        director TEXT NOT NULL,
+        address TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        email_confirmed_at ", $int, ",
+        -- registered → applied → approved | rejected (rejected may apply again).
+        status TEXT NOT NULL CHECK (status IN ('registered', 'applied', 'approved', 'rejected')),
+        decision_reason TEXT,
+        applied_at ", $int, ",
+        decided_at ", $int, ",
+        -- Raised by logging out everywhere and by password changes: older sessions stop working.
+        session_epoch ", $int, " NOT NULL DEFAULT 0,
+        created_at ", $int, " NOT NULL
+    );
+    CREATE TABLE portal_operators (
+        id ", $id, ",
+        login TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        session_epoch ", $int, " NOT NULL DEFAULT 0,
+        created_at ", $int, " NOT NULL
+    );
+    -- One-time links sent by mail (e-mail confirmation, password reset): only their SHA-256.
+    CREATE TABLE portal_tokens (
+        token_hash ", $blob, " PRIMARY KEY,
+        purpose TEXT NOT NULL CHECK (purpose IN ('confirm', 'reset')),
+        clinic_id ", $int, " NOT NULL REFERENCES clinics (id),
+        expires_at ", $int, " NOT NULL,
+        used_at ", $int, "
+    );
+    -- Browser sessions, in the store so every instance behind a load balancer knows them.
+    CREATE TABLE portal_sessions (
+        id_hash ", $blob, " PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('clinic', 'operator')),
+        subject_id ", $int, " NOT NULL,
+        csrf_token TEXT NOT NULL,
+        epoch ", $int, " NOT NULL,
+        created_at ", $int, " NOT NULL,
+        expires_at ", $int, " NOT NULL
+    );
+    CREATE INDEX portal_sessions_by_subject ON portal_sessions (role, subject_id);
+    -- Failed logins per account and per address, for throttling.
+    CREATE TABLE portal_login_failures (
+        throttle_key TEXT NOT NULL,
+        at ", $int, " NOT NULL
+    );
+    CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
+    -- One row per throttling key, locked while an attempt is counted: concurrent attempts on
+    -- one key are counted one after the other on every engine.
+    CREATE TABLE portal_throttle_locks (
+        throttle_key TEXT PRIMARY KEY,
+        touched_at ", $int, " NOT NULL
+    );
+    -- Subsidy claims: one per clinic and kind (equipment | rececon).
+    CREATE TABLE portal_claims (
+        id ", $id, ",
+        clinic_id ", $int, " NOT NULL REFERENCES clinics (id),
+        kind TEXT NOT NULL CHECK (kind IN ('equipment', 'rececon')),
+        status TEXT NOT NULL CHECK (status IN ('draft', 'submitted', 'returned', 'approved', 'paid')),
+        requested_amount ", $int, " NOT NULL DEFAULT 0,
+        approved_amount ", $int, ",
+        return_reason TEXT,
+        submitted_at ", $int, ",
+        decided_at ", $int, ",
+        paid_at ", $int, ",
+        created_at ", $int, " NOT NULL,
+        UNIQUE (clinic_id, kind)
+    );
+    CREATE TABLE portal_claim_items (
+        id ", $id, ",
+        claim_id ", $int, " NOT NULL REFERENCES portal_claims (id),
+        purchased_on TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        description TEXT NOT NULL,
+        amount ", $int, " NOT NULL CHECK (amount >= 0),
+        -- The receipt: stored outside the web root under a random name; its sniffed type.
+        receipt_file TEXT NOT NULL UNIQUE,
+        receipt_type TEXT NOT NULL,
+        receipt_name TEXT NOT NULL,
+        receipt_size ", $int, " NOT NULL,
+        created_at ", $int, " NOT NULL
+    );
+    CREATE INDEX portal_claim_items_by_claim ON portal_claim_items (claim_id);
+    -- Every operator action (and the clinic's submissions), for the audit.
+    CREATE TABLE portal_audit (
+        id ", $id, ",
+        at ", $int, " NOT NULL,
+        actor_role TEXT NOT NULL,
+        actor_id ", $int, " NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );")
+    };
+}
+macro_rules! migration_4 {
+    ($id:literal, $int:literal, $blob:literal) => {
+        concat!("-- The portal's mail, queued in the request's transaction and sent by a background worker
+    -- (retried with back-off); a row goes once sent, or keeps failed_at when given up.
+    CREATE TABLE portal_mail_queue (
+        id ", $id, ",
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at ", $int, " NOT NULL,
+        next_attempt_at ", $int, " NOT NULL,
+        attempts ", $int, " NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at ", $int, "
+    );
+    CREATE INDEX portal_mail_queue_due ON portal_mail_queue (next_attempt_at);
+    -- An operator's second factor: the TOTP secret (RFC 6238) and the last time step used, so a
+    -- code is not accepted twice.
+    ALTER TABLE portal_operators ADD COLUMN totp_secret ", $blob, ";
+    ALTER TABLE portal_operators ADD COLUMN totp_last_step ", $int, ";")
+    };
+}
+
+/// Migration 3 on SQLite (see `migration_3!`).
+pub const MIGRATION_3_SQLITE: &str =
+    migration_3!("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", "BLOB");
+/// Migration 3 on PostgreSQL.
+pub const MIGRATION_3_POSTGRES: &str = migration_3!(
+    "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    "bigint",
+    "bytea"
+);
+/// Migration 4 on SQLite (see `migration_4!`).
+pub const MIGRATION_4_SQLITE: &str =
+    migration_4!("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", "BLOB");
+/// Migration 4 on PostgreSQL.
+pub const MIGRATION_4_POSTGRES: &str = migration_4!(
+    "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    "bigint",
+    "bytea"
+);
+
 /// Migration 10, one text for both engines: the 登録記号番号 of every account, each number held by
 /// one account only (the primary key: two registrations of one number at once cannot both
 /// win); an account may hold several (併設). `pending`: a changed number waiting for the

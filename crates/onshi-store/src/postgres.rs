@@ -135,130 +135,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX audit_by_person ON audit_log (person_id, at);",
     ),
-    (
-        3,
-        "-- The portal (施術所等向け総合ポータルサイト). Times are Unix seconds (bigint) on both engines,
-    -- so the portal's SQL is written once (onshi-store's `portal` module).
-    -- A clinic's portal account: its registration, e-mail, password and 利用開始申請.
-    CREATE TABLE portal_accounts (
-        clinic_id bigint PRIMARY KEY REFERENCES clinics (id),
-        email text NOT NULL UNIQUE,
-        password_hash text NOT NULL,
-        kinds text NOT NULL,
-        director text NOT NULL,
-        address text NOT NULL,
-        phone text NOT NULL,
-        email_confirmed_at bigint,
-        -- registered → applied → approved | rejected (rejected may apply again).
-        status text NOT NULL CHECK (status IN ('registered', 'applied', 'approved', 'rejected')),
-        decision_reason text,
-        applied_at bigint,
-        decided_at bigint,
-        -- Raised by logging out everywhere and by password changes: older sessions stop working.
-        session_epoch bigint NOT NULL DEFAULT 0,
-        created_at bigint NOT NULL
-    );
-    CREATE TABLE portal_operators (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        login text NOT NULL UNIQUE,
-        name text NOT NULL,
-        password_hash text NOT NULL,
-        session_epoch bigint NOT NULL DEFAULT 0,
-        created_at bigint NOT NULL
-    );
-    -- One-time links sent by mail (e-mail confirmation, password reset): only their SHA-256.
-    CREATE TABLE portal_tokens (
-        token_hash bytea PRIMARY KEY,
-        purpose text NOT NULL CHECK (purpose IN ('confirm', 'reset')),
-        clinic_id bigint NOT NULL REFERENCES clinics (id),
-        expires_at bigint NOT NULL,
-        used_at bigint
-    );
-    -- Browser sessions, in the store so every instance behind a load balancer knows them.
-    CREATE TABLE portal_sessions (
-        id_hash bytea PRIMARY KEY,
-        role text NOT NULL CHECK (role IN ('clinic', 'operator')),
-        subject_id bigint NOT NULL,
-        csrf_token text NOT NULL,
-        epoch bigint NOT NULL,
-        created_at bigint NOT NULL,
-        expires_at bigint NOT NULL
-    );
-    CREATE INDEX portal_sessions_by_subject ON portal_sessions (role, subject_id);
-    -- Failed logins per account and per address, for throttling.
-    CREATE TABLE portal_login_failures (
-        throttle_key text NOT NULL,
-        at bigint NOT NULL
-    );
-    CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
-    -- One row per throttling key, locked while an attempt is counted: concurrent attempts on
-    -- one key are counted one after the other on every engine.
-    CREATE TABLE portal_throttle_locks (
-        throttle_key text PRIMARY KEY,
-        touched_at bigint NOT NULL
-    );
-    -- Subsidy claims: one per clinic and kind (equipment | rececon).
-    CREATE TABLE portal_claims (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        clinic_id bigint NOT NULL REFERENCES clinics (id),
-        kind text NOT NULL CHECK (kind IN ('equipment', 'rececon')),
-        status text NOT NULL CHECK (status IN ('draft', 'submitted', 'returned', 'approved', 'paid')),
-        requested_amount bigint NOT NULL DEFAULT 0,
-        approved_amount bigint,
-        return_reason text,
-        submitted_at bigint,
-        decided_at bigint,
-        paid_at bigint,
-        created_at bigint NOT NULL,
-        UNIQUE (clinic_id, kind)
-    );
-    CREATE TABLE portal_claim_items (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        claim_id bigint NOT NULL REFERENCES portal_claims (id),
-        purchased_on text NOT NULL,
-        vendor text NOT NULL,
-        description text NOT NULL,
-        amount bigint NOT NULL CHECK (amount >= 0),
-        -- The receipt: stored outside the web root under a random name; its sniffed type.
-        receipt_file text NOT NULL UNIQUE,
-        receipt_type text NOT NULL,
-        receipt_name text NOT NULL,
-        receipt_size bigint NOT NULL,
-        created_at bigint NOT NULL
-    );
-    CREATE INDEX portal_claim_items_by_claim ON portal_claim_items (claim_id);
-    -- Every operator action (and the clinic's submissions), for the audit.
-    CREATE TABLE portal_audit (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at bigint NOT NULL,
-        actor_role text NOT NULL,
-        actor_id bigint NOT NULL,
-        action text NOT NULL,
-        target text NOT NULL,
-        detail text NOT NULL
-    );",
-    ),
-    (
-        4,
-        "-- The portal's mail, queued in the request's transaction and sent by a background worker
-    -- (retried with back-off); a row goes once sent, or keeps failed_at when given up.
-    CREATE TABLE portal_mail_queue (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        recipient text NOT NULL,
-        subject text NOT NULL,
-        body text NOT NULL,
-        created_at bigint NOT NULL,
-        next_attempt_at bigint NOT NULL,
-        attempts bigint NOT NULL DEFAULT 0,
-        last_error text,
-        failed_at bigint
-    );
-    CREATE INDEX portal_mail_queue_due ON portal_mail_queue (next_attempt_at);
-    -- An operator's second factor: the TOTP secret (RFC 6238) and the last time step used, so a
-    -- code is not accepted twice.
-    ALTER TABLE portal_operators ADD COLUMN totp_secret bytea;
-    ALTER TABLE portal_operators ADD COLUMN totp_last_step bigint;",
-    ),
+    (3, crate::portal::MIGRATION_3_POSTGRES),
+    (4, crate::portal::MIGRATION_4_POSTGRES),
     (
         5,
         "-- The audit chain's hashes become HMAC-SHA-256 under a key kept outside the database
@@ -306,6 +184,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, crate::portal::MIGRATION_10),
     (11, crate::portal::MIGRATION_11_POSTGRES),
     (12, crate::link_checks::MIGRATION),
+    (
+        15,
+        "-- 旧姓（旧氏）での氏名 from the persons feed (optional), which the wrong-link guard
+    -- compares a card holder's name with.
+    ALTER TABLE persons ADD COLUMN former_name TEXT;",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

@@ -378,6 +378,7 @@ pub trait ServiceStore: Store {
     /// already has `max_per_clinic` terminals pending or active (revoked ones do not count) is
     /// [`StoreError::TooManyTerminals`], decided in the same transaction as the insert, so that
     /// concurrent additions cannot pass the cap together. `max_per_clinic == 0`: no cap.
+    /// `name` (受付PC…, the portal's label) is stored in the same transaction.
     fn add_terminal(
         &self,
         clinic_id: i64,
@@ -385,6 +386,7 @@ pub trait ServiceStore: Store {
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Terminal, StoreError>;
 
     /// Gives a pending terminal a new enrollment code (after the old one expired or was spent

@@ -136,130 +136,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) WITHOUT ROWID;
     CREATE INDEX audit_by_person ON audit_log (person_id, at);",
     ),
-    (
-        3,
-        "-- The portal (施術所等向け総合ポータルサイト). Times are Unix seconds (bigint) on both engines,
-    -- so the portal's SQL is written once (onshi-store's `portal` module).
-    -- A clinic's portal account: its registration, e-mail, password and 利用開始申請.
-    CREATE TABLE portal_accounts (
-        clinic_id INTEGER PRIMARY KEY REFERENCES clinics (id),
-        email TEXT NOT NULL UNIQUE,
-        password_hash TEXT NOT NULL,
-        kinds TEXT NOT NULL,
-        director TEXT NOT NULL,
-        address TEXT NOT NULL,
-        phone TEXT NOT NULL,
-        email_confirmed_at INTEGER,
-        -- registered → applied → approved | rejected (rejected may apply again).
-        status TEXT NOT NULL CHECK (status IN ('registered', 'applied', 'approved', 'rejected')),
-        decision_reason TEXT,
-        applied_at INTEGER,
-        decided_at INTEGER,
-        -- Raised by logging out everywhere and by password changes: older sessions stop working.
-        session_epoch INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE portal_operators (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        login TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        session_epoch INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL
-    );
-    -- One-time links sent by mail (e-mail confirmation, password reset): only their SHA-256.
-    CREATE TABLE portal_tokens (
-        token_hash BLOB PRIMARY KEY,
-        purpose TEXT NOT NULL CHECK (purpose IN ('confirm', 'reset')),
-        clinic_id INTEGER NOT NULL REFERENCES clinics (id),
-        expires_at INTEGER NOT NULL,
-        used_at INTEGER
-    );
-    -- Browser sessions, in the store so every instance behind a load balancer knows them.
-    CREATE TABLE portal_sessions (
-        id_hash BLOB PRIMARY KEY,
-        role TEXT NOT NULL CHECK (role IN ('clinic', 'operator')),
-        subject_id INTEGER NOT NULL,
-        csrf_token TEXT NOT NULL,
-        epoch INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-    );
-    CREATE INDEX portal_sessions_by_subject ON portal_sessions (role, subject_id);
-    -- Failed logins per account and per address, for throttling.
-    CREATE TABLE portal_login_failures (
-        throttle_key TEXT NOT NULL,
-        at INTEGER NOT NULL
-    );
-    CREATE INDEX portal_login_failures_by_key ON portal_login_failures (throttle_key, at);
-    -- One row per throttling key, locked while an attempt is counted: concurrent attempts on
-    -- one key are counted one after the other on every engine.
-    CREATE TABLE portal_throttle_locks (
-        throttle_key TEXT PRIMARY KEY,
-        touched_at INTEGER NOT NULL
-    );
-    -- Subsidy claims: one per clinic and kind (equipment | rececon).
-    CREATE TABLE portal_claims (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        clinic_id INTEGER NOT NULL REFERENCES clinics (id),
-        kind TEXT NOT NULL CHECK (kind IN ('equipment', 'rececon')),
-        status TEXT NOT NULL CHECK (status IN ('draft', 'submitted', 'returned', 'approved', 'paid')),
-        requested_amount INTEGER NOT NULL DEFAULT 0,
-        approved_amount INTEGER,
-        return_reason TEXT,
-        submitted_at INTEGER,
-        decided_at INTEGER,
-        paid_at INTEGER,
-        created_at INTEGER NOT NULL,
-        UNIQUE (clinic_id, kind)
-    );
-    CREATE TABLE portal_claim_items (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        claim_id INTEGER NOT NULL REFERENCES portal_claims (id),
-        purchased_on TEXT NOT NULL,
-        vendor TEXT NOT NULL,
-        description TEXT NOT NULL,
-        amount INTEGER NOT NULL CHECK (amount >= 0),
-        -- The receipt: stored outside the web root under a random name; its sniffed type.
-        receipt_file TEXT NOT NULL UNIQUE,
-        receipt_type TEXT NOT NULL,
-        receipt_name TEXT NOT NULL,
-        receipt_size INTEGER NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX portal_claim_items_by_claim ON portal_claim_items (claim_id);
-    -- Every operator action (and the clinic's submissions), for the audit.
-    CREATE TABLE portal_audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at INTEGER NOT NULL,
-        actor_role TEXT NOT NULL,
-        actor_id INTEGER NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );",
-    ),
-    (
-        4,
-        "-- The portal's mail, queued in the request's transaction and sent by a background worker
-    -- (retried with back-off); a row goes once sent, or keeps failed_at when given up.
-    CREATE TABLE portal_mail_queue (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        recipient TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        next_attempt_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        failed_at INTEGER
-    );
-    CREATE INDEX portal_mail_queue_due ON portal_mail_queue (next_attempt_at);
-    -- An operator's second factor: the TOTP secret (RFC 6238) and the last time step used, so a
-    -- code is not accepted twice.
-    ALTER TABLE portal_operators ADD COLUMN totp_secret BLOB;
-    ALTER TABLE portal_operators ADD COLUMN totp_last_step INTEGER;",
-    ),
+    (3, crate::portal::MIGRATION_3_SQLITE),
+    (4, crate::portal::MIGRATION_4_SQLITE),
     (
         5,
         "-- The audit chain's hashes become HMAC-SHA-256 under a key kept outside the database
@@ -319,6 +197,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, crate::portal::MIGRATION_10),
     (11, crate::portal::MIGRATION_11_SQLITE),
     (12, crate::link_checks::MIGRATION),
+    (
+        15,
+        "-- 旧姓（旧氏）での氏名 from the persons feed (optional), which the wrong-link guard
+    -- compares a card holder's name with.
+    ALTER TABLE persons ADD COLUMN former_name TEXT;",
+    ),
 ];
 
 /// The store in one SQLite file.

@@ -6,7 +6,9 @@
 //!
 //! The card authority and the insurer do not always write a name alike: for about half of the
 //! persons whose name has an old or variant kanji (髙, 﨑, 邉 …), the card's record has the
-//! standard form. Those links are right and must not be held.
+//! standard form. And for about half of the persons whose insurer keeps a former name (旧姓, the
+//! `FormerName` of persons.csv), the card is still under that name. Those links are right too
+//! and must not be held.
 
 use std::path::Path;
 
@@ -45,6 +47,8 @@ pub struct CardLinkSummary {
     pub planted: u64,
     /// Right links whose holder name the card authority spells with standard kanji.
     pub spelled_otherwise: u64,
+    /// Right links whose card is still under the holder's former name (旧姓).
+    pub under_former_name: u64,
 }
 
 struct Holder {
@@ -52,6 +56,7 @@ struct Holder {
     name: String,
     birth: String,
     sex: String,
+    former_name: String,
 }
 
 /// Reads `persons.csv` in `dir` and writes [`CARD_LINKS_FILE`] and [`PLANTED_FILE`] beside it.
@@ -74,6 +79,7 @@ pub fn write_card_links(dir: &Path, opts: &CardLinkOptions) -> Result<CardLinkSu
             name: row.get(1).unwrap_or_default().to_owned(),
             birth: row.get(3).unwrap_or_default().to_owned(),
             sex: row.get(4).unwrap_or_default().to_owned(),
+            former_name: row.get(6).unwrap_or_default().to_owned(),
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6C69_6E6B);
@@ -116,7 +122,10 @@ pub fn write_card_links(dir: &Path, opts: &CardLinkOptions) -> Result<CardLinkSu
             &holder.id
         };
         let standard = standard_spelling(&holder.name);
-        let name = if !wrong && standard != holder.name && rng.gen_bool(0.5) {
+        let name = if !wrong && !holder.former_name.is_empty() && rng.gen_bool(0.5) {
+            summary.under_former_name += 1;
+            holder.former_name.clone()
+        } else if !wrong && standard != holder.name && rng.gen_bool(0.5) {
             summary.spelled_otherwise += 1;
             standard
         } else {
@@ -189,6 +198,7 @@ mod tests {
         assert_eq!(summary.cards, 2000);
         assert!((60..=140).contains(&summary.planted), "{summary:?}");
         assert!(summary.spelled_otherwise > 0, "{summary:?}");
+        assert!(summary.under_former_name > 0, "{summary:?}");
         let planted = std::fs::read_to_string(dir.path().join(PLANTED_FILE)).unwrap();
         assert_eq!(planted.lines().count() as u64, summary.planted + 1);
         for line in planted.lines().skip(1) {

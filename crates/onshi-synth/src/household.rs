@@ -64,6 +64,8 @@ pub(crate) struct Person {
     pub elderly_high_income: bool,
     /// Days between issuing a 高齢受給者証 and its first day.
     pub certificate_lead_days: u8,
+    /// 旧姓: the surname before marriage, where the insurer's record keeps it (some spouses).
+    pub former_surname: Option<&'static Name>,
 }
 
 /// One insurance family: the 本人's 記号・番号 at an insurer.
@@ -139,6 +141,9 @@ fn population(age: u32) -> u32 {
     ];
     BY_FIVE[(age as usize / 5).min(BY_FIVE.len() - 1)]
 }
+
+/// Percent of spouses whose insurer record keeps their name before marriage (旧姓).
+const FORMER_SURNAME_PERCENT: u32 = 10;
 
 /// Per mille of heads of a given age who live with a spouse.
 fn spouse_per_mille(age: u32) -> u32 {
@@ -249,6 +254,7 @@ impl Life {
             koki_ratio,
             elderly_high_income: self.rng.gen_range(0..100) < 10,
             certificate_lead_days: self.rng.gen_range(5..30),
+            former_surname: None,
         }
     }
 
@@ -285,7 +291,14 @@ impl Life {
             };
             let age = age.clamp(18, MAX_AGE as i32) as u32;
             let birth = self.birth_for_age(age);
-            let spouse = self.person(surname, birth, !head_female);
+            let mut spouse = self.person(surname, birth, !head_female);
+            // The insurer keeps the name before marriage for some spouses (旧姓).
+            if self.rng.gen_range(0..100) < FORMER_SURNAME_PERCENT {
+                let former = self.names.surname(&mut self.rng);
+                if former.kanji != surname.kanji {
+                    spouse.former_surname = Some(former);
+                }
+            }
             hh.persons.push(spouse);
             spouse_age = Some(age);
         }

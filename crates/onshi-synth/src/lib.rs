@@ -52,6 +52,7 @@ pub const PERSONS_HEADER: &[&str] = &[
     "Birthdate",
     "Sex1",
     "Address",
+    "FormerName",
 ];
 
 /// The header row of [`ELIGIBILITY_FILE`].

@@ -215,16 +215,24 @@ impl Output {
             kana.push_str(p.given.kana);
         }
 
+        let mut former = String::with_capacity(32);
         for (i, p) in hh.persons.iter().take(keep).enumerate() {
             let id = first_id + i as u64;
             let birth = yyyymmdd(p.birth);
-            let row: [&[u8]; 6] = [
+            former.clear();
+            if let Some(surname) = p.former_surname {
+                former.push_str(surname.kanji);
+                former.push('\u{3000}');
+                former.push_str(p.given.kanji);
+            }
+            let row: [&[u8]; 7] = [
                 &person_id(id),
                 self.names[i].as_bytes(),
                 self.kana[i].as_bytes(),
                 &birth,
                 p.sex.as_bytes(),
                 hh.address.as_bytes(),
+                former.as_bytes(),
             ];
             if let Err(e) = self.persons.writer.write_record(row) {
                 return Err(self.persons.csv_error(e));

@@ -219,11 +219,12 @@ pub fn gen(a: &GenArgs) -> anyhow::Result<ExitCode> {
             },
         )?;
         println!(
-            "{}: issued.csv カード {} 枚（誤ったひも付けを {} 件仕込み、planted-wrong-links.csv に記録。カード側の氏名を標準字体で書いた正しいひも付け {} 件） / {} cards, {} wrong links planted",
+            "{}: issued.csv カード {} 枚（誤ったひも付けを {} 件仕込み、planted-wrong-links.csv に記録。カード側の氏名を標準字体で書いた正しいひも付け {} 件、旧姓のままのカード {} 件） / {} cards, {} wrong links planted",
             a.out.display(),
             links.cards,
             links.planted,
             links.spelled_otherwise,
+            links.under_former_name,
             links.cards,
             links.planted
         );

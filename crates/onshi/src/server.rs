@@ -252,7 +252,13 @@ pub struct CardLinksArgs {
 pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
     match command {
         ServerCommand::Init { data, jpki_ca } => {
-            onshi_server::run::init(data, jpki_ca, Utc::now()).map_err(anyhow::Error::msg)?;
+            let mut config =
+                onshi_server::run::init(data, jpki_ca, Utc::now()).map_err(anyhow::Error::msg)?;
+            // The portal's keys with their defaults, where the operator edits them.
+            config.portal = onshi_portal::PortalConfig::default()
+                .to_table()
+                .map_err(anyhow::Error::msg)?;
+            config.save(data)?;
             println!(
                 "サーバーを初期化しました / server initialised: {}",
                 data.display()
@@ -299,7 +305,10 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
-                let portal = onshi_portal::extra_routes(data, &config);
+                let portal =
+                    onshi_portal::extra_routes(data, &config).map_err(anyhow::Error::msg)?;
+                let portal_config =
+                    onshi_portal::PortalConfig::from_server(&config).map_err(anyhow::Error::msg)?;
                 let with_portal = portal.is_some();
                 let server = onshi_server::run::start_with(data, &config, portal)
                     .await
@@ -309,12 +318,11 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
                     server.addr
                 );
                 if with_portal {
-                    let mail = match &config.portal.smtp {
+                    let mail = match &portal_config.smtp {
                         Some(smtp) => format!("SMTP {smtp} で送ります"),
                         None => format!(
                             "{} に書き出します",
-                            config
-                                .portal
+                            portal_config
                                 .outbox
                                 .clone()
                                 .unwrap_or_else(|| data.join("outbox"))

@@ -140,7 +140,8 @@ impl World {
     /// Starts the server in process on a free loopback port, with the portal as `onshi server
     /// run` serves it.
     pub(crate) async fn start(&self) -> Result<RunningServer, VerifyError> {
-        let portal = onshi_portal::extra_routes(&self.data, &self.config);
+        let portal =
+            onshi_portal::extra_routes(&self.data, &self.config).map_err(VerifyError::Setup)?;
         onshi_server::run::start_with(&self.data, &self.config, portal)
             .await
             .map_err(VerifyError::Setup)

@@ -510,7 +510,7 @@ mod tests {
         let clinics = store.clinics().unwrap_or_else(|e| panic!("{e}"));
         for c in clinics.iter().filter(|c| c.name.starts_with("端末用")) {
             store
-                .add_terminal(c.id, 0, [0; 32], now, now)
+                .add_terminal(c.id, 0, [0; 32], now, now, None)
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let db = store.portal();

@@ -66,6 +66,7 @@ fn person(id: &str, name: &str, kana: &str, birth: &str) -> Person {
         birthdate: date(birth),
         sex: Sex::FEMALE,
         address: Some(Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
+        former_name: None,
     }
 }
 
@@ -115,6 +116,9 @@ const PEOPLE: [(&str, &str, &str, &str); 4] = [
     ("P0000000004", "佐藤　杏", "サトウ　アンズ", "20000101"),
 ];
 
+/// P1's former name (旧姓) in the insurer's record.
+pub const P1_FORMER_NAME: &str = "鈴木　花子";
+
 /// What a card of `person` says of its holder (all the world's persons are women): the card
 /// authority's record, which the wrong-link guard compares with the person at import.
 pub fn holder_attributes(person: &str) -> onshi_card::tlv::Attributes {
@@ -131,7 +135,9 @@ pub fn holder_attributes(person: &str) -> onshi_card::tlv::Attributes {
 }
 
 fn seed(store: &dyn onshi_store::ServiceStore) {
-    let [p1, p2, p3, p4] = PEOPLE.map(|(id, name, kana, birth)| person(id, name, kana, birth));
+    let [mut p1, p2, p3, p4] = PEOPLE.map(|(id, name, kana, birth)| person(id, name, kana, birth));
+    // P1's insurer keeps her name before marriage (旧姓): a card still under it is hers.
+    p1.former_name = Some(PersonName::parse(P1_FORMER_NAME).unwrap());
     let records = vec![
         record(&p1, "01130012", "１", "20200401", None),
         record(&p2, "01130012", "２", "20100401", Some("20240101")),

@@ -298,6 +298,55 @@ async fn wrong_links_are_held_and_spellings_answered_on_both_engines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_under_the_former_name_is_answered_and_listed_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, database) in databases(dir.path()) {
+        let world = World::start(database, |_| {}).await;
+        let t = world.terminal().await;
+        let card = world.cards.issue(
+            "P0000000001",
+            Utc::now() - chrono::Duration::days(30),
+            Utc::now() + chrono::Duration::days(1500),
+        );
+        let record = world.cards.authority.issued().unwrap().remove(0);
+        let file = issued_csv(
+            &world,
+            "former.csv",
+            &[Line {
+                record: &record,
+                person: "P0000000001",
+                name: super::harness::P1_FORMER_NAME,
+                birth: "19800102",
+                sex: "2",
+            }],
+        );
+        let found = import(&world, &file);
+        assert_eq!(
+            (found.links, found.name_only, found.held),
+            (1, 1, 0),
+            "{engine}: {found:?}"
+        );
+        assert_eq!(status(&world, &record.serial), LinkStatus::NameOnly);
+        // Listed for review with what differed: the former name.
+        let listed = sync(|| link_checks::links_to_review(world.store.portal()).unwrap());
+        assert_eq!(listed.len(), 1, "{engine}: {listed:?}");
+        assert!(
+            listed[0].differences_ja().contains("旧姓"),
+            "{engine}: {}",
+            listed[0].differences_ja()
+        );
+        // Answered with her records.
+        let (code, body) = t.check(&card, Mode::Visual, &today()).await;
+        assert_eq!(code, 200, "{engine}");
+        assert_eq!(body["QualificationValidity"], "1", "{engine}: {body}");
+        assert_eq!(
+            body["ResultList"][0]["Name"], "髙橋　花子",
+            "{engine}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_without_holders_imports_unchecked_and_answers() {
     let world = World::start(None, |_| {}).await;
     let card = world.cards.valid("P0000000001");

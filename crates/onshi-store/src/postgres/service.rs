@@ -296,6 +296,7 @@ impl ServiceStore for PgStore {
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Terminal, StoreError> {
         let now = stored_time(now);
         let code_expires_at = stored_time(code_expires_at);
@@ -350,6 +351,12 @@ impl ServiceStore for PgStore {
                     &&GENESIS_HASH[..],
                 ],
             )?;
+            if let Some(name) = name {
+                tx.execute(
+                    "INSERT INTO portal_terminal_names (terminal_id, name) VALUES ($1, $2)",
+                    &[&id, &name],
+                )?;
+            }
             Ok(Finish::Commit(Terminal {
                 id,
                 clinic_id,

@@ -251,6 +251,7 @@ impl ServiceStore for SqliteStore {
         code_hash: [u8; 32],
         code_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        name: Option<&str>,
     ) -> Result<Terminal, StoreError> {
         let now = stored_time(now);
         self.write(|tx| {
@@ -298,6 +299,12 @@ impl ServiceStore for SqliteStore {
                 us(code_expires_at),
                 &GENESIS_HASH[..]
             ])?;
+            if let Some(name) = name {
+                tx.prepare_cached(
+                    "INSERT INTO portal_terminal_names (terminal_id, name) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, name])?;
+            }
             Ok(Finish::Commit(Terminal {
                 id,
                 clinic_id,

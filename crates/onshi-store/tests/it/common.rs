@@ -152,6 +152,7 @@ pub fn person(id: &str, name: &str, kana: &str, birth: &str) -> Person {
         birthdate: date(birth),
         sex: Sex::MALE,
         address: Some(Address::parse("東京都千代田区霞が関１－２－２").unwrap()),
+        former_name: None,
     }
 }
 

@@ -47,7 +47,7 @@ fn clinic_and_terminal(store: &dyn ServiceStore) -> (i64, String) {
         .add_clinic("霞が関クリニック", "1312345", now)
         .unwrap();
     let terminal = store
-        .add_terminal(clinic.id, 0, CODE, now + Duration::hours(72), now)
+        .add_terminal(clinic.id, 0, CODE, now + Duration::hours(72), now, None)
         .unwrap();
     (clinic.id, terminal.id)
 }
@@ -109,9 +109,9 @@ fn clinics_and_terminals_are_added_and_listed() {
         );
 
         let expires = now + Duration::hours(72);
-        let t1 = s.add_terminal(a.id, 0, CODE, expires, now).unwrap();
-        let t2 = s.add_terminal(b.id, 0, CODE, expires, now).unwrap();
-        let t3 = s.add_terminal(a.id, 0, CODE, expires, now).unwrap();
+        let t1 = s.add_terminal(a.id, 0, CODE, expires, now, None).unwrap();
+        let t2 = s.add_terminal(b.id, 0, CODE, expires, now, None).unwrap();
+        let t3 = s.add_terminal(a.id, 0, CODE, expires, now, None).unwrap();
         assert_eq!(
             [&t1.id, &t2.id, &t3.id],
             ["W0000001", "W0000002", "W0000003"],
@@ -142,7 +142,7 @@ fn clinics_and_terminals_are_added_and_listed() {
         assert_eq!(s.terminals_of_clinic(b.id).unwrap(), vec![t2], "{}", e.name);
 
         let err = s
-            .add_terminal(b.id + 100, 0, CODE, expires, now)
+            .add_terminal(b.id + 100, 0, CODE, expires, now, None)
             .unwrap_err();
         assert!(
             matches!(err, StoreError::NotFound { what: "clinic", .. }),
@@ -151,7 +151,9 @@ fn clinics_and_terminals_are_added_and_listed() {
         );
         // The refused addition used no number.
         assert_eq!(
-            s.add_terminal(a.id, 0, CODE, expires, now).unwrap().id,
+            s.add_terminal(a.id, 0, CODE, expires, now, None)
+                .unwrap()
+                .id,
             "W0000004",
             "{}",
             e.name
@@ -176,7 +178,12 @@ fn terminal_ids_are_unique_and_in_order_across_instances() {
                 .map(|store| {
                     scope.spawn(move || {
                         (0..10)
-                            .map(|_| store.add_terminal(clinic, 0, CODE, now, now).unwrap().id)
+                            .map(|_| {
+                                store
+                                    .add_terminal(clinic, 0, CODE, now, now, None)
+                                    .unwrap()
+                                    .id
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
@@ -212,14 +219,16 @@ fn a_clinic_has_at_most_its_cap_of_terminals_even_when_added_at_once() {
                 .map(|store| {
                     scope.spawn(move || {
                         (0..4)
-                            .map(|_| match store.add_terminal(clinic, 7, CODE, now, now) {
-                                Ok(t) => Ok(t.id),
-                                Err(StoreError::TooManyTerminals { clinic_id, limit }) => {
-                                    assert_eq!((clinic_id, limit), (clinic, 7));
-                                    Err("cap".to_owned())
-                                }
-                                Err(other) => panic!("{other}"),
-                            })
+                            .map(
+                                |_| match store.add_terminal(clinic, 7, CODE, now, now, None) {
+                                    Ok(t) => Ok(t.id),
+                                    Err(StoreError::TooManyTerminals { clinic_id, limit }) => {
+                                        assert_eq!((clinic_id, limit), (clinic, 7));
+                                        Err("cap".to_owned())
+                                    }
+                                    Err(other) => panic!("{other}"),
+                                },
+                            )
                             .collect::<Vec<_>>()
                     })
                 })
@@ -238,7 +247,7 @@ fn a_clinic_has_at_most_its_cap_of_terminals_even_when_added_at_once() {
             "{}",
             e.name
         );
-        let err = s.add_terminal(clinic, 7, CODE, now, now).unwrap_err();
+        let err = s.add_terminal(clinic, 7, CODE, now, now, None).unwrap_err();
         assert!(
             err.to_string().contains("already has 7 terminals"),
             "{}: {err}",
@@ -246,29 +255,70 @@ fn a_clinic_has_at_most_its_cap_of_terminals_even_when_added_at_once() {
         );
         // Another clinic has its own count; no cap is no cap.
         assert!(
-            s.add_terminal(other, 1, CODE, now, now).is_ok(),
+            s.add_terminal(other, 1, CODE, now, now, None).is_ok(),
             "{}",
             e.name
         );
         assert!(
-            s.add_terminal(other, 1, CODE, now, now).is_err(),
+            s.add_terminal(other, 1, CODE, now, now, None).is_err(),
             "{}",
             e.name
         );
         assert!(
-            s.add_terminal(other, 0, CODE, now, now).is_ok(),
+            s.add_terminal(other, 0, CODE, now, now, None).is_ok(),
             "{}",
             e.name
         );
         // A revoked terminal frees its place.
         assert!(s.revoke_terminal(added[0], now).unwrap(), "{}", e.name);
         assert!(
-            s.add_terminal(clinic, 7, CODE, now, now).is_ok(),
+            s.add_terminal(clinic, 7, CODE, now, now, None).is_ok(),
             "{}",
             e.name
         );
         assert!(
-            s.add_terminal(clinic, 7, CODE, now, now).is_err(),
+            s.add_terminal(clinic, 7, CODE, now, now, None).is_err(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn a_terminal_and_its_name_are_stored_together() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let now = Utc::now();
+        let clinic = s.add_clinic("名前の院", "0112345", now).unwrap().id;
+        let names = |s: &dyn ServiceStore| -> Vec<(String, String)> {
+            onshi_store::portal::read(s.portal(), |tx| {
+                tx.query(
+                    "SELECT terminal_id, name FROM portal_terminal_names ORDER BY terminal_id",
+                    &[],
+                )?
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?)))
+                .collect()
+            })
+            .unwrap()
+        };
+        let t = s
+            .add_terminal(clinic, 1, CODE, now, now, Some("受付PC"))
+            .unwrap();
+        assert_eq!(
+            names(s),
+            vec![(t.id.clone(), "受付PC".to_owned())],
+            "{}",
+            e.name
+        );
+        // Refused by the cap: neither the terminal nor its name is stored.
+        assert!(s
+            .add_terminal(clinic, 1, CODE, now, now, Some("タブレット"))
+            .is_err());
+        assert_eq!(names(s).len(), 1, "{}", e.name);
+        assert_eq!(
+            s.terminals_of_clinic(clinic).unwrap().len(),
+            1,
             "{}",
             e.name
         );
@@ -710,6 +760,7 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
     }
     e.raw("DROP TABLE card_link_checks");
+    e.raw("ALTER TABLE persons DROP COLUMN former_name");
     e.raw("DROP INDEX audit_by_time");
     for column in [
         "card_issuance_date",
