@@ -267,7 +267,7 @@ async fn enroll(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<proto::EnrollRequest>,
 ) -> Result<Json<proto::EnrollResponse>, ApiError> {
-    blocking(&state, move |s| s.enroll(&req, Utc::now()))
+    blocking(&state, move |s| Ok(s.enroll(&req, Utc::now())?))
         .await
         .map(Json)
 }
@@ -292,7 +292,7 @@ async fn verify(
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
     let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
-        s.verify(&terminal, &req, false, Utc::now())
+        Ok(s.verify(&terminal, &req, false, Utc::now())?)
     })
     .await;
     counted(&state, answer)
@@ -310,7 +310,7 @@ async fn register(
                 "利用登録は暗証番号による確認でのみできます。",
             ));
         }
-        s.verify(&terminal, &req, true, Utc::now())
+        Ok(s.verify(&terminal, &req, true, Utc::now())?)
     })
     .await;
     counted(&state, answer)
@@ -323,7 +323,7 @@ async fn renew(
 ) -> Result<Json<proto::EnrollResponse>, ApiError> {
     blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
-        s.renew(&terminal, &req, Utc::now())
+        Ok(s.renew(&terminal, &req, Utc::now())?)
     })
     .await
     .map(Json)
@@ -350,7 +350,7 @@ async fn query(
             tracing::debug!(terminal = %terminal.id, clinic = terminal.clinic_id, "clinic query rate limited");
             return Err(clinic_queries_limited());
         }
-        s.query(&terminal, &req, Utc::now())
+        Ok(s.query(&terminal, &req, Utc::now())?)
     })
     .await;
     match answer {

@@ -70,13 +70,25 @@ impl IntoResponse for ApiError {
 
 impl From<onshi_store::StoreError> for ApiError {
     fn from(e: onshi_store::StoreError) -> Self {
-        if e.is_unavailable() {
-            // Logged once per request at warn: an outage shows in the logs without a stack of
-            // "internal error" lines, and the app records the visit as 未確認.
-            tracing::warn!(cause = %loggable(&e), "database unavailable");
-            return Self::unavailable();
+        crate::service::ServiceError::from(e).into()
+    }
+}
+
+/// The service's reasons as the API answers them: 401, 403, 400, 503, 500 (logged).
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError;
+        match e {
+            ServiceError::Unauthenticated { code, message } => {
+                Self::new(StatusCode::UNAUTHORIZED, code, message)
+            }
+            ServiceError::Refused { code, message } => {
+                Self::new(StatusCode::FORBIDDEN, code, message)
+            }
+            ServiceError::BadRequest(message) => Self::bad_request(message),
+            ServiceError::Unavailable => Self::unavailable(),
+            ServiceError::Internal(cause) => Self::internal(cause),
         }
-        Self::internal(loggable(&e))
     }
 }
 
@@ -99,5 +111,55 @@ pub fn loggable(e: &onshi_store::StoreError) -> String {
         },
         StoreError::Corrupt { column, .. } => format!("stored value of {column} is not valid"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ServiceError;
+
+    #[test]
+    fn each_service_reason_has_its_status() {
+        let cases = [
+            (
+                ServiceError::Unauthenticated {
+                    code: codes::NO_CLIENT_CERTIFICATE,
+                    message: "証明書がありません".into(),
+                },
+                StatusCode::UNAUTHORIZED,
+                codes::NO_CLIENT_CERTIFICATE,
+            ),
+            (
+                ServiceError::Refused {
+                    code: codes::TERMINAL_NOT_ACTIVE,
+                    message: "利用できません".into(),
+                },
+                StatusCode::FORBIDDEN,
+                codes::TERMINAL_NOT_ACTIVE,
+            ),
+            (
+                ServiceError::BadRequest("mode".into()),
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+            ),
+            (
+                ServiceError::Unavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::INTERNAL,
+            ),
+            (
+                ServiceError::Internal("secret cause".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes::INTERNAL,
+            ),
+        ];
+        for (reason, status, code) in cases {
+            let e = ApiError::from(reason.clone());
+            assert_eq!((e.status, e.code), (status, code), "{reason:?}");
+        }
+        // An internal cause is logged, never sent.
+        let e = ApiError::from(ServiceError::Internal("secret cause".into()));
+        assert!(!e.message.contains("secret"), "{}", e.message);
     }
 }

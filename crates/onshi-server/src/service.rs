@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use onshi_model::codes::ProcessingResultStatus;
@@ -24,7 +23,6 @@ use onshi_store::{link_checks, AuditEntry, AuditKey, CardLink, ServiceStore, Ter
 use crate::challenge::{Challenges, TokenError};
 use crate::config::{CrlMissing, ServerConfig};
 use crate::logging::untrusted;
-use crate::ApiError;
 
 /// The name of the challenge MAC key in the store (shared by every instance).
 const CHALLENGE_KEY: &str = "challenge-mac-key";
@@ -62,20 +60,77 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-fn forbidden(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, code, message)
+/// Why the service did not answer a request: the service's own reasons, free of HTTP (the API's
+/// edge turns each into a status and a `{code, message}` body, `crate::ApiError`). Messages are
+/// in Japanese, for the staff; internal causes are logged there, never sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The caller presented no terminal certificate.
+    #[error("{code}: {message}")]
+    Unauthenticated {
+        /// `codes::…`.
+        code: &'static str,
+        /// For the staff.
+        message: String,
+    },
+    /// The caller is known but may not do this (a terminal not active, a refused enrollment).
+    #[error("{code}: {message}")]
+    Refused {
+        /// `codes::…`.
+        code: &'static str,
+        /// For the staff.
+        message: String,
+    },
+    /// The request is malformed; the message names the field.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The store cannot be reached; the terminal may try again shortly.
+    #[error("the store is unavailable")]
+    Unavailable,
+    /// Something that should not happen; the cause is logged, the caller gets a generic answer.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+}
+
+impl From<onshi_store::StoreError> for ServiceError {
+    fn from(e: onshi_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            // Logged once per request at warn: an outage shows in the logs without a stack of
+            // "internal error" lines, and the app records the visit as 未確認.
+            tracing::warn!(cause = %crate::loggable(&e), "database unavailable");
+            return Self::Unavailable;
+        }
+        // Without the values a database error can quote (a patient's name or number).
+        Self::Internal(crate::loggable(&e))
+    }
+}
+
+fn forbidden(code: &'static str, message: &str) -> ServiceError {
+    ServiceError::Refused {
+        code,
+        message: message.to_owned(),
+    }
 }
 
 /// The one answer to every refused enrollment (403, `E009`).
-pub fn enroll_refused() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        codes::BAD_ENROLLMENT,
-        format!(
+pub fn enroll_refused() -> ServiceError {
+    ServiceError::Refused {
+        code: codes::BAD_ENROLLMENT,
+        message: format!(
             "端末を登録できませんでした。端末のアカウント名と登録コードを確かめてください。登録コードは一度しか使えず、有効期限は発行から{}時間です。解決しないときは、施術所の管理画面で新しい端末のアカウントを作成してください。",
             crate::admin::ENROLLMENT_CODE_HOURS
         ),
-    )
+    }
 }
 
 impl Service {
@@ -152,7 +207,7 @@ impl Service {
     /// A stored CRL that does not verify (loaded before loads were verified, or a CA
     /// certificate replaced since) is logged and skipped: its CA counts as having no CRL, and
     /// the service still starts. The serials every CRL ever listed stay revoked.
-    pub fn reload_crls(&self) -> Result<bool, ApiError> {
+    pub fn reload_crls(&self) -> Result<bool, ServiceError> {
         let generation = self.store.crl_generation()?;
         if self.jpki.read().map(|g| g.0 == generation).unwrap_or(false) {
             return Ok(false);
@@ -164,7 +219,7 @@ impl Service {
             }
             return Ok(true);
         }
-        let mut trusted = TrustedJpki::new(&self.jpki_cas).map_err(ApiError::internal)?;
+        let mut trusted = TrustedJpki::new(&self.jpki_cas).map_err(ServiceError::internal)?;
         trusted.require_current_crls(self.crl_missing == CrlMissing::Refuse);
         let mut loaded = 0usize;
         for crl in self.store.crls()? {
@@ -199,7 +254,7 @@ impl Service {
     }
 
     /// Reloads the trusted CAs and CRLs even when the store's generation is unchanged (SIGHUP).
-    pub fn force_reload_crls(&self) -> Result<bool, ApiError> {
+    pub fn force_reload_crls(&self) -> Result<bool, ServiceError> {
         if let Ok(mut guard) = self.jpki.write() {
             guard.0 = -1;
         }
@@ -256,13 +311,13 @@ impl Service {
 
     /// The active terminal behind a client certificate; 401 without one, 403 for an unknown or
     /// revoked terminal.
-    pub fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ApiError> {
+    pub fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ServiceError> {
         let Some(der) = peer else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                codes::NO_CLIENT_CERTIFICATE,
-                "端末の証明書がありません。この端末はまだ登録（利用開始）されていません。",
-            ));
+            return Err(ServiceError::Unauthenticated {
+                code: codes::NO_CLIENT_CERTIFICATE,
+                message: "端末の証明書がありません。この端末はまだ登録（利用開始）されていません。"
+                    .to_owned(),
+            });
         };
         let serial = onshi_pki::terminal_ca::serial_of(der).ok_or_else(|| {
             forbidden(codes::TERMINAL_NOT_ACTIVE, "端末の証明書を読み取れません。")
@@ -291,7 +346,7 @@ impl Service {
         &self,
         req: &EnrollRequest,
         now: DateTime<Utc>,
-    ) -> Result<EnrollResponse, ApiError> {
+    ) -> Result<EnrollResponse, ServiceError> {
         let refused = |why: &dyn std::fmt::Display| {
             let why = why.to_string();
             tracing::warn!(
@@ -305,7 +360,7 @@ impl Service {
             return Err(refused(&"not a terminal id"));
         }
         let csr = CheckedCsr::from_pem(&req.csr_pem).map_err(|e| refused(&e))?;
-        let serial = PlannedSerial::random().map_err(ApiError::internal)?;
+        let serial = PlannedSerial::random().map_err(ServiceError::internal)?;
         let code_hash = crate::admin::code_hash(req.code.trim());
         if let Err(refusal) =
             self.store
@@ -329,7 +384,7 @@ impl Service {
                 // it, so that the clinic sees it stopped and adds a new one.
                 tracing::error!(account = %req.account, error = %e, "signing failed after the enrollment code was spent; revoking the terminal");
                 self.store.revoke_terminal(&req.account, now)?;
-                Err(ApiError::internal(e))
+                Err(ServiceError::internal(e))
             }
         }
     }
@@ -345,12 +400,12 @@ impl Service {
         terminal: &Terminal,
         req: &RenewRequest,
         now: DateTime<Utc>,
-    ) -> Result<EnrollResponse, ApiError> {
+    ) -> Result<EnrollResponse, ServiceError> {
         let issued = self
             .pki
             .issue_terminal_certificate(&req.csr_pem, &terminal.id, now)
             .map_err(|e| {
-                ApiError::bad_request(format!("証明書署名要求（CSR）が正しくありません: {e}"))
+                ServiceError::bad_request(format!("証明書署名要求（CSR）が正しくありません: {e}"))
             })?;
         if !self
             .store
@@ -373,10 +428,10 @@ impl Service {
         &self,
         terminal: &Terminal,
         now: DateTime<Utc>,
-    ) -> Result<(String, u64), ApiError> {
+    ) -> Result<(String, u64), ServiceError> {
         self.challenges
             .mint(&terminal.id, now)
-            .map_err(ApiError::internal)
+            .map_err(ServiceError::internal)
     }
 
     /// Writes the audit record of one request (spending its nonce, and with `what.register`
@@ -386,7 +441,7 @@ impl Service {
         terminal: &Terminal,
         what: Audited<'_>,
         now: DateTime<Utc>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ServiceError> {
         let reference_number = reference_number(now);
         let entry = AuditEntry {
             at: now,
@@ -418,7 +473,7 @@ impl Service {
         req: &VerifyRequest,
         register: bool,
         now: DateTime<Utc>,
-    ) -> Result<CheckResponse, ApiError> {
+    ) -> Result<CheckResponse, ServiceError> {
         let mode = if register {
             "register"
         } else {
@@ -455,7 +510,7 @@ impl Service {
         let visit = parse_date("visit_date", &req.visit_date)?;
         let certificate = b64()
             .decode(&req.certificate)
-            .map_err(|_| ApiError::bad_request("certificate は base64 の DER 証明書です"))?;
+            .map_err(|_| ServiceError::bad_request("certificate は base64 の DER 証明書です"))?;
         let card = match self.check_card(
             &certificate,
             req,
@@ -598,9 +653,9 @@ impl Service {
         terminal: &Terminal,
         req: &QueryRequest,
         now: DateTime<Utc>,
-    ) -> Result<CheckResponse, ApiError> {
+    ) -> Result<CheckResponse, ServiceError> {
         let field = |name: &str, value: &str, e: onshi_model::ModelError| {
-            ApiError::bad_request(format!("{name}「{value}」: {}", e.message_ja()))
+            ServiceError::bad_request(format!("{name}「{value}」: {}", e.message_ja()))
         };
         let query = KeyQuery {
             insurer_number: InsurerNumber::parse(&req.insurer_number)
@@ -680,9 +735,9 @@ struct Audited<'a> {
     register: Option<&'a CardLink>,
 }
 
-fn parse_date(field: &str, value: &str) -> Result<Date, ApiError> {
+fn parse_date(field: &str, value: &str) -> Result<Date, ServiceError> {
     parse_yyyymmdd(value)
-        .map_err(|e| ApiError::bad_request(format!("{field}「{value}」: {}", e.message_ja())))
+        .map_err(|e| ServiceError::bad_request(format!("{field}「{value}」: {}", e.message_ja())))
 }
 
 /// 照会番号: the time to the second and 8 random hex digits — unique, and sortable by time
