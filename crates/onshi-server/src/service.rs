@@ -18,7 +18,7 @@ use onshi_proto::{
     codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
     VerifyRequest,
 };
-use onshi_store::{link_checks, AuditEntry, AuditKey, CardLink, ServiceStore, Terminal};
+use onshi_store::{link_checks, AuditEntry, AuditKey, AuditMode, CardLink, ServiceStore, Terminal};
 
 use crate::challenge::{Challenges, TokenError};
 use crate::config::{CrlMissing, ServerConfig};
@@ -447,9 +447,9 @@ impl Service {
             at: now,
             terminal_id: terminal.id.clone(),
             clinic_id: terminal.clinic_id,
-            mode: what.mode.to_owned(),
+            mode: what.mode,
             certificate_serial: what.serial.map(str::to_owned),
-            person_id: what.person.map(str::to_owned),
+            person_id: what.person.cloned(),
             answer: what.answer.to_owned(),
             reference_number: reference_number.clone(),
             nonce_id: what.nonce_id,
@@ -474,10 +474,10 @@ impl Service {
         register: bool,
         now: DateTime<Utc>,
     ) -> Result<CheckResponse, ServiceError> {
-        let mode = if register {
-            "register"
-        } else {
-            req.mode.as_str()
+        let mode = match (register, req.mode) {
+            (true, _) => AuditMode::Register,
+            (false, Mode::Pin) => AuditMode::Pin,
+            (false, Mode::Visual) => AuditMode::Visual,
         };
         let redeemed = match self.challenges.redeem(&req.nonce, &terminal.id, now) {
             Ok(r) => r,
@@ -561,7 +561,7 @@ impl Service {
             let what = Audited {
                 mode,
                 serial: Some(&card.serial),
-                person: Some(link.person_id.as_str()),
+                person: Some(&link.person_id),
                 answer: codes::LINK_HELD,
                 nonce_id: Some(redeemed.id),
                 register: None,
@@ -606,7 +606,7 @@ impl Service {
             Audited {
                 mode,
                 serial: Some(&card.serial),
-                person: Some(link.person_id.as_str()),
+                person: Some(&link.person_id),
                 answer: shown.validity.as_str(),
                 nonce_id: Some(redeemed.id),
                 register: (register && !link.registered).then_some(&link),
@@ -676,14 +676,11 @@ impl Service {
         };
         let visit = parse_date("visit_date", &req.visit_date)?;
         let eligibility = self.store.eligibility_for_key(&query, visit)?;
-        let person = eligibility
-            .records
-            .first()
-            .map(|r| r.person_id.as_str().to_owned());
+        let person = eligibility.records.first().map(|r| r.person_id.clone());
         let what = Audited {
-            mode: "query",
+            mode: AuditMode::Query,
             serial: None,
-            person: person.as_deref(),
+            person: person.as_ref(),
             answer: eligibility.validity.as_str(),
             nonce_id: None,
             register: None,
@@ -726,9 +723,9 @@ fn link_fits(link: &onshi_store::CardLink, card: &CheckedCard) -> bool {
 
 /// What one audit record says about a request.
 struct Audited<'a> {
-    mode: &'a str,
+    mode: AuditMode,
     serial: Option<&'a str>,
-    person: Option<&'a str>,
+    person: Option<&'a onshi_model::PersonId>,
     answer: &'a str,
     nonce_id: Option<[u8; 32]>,
     /// 利用登録 of this card, written with the record (only once the nonce is spent).

@@ -27,7 +27,7 @@ use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, Person
 pub use error::StoreError;
 pub use service::{
     audit_encoding, audit_hash, audit_mac, audit_seal, AuditEntry, AuditHead, AuditKey,
-    AuditKeyMismatch, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
+    AuditKeyMismatch, AuditMode, AuditProblem, AuditRecord, AuditVerification, CardLink, Clinic,
     EnrollRefusal, NonceSpent, ServiceStore, StoredCrl, Terminal, TerminalStatus, CRL_NUMBER_BYTES,
     ENROLL_ATTEMPTS, GENESIS_HASH, LEGACY_ISSUER,
 };

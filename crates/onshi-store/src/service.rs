@@ -162,6 +162,44 @@ pub struct StoredCrl {
     pub loaded_at: DateTime<Utc>,
 }
 
+/// What a request audited asked for (the `mode` column; its text is part of the chain's hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditMode {
+    /// A card check with the patient's PIN.
+    Pin,
+    /// A card check with the staff's look at the card's photo (目視).
+    Visual,
+    /// A check by 保険者番号・記号・番号 and birth date.
+    Query,
+    /// 利用登録 of a card (with a PIN check).
+    Register,
+}
+
+impl AuditMode {
+    /// The stored text: `pin`, `visual`, `query`, `register`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pin => "pin",
+            Self::Visual => "visual",
+            Self::Query => "query",
+            Self::Register => "register",
+        }
+    }
+
+    /// The mode of a stored text; `None` for any other.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pin, Self::Visual, Self::Query, Self::Register]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AuditMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one request that reached the eligibility logic did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -171,12 +209,12 @@ pub struct AuditEntry {
     pub terminal_id: String,
     /// Its clinic.
     pub clinic_id: i64,
-    /// `pin`, `visual`, `query` or `register`.
-    pub mode: String,
+    /// What was asked.
+    pub mode: AuditMode,
     /// The serial of the card certificate presented, if any.
     pub certificate_serial: Option<String>,
     /// The person the answer was about, if one was found.
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     /// A QualificationValidity code or an error code.
     pub answer: String,
     /// The 照会番号 of the answer.
@@ -564,9 +602,9 @@ pub fn audit_encoding(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> Vec
     h.extend_from_slice(&entry.at.timestamp_micros().to_be_bytes());
     string(&mut h, &entry.terminal_id);
     h.extend_from_slice(&entry.clinic_id.to_be_bytes());
-    string(&mut h, &entry.mode);
+    string(&mut h, entry.mode.as_str());
     opt_string(&mut h, entry.certificate_serial.as_deref());
-    opt_string(&mut h, entry.person_id.as_deref());
+    opt_string(&mut h, entry.person_id.as_ref().map(PersonId::as_str));
     string(&mut h, &entry.answer);
     string(&mut h, &entry.reference_number);
     match &entry.nonce_id {
@@ -1008,7 +1046,7 @@ mod tests {
             at: "2025-04-02T09:00:00.000001Z".parse().unwrap(),
             terminal_id: "W0000001".to_owned(),
             clinic_id: 7,
-            mode: "pin".to_owned(),
+            mode: AuditMode::Pin,
             certificate_serial: Some("0A".to_owned()),
             person_id: None,
             answer: "1".to_owned(),
@@ -1087,7 +1125,7 @@ mod tests {
             audit_hash(
                 &GENESIS_HASH,
                 &AuditEntry {
-                    person_id: Some(String::new()),
+                    person_id: Some(PersonId::parse("P1").unwrap()),
                     ..entry()
                 },
                 1,
@@ -1104,6 +1142,29 @@ mod tests {
         for v in variants {
             assert_ne!(v, base);
         }
+    }
+
+    #[test]
+    fn audit_modes_read_back_and_nothing_else_reads() {
+        for m in [
+            AuditMode::Pin,
+            AuditMode::Visual,
+            AuditMode::Query,
+            AuditMode::Register,
+        ] {
+            assert_eq!(AuditMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(AuditMode::parse("PIN"), None);
+        assert_eq!(AuditMode::parse(""), None);
+        // The chain's hash covers the mode: another mode, another hash.
+        let visual = AuditEntry {
+            mode: AuditMode::Visual,
+            ..entry()
+        };
+        assert_ne!(
+            audit_hash(&GENESIS_HASH, &entry(), 1),
+            audit_hash(&GENESIS_HASH, &visual, 1)
+        );
     }
 
     #[test]

@@ -172,9 +172,25 @@ pub(crate) fn decode_audit(row: &impl ServiceRow) -> Result<AuditRecord, StoreEr
             at: time(row, 2, "at")?,
             terminal_id: text(row, 0, "terminal_id")?,
             clinic_id: row.int(3)?,
-            mode: text(row, 4, "mode")?,
+            mode: {
+                let mode = text(row, 4, "mode")?;
+                crate::AuditMode::parse(&mode).ok_or_else(|| StoreError::Corrupt {
+                    column: "mode",
+                    value: mode.clone(),
+                    reason: "not pin, visual, query or register".to_owned(),
+                })?
+            },
             certificate_serial: row.opt_text(5)?,
-            person_id: row.opt_text(6)?,
+            person_id: row
+                .opt_text(6)?
+                .map(|p| {
+                    PersonId::parse(&p).map_err(|e| StoreError::Corrupt {
+                        column: "person_id",
+                        value: p.clone(),
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()?,
             answer: text(row, 7, "answer")?,
             reference_number: text(row, 8, "reference_number")?,
             nonce_id: row

@@ -541,7 +541,7 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
             if store.json {
                 let rows: Vec<_> = records
                     .iter()
-                    .map(|r| serde_json::json!({"at": r.entry.at.to_rfc3339(), "terminal": r.entry.terminal_id, "clinic": r.entry.clinic_id, "mode": r.entry.mode, "answer": r.entry.answer, "reference_number": r.entry.reference_number}))
+                    .map(|r| serde_json::json!({"at": r.entry.at.to_rfc3339(), "terminal": r.entry.terminal_id, "clinic": r.entry.clinic_id, "mode": r.entry.mode.as_str(), "answer": r.entry.answer, "reference_number": r.entry.reference_number}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {

@@ -472,8 +472,10 @@ async fn a_register_whose_audit_write_fails_leaves_the_card_unregistered() {
         assert_eq!(answer["QualificationValidity"], "1", "{answer}");
         assert!(registered(&t, &card).await);
         let audit = sync(|| world.store.audit_for_person("P0000000001").unwrap());
-        assert!(audit.iter().any(|r| r.entry.mode == "register"
-            && r.entry.reference_number == answer["ReferenceNumber"].as_str().unwrap()));
+        assert!(audit
+            .iter()
+            .any(|r| r.entry.mode == onshi_store::AuditMode::Register
+                && r.entry.reference_number == answer["ReferenceNumber"].as_str().unwrap()));
         assert!(world.audit_verify().problems.is_empty());
     })
     .await;

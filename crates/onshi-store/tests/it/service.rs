@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use onshi_model::PersonId;
 use onshi_store::{
-    audit_hash, audit_mac, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditRecord,
-    AuditVerification, CardLink, EnrollRefusal, NonceSpent, ServiceStore, StoreError, StoredCrl,
-    TerminalStatus, ENROLL_ATTEMPTS, GENESIS_HASH,
+    audit_hash, audit_mac, AuditEntry, AuditHead, AuditKey, AuditKeyMismatch, AuditMode,
+    AuditRecord, AuditVerification, CardLink, EnrollRefusal, NonceSpent, ServiceStore, StoreError,
+    StoredCrl, TerminalStatus, ENROLL_ATTEMPTS, GENESIS_HASH,
 };
 
 use super::common::*;
@@ -67,9 +67,9 @@ fn entry(terminal: &str, clinic: i64, at: &str, person: Option<&str>, nonce: u8)
         at: t(at),
         terminal_id: terminal.to_owned(),
         clinic_id: clinic,
-        mode: "pin".to_owned(),
+        mode: AuditMode::Pin,
         certificate_serial: Some("0A1B2C".to_owned()),
-        person_id: person.map(str::to_owned),
+        person_id: person.map(|p| PersonId::parse(p).unwrap()),
         answer: "1".to_owned(),
         reference_number: format!("R{nonce:04}"),
         nonce_id: Some([nonce; 32]),
@@ -992,7 +992,7 @@ fn checks_are_chained_per_terminal() {
         // Another terminal's chain starts afresh; a query by numbers has no nonce; the time
         // is kept to the microsecond.
         let mut query = entry(&id2, clinic2, "2025-04-02T09:04:00.000001999Z", None, 0);
-        query.mode = "query".to_owned();
+        query.mode = AuditMode::Query;
         query.certificate_serial = None;
         query.nonce_id = None;
         let q = s.check(&query).unwrap().unwrap();
@@ -1195,7 +1195,7 @@ fn audit_verify_catches_an_edited_row_with_its_hash_recomputed() {
         let (clinic, id) = active_terminal(s, "5E0001");
         let records = three_checks(s, &id, clinic);
         let mut forged = records[1].entry.clone();
-        forged.person_id = Some("P0000000002".to_owned());
+        forged.person_id = Some(PersonId::parse("P0000000002").unwrap());
         let hash = audit_mac(&key(), &records[1].prev_hash, &forged, 2);
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         let literal = if e.name == "sqlite" {
@@ -1364,14 +1364,15 @@ fn audit_verify_catches_a_chain_rewritten_with_plain_sha256() {
             &e,
             &id,
             2,
-            |en| en.person_id = Some("P0000000002".to_owned()),
+            |en| en.person_id = Some(PersonId::parse("P0000000002").unwrap()),
             audit_hash,
         );
         assert_eq!(
             s.audit_of_terminal(&id).unwrap()[1]
                 .entry
                 .person_id
-                .as_deref(),
+                .as_ref()
+                .map(PersonId::as_str),
             Some("P0000000002"),
             "{}",
             e.name
@@ -1519,7 +1520,7 @@ fn chains_written_before_the_key_are_sealed_when_it_is_adopted() {
             &e,
             &id,
             2,
-            |en| en.person_id = Some("P0000000002".to_owned()),
+            |en| en.person_id = Some(PersonId::parse("P0000000002").unwrap()),
             audit_hash,
         );
         let p = s.verify_audit().unwrap().problems;
@@ -1554,7 +1555,7 @@ fn a_registration_is_written_with_its_audit_record_or_not_at_all() {
         let registered = |serial: &str| s.card_link(CA_A, serial).unwrap().unwrap().registered;
 
         let mut en = entry(&id, clinic, "2025-04-02T09:00:00Z", Some("P0000000001"), 1);
-        en.mode = "register".to_owned();
+        en.mode = AuditMode::Register;
         en.certificate_serial = Some("0001".to_owned());
         let first = s
             .record_check(&key(), &en, Some(&links[0]))
@@ -1575,7 +1576,7 @@ fn a_registration_is_written_with_its_audit_record_or_not_at_all() {
         assert!(!registered("0002"), "{}", e.name);
         // The audit write fails (no such terminal): nothing registered.
         let mut nowhere = entry("W0000099", clinic, "2025-04-02T09:01:00Z", None, 2);
-        nowhere.mode = "register".to_owned();
+        nowhere.mode = AuditMode::Register;
         assert!(s.record_check(&key(), &nowhere, Some(&links[1])).is_err());
         assert!(!registered("0002"), "{}", e.name);
         // A link that is gone: no registration and no audit record (both or neither).
