@@ -16,7 +16,7 @@ use crate::columns::{
 };
 use crate::pool::{Pool, Pooled};
 use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
-use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError, StoreOptions};
 
 mod portal;
 mod service;
@@ -413,8 +413,16 @@ pub fn drop_schema(url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn connect(url: &str) -> Result<PgConn, StoreError> {
+fn connect(
+    url: &str,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<PgConn, StoreError> {
     let mut client = Client::connect(url, NoTls)?;
+    if let Some(limit) = statement_timeout {
+        // For the whole session; an import lifts it for its own transaction (SET LOCAL).
+        let ms = format!("{}ms", limit.as_millis().max(1));
+        client.execute("SELECT set_config('statement_timeout', $1, false)", &[&ms])?;
+    }
     let records_of_person = client.prepare(&format!(
         "SELECT {} FROM eligibility WHERE person_id = $1",
         list(&RECORD_COLUMNS)
@@ -443,14 +451,22 @@ fn connect(url: &str) -> Result<PgConn, StoreError> {
 impl PgStore {
     /// Connects, brings the schema up to date and keeps a pool of connections.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &StoreOptions::default())
+    }
+
+    /// Connects as [`PgStore::connect`], with at most `pool_size` connections, each with
+    /// `statement_timeout` set (the migrations run without it, on a connection of their own).
+    pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let mut first = Client::connect(url, NoTls)?;
         migrate(&mut first)?;
         drop(first);
         let url = url.to_owned();
+        let timeout = options.statement_timeout;
         Ok(Self {
             // Enough idle connections for every blocking worker that may hold one: closing and
             // reopening connections under load costs more than keeping them.
-            pool: Pool::new(Box::new(move || connect(&url)), 128)
+            pool: Pool::new(Box::new(move || connect(&url, timeout)), 128)
+                .with_size(options.pool_size, options.pool_wait)
                 .with_broken_check(|c| c.client.is_closed()),
         })
     }
@@ -750,7 +766,9 @@ impl Store for PgStore {
 
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>, StoreError> {
         let mut conn = self.pool.get()?;
-        conn.client.batch_execute("BEGIN")?;
+        // An import of millions of rows may run for minutes: not bound by statement_timeout.
+        conn.client
+            .batch_execute("BEGIN; SET LOCAL statement_timeout = 0")?;
         Ok(Box::new(PgImport {
             conn: Some(conn),
             persons: Staging::new("staging_persons", "persons", &PERSON_COLUMNS, "person_id"),

@@ -5,6 +5,7 @@ mod it {
     mod eligibility;
     mod files;
     mod import;
+    mod limits;
     mod plans;
     mod schema;
     mod service;

@@ -295,7 +295,7 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
                 config.listen = *listen;
             }
             if let Some(url) = database {
-                config.database = Some(url.clone());
+                config.database.url = Some(url.clone());
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
