@@ -77,6 +77,9 @@ pub enum StoreError {
         /// How long the request waited.
         waited_ms: u64,
     },
+    /// A backup or restore could not be made (a tool failed, a target is not empty).
+    #[error("backup: {0}")]
+    Backup(String),
     /// A setting the engine cannot honour.
     #[error("{0}")]
     Unsupported(&'static str),

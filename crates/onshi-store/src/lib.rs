@@ -8,6 +8,7 @@
 //! The eligibility service needs more (clinics, terminals, card links, CRLs, secrets, the audit
 //! log): [`ServiceStore`], a second trait both engines implement, opened with [`open_service`].
 
+pub mod backup;
 mod columns;
 mod error;
 mod group;

@@ -403,7 +403,7 @@ fn upsert_sql(table: &str, columns: &[&str], key: &str) -> String {
 /// others, not even for a moment; SQLite then creates its `-wal` and `-shm` files with the same
 /// mode as the database file. An existing file is left as it is (`onshi server doctor` says
 /// when its mode is wrong).
-fn create_private(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_private(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,6 +1,7 @@
 //! Integration tests of the store: every test runs against SQLite and PostgreSQL.
 
 mod it {
+    mod backup;
     pub mod common;
     mod eligibility;
     mod files;
