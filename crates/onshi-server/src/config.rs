@@ -122,6 +122,10 @@ pub struct DatabaseConfig {
     /// the reads while the replica is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_url: Option<String>,
+    /// Milliseconds the replica may be behind the primary (WAL received but not replayed) for
+    /// reads to go to it; further behind, or down, reads go to the primary and a log line says
+    /// so. Probed at most every half second.
+    pub replica_max_lag_ms: u64,
     /// The most connections one instance opens to the database (to the primary, and as many to
     /// the replica); 0: no cap. Instances × `pool_size` must stay below PostgreSQL's
     /// `max_connections`.
@@ -140,6 +144,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             replica_url: None,
+            replica_max_lag_ms: 1_000,
             pool_size: 32,
             pool_wait_ms: 2_000,
             statement_timeout_ms: 5_000,
@@ -156,6 +161,7 @@ impl DatabaseConfig {
             statement_timeout: (self.statement_timeout_ms > 0)
                 .then(|| std::time::Duration::from_millis(self.statement_timeout_ms)),
             replica_url: self.replica_url.clone(),
+            replica_max_lag: std::time::Duration::from_millis(self.replica_max_lag_ms),
         }
     }
 }

@@ -52,6 +52,9 @@ pub struct StoreOptions {
     /// A PostgreSQL streaming replica that answers eligibility and card-link reads (the primary
     /// answers when the replica cannot).
     pub replica_url: Option<String>,
+    /// How far behind the primary the replica may be for reads to go to it; further behind,
+    /// they go to the primary until it catches up.
+    pub replica_max_lag: Duration,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +65,7 @@ impl Default for StoreOptions {
             pool_wait: Duration::from_secs(10),
             statement_timeout: None,
             replica_url: None,
+            replica_max_lag: Duration::from_secs(1),
         }
     }
 }

@@ -14,7 +14,7 @@ fn options(pool_size: usize, timeout_ms: u64) -> StoreOptions {
         pool_size,
         pool_wait: Duration::from_secs(10),
         statement_timeout: Some(Duration::from_millis(timeout_ms)),
-        replica_url: None,
+        ..StoreOptions::default()
     }
 }
 
