@@ -18,10 +18,11 @@ pub struct ServerConfig {
     /// Address to listen on (`ONSHI_LISTEN`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// The store: a `postgres://` URL, or `sqlite://FILE` (`ONSHI_DATABASE`). Default: the SQLite
-    /// file in the data directory.
-    #[serde(default)]
-    pub database: Option<String>,
+    /// The store: `database = "URL"` (a `postgres://` URL, or `sqlite://FILE`), or a
+    /// `[database]` table with `url` and the pool, timeout and replica settings. Default: the
+    /// SQLite file in the data directory.
+    #[serde(default, deserialize_with = "database_or_url")]
+    pub database: DatabaseConfig,
     /// Trusted JPKI CA certificates (PEM), relative to the data directory.
     #[serde(default)]
     pub jpki_ca: Vec<PathBuf>,
@@ -110,6 +111,88 @@ pub struct ServerConfig {
     pub portal: toml::Table,
 }
 
+/// `[database]`: where the store is and how the server uses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A `postgres://` URL, or `sqlite://FILE` (`ONSHI_DATABASE`); none: the SQLite file in the
+    /// data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A PostgreSQL streaming replica (`ONSHI_DATABASE_REPLICA_URL`) that answers eligibility
+    /// and card-link reads; audit, nonces and the portal stay on the primary, which also answers
+    /// the reads while the replica is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_url: Option<String>,
+    /// Milliseconds the replica may be behind the primary (WAL received but not replayed) for
+    /// reads to go to it; further behind, or down, reads go to the primary and a log line says
+    /// so. Probed at most every half second.
+    pub replica_max_lag_ms: u64,
+    /// The most connections one instance opens to the database (to the primary, and as many to
+    /// the replica); 0: no cap. Instances × `pool_size` must stay below PostgreSQL's
+    /// `max_connections`.
+    pub pool_size: usize,
+    /// Milliseconds a request waits for a free connection when `pool_size` are in use, before it
+    /// is answered 503.
+    pub pool_wait_ms: u64,
+    /// Milliseconds a statement may run: PostgreSQL's `statement_timeout` on every connection
+    /// of the service (imports and migrations are exempt); on SQLite the busy timeout, how long
+    /// a writer waits for another process's write lock. 0: no PostgreSQL limit, 30 s on SQLite.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            replica_url: None,
+            replica_max_lag_ms: 1_000,
+            pool_size: 32,
+            pool_wait_ms: 2_000,
+            statement_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The store's options from these settings.
+    pub fn store_options(&self) -> onshi_store::StoreOptions {
+        onshi_store::StoreOptions {
+            pool_size: self.pool_size,
+            pool_wait: std::time::Duration::from_millis(self.pool_wait_ms),
+            statement_timeout: (self.statement_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.statement_timeout_ms)),
+            replica_url: self.replica_url.clone(),
+            replica_max_lag: std::time::Duration::from_millis(self.replica_max_lag_ms),
+        }
+    }
+}
+
+/// `database = "URL"` (the form before `[database]`) or a `[database]` table; errors inside the
+/// table keep their key names.
+fn database_or_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DatabaseConfig, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = DatabaseConfig;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a database URL or a [database] table")
+        }
+        fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<DatabaseConfig, E> {
+            Ok(DatabaseConfig {
+                url: Some(url.to_owned()),
+                ..DatabaseConfig::default()
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            map: A,
+        ) -> Result<DatabaseConfig, A::Error> {
+            DatabaseConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Visitor)
+}
+
 /// [`ServerConfig::crl_missing`]: fail closed on the cards, or on the instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -185,7 +268,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
-            database: None,
+            database: DatabaseConfig::default(),
             jpki_ca: Vec::new(),
             grace_months: default_grace(),
             challenge_ttl_seconds: default_ttl(),
@@ -243,8 +326,8 @@ pub enum ConfigError {
 }
 
 impl ServerConfig {
-    /// Reads `DIR/config.toml`, then applies `ONSHI_LISTEN`, `ONSHI_DATABASE` and
-    /// `ONSHI_RATE_LIMIT_PER_SECOND`.
+    /// Reads `DIR/config.toml`, then applies `ONSHI_LISTEN`, `ONSHI_DATABASE`,
+    /// `ONSHI_DATABASE_REPLICA_URL` and `ONSHI_RATE_LIMIT_PER_SECOND`.
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Io {
@@ -262,7 +345,10 @@ impl ServerConfig {
             })?;
         }
         if let Ok(url) = std::env::var("ONSHI_DATABASE") {
-            config.database = Some(url);
+            config.database.url = Some(url);
+        }
+        if let Ok(url) = std::env::var("ONSHI_DATABASE_REPLICA_URL") {
+            config.database.replica_url = (!url.is_empty()).then_some(url);
         }
         if let Ok(rate) = std::env::var("ONSHI_RATE_LIMIT_PER_SECOND") {
             config.rate_limit_per_second = rate.parse().map_err(|e| ConfigError::Env {
@@ -287,6 +373,7 @@ impl ServerConfig {
     /// The store URL: the configured one, or the SQLite file in `dir`.
     pub fn database_url(&self, dir: &Path) -> String {
         self.database
+            .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join(onshi_store::SQLITE_FILE).display()))
     }
@@ -313,6 +400,46 @@ mod tests {
         .unwrap();
         let e = ServerConfig::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("colour") && e.contains("config.toml"), "{e}");
+    }
+
+    #[test]
+    fn database_is_a_url_or_a_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+            ServerConfig::load(dir.path())
+        };
+        let c = load("database = \"postgres://db/onshi\"\n").unwrap();
+        assert_eq!(c.database.url.as_deref(), Some("postgres://db/onshi"));
+        assert_eq!(c.database.pool_size, DatabaseConfig::default().pool_size);
+        let c = load(
+            "[database]\nurl = \"postgres://db/onshi\"\nreplica_url = \"postgres://replica/onshi\"\n\
+             pool_size = 8\npool_wait_ms = 100\nstatement_timeout_ms = 250\n",
+        )
+        .unwrap();
+        let o = c.database.store_options();
+        assert_eq!(
+            (
+                o.pool_size,
+                o.pool_wait.as_millis(),
+                o.statement_timeout.map(|t| t.as_millis()),
+                o.replica_url.as_deref()
+            ),
+            (8, 100, Some(250), Some("postgres://replica/onshi"))
+        );
+        assert_eq!(c.database_url(dir.path()), "postgres://db/onshi");
+        // 0: no PostgreSQL statement limit.
+        let c = load("[database]\nstatement_timeout_ms = 0\n").unwrap();
+        assert_eq!(c.database.store_options().statement_timeout, None);
+        assert!(c.database_url(dir.path()).starts_with("sqlite://"));
+        // Saved as a table, read back the same.
+        let mut c = ServerConfig::default();
+        c.database.url = Some("postgres://db/onshi".to_owned());
+        c.database.pool_size = 4;
+        c.save(dir.path()).unwrap();
+        assert_eq!(ServerConfig::load(dir.path()).unwrap(), c);
+        let e = load("[database]\npool_sise = 8\n").unwrap_err().to_string();
+        assert!(e.contains("pool_sise") && e.contains("config.toml"), "{e}");
     }
 
     #[test]

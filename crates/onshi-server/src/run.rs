@@ -46,7 +46,9 @@ pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<Serv
         config.jpki_ca.push(name);
     }
     config.save(dir).map_err(|e| e.to_string())?;
-    let store = onshi_store::open_service(&config.database_url(dir)).map_err(|e| e.to_string())?;
+    let store =
+        onshi_store::open_service_with(&config.database_url(dir), &config.database.store_options())
+            .map_err(|e| e.to_string())?;
     // The audit chain's key, beside the config (0600).
     crate::audit_key::open_or_create(dir, store.as_ref())?;
     Ok(config)
@@ -133,8 +135,11 @@ pub async fn start_with(
     // The store clients block: open them off the async threads.
     let (owned_dir, owned_config) = (dir.to_path_buf(), config.clone());
     let (service, store) = tokio::task::spawn_blocking(move || {
-        let store = onshi_store::open_service(&owned_config.database_url(&owned_dir))
-            .map_err(|e| e.to_string())?;
+        let store = onshi_store::open_service_with(
+            &owned_config.database_url(&owned_dir),
+            &owned_config.database.store_options(),
+        )
+        .map_err(|e| e.to_string())?;
         let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(store);
         Service::open(&owned_dir, &owned_config, store.clone()).map(|s| (Arc::new(s), store))
     })

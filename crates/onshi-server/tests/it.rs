@@ -10,5 +10,6 @@ mod it {
     pub mod harness;
     mod link_guard;
     mod ops;
+    mod replica;
     mod revocation;
 }

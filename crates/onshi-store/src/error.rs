@@ -12,7 +12,7 @@ pub enum StoreError {
     #[error("sqlite value: {0}")]
     SqliteValue(#[from] rusqlite::types::FromSqlError),
     /// PostgreSQL said no.
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     /// A file or directory could not be used.
     #[error("{path}: {source}")]
@@ -67,6 +67,22 @@ pub enum StoreError {
     /// A portal row did not have the shape its query expects.
     #[error("portal data: {0}")]
     Data(String),
+    /// Every connection of the pool was in use for as long as a request may wait for one.
+    #[error(
+        "all {size} database connections are in use (waited {waited_ms} ms; [database] pool_size)"
+    )]
+    PoolExhausted {
+        /// The pool's size.
+        size: usize,
+        /// How long the request waited.
+        waited_ms: u64,
+    },
+    /// A backup or restore could not be made (a tool failed, a target is not empty).
+    #[error("backup: {0}")]
+    Backup(String),
+    /// A setting the engine cannot honour.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// A group commit lost track of a job's result (a bug in onshi, never the database's doing).
     #[error("group commit: {0}")]
     GroupCommit(&'static str),
@@ -89,13 +105,45 @@ impl StoreError {
                             let code = db.code().code();
                             code.starts_with("08")
                                 || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+                                // 57014: statement_timeout (or a cancel): the database is
+                                // too slow at the moment, not wrong.
+                                || code == "57014"
                         }
                     }
             }
+            Self::PoolExhausted { .. } => true,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
                 e.code,
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ),
+            _ => false,
+        }
+    }
+}
+
+/// The client's own words, but a statement cancelled by `statement_timeout` says so (the client
+/// says only "db error").
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) if db.code().code() == "57014" => format!(
+            "{} (SQLSTATE 57014: past the statement timeout, [database] statement_timeout_ms)",
+            db.message()
+        ),
+        _ => e.to_string(),
+    }
+}
+
+impl StoreError {
+    /// Whether a statement ran past `[database] statement_timeout_ms` (PostgreSQL's
+    /// `statement_timeout`, SQLSTATE 57014) or waited past it for SQLite's write lock.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Postgres(e) => e
+                .as_db_error()
+                .is_some_and(|db| db.code().code() == "57014"),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DatabaseBusy
+            }
             _ => false,
         }
     }

@@ -8,6 +8,7 @@
 //! The eligibility service needs more (clinics, terminals, card links, CRLs, secrets, the audit
 //! log): [`ServiceStore`], a second trait both engines implement, opened with [`open_service`].
 
+pub mod backup;
 mod columns;
 mod error;
 mod group;
@@ -21,6 +22,7 @@ pub mod sqlite;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, PersonId};
 
@@ -34,6 +36,42 @@ pub use service::{
 
 /// The file name of the SQLite store inside a data directory.
 pub const SQLITE_FILE: &str = "onshi.sqlite";
+
+/// How a store uses its database: `[database]` in the server's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections this process opens to the database at once (0: no cap).
+    pub pool_size: usize,
+    /// How long a request waits for a connection when `pool_size` are in use, before it fails
+    /// with [`StoreError::PoolExhausted`].
+    pub pool_wait: Duration,
+    /// The longest a statement may run: PostgreSQL's `statement_timeout` on every pooled
+    /// connection (imports and migrations are exempt); SQLite's busy timeout (how long a writer
+    /// waits for another process's write lock). `None`: no PostgreSQL limit, 30 s on SQLite.
+    pub statement_timeout: Option<Duration>,
+    /// A PostgreSQL streaming replica that answers eligibility and card-link reads (the primary
+    /// answers when the replica cannot).
+    pub replica_url: Option<String>,
+    /// How far behind the primary the replica may be for reads to go to it; further behind,
+    /// they go to the primary until it catches up.
+    pub replica_max_lag: Duration,
+}
+
+impl Default for StoreOptions {
+    /// What the command line uses: no statement limit, a pool as large as the blocking workers.
+    fn default() -> Self {
+        Self {
+            pool_size: 128,
+            pool_wait: Duration::from_secs(10),
+            statement_timeout: None,
+            replica_url: None,
+            replica_max_lag: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The busy timeout of SQLite when no statement timeout is configured.
+pub(crate) const SQLITE_DEFAULT_BUSY: Duration = Duration::from_secs(30);
 
 /// What an import transaction changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,11 +159,23 @@ pub fn open_data_dir(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
 
 /// Opens the store a URL names, as [`open`], with the eligibility service's interface.
 pub fn open_service(url: &str) -> Result<Box<dyn ServiceStore>, StoreError> {
+    open_service_with(url, &StoreOptions::default())
+}
+
+/// Opens the store a URL names, as [`open_service`], with a pool size, a statement timeout and
+/// (PostgreSQL) a replica for reads.
+pub fn open_service_with(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<Box<dyn ServiceStore>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Box::new(postgres::PgStore::connect(url)?))
+        Ok(Box::new(postgres::PgStore::connect_with(url, options)?))
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Box::new(sqlite::SqliteStore::open(Path::new(path))?))
+        Ok(Box::new(sqlite::SqliteStore::open_with(
+            Path::new(path),
+            options,
+        )?))
     }
 }
 

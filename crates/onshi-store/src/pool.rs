@@ -1,12 +1,17 @@
 //! A small pool of connections: a check takes one, uses it, and gives it back, so readers on many
 //! threads never wait on one connection.
 //!
+//! The pool opens at most `size` connections (`[database] pool_size`): one more request waits up
+//! to `wait` for one to come back, then fails with [`StoreError::PoolExhausted`] instead of
+//! opening connection after connection until the database refuses them all.
+//!
 //! A connection that comes back broken (the database restarted or the network dropped it) is not
 //! kept, and neither are the idle ones: they were opened to the same server and are broken too,
 //! so the next requests connect afresh instead of failing one by one on dead connections.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::StoreError;
 
@@ -16,22 +21,50 @@ pub(crate) type Connector<C> = Box<dyn Fn() -> Result<C, StoreError> + Send + Sy
 /// Tells whether a connection is broken (closed by the other side).
 pub(crate) type BrokenCheck<C> = fn(&C) -> bool;
 
+/// The idle connections and how many are open (idle or on loan).
+struct State<C> {
+    idle: Vec<C>,
+    open: usize,
+}
+
 /// Idle connections and the way to make more.
 pub(crate) struct Pool<C> {
-    idle: Mutex<Vec<C>>,
+    state: Mutex<State<C>>,
+    /// Signalled whenever a connection comes back or one fewer is open.
+    returned: Condvar,
     connect: Connector<C>,
     max_idle: usize,
+    /// The most connections open at once; 0: no cap.
+    size: usize,
+    /// How long [`Pool::get`] waits for a connection when `size` are open.
+    wait: Duration,
     broken: BrokenCheck<C>,
 }
 
 impl<C> Pool<C> {
     pub(crate) fn new(connect: Connector<C>, max_idle: usize) -> Self {
         Self {
-            idle: Mutex::new(Vec::new()),
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
             connect,
             max_idle,
+            size: 0,
+            wait: Duration::ZERO,
             broken: |_| false,
         }
+    }
+
+    /// Opens at most `size` connections at once (0: no cap); a request waits up to `wait` for one.
+    pub(crate) fn with_size(mut self, size: usize, wait: Duration) -> Self {
+        self.size = size;
+        self.wait = wait;
+        if size > 0 {
+            self.max_idle = self.max_idle.min(size);
+        }
+        self
     }
 
     /// Uses `broken` to tell connections that must not go back to the pool.
@@ -40,10 +73,29 @@ impl<C> Pool<C> {
         self
     }
 
-    /// Hands a connection to the pool as idle. A broken one is dropped with every idle one.
+    fn lock(&self) -> MutexGuard<'_, State<C>> {
+        // A panic while the lock was held left the counts as they were: keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a connection opened outside the pool (the one that ran the migrations) and keeps it
+    /// as idle.
+    pub(crate) fn adopt(&self, conn: C) {
+        self.lock().open += 1;
+        self.put(conn);
+    }
+
+    /// Hands a connection on loan back to the pool as idle. A broken one is dropped with every
+    /// idle one.
     pub(crate) fn put(&self, conn: C) {
         if (self.broken)(&conn) {
-            let stale = self.drain();
+            let stale = {
+                let mut state = self.lock();
+                let stale = std::mem::take(&mut state.idle);
+                state.open = state.open.saturating_sub(stale.len() + 1);
+                stale
+            };
+            self.returned.notify_all();
             if !stale.is_empty() {
                 tracing::warn!(
                     dropped = stale.len() + 1,
@@ -52,34 +104,83 @@ impl<C> Pool<C> {
             }
             // Dropped off the lock: closing a connection may block.
             drop(stale);
+            drop(conn);
             return;
         }
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < self.max_idle {
-                idle.push(conn);
+        let extra = {
+            let mut state = self.lock();
+            if state.idle.len() < self.max_idle {
+                state.idle.push(conn);
+                None
+            } else {
+                state.open = state.open.saturating_sub(1);
+                Some(conn)
             }
+        };
+        self.returned.notify_one();
+        drop(extra);
+    }
+
+    /// Forgets a connection on loan that was dropped instead of returned.
+    fn release(&self) {
+        {
+            let mut state = self.lock();
+            state.open = state.open.saturating_sub(1);
         }
+        self.returned.notify_one();
     }
 
     /// Takes every idle connection out of the pool.
     pub(crate) fn drain(&self) -> Vec<C> {
-        self.idle
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+        let stale = {
+            let mut state = self.lock();
+            let stale = std::mem::take(&mut state.idle);
+            state.open = state.open.saturating_sub(stale.len());
+            stale
+        };
+        self.returned.notify_all();
+        stale
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection, or a new one while fewer than `size` are open; otherwise waits up to
+    /// `wait` for one to come back.
     pub(crate) fn get(&self) -> Result<Pooled<'_, C>, StoreError> {
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match idle {
-            Some(c) => c,
-            None => (self.connect)()?,
-        };
-        Ok(Pooled {
-            pool: self,
-            conn: Some(conn),
-        })
+        let deadline = Instant::now() + self.wait;
+        let mut state = self.lock();
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                return Ok(Pooled {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            if self.size == 0 || state.open < self.size {
+                state.open += 1;
+                drop(state);
+                return match (self.connect)() {
+                    Ok(conn) => Ok(Pooled {
+                        pool: self,
+                        conn: Some(conn),
+                    }),
+                    Err(e) => {
+                        self.release();
+                        Err(e)
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::PoolExhausted {
+                    size: self.size,
+                    waited_ms: u64::try_from(self.wait.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            state = self
+                .returned
+                .wait_timeout(state, deadline - now)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
     }
 }
 
@@ -93,7 +194,10 @@ impl<C> Pooled<'_, C> {
     /// Drops the connection instead of returning it (after an error that may have left it in a
     /// bad state).
     pub(crate) fn discard(mut self) {
-        self.conn = None;
+        if let Some(conn) = self.conn.take() {
+            drop(conn);
+            self.pool.release();
+        }
     }
 }
 
@@ -162,14 +266,59 @@ mod tests {
         );
         drop(a);
         drop(b);
-        assert_eq!(pool.idle.lock().unwrap().len(), 2);
+        assert_eq!(pool.lock().idle.len(), 2);
         // The server went away: the connection in use finds out first.
         c.1 = true;
         drop(c);
-        assert_eq!(pool.idle.lock().unwrap().len(), 0);
+        assert_eq!(pool.lock().idle.len(), 0);
         // The next request connects afresh.
         let d = pool.get().unwrap();
         assert_eq!(d.0, 3);
         assert_eq!(made.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn at_most_size_connections_open_and_one_more_waits_then_fails() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let pool = pool(made.clone()).with_size(2, Duration::from_millis(50));
+        let a = pool.get().unwrap();
+        let _b = pool.get().unwrap();
+        let started = Instant::now();
+        let err = pool.get().err().unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert!(
+            matches!(
+                err,
+                StoreError::PoolExhausted {
+                    size: 2,
+                    waited_ms: 50
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("pool_size"), "{err}");
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+        // One comes back: the waiter gets it, no third connection is made.
+        drop(a);
+        drop(pool.get().unwrap());
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_waiter_gets_the_connection_another_thread_returns() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let pool = Arc::new(pool(made.clone()).with_size(1, Duration::from_secs(5)));
+        let held = pool.get().unwrap();
+        let other = {
+            let pool = pool.clone();
+            std::thread::spawn(move || pool.get().map(|c| c.0).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        assert_eq!(other.join().unwrap(), 0);
+        // A discarded connection frees its place too.
+        pool.get().unwrap().discard();
+        assert_eq!(pool.get().unwrap().0, 1);
+        assert_eq!(pool.lock().open, 1);
     }
 }

@@ -16,9 +16,10 @@ use crate::columns::{
 };
 use crate::pool::{Pool, Pooled};
 use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
-use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError, StoreOptions};
 
 mod portal;
+mod replica;
 mod service;
 
 /// Versioned migrations; a version once released is never edited, only followed.
@@ -211,6 +212,8 @@ pub(crate) struct PgConn {
 /// The store on a PostgreSQL server.
 pub struct PgStore {
     pool: Pool<PgConn>,
+    /// Where eligibility and card-link reads go while it is usable.
+    replica: Option<replica::Replica>,
 }
 
 impl RowAccess for postgres::Row {
@@ -297,8 +300,16 @@ pub fn drop_schema(url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn connect(url: &str) -> Result<PgConn, StoreError> {
-    let mut client = Client::connect(url, NoTls)?;
+fn connect(
+    config: &postgres::Config,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<PgConn, StoreError> {
+    let mut client = config.connect(NoTls)?;
+    if let Some(limit) = statement_timeout {
+        // For the whole session; an import lifts it for its own transaction (SET LOCAL).
+        let ms = format!("{}ms", limit.as_millis().max(1));
+        client.execute("SELECT set_config('statement_timeout', $1, false)", &[&ms])?;
+    }
     let records_of_person = client.prepare(&format!(
         "SELECT {} FROM eligibility WHERE person_id = $1",
         list(&RECORD_COLUMNS)
@@ -327,15 +338,34 @@ fn connect(url: &str) -> Result<PgConn, StoreError> {
 impl PgStore {
     /// Connects, brings the schema up to date and keeps a pool of connections.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &StoreOptions::default())
+    }
+
+    /// Connects as [`PgStore::connect`], with at most `pool_size` connections, each with
+    /// `statement_timeout` set (the migrations run without it, on a connection of their own).
+    pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let mut first = Client::connect(url, NoTls)?;
         migrate(&mut first)?;
         drop(first);
-        let url = url.to_owned();
+        let primary: postgres::Config = url.parse()?;
+        let timeout = options.statement_timeout;
+        let replica = match &options.replica_url {
+            Some(replica_url) => {
+                let config = replica::config(replica_url)?;
+                let pool = Pool::new(Box::new(move || connect(&config, timeout)), 128)
+                    .with_size(options.pool_size, options.pool_wait)
+                    .with_broken_check(|c| c.client.is_closed());
+                Some(replica::Replica::new(pool, options.replica_max_lag))
+            }
+            None => None,
+        };
         Ok(Self {
             // Enough idle connections for every blocking worker that may hold one: closing and
             // reopening connections under load costs more than keeping them.
-            pool: Pool::new(Box::new(move || connect(&url)), 128)
+            pool: Pool::new(Box::new(move || connect(&primary, timeout)), 128)
+                .with_size(options.pool_size, options.pool_wait)
                 .with_broken_check(|c| c.client.is_closed()),
+            replica,
         })
     }
 
@@ -344,10 +374,36 @@ impl PgStore {
         pick: impl Fn(&PgConn) -> &Statement,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<EligibilityRecord>, StoreError> {
+        self.read(|conn| {
+            let stmt = pick(conn).clone();
+            let rows = conn.client.query(&stmt, params)?;
+            rows.iter().map(decode_record).collect()
+        })
+    }
+
+    /// Runs a read of eligibility or card links on the replica while it is usable (an error
+    /// that says it cannot be reached sends this read and the next ones to the primary until
+    /// the next probe), else on the primary.
+    fn read<T>(&self, f: impl Fn(&mut PgConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Some(replica) = self.replica.as_ref().filter(|r| r.usable()) {
+            let answer = replica.pool.get().and_then(|mut conn| {
+                let answer = f(&mut conn);
+                if answer.is_err() && conn.client.is_closed() {
+                    conn.discard();
+                }
+                answer
+            });
+            match answer {
+                Err(e) if e.is_unavailable() => replica.failed(&e),
+                answer => return answer,
+            }
+        }
         let mut conn = self.pool.get()?;
-        let stmt = pick(&conn).clone();
-        let rows = conn.client.query(&stmt, params)?;
-        rows.iter().map(decode_record).collect()
+        let answer = f(&mut conn);
+        if answer.is_err() && conn.client.is_closed() {
+            conn.discard();
+        }
+        answer
     }
 }
 
@@ -620,7 +676,10 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // The sync client closes its connection by blocking on its own runtime, which panics on
         // a thread that drives an async runtime (the server's). Close them on a plain thread.
-        let idle = self.pool.drain();
+        let mut idle = self.pool.drain();
+        if let Some(replica) = &self.replica {
+            idle.extend(replica.pool.drain());
+        }
         if !idle.is_empty() {
             let _ = std::thread::spawn(move || drop(idle)).join();
         }
@@ -634,7 +693,9 @@ impl Store for PgStore {
 
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>, StoreError> {
         let mut conn = self.pool.get()?;
-        conn.client.batch_execute("BEGIN")?;
+        // An import of millions of rows may run for minutes: not bound by statement_timeout.
+        conn.client
+            .batch_execute("BEGIN; SET LOCAL statement_timeout = 0")?;
         Ok(Box::new(PgImport {
             conn: Some(conn),
             persons: Staging::new("staging_persons", "persons", &PERSON_COLUMNS, "person_id"),
@@ -655,10 +716,11 @@ impl Store for PgStore {
     }
 
     fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
-        let mut conn = self.pool.get()?;
-        let stmt = conn.person.clone();
-        let row = conn.client.query_opt(&stmt, &[&id.as_str()])?;
-        row.as_ref().map(decode_person).transpose()
+        self.read(|conn| {
+            let stmt = conn.person.clone();
+            let row = conn.client.query_opt(&stmt, &[&id.as_str()])?;
+            row.as_ref().map(decode_person).transpose()
+        })
     }
 
     fn person_ids(&self) -> Result<HashSet<PersonId>, StoreError> {

@@ -15,7 +15,7 @@ use crate::columns::{
 };
 use crate::pool::{Pool, Pooled};
 use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
-use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError};
+use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError, StoreOptions};
 
 mod portal;
 mod service;
@@ -287,7 +287,7 @@ fn upsert_sql(table: &str, columns: &[&str], key: &str) -> String {
 /// others, not even for a moment; SQLite then creates its `-wal` and `-shm` files with the same
 /// mode as the database file. An existing file is left as it is (`onshi server doctor` says
 /// when its mode is wrong).
-fn create_private(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_private(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -305,14 +305,14 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+fn connect(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(busy)?;
     // WAL: readers never block the importer. FULL: a committed import survives a power cut
     // (an import commits once, so the extra sync costs nothing). A large page cache keeps the
     // B-trees of a million-row import in memory.
@@ -363,12 +363,27 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens or creates the store file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    /// Opens or creates the store file with a pool size and a busy timeout
+    /// ([`StoreOptions::statement_timeout`]); a replica is refused (SQLite has none).
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        if options.replica_url.is_some() {
+            return Err(StoreError::Unsupported(
+                "replica_url needs PostgreSQL: SQLite has no replica",
+            ));
+        }
+        let busy = options
+            .statement_timeout
+            .unwrap_or(crate::SQLITE_DEFAULT_BUSY);
         create_private(path)?;
-        let mut first = connect(path)?;
+        let mut first = connect(path, busy)?;
         migrate(&mut first)?;
         let owned = path.to_path_buf();
-        let pool = Pool::new(Box::new(move || connect(&owned)), 16);
-        pool.put(first);
+        let pool = Pool::new(Box::new(move || connect(&owned, busy)), 16)
+            .with_size(options.pool_size, options.pool_wait);
+        pool.adopt(first);
         Ok(Self {
             path: path.to_path_buf(),
             pool,

@@ -69,13 +69,18 @@ impl ServerStore {
         self.json
     }
 
-    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn onshi_store::ServiceStore>> {
-        let url = match &self.database {
+    /// The store's URL: `--database`, or the data directory's configured one.
+    fn url(&self) -> anyhow::Result<String> {
+        Ok(match &self.database {
             Some(url) => url.clone(),
             None => ServerConfig::load(&self.data)
                 .map(|c| c.database_url(&self.data))
                 .with_context(|| format!("{}: サーバーのデータディレクトリではありません / not a server data directory", self.data.display()))?,
-        };
+        })
+    }
+
+    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn onshi_store::ServiceStore>> {
+        let url = self.url()?;
         onshi_store::open_service(&url)
             .map_err(|e| anyhow::anyhow!("ストアを開けません / cannot open the store: {e}"))
     }
@@ -110,6 +115,30 @@ pub enum AdminCommand {
     /// Card links the wrong-link guard held or listed at import, and the operator's decisions.
     #[command(subcommand)]
     Links(crate::links::LinksCommand),
+    /// Back the store up to a new file, while instances serve (PostgreSQL: pg_dump's custom
+    /// format; SQLite: VACUUM INTO). audit.key and the CA keys are not in it: keep them apart.
+    Backup {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The file to write (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the store the data directory (or --database) names, which must be
+    /// empty (a new PostgreSQL database, or no SQLite file yet), then verify the audit chain.
+    Restore {
+        #[command(flatten)]
+        store: ServerStore,
+        /// The backup file (`onshi admin backup --out`).
+        #[arg(long)]
+        from: PathBuf,
+        /// The audit key (default: audit.key in the data directory).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Heads saved before the backup (`audit verify --save-heads`) to check against.
+        #[arg(long)]
+        heads: Option<PathBuf>,
+    },
 }
 
 /// `onshi admin operator …`.
@@ -301,7 +330,7 @@ pub fn run(command: &ServerCommand) -> anyhow::Result<ExitCode> {
                 config.listen = *listen;
             }
             if let Some(url) = database {
-                config.database = Some(url.clone());
+                config.database.url = Some(url.clone());
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
@@ -535,6 +564,39 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                 heads.as_deref(),
                 save_heads.as_deref(),
             );
+        }
+        AdminCommand::Backup { store, out } => {
+            let url = store.url()?;
+            let bytes = onshi_store::backup::backup(&url, out)
+                .map_err(|e| anyhow::anyhow!("バックアップできません / backup failed: {e}"))?;
+            print(
+                store.json,
+                serde_json::json!({"file": out, "bytes": bytes}),
+                format!(
+                    "バックアップしました / backed up: {} ({bytes} bytes)。audit.key は含まれません / audit.key is not in it",
+                    out.display()
+                ),
+            );
+        }
+        AdminCommand::Restore {
+            store,
+            from,
+            key,
+            heads,
+        } => {
+            let url = store.url()?;
+            onshi_store::backup::restore(from, &url)
+                .map_err(|e| anyhow::anyhow!("復元できません / restore failed: {e}"))?;
+            // Opening runs the migrations a backup of an older onshi needs.
+            drop(store.open()?);
+            let counts = onshi_store::backup::table_counts(&url)?;
+            if !store.json {
+                println!("復元しました / restored from {}:", from.display());
+                for (table, n) in &counts {
+                    println!("  {table}\t{n}");
+                }
+            }
+            return audit_verify(store, key.as_deref(), heads.as_deref(), None);
         }
         AdminCommand::Audit(AuditCommand::Show { store, person }) => {
             let records = store.open()?.audit_for_person(person)?;

@@ -214,7 +214,7 @@ fn server_config(
     config.clinic_query_rate_limit_per_minute = 0;
     if let Some(url) = postgres {
         crate::baseline::reset_postgres(url)?;
-        config.database = Some(url.to_owned());
+        config.database.url = Some(url.to_owned());
     }
     config
         .save(data)

@@ -656,3 +656,43 @@ async fn the_operators_own_server_certificate() {
         0
     );
 }
+
+/// `[database] statement_timeout_ms`: a check whose read waits on a lock (a migration, a stuck
+/// transaction) is answered 503 after the timeout instead of hanging until the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_stuck_on_a_lock_is_answered_503_after_the_statement_timeout() {
+    let scratch = tempfile::tempdir().unwrap();
+    for (_, database) in databases(scratch.path()) {
+        let Some(url) = database else { continue };
+        let world = World::start(Some(url.clone()), |c| {
+            c.database.statement_timeout_ms = 300;
+        })
+        .await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(false);
+        let t = world.terminal().await;
+        let (status, body) = t.check(&card, Mode::Pin, &today()).await;
+        assert_eq!(status, 200, "{body}");
+        let (locked, wait_locked) = std::sync::mpsc::channel();
+        let (release, wait_release) = std::sync::mpsc::channel::<()>();
+        let locker = std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tx = c.transaction().unwrap();
+            tx.batch_execute("LOCK TABLE eligibility IN ACCESS EXCLUSIVE MODE")
+                .unwrap();
+            locked.send(()).unwrap();
+            let _ = wait_release.recv_timeout(std::time::Duration::from_secs(30));
+            tx.rollback().unwrap();
+        });
+        sync(|| wait_locked.recv().unwrap());
+        let started = std::time::Instant::now();
+        let (status, body) = t.check(&card, Mode::Pin, &today()).await;
+        let took = started.elapsed();
+        assert_eq!(status, 503, "{body}");
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        release.send(()).unwrap();
+        sync(|| locker.join().unwrap());
+        let (status, body) = t.check(&card, Mode::Pin, &today()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}

@@ -254,7 +254,7 @@ impl World {
         let mut config =
             onshi_server::run::init(&data, &[cards.dir.join("ca.pem")], Utc::now()).unwrap();
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.database = database;
+        config.database.url = database;
         config.crl_poll_seconds = 1;
         tweak(&mut config);
         config.save(&data).unwrap();

@@ -403,7 +403,7 @@ async fn sighup_reloads_crls_at_once() {
 
 /// Every log line of this test binary, as JSON (the subscriber is process-wide: the service
 /// logs from async and blocking threads alike).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(super) fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Arc::new(Mutex::new(Vec::new()));

@@ -483,7 +483,7 @@ impl ServiceStore for PgStore {
     }
 
     fn card_link(&self, issuer: &str, serial: &str) -> Result<Option<CardLink>, StoreError> {
-        self.with(|conn| {
+        self.read(|conn| {
             let stmt = conn.service.card_link.clone();
             conn.client
                 .query_opt(&stmt, &[&issuer, &serial])?

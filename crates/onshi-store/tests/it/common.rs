@@ -206,3 +206,10 @@ pub fn put(
     tx.put_records(records).unwrap();
     tx.commit().unwrap()
 }
+
+/// Drops a database made by [`fresh_postgres`], closing whatever is still connected to it.
+pub fn drop_database(admin: &str, name: &str) {
+    let mut c = postgres::Client::connect(admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+}

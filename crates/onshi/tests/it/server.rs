@@ -192,6 +192,38 @@ fn operator_sets_up_and_runs_the_service() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
 
+    // Backup, then restore into a new store, checked against the heads saved before.
+    let backup = dir.path().join("onshi.backup");
+    let made = ok(&["admin", "backup", "--data", s(&srv), "--out", s(&backup)]);
+    assert!(made.contains("audit.key"), "{made}");
+    assert!(
+        !onshi(&["admin", "backup", "--data", s(&srv), "--out", s(&backup)])
+            .status
+            .success()
+    );
+    let restored = dir.path().join("restored.sqlite");
+    let url = format!("sqlite://{}", restored.display());
+    let out = ok(&[
+        "admin",
+        "restore",
+        "--data",
+        s(&srv),
+        "--database",
+        &url,
+        "--from",
+        s(&backup),
+        "--heads",
+        s(&heads),
+    ]);
+    assert!(out.contains("persons\t30"), "{out}");
+    assert!(out.contains("改ざんされていません"), "{out}");
+    // Never over a store in use.
+    assert!(
+        !onshi(&["admin", "restore", "--data", s(&srv), "--from", s(&backup)])
+            .status
+            .success()
+    );
+
     // The CRL of the authority loads.
     let crl = dir.path().join("jlis.crl");
     ok(&["jlis", "crl", "--dir", s(&jlis), "--out", s(&crl)]);
