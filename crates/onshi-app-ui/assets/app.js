@@ -151,6 +151,15 @@ document.addEventListener("click", (event) => {
     case "photo":
       showPhotoConfirm(null);
       break;
+    case "register-consent": {
+      const template = document.getElementById("register-template");
+      screen().replaceChildren(template.content.cloneNode(true));
+      screen().dataset.phase = "consent";
+      break;
+    }
+    case "register":
+      send("/api/register", { consent: true });
+      break;
     case "photo-yes":
       if (pendingRecheck) {
         send("/api/recheck", { mode: "visual", photo_confirmed: true, entry: pendingRecheck });
@@ -186,7 +195,7 @@ document.addEventListener("click", (event) => {
       pendingRecheck = null;
       send("/api/cancel", {});
       // Back to the choices at once when nothing runs (the phase may not change).
-      if (screen().dataset.phase === "photo") {
+      if (screen().dataset.phase === "photo" || screen().dataset.phase === "consent") {
         shownSeq = 0;
       }
       break;

@@ -181,6 +181,7 @@ impl Desk {
             .route("/api/status", get(status))
             .route("/api/check", post(check))
             .route("/api/recheck", post(recheck))
+            .route("/api/register", post(register))
             .route("/api/pin", post(pin))
             .route("/api/cancel", post(cancel))
             .route("/api/history", get(history))
@@ -542,6 +543,24 @@ async fn check(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Respon
         Ok(mode) => started(ui.session.start(Job::Check(mode), ui.reader())),
         Err(why) => refuse(StatusCode::BAD_REQUEST, why),
     }
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    /// The staff read the consent text to the patient, who agreed.
+    #[serde(default)]
+    consent: bool,
+}
+
+/// 「この場で利用登録する」: after the patient's consent, a new PIN check that registers the card.
+async fn register(State(ui): State<Arc<Ui>>, Json(body): Json<RegisterBody>) -> Response {
+    if !body.consent {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "利用登録の前に、確認の文を患者さんに読み上げて同意を得てください。",
+        );
+    }
+    started(ui.session.start(Job::Register, ui.reader()))
 }
 
 async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Response {

@@ -103,6 +103,8 @@ pub struct Failure {
 pub enum Job {
     /// A new check.
     Check(Mode),
+    /// 利用登録 on the spot, after the patient's consent (PIN).
+    Register,
     /// A re-check of history entry `entry` (1 = the oldest).
     Recheck {
         /// The entry.
@@ -116,6 +118,7 @@ impl Job {
     fn mode(self) -> Mode {
         match self {
             Self::Check(mode) | Self::Recheck { mode, .. } => mode,
+            Self::Register => Mode::Pin,
         }
     }
 }
@@ -286,6 +289,13 @@ impl Session {
                 ))?;
                 Ok((outcome, None))
             }
+            Job::Register => {
+                let visit = crate::view::jst(now).date();
+                let outcome = runtime.block_on(onshi_app::register(
+                    &self.data, &mut card, &mut desk, visit, now,
+                ))?;
+                Ok((outcome, None))
+            }
             Job::Recheck { entry, mode } => {
                 let done = runtime.block_on(onshi_app::recheck(
                     &self.data,
@@ -354,7 +364,7 @@ fn failure(e: &AppError, job: Job) -> Failure {
     Failure {
         message,
         offer_visual: offer_visual && job.mode() == Mode::Pin,
-        unconfirmed: e.is_service_error() && matches!(job, Job::Check(_)),
+        unconfirmed: e.is_service_error() && matches!(job, Job::Check(_) | Job::Register),
         mode: job.mode(),
     }
 }

@@ -77,6 +77,21 @@ pub fn page(account: &str) -> Markup {
                     section #tab-history hidden {}
                     section #tab-settings hidden {}
                 }
+                template #register-template {
+                    div.screen data-phase="consent" {
+                        h2 { "この場で利用登録する" }
+                        p.lead { "次の文を患者さんに読み上げ、同意を得てください。" }
+                        blockquote.consent #consent-text {
+                            p { "お持ちのマイナンバーカードを、健康保険証として使えるように登録（利用登録）します。" }
+                            p { "登録すると、医療機関・薬局・施術所で、このカードで健康保険の資格を確認できるようになります。登録は、マイナポータルでいつでも確認できます。" }
+                            p { "登録してよろしいですか。よろしければ、カードをリーダーに置いたまま、暗証番号（数字4桁）をもう一度入力してください。" }
+                        }
+                        div.actions {
+                            button.primary type="button" data-action="register" { "同意を得ました（暗証番号で登録する）" }
+                            button type="button" data-action="reset" { "登録しない" }
+                        }
+                    }
+                }
                 template #photo-template {
                     div.screen data-phase="photo" {
                         h2 { "目視で確認" }
@@ -230,8 +245,9 @@ fn copy_labels(outcome: &onshi_app::CheckOutcome) -> Vec<String> {
 
 fn result(answer: &Answer) -> Markup {
     let outcome = &answer.outcome;
-    let valid = outcome.exit_code() == onshi_app::exit::VALID;
-    let validity = outcome.answer().validity.label().unwrap_or("不明なコード");
+    let guidance = outcome.guidance();
+    let registered_now =
+        outcome.asked == onshi_app::Asked::Register && !onshi_app::guidance::unregistered(outcome);
     let text = outcome.describe();
     let mapped = outcome
         .files
@@ -240,9 +256,18 @@ fn result(answer: &Answer) -> Markup {
         .unwrap_or(&[]);
     html! {
         div.screen data-phase="done" {
-            div.verdict.(if valid { "valid" } else { "invalid" }) #verdict {
-                @if valid { "資格は有効です" } @else { "資格は有効ではありません（" (validity) "）" }
+            div.verdict.(if guidance.valid { "valid" } else { "invalid" }) #verdict {
+                (guidance.verdict)
             }
+            @if registered_now {
+                p.note #registered { "マイナンバーカードを健康保険証として利用登録しました。" }
+            }
+            @if !guidance.warnings.is_empty() {
+                div.warning #warnings role="alert" {
+                    @for w in &guidance.warnings { p { (w) } }
+                }
+            }
+            (next_step(&guidance))
             @if let Some(recorded) = answer.recheck_of {
                 p.note { (onshi_model::wareki::label(jst(recorded).date())) " " (jst(recorded).format("%H:%M")) " に未確認として記録した受付を、受診日 " (onshi_model::wareki::label(outcome.visit)) "（" (outcome.visit.format("%Y-%m-%d")) "）の資格で確認し直しました。" }
             }
@@ -292,6 +317,22 @@ fn result(answer: &Answer) -> Markup {
                 button type="button" data-action="reset" { "次の方へ" }
             }
             p #copied role="status" {}
+        }
+    }
+}
+
+/// What to do next: the steps, and a button for each thing the desk can do about it.
+fn next_step(g: &onshi_app::guidance::Guidance) -> Markup {
+    use onshi_app::guidance::Action;
+    html! {
+        div.next #next-step {
+            h3 { "次にすること" }
+            ol { @for s in &g.steps { li { (s) } } }
+            @if g.actions.contains(&Action::Register) {
+                div.actions {
+                    button.primary type="button" data-action="register-consent" { "この場で利用登録する" }
+                }
+            }
         }
     }
 }
@@ -468,6 +509,7 @@ mod tests {
     fn screen(validity: &str, records: Vec<serde_json::Value>) -> String {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_775_000_000, 0).unwrap();
         let outcome = onshi_app::CheckOutcome {
+            asked: onshi_app::check::Asked::Card(Mode::Pin),
             response: onshi_proto::CheckResponse {
                 reference_number: "2026040100300500000123".into(),
                 processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
@@ -484,6 +526,7 @@ mod tests {
             reference_number: onshi_model::ReferenceNumber::parse("2026040100300500000123")
                 .unwrap(),
             visit: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
+            card_expiry: None,
             files: None,
             files_error: None,
         };
