@@ -64,6 +64,7 @@ pub fn page(account: &str) -> Markup {
                     span.account { "端末 " (account) }
                     nav {
                         button type="button" data-tab="desk" aria-current="page" { "受付" }
+                        button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }
                         button type="button" data-tab="history" { "本日の履歴" }
                         button type="button" data-tab="settings" { "設定" }
                     }
@@ -74,6 +75,7 @@ pub fn page(account: &str) -> Markup {
                     section #tab-desk {
                         div #screen aria-live="polite" { (screen(&Phase::Idle)) }
                     }
+                    section #tab-numbers hidden { (numbers_form()) }
                     section #tab-history hidden {}
                     section #tab-settings hidden {}
                 }
@@ -104,6 +106,33 @@ pub fn page(account: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// 「番号で確認（資格確認書など）」: the numbers on a 資格確認書, a 資格情報のお知らせ or (until
+/// its end) a 保険証, and the birth date. The insurer number's 検証番号 is checked as it is typed.
+pub fn numbers_form() -> Markup {
+    html! {
+        h2 { "番号で確認（資格確認書など）" }
+        p.lead { "マイナンバーカードがないときや、カードで確認できないときに、資格確認書・資格情報のお知らせ（マイナポータルの画面でも可）・保険証に書かれた番号で確認します。" }
+        form #numbers-form autocomplete="off" {
+            label {
+                "保険者番号（6桁または8桁）"
+                input #insurer name="insurer" type="text" inputmode="numeric" maxlength="8" required placeholder="06139992";
+            }
+            p #insurer-check role="status" {}
+            label { "記号" input #symbol name="symbol" type="text" placeholder="後期高齢者医療は空欄"; }
+            label { "番号" input #number name="number" type="text" required; }
+            label { "枝番（書かれていれば）" input #branch name="branch" type="text" inputmode="numeric" maxlength="2" placeholder="01"; }
+            label {
+                "生年月日（西暦 19800102 でも、和暦 昭和55年1月2日・S55.1.2 でも）"
+                input #birth name="birth" type="text" required;
+            }
+            p #birth-check role="status" {}
+            div.actions { button.primary type="submit" { "確認する" } }
+            p #numbers-message role="status" {}
+        }
+        p.note { "記号・番号の半角の英数字は、全角に直して問い合わせます。結果とレセコン連携ファイルは、カードで確認したときと同じです。" }
     }
 }
 
@@ -201,6 +230,13 @@ pub fn screen(phase: &Phase) -> Markup {
                     button.primary type="button" data-action="pin-ok" disabled { "決定" }
                 }
                 div.actions { button type="button" data-action="cancel" { "取りやめる" } }
+            }
+        },
+        Phase::Querying => html! {
+            div.screen data-phase="querying" {
+                h2 { "番号で確認しています" }
+                p.lead { "資格確認サービスに問い合わせています。そのままお待ちください。" }
+                div.spinner aria-hidden="true" {}
             }
         },
         Phase::Done(answer) => result(answer),
@@ -328,9 +364,14 @@ fn next_step(g: &onshi_app::guidance::Guidance) -> Markup {
         div.next #next-step {
             h3 { "次にすること" }
             ol { @for s in &g.steps { li { (s) } } }
-            @if g.actions.contains(&Action::Register) {
-                div.actions {
-                    button.primary type="button" data-action="register-consent" { "この場で利用登録する" }
+            div.actions {
+                @for a in &g.actions {
+                    @match a {
+                        Action::Register => button.primary type="button" data-action="register-consent" { "この場で利用登録する" },
+                        Action::Numbers => button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" },
+                        Action::Visual => button type="button" data-action="photo" { "目視で確認" },
+                        Action::Again | Action::Recheck => {},
+                    }
                 }
             }
         }
