@@ -1027,7 +1027,10 @@ mod tests {
         let v = said(&body);
         assert_eq!(v["insurer"]["ok"], true, "{v}");
         assert!(
-            v["insurer"]["text"].as_str().unwrap().contains("健康保険組合"),
+            v["insurer"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("健康保険組合"),
             "{v}"
         );
         assert_eq!(v["birth"]["ok"], true);

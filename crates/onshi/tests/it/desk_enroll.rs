@@ -45,6 +45,24 @@ async fn wait_text(c: &Client, css: &str, what: &str) -> String {
     }
 }
 
+/// Opens a tab of the desk and waits until it shows (a click while the screen is redrawn may
+/// miss: then again).
+async fn open_tab(c: &Client, tab: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        click(c, &format!("nav [data-tab=\"{tab}\"]")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let shown = c
+            .find(Locator::Css(&format!("#tab-{tab}:not([hidden])")))
+            .await
+            .is_ok();
+        if shown {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "the {tab} tab never opened");
+    }
+}
+
 #[test]
 fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
     if !chromium_installed() {
@@ -204,7 +222,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         // 番号で確認: the check digit said as it is typed, then the answer as for a card.
         let before = std::fs::read_dir(app.join("rececon")).unwrap().count();
         click(&c, "[data-action=\"reset\"]").await;
-        click(&c, "nav [data-tab=\"numbers\"]").await;
+        open_tab(&c, "numbers").await;
         let insurer = c.find(Locator::Css("#insurer")).await.unwrap();
         insurer.send_keys("06139993").await.unwrap();
         wait_text(&c, "#insurer-check", "検証番号").await;
@@ -239,7 +257,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
 
         // Numbers that match nobody: what to compare, and whom the patient asks.
         click(&c, "[data-action=\"reset\"]").await;
-        click(&c, "nav [data-tab=\"numbers\"]").await;
+        open_tab(&c, "numbers").await;
         let birth = c.find(Locator::Css("#birth")).await.unwrap();
         birth.clear().await.unwrap();
         birth.send_keys("19820304").await.unwrap();
