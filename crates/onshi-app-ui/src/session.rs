@@ -102,6 +102,8 @@ pub struct Failure {
     pub unconfirmed: bool,
     /// The mode that was tried.
     pub mode: Mode,
+    /// The verdict and the next steps ([`onshi_app::guidance`]).
+    pub guidance: onshi_app::guidance::Guidance,
 }
 
 /// What the page asked for.
@@ -386,6 +388,10 @@ fn failure(e: &AppError, job: &Job) -> Failure {
         message,
         offer_visual: offer_visual && job.mode() == Mode::Pin,
         unconfirmed: e.is_service_error() && matches!(job, Job::Check(_) | Job::Register),
+        guidance: match job {
+            Job::Query(_) => onshi_app::guidance::for_query_error(e),
+            _ => onshi_app::guidance::for_error(e),
+        },
         mode: job.mode(),
     }
 }
@@ -452,6 +458,26 @@ mod tests {
             &Job::Check(Mode::Pin),
         );
         assert!(locked.offer_visual && locked.message.contains("市区町村"));
+        assert_eq!(locked.guidance.verdict, "暗証番号がロックされています");
+        assert!(locked.guidance.steps.iter().any(|s| s.contains("初期化")));
+        let numbers = onshi_app::Numbers::parse("06139992", "", "1", "", "19800102");
+        let query = failure(
+            &AppError::Unreachable("x".into()),
+            &Job::Query(Box::new(
+                numbers
+                    .map_err(|e| e.message_ja())
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )),
+        );
+        assert!(
+            !query.unconfirmed,
+            "a check by numbers is not recorded 未確認"
+        );
+        assert!(query
+            .guidance
+            .steps
+            .iter()
+            .any(|s| s.contains("番号で確認")));
         assert!(!locked.message.contains("--mode"));
         let outage = failure(
             &AppError::Unreachable("x".into()),

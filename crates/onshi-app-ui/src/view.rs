@@ -381,18 +381,22 @@ fn next_step(g: &onshi_app::guidance::Guidance) -> Markup {
 fn failed(f: &Failure) -> Markup {
     html! {
         div.screen data-phase="failed" {
-            div.verdict.stopped #verdict {
-                @if f.unconfirmed { "未確認（資格確認サービスにつながりません）" } @else { "確認できませんでした" }
+            div.verdict.stopped #verdict { (f.guidance.verdict) }
+            div.next #failure-message {
+                h3 { "次にすること" }
+                ol { @for s in &f.guidance.steps { li { (s) } } }
             }
-            p.lead #failure-message { (f.message) }
             div.actions {
+                @if f.guidance.actions.contains(&onshi_app::guidance::Action::Numbers) {
+                    button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }
+                }
                 @if f.offer_visual {
                     button.primary type="button" data-action="photo" { "目視で確認" }
                 }
                 @if f.unconfirmed {
                     button type="button" data-tab="history" { "履歴を開く（あとで確認し直す）" }
                 }
-                @if f.mode == Mode::Pin {
+                @if f.mode == Mode::Pin && f.guidance.actions.contains(&onshi_app::guidance::Action::Again) {
                     button type="button" data-action="start" data-mode="pin" { "もう一度" }
                 }
                 button type="button" data-action="reset" { "最初に戻る" }
@@ -548,14 +552,23 @@ mod tests {
 
     /// The result screen of an answer, with the clipboard texts the session computes.
     fn screen(validity: &str, records: Vec<serde_json::Value>) -> String {
+        screen_with(validity, None, records)
+    }
+
+    /// [`screen`] with a processing-result code (and the service's message for it).
+    fn screen_with(validity: &str, code: Option<&str>, records: Vec<serde_json::Value>) -> String {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_775_000_000, 0).unwrap();
         let outcome = onshi_app::CheckOutcome {
             asked: onshi_app::check::Asked::Card(Mode::Pin),
             response: onshi_proto::CheckResponse {
                 reference_number: "2026040100300500000123".into(),
-                processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
-                processing_result_code: None,
-                processing_result_message: None,
+                processing_result_status: if code.is_some_and(|c| c.starts_with('E')) {
+                    onshi_model::codes::ProcessingResultStatus::ERROR
+                } else {
+                    onshi_model::codes::ProcessingResultStatus::OK
+                },
+                processing_result_code: code.map(str::to_owned),
+                processing_result_message: code.map(|c| format!("サービスの文言（{c}）")),
                 answer: onshi_model::Answer {
                     validity: onshi_model::QualificationValidity::parse(validity).unwrap(),
                     records: records
@@ -578,6 +591,70 @@ mod tests {
             recheck_of: None,
         };
         result(&answer).into_string()
+    }
+
+    /// Every answer kind leads with its verdict and its next step; a warning sits above the
+    /// answer's table, not in its last row.
+    #[test]
+    fn every_answer_with_its_next_step_and_warnings_on_top() {
+        let rec = || vec![record("06139992", "サンプル健保", "７７", "８８")];
+        for (validity, code, verdict, step) in [
+            ("1", None, "資格は有効です", "表示された資格で受付"),
+            (
+                "2",
+                None,
+                "資格は無効です",
+                "資格確認書または資格情報のお知らせ",
+            ),
+            (
+                "3",
+                None,
+                "新しい資格があります",
+                "新しい資格の情報が表示されています",
+            ),
+            (
+                "4",
+                None,
+                "該当する資格がありません",
+                "保険者に問い合わせる",
+            ),
+            (
+                "6",
+                Some("W003"),
+                "利用登録がされていません",
+                "この場で利用登録できます",
+            ),
+            ("4", Some("E012"), "確認中", "番号で確認"),
+            (
+                "4",
+                Some("E005"),
+                "有効期限が切れています",
+                "市区町村の窓口",
+            ),
+        ] {
+            let page = screen_with(validity, code, rec());
+            let verdict_at = page
+                .find(verdict)
+                .unwrap_or_else(|| panic!("{verdict}: {page}"));
+            let step_at = page.find(step).unwrap_or_else(|| panic!("{step}: {page}"));
+            let table_at = page.find("id=\"answer\"").unwrap();
+            assert!(
+                verdict_at < step_at && step_at < table_at,
+                "{validity} {code:?}"
+            );
+            assert!(!page.contains("有効ではありません"), "{page}");
+        }
+        let warned = screen_with("1", Some("W002"), rec());
+        let warning = warned.find("id=\"warnings\"").unwrap();
+        assert!(warning < warned.find("id=\"answer\"").unwrap());
+        assert!(warned[warning..].contains("市区町村の窓口で電子証明書を更新"));
+        assert!(
+            !warned.contains("メッセージ"),
+            "not in the table's last row"
+        );
+        // 利用登録 is offered only for an unregistered card.
+        assert!(screen_with("6", Some("W003"), rec()).contains("register-consent"));
+        assert!(!screen_with("1", None, rec()).contains("register-consent"));
     }
 
     #[test]

@@ -321,9 +321,32 @@ pub fn for_error(e: &AppError) -> Guidance {
                 "患者さんがいらっしゃるうちに、カードの顔写真で本人であることを確かめて受付してください（「目視で確認」）。".to_owned(),
                 "資格確認サービスにつながるようになったら、本日の履歴の「確認し直す」で、この受付を受診日の資格で確認してください。".to_owned(),
             ],
-            vec![Action::Visual, Action::Recheck],
+            vec![Action::Visual, Action::Recheck, Action::Again],
         ),
         e => stopped("確認できませんでした", vec![e.message_ja()], Vec::new()),
+    }
+}
+
+/// The verdict and next steps when a check by numbers could not be answered: nothing was
+/// recorded (there is no card to check again later), so the staff ask again.
+pub fn for_query_error(e: &AppError) -> Guidance {
+    if !e.is_service_error() {
+        return for_error(e);
+    }
+    let why = match e {
+        AppError::Refused { body, .. } => body.message.clone(),
+        AppError::TerminalRefused(_) => "この端末は資格確認サービスに受け付けられませんでした（端末の証明書が無効か期限切れです）。運用担当者に端末の証明書の更新か再登録を依頼してください。".to_owned(),
+        _ => "資格確認サービスにつながりません。ネットワーク（LANケーブル、Wi-Fi）を確認してください。".to_owned(),
+    };
+    Guidance {
+        verdict: "確認できませんでした（番号で確認）".to_owned(),
+        valid: false,
+        warnings: Vec::new(),
+        steps: vec![
+            why,
+            "番号での確認は履歴に「未確認」として残していません。資格確認サービスにつながるようになったら、もう一度「番号で確認」で確認してください。".to_owned(),
+        ],
+        actions: vec![Action::Numbers],
     }
 }
 
@@ -501,6 +524,12 @@ mod tests {
         assert!(outage.verdict.contains("未確認"));
         assert!(outage.actions.contains(&Action::Recheck));
         assert!(outage.steps.iter().any(|s| s.contains("確認し直す")));
+        let query = for_query_error(&AppError::Unreachable("x".into()));
+        assert!(!query.steps.iter().any(|s| s.contains("目視")), "{query:?}");
+        assert!(query
+            .steps
+            .iter()
+            .any(|s| s.contains("もう一度「番号で確認」")));
         let no_card = for_error(&AppError::Card(CardError::NotMyNumberCard));
         assert!(no_card.actions.contains(&Action::Numbers));
     }

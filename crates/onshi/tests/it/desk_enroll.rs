@@ -270,6 +270,44 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
             "{next}"
         );
         screenshot(&c, "desk-numbers-not-found.png").await;
+
+        // A PIN mistyped three times locks the card: 目視 today, and the reset at the 市区町村.
+        click(&c, "[data-action=\"reset\"]").await;
+        open_tab(&c, "desk").await;
+        phase(&c, "idle").await;
+        for left in ["あと2回", "あと1回"] {
+            click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+            phase(&c, "pin").await;
+            type_pin(&c, "9999").await;
+            let failed = phase(&c, "failed").await;
+            assert!(failed.contains(left), "{failed}");
+        }
+        screenshot(&c, "desk-wrong-pin.png").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        phase(&c, "pin").await;
+        type_pin(&c, "9999").await;
+        phase(&c, "failed").await;
+        // Locked: said at once, before the pad, from now on.
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        let locked = phase(&c, "failed").await;
+        assert_eq!(
+            text_of(&c, "#verdict").await,
+            "暗証番号がロックされています"
+        );
+        assert!(
+            locked.contains("目視で確認")
+                && locked.contains("市区町村の窓口")
+                && locked.contains("初期化"),
+            "{locked}"
+        );
+        c.find(Locator::Css(
+            "[data-phase=\"failed\"] [data-action=\"photo\"]",
+        ))
+        .await
+        .expect("目視 offered for a locked PIN");
+        screenshot(&c, "desk-pin-locked.png").await;
         c.close().await.unwrap();
     });
 }
