@@ -72,7 +72,7 @@ function drawPin() {
 }
 
 function openTab(name) {
-  for (const t of ["desk", "history", "settings"]) {
+  for (const t of ["desk", "numbers", "history", "settings"]) {
     document.getElementById("tab-" + t).hidden = t !== name;
     const button = document.querySelector(`nav [data-tab="${t}"]`);
     if (t === name) button.setAttribute("aria-current", "page");
@@ -151,6 +151,15 @@ document.addEventListener("click", (event) => {
     case "photo":
       showPhotoConfirm(null);
       break;
+    case "register-consent": {
+      const template = document.getElementById("register-template");
+      screen().replaceChildren(template.content.cloneNode(true));
+      screen().dataset.phase = "consent";
+      break;
+    }
+    case "register":
+      send("/api/register", { consent: true });
+      break;
     case "photo-yes":
       if (pendingRecheck) {
         send("/api/recheck", { mode: "visual", photo_confirmed: true, entry: pendingRecheck });
@@ -186,7 +195,7 @@ document.addEventListener("click", (event) => {
       pendingRecheck = null;
       send("/api/cancel", {});
       // Back to the choices at once when nothing runs (the phase may not change).
-      if (screen().dataset.phase === "photo") {
+      if (screen().dataset.phase === "photo" || screen().dataset.phase === "consent") {
         shownSeq = 0;
       }
       break;
@@ -212,6 +221,48 @@ document.addEventListener("keydown", (event) => {
   }
   event.preventDefault();
   drawPin();
+});
+
+// 番号で確認: the insurer number's 検証番号 and the birth date read back as they are typed.
+let typedTimer = null;
+document.addEventListener("input", (event) => {
+  if (!event.target.closest("#numbers-form")) return;
+  if (event.target.id !== "insurer" && event.target.id !== "birth") return;
+  clearTimeout(typedTimer);
+  typedTimer = setTimeout(async () => {
+    const form = document.getElementById("numbers-form");
+    try {
+      const said = await api("/api/typed", { insurer: form.insurer.value, birth: form.birth.value });
+      for (const [id, field] of [["insurer-check", said.insurer], ["birth-check", said.birth]]) {
+        const line = document.getElementById(id);
+        line.textContent = field.text;
+        line.dataset.ok = field.ok ? "yes" : "no";
+      }
+    } catch (e) {
+      // The desk is not reachable: the submit says so.
+    }
+  }, 150);
+});
+
+document.addEventListener("submit", async (event) => {
+  if (event.target.id !== "numbers-form") return;
+  event.preventDefault();
+  const form = event.target;
+  const said = document.getElementById("numbers-message");
+  try {
+    await api("/api/query", {
+      insurer: form.insurer.value,
+      symbol: form.symbol.value,
+      number: form.number.value,
+      branch: form.branch.value,
+      birth: form.birth.value,
+    });
+    said.textContent = "";
+    openTab("desk");
+  } catch (e) {
+    said.textContent = e.message;
+    said.dataset.kind = "error";
+  }
 });
 
 // 端末の登録 (a PC not enrolled yet): the settings file is read here and sent as text.

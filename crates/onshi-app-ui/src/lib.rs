@@ -181,6 +181,9 @@ impl Desk {
             .route("/api/status", get(status))
             .route("/api/check", post(check))
             .route("/api/recheck", post(recheck))
+            .route("/api/register", post(register))
+            .route("/api/query", post(query))
+            .route("/api/typed", post(typed))
             .route("/api/pin", post(pin))
             .route("/api/cancel", post(cancel))
             .route("/api/history", get(history))
@@ -544,6 +547,112 @@ async fn check(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Respon
     }
 }
 
+#[derive(Deserialize)]
+struct RegisterBody {
+    /// The staff read the consent text to the patient, who agreed.
+    #[serde(default)]
+    consent: bool,
+}
+
+/// 「この場で利用登録する」: after the patient's consent, a new PIN check that registers the card.
+async fn register(State(ui): State<Arc<Ui>>, Json(body): Json<RegisterBody>) -> Response {
+    if !body.consent {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "利用登録の前に、確認の文を患者さんに読み上げて同意を得てください。",
+        );
+    }
+    started(ui.session.start(Job::Register, ui.reader()))
+}
+
+#[derive(Deserialize)]
+struct NumbersBody {
+    insurer: String,
+    #[serde(default)]
+    symbol: String,
+    number: String,
+    #[serde(default)]
+    branch: String,
+    birth: String,
+}
+
+/// 「番号で確認」: what was typed checked here (each field named in Japanese), then the service
+/// asked without a card.
+async fn query(State(ui): State<Arc<Ui>>, Json(body): Json<NumbersBody>) -> Response {
+    let numbers = onshi_app::Numbers::parse(
+        &body.insurer,
+        &body.symbol,
+        &body.number,
+        &body.branch,
+        &body.birth,
+    );
+    match numbers {
+        Ok(n) => started(ui.session.start(Job::Query(Box::new(n)), ui.reader())),
+        Err(e) => refuse(StatusCode::BAD_REQUEST, &e.message_ja()),
+    }
+}
+
+#[derive(Deserialize)]
+struct TypedBody {
+    #[serde(default)]
+    insurer: String,
+    #[serde(default)]
+    birth: String,
+}
+
+/// As the numbers are typed: whether the insurer number is whole and its 検証番号 right, and
+/// the birth date as read (和暦 and 西暦).
+async fn typed(Json(body): Json<TypedBody>) -> Response {
+    let insurer = insurer_as_typed(body.insurer.trim());
+    let birth = match body.birth.trim() {
+        "" => json!({ "ok": false, "text": "" }),
+        b => match onshi_app::check::parse_birth(b) {
+            Ok(d) => json!({
+                "ok": true,
+                "text": format!("{}（{}）", onshi_model::wareki::label(d), d.format("%Y-%m-%d")),
+            }),
+            Err(why) => json!({ "ok": false, "text": why }),
+        },
+    };
+    Json(json!({ "insurer": insurer, "birth": birth })).into_response()
+}
+
+/// The kind of insurer, in words.
+fn kind_ja(kind: onshi_model::InsuranceKind) -> &'static str {
+    use onshi_model::InsuranceKind as K;
+    match kind {
+        K::Kyokai => "協会けんぽ",
+        K::Kumiai => "健康保険組合",
+        K::Kyosai => "共済組合",
+        K::Kokuho => "国民健康保険",
+        K::Taishoku => "退職者医療",
+        K::Koki => "後期高齢者医療",
+    }
+}
+
+/// What the desk says under the insurer number while it is typed.
+fn insurer_as_typed(typed: &str) -> serde_json::Value {
+    if typed.is_empty() {
+        return json!({ "ok": false, "text": "" });
+    }
+    if !typed.bytes().all(|b| b.is_ascii_digit()) {
+        return json!({ "ok": false, "text": "保険者番号は半角数字で入力してください。" });
+    }
+    match (typed.len(), onshi_model::InsurerNumber::parse(typed)) {
+        (6 | 8, Ok(n)) => json!({
+            "ok": true,
+            "text": format!("保険者番号の検証番号（最後の1桁）は合っています（{}）。", kind_ja(n.kind())),
+        }),
+        (6 | 8, Err(e)) => json!({
+            "ok": false,
+            "text": onshi_app::check::insurer_error_ja(typed, &e),
+        }),
+        (n, _) if n < 6 => json!({ "ok": false, "text": format!("{n}桁（6桁または8桁）") }),
+        (7, _) => json!({ "ok": false, "text": "7桁（8桁の番号ならあと1桁）" }),
+        _ => json!({ "ok": false, "text": "保険者番号は6桁または8桁です。" }),
+    }
+}
+
 async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Response {
     let mode = match job_mode(&body) {
         Ok(m) => m,
@@ -881,6 +990,135 @@ mod tests {
         assert_eq!(
             config.rececon.allowed_output_roots,
             std::slice::from_ref(&data)
+        );
+    }
+
+    async fn logged_in(desk: &Desk) -> String {
+        let login = desk
+            .login_url()
+            .strip_prefix(&format!("http://{LOCAL}"))
+            .unwrap()
+            .to_owned();
+        let (_, headers, _) = send(&desk.router(), "GET", &login, None, None).await;
+        let set = headers[header::SET_COOKIE].to_str().unwrap();
+        set.split(';').next().unwrap().to_owned()
+    }
+
+    /// 番号で確認: the insurer number's 検証番号 checked as typed, the birth date read back in
+    /// 和暦 and 西暦, and nothing asked of the service with a field wrong.
+    #[tokio::test]
+    async fn numbers_are_checked_as_they_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = desk(dir.path());
+        let router = desk.router();
+        let cookie = logged_in(&desk).await;
+        let typed = |insurer: &str, birth: &str| json!({ "insurer": insurer, "birth": birth });
+        let said = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+
+        let (status, _, body) = send(
+            &router,
+            "POST",
+            "/api/typed",
+            Some(&cookie),
+            Some(typed("06139992", "昭和57年3月3日")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let v = said(&body);
+        assert_eq!(v["insurer"]["ok"], true, "{v}");
+        assert!(
+            v["insurer"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("健康保険組合"),
+            "{v}"
+        );
+        assert_eq!(v["birth"]["ok"], true);
+        assert_eq!(v["birth"]["text"], "昭和57年3月3日（1982-03-03）");
+
+        let (_, _, body) = send(
+            &router,
+            "POST",
+            "/api/typed",
+            Some(&cookie),
+            Some(typed("06139993", "19820303")),
+        )
+        .await;
+        let v = said(&body);
+        assert_eq!(v["insurer"]["ok"], false);
+        assert!(
+            v["insurer"]["text"].as_str().unwrap().contains("検証番号"),
+            "{v}"
+        );
+        assert_eq!(v["birth"]["text"], "昭和57年3月3日（1982-03-03）");
+        let (_, _, body) = send(
+            &router,
+            "POST",
+            "/api/typed",
+            Some(&cookie),
+            Some(typed("0613999", "S57.3")),
+        )
+        .await;
+        let v = said(&body);
+        assert!(
+            v["insurer"]["text"].as_str().unwrap().contains("あと1桁"),
+            "{v}"
+        );
+        assert_eq!(v["birth"]["ok"], false);
+        assert!(v["birth"]["text"].as_str().unwrap().contains("和暦"), "{v}");
+
+        // A wrong field is refused with its name; the desk stays idle.
+        for (field, body) in [
+            (
+                "保険者番号",
+                json!({"insurer": "06139993", "number": "88", "birth": "19820303"}),
+            ),
+            (
+                "番号",
+                json!({"insurer": "06139992", "number": " ", "birth": "19820303"}),
+            ),
+            (
+                "枝番",
+                json!({"insurer": "06139992", "number": "88", "branch": "1", "birth": "19820303"}),
+            ),
+            (
+                "生年月日",
+                json!({"insurer": "06139992", "number": "88", "birth": "19821303"}),
+            ),
+        ] {
+            let (status, _, said) =
+                send(&router, "POST", "/api/query", Some(&cookie), Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{said}");
+            assert!(said.contains(field), "{field}: {said}");
+        }
+        let (_, _, status) = send(&router, "GET", "/api/status", Some(&cookie), None).await;
+        assert!(status.contains("\"phase\":\"idle\""), "{status}");
+        // The page has the tab.
+        let (_, _, page) = send(&router, "GET", "/", Some(&cookie), None).await;
+        assert!(page.contains("番号で確認（資格確認書など）") && page.contains("numbers-form"));
+    }
+
+    /// 利用登録 only after the consent the staff read out.
+    #[tokio::test]
+    async fn registration_needs_the_consent() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = desk(dir.path());
+        let router = desk.router();
+        let cookie = logged_in(&desk).await;
+        let (status, _, said) = send(
+            &router,
+            "POST",
+            "/api/register",
+            Some(&cookie),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(said.contains("同意"), "{said}");
+        let (_, _, page) = send(&router, "GET", "/", Some(&cookie), None).await;
+        assert!(
+            page.contains("register-template") && page.contains("利用登録"),
+            "{page}"
         );
     }
 }

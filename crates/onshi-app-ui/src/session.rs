@@ -46,6 +46,8 @@ pub enum Phase {
     },
     /// The service answered.
     Done(Box<Answer>),
+    /// Asking the service by numbers (no card).
+    Querying,
     /// The check stopped.
     Failed(Failure),
 }
@@ -57,6 +59,7 @@ impl Phase {
             Self::Idle => "idle",
             Self::WaitingForCard { .. } => "waiting",
             Self::Working { .. } => "working",
+            Self::Querying => "querying",
             Self::NeedPin { .. } => "pin",
             Self::Done(_) => "done",
             Self::Failed(_) => "failed",
@@ -66,7 +69,10 @@ impl Phase {
     fn busy(&self) -> bool {
         matches!(
             self,
-            Self::WaitingForCard { .. } | Self::Working { .. } | Self::NeedPin { .. }
+            Self::WaitingForCard { .. }
+                | Self::Working { .. }
+                | Self::NeedPin { .. }
+                | Self::Querying
         )
     }
 }
@@ -96,13 +102,19 @@ pub struct Failure {
     pub unconfirmed: bool,
     /// The mode that was tried.
     pub mode: Mode,
+    /// The verdict and the next steps ([`onshi_app::guidance`]).
+    pub guidance: onshi_app::guidance::Guidance,
 }
 
 /// What the page asked for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Job {
+    /// A check by the numbers on a 資格確認書 (no card).
+    Query(Box<onshi_app::Numbers>),
     /// A new check.
     Check(Mode),
+    /// 利用登録 on the spot, after the patient's consent (PIN).
+    Register,
     /// A re-check of history entry `entry` (1 = the oldest).
     Recheck {
         /// The entry.
@@ -113,9 +125,11 @@ pub enum Job {
 }
 
 impl Job {
-    fn mode(self) -> Mode {
+    fn mode(&self) -> Mode {
         match self {
-            Self::Check(mode) | Self::Recheck { mode, .. } => mode,
+            Self::Check(mode) | Self::Recheck { mode, .. } => *mode,
+            Self::Register => Mode::Pin,
+            Self::Query(_) => Mode::Visual,
         }
     }
 }
@@ -194,7 +208,10 @@ impl Session {
             if inner.phase.busy() {
                 return Err(Refusal::Busy);
             }
-            inner.phase = Phase::WaitingForCard { mode: job.mode() };
+            inner.phase = match job {
+                Job::Query(_) => Phase::Querying,
+                _ => Phase::WaitingForCard { mode: job.mode() },
+            };
             inner.seq += 1;
             inner.pin = None;
             inner.cancel = cancel.clone();
@@ -202,7 +219,7 @@ impl Session {
         let session = self.clone();
         std::thread::spawn(move || {
             let now = Utc::now();
-            let result = session.run(job, &reader, &cancel);
+            let result = session.run(&job, &reader, &cancel);
             let phase = match result {
                 Ok((outcome, recheck_of)) => Phase::Done(Box::new(Answer {
                     clipboards: onshi_app::check::clipboard_texts(&outcome, now),
@@ -210,7 +227,7 @@ impl Session {
                     at: now,
                     recheck_of,
                 })),
-                Err(e) => Phase::Failed(failure(&e, job)),
+                Err(e) => Phase::Failed(failure(&e, &job)),
             };
             let mut inner = session.lock();
             inner.pin = None;
@@ -249,10 +266,20 @@ impl Session {
 
     fn run(
         self: &Arc<Self>,
-        job: Job,
+        job: &Job,
         reader: &ReaderSpec,
         cancel: &Arc<AtomicBool>,
     ) -> Result<(CheckOutcome, Option<DateTime<Utc>>), AppError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        if let Job::Query(numbers) = job {
+            // No card: the service is asked at once, for the clinic's day (JST).
+            let now = Utc::now();
+            let visit = crate::view::jst(now).date();
+            let outcome = runtime.block_on(onshi_app::query(&self.data, numbers, visit, now))?;
+            return Ok((outcome, None));
+        }
         let mode = job.mode();
         let waited = Instant::now();
         loop {
@@ -273,16 +300,22 @@ impl Session {
             session: self.clone(),
             cancel: cancel.clone(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let now = Utc::now();
-        match job {
+        match *job {
+            // Answered above, without a card.
+            Job::Query(_) => Err(AppError::Cancelled),
             Job::Check(mode) => {
                 // The clinic's day: Japan Standard Time, as the history shows it.
                 let visit = crate::view::jst(now).date();
                 let outcome = runtime.block_on(onshi_app::check(
                     &self.data, &mut card, &mut desk, mode, visit, now,
+                ))?;
+                Ok((outcome, None))
+            }
+            Job::Register => {
+                let visit = crate::view::jst(now).date();
+                let outcome = runtime.block_on(onshi_app::register(
+                    &self.data, &mut card, &mut desk, visit, now,
                 ))?;
                 Ok((outcome, None))
             }
@@ -337,7 +370,7 @@ impl Desk for PagePinPad {
 
 /// What the page says when a check stops: the app's message, worded for the page (buttons
 /// rather than command-line options).
-fn failure(e: &AppError, job: Job) -> Failure {
+fn failure(e: &AppError, job: &Job) -> Failure {
     let visual = "今回は「目視で確認」で受付できます。";
     let (message, offer_visual) = match e {
         AppError::Card(CardError::PinBlocked) => (
@@ -354,7 +387,11 @@ fn failure(e: &AppError, job: Job) -> Failure {
     Failure {
         message,
         offer_visual: offer_visual && job.mode() == Mode::Pin,
-        unconfirmed: e.is_service_error() && matches!(job, Job::Check(_)),
+        unconfirmed: e.is_service_error() && matches!(job, Job::Check(_) | Job::Register),
+        guidance: match job {
+            Job::Query(_) => onshi_app::guidance::for_query_error(e),
+            _ => onshi_app::guidance::for_error(e),
+        },
         mode: job.mode(),
     }
 }
@@ -410,7 +447,7 @@ mod tests {
     fn wrong_and_locked_pins_offer_visual() {
         let wrong = failure(
             &AppError::Card(CardError::WrongPin { tries_left: 2 }),
-            Job::Check(Mode::Pin),
+            &Job::Check(Mode::Pin),
         );
         assert!(
             wrong.offer_visual && wrong.message.contains("あと2回"),
@@ -418,15 +455,38 @@ mod tests {
         );
         let locked = failure(
             &AppError::Card(CardError::PinBlocked),
-            Job::Check(Mode::Pin),
+            &Job::Check(Mode::Pin),
         );
         assert!(locked.offer_visual && locked.message.contains("市区町村"));
+        assert_eq!(locked.guidance.verdict, "暗証番号がロックされています");
+        assert!(locked.guidance.steps.iter().any(|s| s.contains("初期化")));
+        let numbers = onshi_app::Numbers::parse("06139992", "", "1", "", "19800102");
+        let query = failure(
+            &AppError::Unreachable("x".into()),
+            &Job::Query(Box::new(
+                numbers
+                    .map_err(|e| e.message_ja())
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )),
+        );
+        assert!(
+            !query.unconfirmed,
+            "a check by numbers is not recorded 未確認"
+        );
+        assert!(query
+            .guidance
+            .steps
+            .iter()
+            .any(|s| s.contains("番号で確認")));
         assert!(!locked.message.contains("--mode"));
-        let outage = failure(&AppError::Unreachable("x".into()), Job::Check(Mode::Visual));
+        let outage = failure(
+            &AppError::Unreachable("x".into()),
+            &Job::Check(Mode::Visual),
+        );
         assert!(outage.unconfirmed && outage.message.contains("未確認"));
         let again = failure(
             &AppError::Unreachable("x".into()),
-            Job::Recheck {
+            &Job::Recheck {
                 entry: 1,
                 mode: Mode::Visual,
             },

@@ -64,6 +64,7 @@ pub fn page(account: &str) -> Markup {
                     span.account { "端末 " (account) }
                     nav {
                         button type="button" data-tab="desk" aria-current="page" { "受付" }
+                        button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }
                         button type="button" data-tab="history" { "本日の履歴" }
                         button type="button" data-tab="settings" { "設定" }
                     }
@@ -74,8 +75,24 @@ pub fn page(account: &str) -> Markup {
                     section #tab-desk {
                         div #screen aria-live="polite" { (screen(&Phase::Idle)) }
                     }
+                    section #tab-numbers hidden { (numbers_form()) }
                     section #tab-history hidden {}
                     section #tab-settings hidden {}
+                }
+                template #register-template {
+                    div.screen data-phase="consent" {
+                        h2 { "この場で利用登録する" }
+                        p.lead { "次の文を患者さんに読み上げ、同意を得てください。" }
+                        blockquote.consent #consent-text {
+                            p { "お持ちのマイナンバーカードを、健康保険証として使えるように登録（利用登録）します。" }
+                            p { "登録すると、医療機関・薬局・施術所で、このカードで健康保険の資格を確認できるようになります。登録は、マイナポータルでいつでも確認できます。" }
+                            p { "登録してよろしいですか。よろしければ、カードをリーダーに置いたまま、暗証番号（数字4桁）をもう一度入力してください。" }
+                        }
+                        div.actions {
+                            button.primary type="button" data-action="register" { "同意を得ました（暗証番号で登録する）" }
+                            button type="button" data-action="reset" { "登録しない" }
+                        }
+                    }
                 }
                 template #photo-template {
                     div.screen data-phase="photo" {
@@ -89,6 +106,33 @@ pub fn page(account: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// 「番号で確認（資格確認書など）」: the numbers on a 資格確認書, a 資格情報のお知らせ or (until
+/// its end) a 保険証, and the birth date. The insurer number's 検証番号 is checked as it is typed.
+pub fn numbers_form() -> Markup {
+    html! {
+        h2 { "番号で確認（資格確認書など）" }
+        p.lead { "マイナンバーカードがないときや、カードで確認できないときに、資格確認書・資格情報のお知らせ（マイナポータルの画面でも可）・保険証に書かれた番号で確認します。" }
+        form #numbers-form autocomplete="off" {
+            label {
+                "保険者番号（6桁または8桁）"
+                input #insurer name="insurer" type="text" inputmode="numeric" maxlength="8" required placeholder="06139992";
+            }
+            p #insurer-check role="status" {}
+            label { "記号" input #symbol name="symbol" type="text" placeholder="後期高齢者医療は空欄"; }
+            label { "番号" input #number name="number" type="text" required; }
+            label { "枝番（書かれていれば）" input #branch name="branch" type="text" inputmode="numeric" maxlength="2" placeholder="01"; }
+            label {
+                "生年月日（西暦 19800102 でも、和暦 昭和55年1月2日・S55.1.2 でも）"
+                input #birth name="birth" type="text" required;
+            }
+            p #birth-check role="status" {}
+            div.actions { button.primary type="submit" { "確認する" } }
+            p #numbers-message role="status" {}
+        }
+        p.note { "記号・番号の半角の英数字は、全角に直して問い合わせます。結果とレセコン連携ファイルは、カードで確認したときと同じです。" }
     }
 }
 
@@ -188,6 +232,13 @@ pub fn screen(phase: &Phase) -> Markup {
                 div.actions { button type="button" data-action="cancel" { "取りやめる" } }
             }
         },
+        Phase::Querying => html! {
+            div.screen data-phase="querying" {
+                h2 { "番号で確認しています" }
+                p.lead { "資格確認サービスに問い合わせています。そのままお待ちください。" }
+                div.spinner aria-hidden="true" {}
+            }
+        },
         Phase::Done(answer) => result(answer),
         Phase::Failed(failure) => failed(failure),
     }
@@ -230,8 +281,9 @@ fn copy_labels(outcome: &onshi_app::CheckOutcome) -> Vec<String> {
 
 fn result(answer: &Answer) -> Markup {
     let outcome = &answer.outcome;
-    let valid = outcome.exit_code() == onshi_app::exit::VALID;
-    let validity = outcome.answer().validity.label().unwrap_or("不明なコード");
+    let guidance = outcome.guidance();
+    let registered_now =
+        outcome.asked == onshi_app::Asked::Register && !onshi_app::guidance::unregistered(outcome);
     let text = outcome.describe();
     let mapped = outcome
         .files
@@ -240,9 +292,18 @@ fn result(answer: &Answer) -> Markup {
         .unwrap_or(&[]);
     html! {
         div.screen data-phase="done" {
-            div.verdict.(if valid { "valid" } else { "invalid" }) #verdict {
-                @if valid { "資格は有効です" } @else { "資格は有効ではありません（" (validity) "）" }
+            div.verdict.(if guidance.valid { "valid" } else { "invalid" }) #verdict {
+                (guidance.verdict)
             }
+            @if registered_now {
+                p.note #registered { "マイナンバーカードを健康保険証として利用登録しました。" }
+            }
+            @if !guidance.warnings.is_empty() {
+                div.warning #warnings role="alert" {
+                    @for w in &guidance.warnings { p { (w) } }
+                }
+            }
+            (next_step(&guidance))
             @if let Some(recorded) = answer.recheck_of {
                 p.note { (onshi_model::wareki::label(jst(recorded).date())) " " (jst(recorded).format("%H:%M")) " に未確認として記録した受付を、受診日 " (onshi_model::wareki::label(outcome.visit)) "（" (outcome.visit.format("%Y-%m-%d")) "）の資格で確認し直しました。" }
             }
@@ -296,21 +357,46 @@ fn result(answer: &Answer) -> Markup {
     }
 }
 
+/// What to do next: the steps, and a button for each thing the desk can do about it.
+fn next_step(g: &onshi_app::guidance::Guidance) -> Markup {
+    use onshi_app::guidance::Action;
+    html! {
+        div.next #next-step {
+            h3 { "次にすること" }
+            ol { @for s in &g.steps { li { (s) } } }
+            div.actions {
+                @for a in &g.actions {
+                    @match a {
+                        Action::Register => button.primary type="button" data-action="register-consent" { "この場で利用登録する" },
+                        Action::Numbers => button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" },
+                        Action::Visual => button type="button" data-action="photo" { "目視で確認" },
+                        Action::Again | Action::Recheck => {},
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn failed(f: &Failure) -> Markup {
     html! {
         div.screen data-phase="failed" {
-            div.verdict.stopped #verdict {
-                @if f.unconfirmed { "未確認（資格確認サービスにつながりません）" } @else { "確認できませんでした" }
+            div.verdict.stopped #verdict { (f.guidance.verdict) }
+            div.next #failure-message {
+                h3 { "次にすること" }
+                ol { @for s in &f.guidance.steps { li { (s) } } }
             }
-            p.lead #failure-message { (f.message) }
             div.actions {
+                @if f.guidance.actions.contains(&onshi_app::guidance::Action::Numbers) {
+                    button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }
+                }
                 @if f.offer_visual {
                     button.primary type="button" data-action="photo" { "目視で確認" }
                 }
                 @if f.unconfirmed {
                     button type="button" data-tab="history" { "履歴を開く（あとで確認し直す）" }
                 }
-                @if f.mode == Mode::Pin {
+                @if f.mode == Mode::Pin && f.guidance.actions.contains(&onshi_app::guidance::Action::Again) {
                     button type="button" data-action="start" data-mode="pin" { "もう一度" }
                 }
                 button type="button" data-action="reset" { "最初に戻る" }
@@ -466,13 +552,23 @@ mod tests {
 
     /// The result screen of an answer, with the clipboard texts the session computes.
     fn screen(validity: &str, records: Vec<serde_json::Value>) -> String {
+        screen_with(validity, None, records)
+    }
+
+    /// [`screen`] with a processing-result code (and the service's message for it).
+    fn screen_with(validity: &str, code: Option<&str>, records: Vec<serde_json::Value>) -> String {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_775_000_000, 0).unwrap();
         let outcome = onshi_app::CheckOutcome {
+            asked: onshi_app::check::Asked::Card(Mode::Pin),
             response: onshi_proto::CheckResponse {
                 reference_number: "2026040100300500000123".into(),
-                processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
-                processing_result_code: None,
-                processing_result_message: None,
+                processing_result_status: if code.is_some_and(|c| c.starts_with('E')) {
+                    onshi_model::codes::ProcessingResultStatus::ERROR
+                } else {
+                    onshi_model::codes::ProcessingResultStatus::OK
+                },
+                processing_result_code: code.map(str::to_owned),
+                processing_result_message: code.map(|c| format!("サービスの文言（{c}）")),
                 answer: onshi_model::Answer {
                     validity: onshi_model::QualificationValidity::parse(validity).unwrap(),
                     records: records
@@ -484,6 +580,7 @@ mod tests {
             reference_number: onshi_model::ReferenceNumber::parse("2026040100300500000123")
                 .unwrap(),
             visit: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
+            card_expiry: None,
             files: None,
             files_error: None,
         };
@@ -494,6 +591,70 @@ mod tests {
             recheck_of: None,
         };
         result(&answer).into_string()
+    }
+
+    /// Every answer kind leads with its verdict and its next step; a warning sits above the
+    /// answer's table, not in its last row.
+    #[test]
+    fn every_answer_with_its_next_step_and_warnings_on_top() {
+        let rec = || vec![record("06139992", "サンプル健保", "７７", "８８")];
+        for (validity, code, verdict, step) in [
+            ("1", None, "資格は有効です", "表示された資格で受付"),
+            (
+                "2",
+                None,
+                "資格は無効です",
+                "資格確認書または資格情報のお知らせ",
+            ),
+            (
+                "3",
+                None,
+                "新しい資格があります",
+                "新しい資格の情報が表示されています",
+            ),
+            (
+                "4",
+                None,
+                "該当する資格がありません",
+                "保険者に問い合わせる",
+            ),
+            (
+                "6",
+                Some("W003"),
+                "利用登録がされていません",
+                "この場で利用登録できます",
+            ),
+            ("4", Some("E012"), "確認中", "番号で確認"),
+            (
+                "4",
+                Some("E005"),
+                "有効期限が切れています",
+                "市区町村の窓口",
+            ),
+        ] {
+            let page = screen_with(validity, code, rec());
+            let verdict_at = page
+                .find(verdict)
+                .unwrap_or_else(|| panic!("{verdict}: {page}"));
+            let step_at = page.find(step).unwrap_or_else(|| panic!("{step}: {page}"));
+            let table_at = page.find("id=\"answer\"").unwrap();
+            assert!(
+                verdict_at < step_at && step_at < table_at,
+                "{validity} {code:?}"
+            );
+            assert!(!page.contains("有効ではありません"), "{page}");
+        }
+        let warned = screen_with("1", Some("W002"), rec());
+        let warning = warned.find("id=\"warnings\"").unwrap();
+        assert!(warning < warned.find("id=\"answer\"").unwrap());
+        assert!(warned[warning..].contains("市区町村の窓口で電子証明書を更新"));
+        assert!(
+            !warned.contains("メッセージ"),
+            "not in the table's last row"
+        );
+        // 利用登録 is offered only for an unregistered card.
+        assert!(screen_with("6", Some("W003"), rec()).contains("register-consent"));
+        assert!(!screen_with("1", None, rec()).contains("register-consent"));
     }
 
     #[test]

@@ -27,15 +27,52 @@ pub trait Desk {
     fn confirm_photo(&mut self) -> Result<bool, AppError>;
 }
 
+/// What was asked of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// A card check, by PIN or 目視 (`/verify`).
+    Card(Mode),
+    /// 利用登録 on the spot with the patient's consent, by PIN (`/register`).
+    Register,
+    /// A check by 保険者番号・記号・番号・枝番 and 生年月日, without a card (`/query`).
+    Numbers,
+}
+
+impl Asked {
+    /// The mode the history records (a check by numbers is recorded as 目視: nobody typed a
+    /// PIN; [`Asked::kind`] tells it apart).
+    pub fn mode(self) -> Mode {
+        match self {
+            Self::Card(m) => m,
+            Self::Register => Mode::Pin,
+            Self::Numbers => Mode::Visual,
+        }
+    }
+
+    /// What the history records beside the mode.
+    pub fn kind(self) -> Option<history::Kind> {
+        match self {
+            Self::Card(_) => None,
+            Self::Register => Some(history::Kind::Register),
+            Self::Numbers => Some(history::Kind::Numbers),
+        }
+    }
+}
+
 /// The service's answer to one check.
 #[derive(Clone, Debug)]
 pub struct CheckOutcome {
+    /// What was asked: a card check, 利用登録 or a check by numbers.
+    pub asked: Asked,
     /// The answer as the service sent it.
     pub response: CheckResponse,
     /// Its 照会番号, parsed: the only form of it that reaches a file name.
     pub reference_number: ReferenceNumber,
     /// The visit date.
     pub visit: Date,
+    /// The last day (JST) of the card's certificate (its notAfter), for the next step of a
+    /// W001/W002 warning; none for a check by numbers.
+    pub card_expiry: Option<Date>,
     /// The receipt-computer files written for it (and any character a Shift_JIS file could not
     /// carry), once written.
     pub files: Option<onshi_rececon::Written>,
@@ -60,20 +97,34 @@ impl CheckOutcome {
         }
     }
 
+    /// The verdict, the warnings and the next steps ([`crate::guidance::for_outcome`]).
+    pub fn guidance(&self) -> crate::guidance::Guidance {
+        crate::guidance::for_outcome(self)
+    }
+
     /// The patient's name from the first record.
     pub fn name(&self) -> Option<String> {
         self.answer().records.first().map(|r| r.name.to_string())
     }
 
-    /// The answer in Japanese: [`onshi_model::show::describe`], the ReferenceNumber, and the
-    /// service's message (warnings such as a card certificate about to expire).
+    /// The answer in Japanese: [`onshi_model::show::describe`], the ReferenceNumber, and, for a
+    /// check that did not finish (異常終了), the service's message. Warnings (a card certificate
+    /// about to expire) are [`crate::guidance`]'s, shown above the answer.
     pub fn describe(&self) -> String {
         let mut out = onshi_model::show::describe(self.answer(), self.visit);
         if self.response.processing_result_status != ProcessingResultStatus::OK {
             out.push_str("処理結果\t異常終了\n");
         }
         out.push_str(&format!("照会番号\t{}\n", self.response.reference_number));
-        if let Some(m) = &self.response.processing_result_message {
+        // A warning of a finished check leads the answer ([`crate::guidance`]); the message of
+        // a check that did not finish (異常終了) is its only content.
+        let unfinished = self.response.processing_result_status != ProcessingResultStatus::OK;
+        if let Some(m) = self
+            .response
+            .processing_result_message
+            .as_ref()
+            .filter(|_| unfinished)
+        {
             let code = self
                 .response
                 .processing_result_code
@@ -101,7 +152,12 @@ fn with_rececon_result<R>(
         processing_result_status: r.processing_result_status,
         processing_result_code: r.processing_result_code.as_deref(),
         processing_result_message: r.processing_result_message.as_deref(),
-        reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
+        reference_classification: match outcome.asked {
+            Asked::Numbers => onshi_model::codes::ReferenceClassification::INSURED_CARD,
+            Asked::Card(_) | Asked::Register => {
+                onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD
+            }
+        },
         institution_code,
     };
     f(&result)
@@ -162,7 +218,167 @@ pub async fn check<T: Transport>(
     visit: Date,
     now: DateTime<Utc>,
 ) -> Result<CheckOutcome, AppError> {
-    check_recording(dir, card, desk, mode, visit, now, None).await
+    check_recording(dir, card, desk, Asked::Card(mode), visit, now, None).await
+}
+
+/// 利用登録 on the spot (the answer to a check was 未登録, W003): the patient consented, so the
+/// card is checked again by PIN — a new challenge, the patient's PIN again, the card's signature
+/// for [`proto::Purpose::Register`] — and sent to `/register`, which registers the card and
+/// answers as a check. Recorded in the history like a check.
+pub async fn register<T: Transport>(
+    dir: &Path,
+    card: &mut Client<T>,
+    desk: &mut dyn Desk,
+    visit: Date,
+    now: DateTime<Utc>,
+) -> Result<CheckOutcome, AppError> {
+    check_recording(dir, card, desk, Asked::Register, visit, now, None).await
+}
+
+/// A check by the numbers on a 資格確認書 (or a 保険証 until its end, or a 資格情報のお知らせ):
+/// no card is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Numbers {
+    /// 保険者番号 (its check digit already checked).
+    pub insurer: onshi_model::InsurerNumber,
+    /// 記号 as typed (absent for 後期高齢者); half-width letters and digits are sent full-width.
+    pub symbol: Option<String>,
+    /// 番号 as typed; half-width letters and digits are sent full-width.
+    pub number: String,
+    /// 枝番 (two digits), when the document shows one.
+    pub branch: Option<onshi_model::InsuredBranchNumber>,
+    /// 生年月日.
+    pub birth: Date,
+}
+
+impl Numbers {
+    /// Reads what the staff typed: 保険者番号 (the 検証番号 checked), 記号 (may be empty), 番号,
+    /// 枝番 (may be empty) and 生年月日 (`19800102`, `1980-01-02`, `昭和55年1月2日` or `S55.1.2`).
+    /// Errors in Japanese, naming the field.
+    pub fn parse(
+        insurer: &str,
+        symbol: &str,
+        number: &str,
+        branch: &str,
+        birth: &str,
+    ) -> Result<Self, AppError> {
+        let bad = |field: &str, why: String| AppError::Usage(format!("{field}: {why}"));
+        let insurer = onshi_model::InsurerNumber::parse(insurer.trim())
+            .map_err(|e| bad("保険者番号", insurer_error_ja(insurer.trim(), &e)))?;
+        let text = |field: &str, value: &str, max: usize| -> Result<Option<String>, AppError> {
+            let value = full_width(value.trim());
+            if value.is_empty() {
+                return Ok(None);
+            }
+            if value.chars().count() > max || value.chars().any(char::is_control) {
+                return Err(bad(field, format!("{max}文字以内で入力してください。")));
+            }
+            Ok(Some(value))
+        };
+        let symbol = text("記号", symbol, 38)?;
+        let number = text("番号", number, 20)?
+            .ok_or_else(|| bad("番号", "入力してください。".to_owned()))?;
+        let branch = match branch.trim() {
+            "" => None,
+            b => Some(
+                onshi_model::InsuredBranchNumber::parse(&half_width_digits(b))
+                    .map_err(|e| bad("枝番", e.message_ja()))?,
+            ),
+        };
+        let birth = parse_birth(birth).map_err(|why| bad("生年月日", why))?;
+        Ok(Self {
+            insurer,
+            symbol,
+            number,
+            branch,
+            birth,
+        })
+    }
+
+    fn request(&self, visit: Date) -> proto::QueryRequest {
+        proto::QueryRequest {
+            insurer_number: self.insurer.as_str().to_owned(),
+            symbol: self.symbol.clone(),
+            number: self.number.clone(),
+            branch: self.branch.map(|b| b.to_string()),
+            birthdate: onshi_model::date::format_yyyymmdd(self.birth),
+            visit_date: onshi_model::date::format_yyyymmdd(visit),
+        }
+    }
+}
+
+/// What is wrong with a typed 保険者番号, in Japanese: the 検証番号 named when that is what is
+/// wrong (a digit mistyped), for the desk to say as it is typed.
+pub fn insurer_error_ja(typed: &str, e: &onshi_model::ModelError) -> String {
+    match e {
+        onshi_model::ModelError::CheckDigit { .. } => format!(
+            "{typed} は検証番号（最後の1桁）が合いません。保険者番号を見直してください（数字の打ち間違いがあります）。"
+        ),
+        other => other.message_ja(),
+    }
+}
+
+/// 生年月日 as the staff type it: 西暦 (`19800102`, `1980-01-02`, `1980/1/2`) or 和暦
+/// (`昭和55年1月2日`, `S55.1.2`).
+pub fn parse_birth(typed: &str) -> Result<Date, String> {
+    let t = half_width_digits(typed.trim());
+    if let Ok(d) = onshi_model::date::parse_yyyymmdd(&t) {
+        return Ok(d);
+    }
+    for format in ["%Y-%m-%d", "%Y/%m/%d"] {
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(&t, format) {
+            return Ok(d);
+        }
+    }
+    onshi_model::wareki::parse_date(&t).map_err(|_| {
+        format!("「{typed}」を日付として読めません。19800102 のような西暦8桁か、昭和55年1月2日・S55.1.2 のような和暦で入力してください。")
+    })
+}
+
+/// Full-width digits (０–９) as ASCII digits.
+fn half_width_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// ASCII letters, digits and `-` as the full-width forms insurers issue 記号・番号 in.
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' | 'A'..='Z' | 'a'..='z' => {
+                char::from_u32(c as u32 - 0x20 + 0xFF00).unwrap_or(c)
+            }
+            '-' => '－',
+            ' ' => '　',
+            _ => c,
+        })
+        .collect()
+}
+
+/// Asks the service by the numbers on a 資格確認書 (`/query`) for `visit`; the answer recorded
+/// in the history and the receipt-computer files written as for a card (照会区分 被保険者証情報).
+/// When the service cannot be asked, nothing is recorded (there is no card to check again
+/// later): the error is returned.
+pub async fn query(
+    dir: &Path,
+    numbers: &Numbers,
+    visit: Date,
+    now: DateTime<Utc>,
+) -> Result<CheckOutcome, AppError> {
+    let config = AppConfig::load(dir)?;
+    let identity = data::load_identity(dir)?;
+    let ca_pem = data::server_ca(dir)?;
+    let mut client = ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))?;
+    let request = numbers.request(visit);
+    let mut asked = client.post(proto::QUERY, Some(&request)).await;
+    if asked.is_err() && client.lost() {
+        asked = client.post(proto::QUERY, Some(&request)).await;
+    }
+    settle(dir, &config, asked, Asked::Numbers, visit, now, None)
 }
 
 /// What [`recheck`] did: the number of the 未確認 entry (as `onshi app history` shows it) and
@@ -198,7 +414,16 @@ pub async fn recheck<T: Transport>(
             format!("{}番の受診日 {}: {e}", index + 1, original.visit_date),
         )
     })?;
-    let outcome = check_recording(dir, card, desk, mode, visit, now, Some(original.time)).await?;
+    let outcome = check_recording(
+        dir,
+        card,
+        desk,
+        Asked::Card(mode),
+        visit,
+        now,
+        Some(original.time),
+    )
+    .await?;
     Ok(Recheck {
         entry: index + 1,
         recorded: original.time,
@@ -211,11 +436,13 @@ async fn check_recording<T: Transport>(
     dir: &Path,
     card: &mut Client<T>,
     desk: &mut dyn Desk,
-    mode: Mode,
+    asked_for: Asked,
     visit: Date,
     now: DateTime<Utc>,
     recheck_of: Option<DateTime<Utc>>,
 ) -> Result<CheckOutcome, AppError> {
+    let mode = asked_for.mode();
+    let register = asked_for == Asked::Register;
     let config = AppConfig::load(dir)?;
     let identity = data::load_identity(dir)?;
     let ca_pem = data::server_ca(dir)?;
@@ -239,7 +466,7 @@ async fn check_recording<T: Transport>(
         &mut client,
         card,
         &config.account,
-        mode,
+        (mode, register),
         &certificate,
         &visit_date,
     )
@@ -252,28 +479,39 @@ async fn check_recording<T: Transport>(
             &mut client,
             card,
             &config.account,
-            mode,
+            (mode, register),
             &certificate,
             &visit_date,
         )
         .await;
     }
-    settle(dir, &config, asked, mode, visit, now, recheck_of)
+    let mut outcome = settle(dir, &config, asked, asked_for, visit, now, recheck_of)?;
+    outcome.card_expiry = certificate_expiry(&certificate);
+    Ok(outcome)
+}
+
+/// The last day (JST) of a card certificate, when its DER can be read.
+fn certificate_expiry(der: &[u8]) -> Option<Date> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let at = DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)?;
+    Some(onshi_model::date::jst_time(at).date())
 }
 
 /// What follows the service's answer (or its failure): the 照会番号 parsed (anything but the
 /// issued form is a [`AppError::BadAnswer`]), the history entry, then the receipt-computer
-/// files. A failure is recorded as 未確認 (except on a re-check, whose entry stays 未確認) and
-/// nothing is written to the output folder.
+/// files. A failure is recorded as 未確認 (except on a re-check, whose entry stays 未確認, and a
+/// check by numbers, which has no card to check again) and nothing is written to the output
+/// folder.
 fn settle(
     dir: &Path,
     config: &AppConfig,
     asked: Result<CheckResponse, AppError>,
-    mode: Mode,
+    asked_for: Asked,
     visit: Date,
     now: DateTime<Utc>,
     recheck_of: Option<DateTime<Utc>>,
 ) -> Result<CheckOutcome, AppError> {
+    let mode = asked_for.mode();
     let visit_date = visit.format("%Y%m%d").to_string();
     let accepted = asked.and_then(|response| {
         let reference_number = ReferenceNumber::parse(&response.reference_number)
@@ -284,7 +522,7 @@ fn settle(
         Ok(r) => r,
         Err(e) => {
             // A failed re-check adds nothing: the original entry still says 未確認.
-            if e.is_service_error() && recheck_of.is_none() {
+            if e.is_service_error() && recheck_of.is_none() && asked_for != Asked::Numbers {
                 history::append(
                     dir,
                     Entry {
@@ -297,6 +535,7 @@ fn settle(
                         name: None,
                         message: Some(e.message_ja()),
                         recheck_of: None,
+                        kind: asked_for.kind(),
                     },
                     now,
                 )?;
@@ -305,9 +544,11 @@ fn settle(
         }
     };
     let outcome = CheckOutcome {
+        asked: asked_for,
         response,
         reference_number,
         visit,
+        card_expiry: None,
         files: None,
         files_error: None,
     };
@@ -327,6 +568,7 @@ fn settle(
             name: outcome.name(),
             message: outcome.response.processing_result_message.clone(),
             recheck_of,
+            kind: asked_for.kind(),
         },
         now,
     )?;
@@ -359,12 +601,13 @@ fn clock_matches(
     Ok(())
 }
 
-/// Challenge, the card's signature (PIN mode, after a verified PIN), verify.
+/// Challenge, the card's signature (PIN mode, after a verified PIN), verify — or, with
+/// `register`, `/register` with a signature for that purpose.
 async fn ask<T: Transport>(
     client: &mut ServiceClient,
     card: &mut Client<T>,
     account: &str,
-    mode: Mode,
+    (mode, register): (Mode, bool),
     certificate: &[u8],
     visit_date: &str,
 ) -> Result<CheckResponse, AppError> {
@@ -382,7 +625,12 @@ async fn ask<T: Transport>(
             let nonce = b64
                 .decode(&challenge.nonce)
                 .map_err(|e| AppError::Protocol(format!("nonce: {e}")))?;
-            let digest = proto::signed_digest(proto::Purpose::Verify, &nonce, account);
+            let purpose = if register {
+                proto::Purpose::Register
+            } else {
+                proto::Purpose::Verify
+            };
+            let digest = proto::signed_digest(purpose, &nonce, account);
             Some(b64.encode(card.sign_with_auth_key(&sha256_digest_info(&digest))?))
         }
         Mode::Visual => None,
@@ -394,7 +642,12 @@ async fn ask<T: Transport>(
         nonce: challenge.nonce,
         visit_date: visit_date.to_owned(),
     };
-    client.post(proto::VERIFY, Some(&request)).await
+    let path = if register {
+        proto::REGISTER
+    } else {
+        proto::VERIFY
+    };
+    client.post(path, Some(&request)).await
 }
 
 #[cfg(test)]
@@ -446,6 +699,7 @@ mod tests {
 
     fn outcome(status: &str, validity: &str) -> CheckOutcome {
         CheckOutcome {
+            asked: Asked::Card(Mode::Pin),
             reference_number: ReferenceNumber::parse(REFERENCE).unwrap(),
             response: CheckResponse {
                 reference_number: REFERENCE.into(),
@@ -458,6 +712,7 @@ mod tests {
                 },
             },
             visit: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default(),
+            card_expiry: None,
             files: None,
             files_error: None,
         }
@@ -516,7 +771,7 @@ mod tests {
                 dir.path(),
                 &config,
                 Ok(response(reference)),
-                Mode::Visual,
+                Asked::Card(Mode::Visual),
                 visit,
                 now,
                 None,
@@ -545,7 +800,7 @@ mod tests {
             dir.path(),
             &config,
             Ok(response(REFERENCE)),
-            Mode::Visual,
+            Asked::Card(Mode::Visual),
             visit,
             now,
             None,

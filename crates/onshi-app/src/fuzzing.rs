@@ -32,9 +32,11 @@ pub fn answer(data: &[u8]) {
         return;
     };
     let outcome = CheckOutcome {
+        asked: crate::check::Asked::Card(onshi_proto::Mode::Pin),
         response,
         reference_number,
         visit,
+        card_expiry: None,
         files: None,
         files_error: None,
     };

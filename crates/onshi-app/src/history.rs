@@ -41,6 +41,16 @@ impl Status {
     }
 }
 
+/// What an entry was, beside a plain card check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// 利用登録 on the spot (PIN, with the patient's consent).
+    Register,
+    /// A check by 保険者番号・記号・番号・枝番 and 生年月日 (no card).
+    Numbers,
+}
+
 /// One check. Holds no card certificate and nothing read from the card.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -68,9 +78,22 @@ pub struct Entry {
     /// was; this one marks it as re-checked, so the file is only ever appended to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck_of: Option<DateTime<Utc>>,
+    /// 利用登録 or a check by numbers; absent for a card check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
 }
 
 impl Entry {
+    /// How the check was made, in words: 暗証番号, 目視, 利用登録（暗証番号） or 番号.
+    pub fn method_label(&self) -> &'static str {
+        match (self.kind, self.mode) {
+            (Some(Kind::Register), _) => "利用登録（暗証番号）",
+            (Some(Kind::Numbers), _) => "番号",
+            (None, Mode::Pin) => "暗証番号",
+            (None, Mode::Visual) => "目視",
+        }
+    }
+
     /// The validity in words (有効, 無効 …), or the status when there is none.
     pub fn validity_label(&self) -> String {
         match &self.validity {
@@ -198,10 +221,7 @@ pub fn render(entries: &[Entry], dir: &Path) -> String {
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             i + 1,
             onshi_model::date::jst_time(e.time).format("%Y-%m-%d %H:%M"),
-            match e.mode {
-                Mode::Pin => "暗証番号",
-                Mode::Visual => "目視",
-            },
+            e.method_label(),
             e.validity_label(),
             e.reference_number.as_deref().unwrap_or("－"),
             e.name.as_deref().unwrap_or("－"),
@@ -227,6 +247,7 @@ mod tests {
             name: Some(name.into()),
             message: None,
             recheck_of: None,
+            kind: None,
         }
     }
 

@@ -14,10 +14,11 @@ pub mod enroll;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guidance;
 pub mod history;
 pub mod reader;
 
-pub use check::{check, recheck, CheckOutcome, Desk, Recheck};
+pub use check::{check, query, recheck, register, Asked, CheckOutcome, Desk, Numbers, Recheck};
 pub use enroll::{enroll, renew, renewal_due, EnrollArgs};
 pub use error::AppError;
 

@@ -72,6 +72,42 @@ pub enum AppCommand {
         /// Visual mode: the staff confirmed that the card's photo is the patient (for scripts).
         #[arg(long)]
         confirm_photo: bool,
+        /// 利用登録 on the spot (PIN mode only): the patient consented to register the card for
+        /// health-insurance use; the card signs for registration and the service registers it,
+        /// then answers as a check.
+        #[arg(long)]
+        register: bool,
+    },
+    /// Check by the numbers on a 資格確認書 (or 資格情報のお知らせ): 保険者番号, 記号, 番号, 枝番 and
+    /// 生年月日, without a card. The answer and the receipt-computer files as for a card.
+    ///
+    /// Exit codes as for `verify` (a service error is not recorded as 未確認: there is no card
+    /// to check again later; ask again).
+    Query {
+        /// The app's data directory.
+        #[arg(long, env = "ONSHI_APP_DATA")]
+        data: PathBuf,
+        /// 保険者番号 (6 or 8 digits; its check digit is checked).
+        #[arg(long)]
+        insurer: String,
+        /// 記号 (omit for 後期高齢者); half-width letters and digits are sent full-width.
+        #[arg(long, default_value = "")]
+        symbol: String,
+        /// 番号; half-width letters and digits are sent full-width.
+        #[arg(long)]
+        number: String,
+        /// 枝番 (two digits), when the document shows one.
+        #[arg(long, default_value = "")]
+        branch: String,
+        /// 生年月日: 19800102, 1980-01-02, 昭和55年1月2日 or S55.1.2.
+        #[arg(long)]
+        birth: String,
+        /// The visit date, yyyyMMdd (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        /// Print the service's answer as JSON (the result format's element names).
+        #[arg(long)]
+        json: bool,
     },
     /// Check again a visit recorded as 未確認 (the service was unreachable), for its original
     /// visit date: the newest such visit, or `--entry N` from `onshi app history`.
@@ -204,8 +240,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn fail(e: &AppError) -> ExitCode {
     eprintln!("{}", e.message_ja());
+    if e.is_card_error() || e.is_service_error() {
+        // What to do next (目視, 番号で確認, the reset of a locked PIN …).
+        eprint!(
+            "{}",
+            onshi_app::guidance::render_text(&onshi_app::guidance::for_error(e))
+        );
+    }
     eprintln!("（詳細 / detail: {e}）");
     ExitCode::from(exit::for_error(e))
+}
+
+/// `--date yyyyMMdd`, or today.
+fn visit_date(date: Option<&str>) -> Result<onshi_model::Date, AppError> {
+    match date {
+        Some(d) => parse_yyyymmdd(d)
+            .map_err(|e| AppError::Usage(format!("--date {d}: yyyyMMdd で指定してください / {e}"))),
+        None => Ok(chrono::Local::now().date_naive()),
+    }
 }
 
 /// Runs `onshi app …`.
@@ -268,22 +320,21 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             date,
             json,
             confirm_photo,
+            register,
         } => {
-            let visit = match date {
-                Some(d) => match parse_yyyymmdd(d) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        return Ok(fail(&AppError::Usage(format!(
-                            "--date {d}: yyyyMMdd で指定してください / {e}"
-                        ))))
-                    }
-                },
-                None => chrono::Local::now().date_naive(),
+            let visit = match visit_date(date.as_deref()) {
+                Ok(d) => d,
+                Err(e) => return Ok(fail(&e)),
             };
             let mode = match mode {
                 ModeArg::Pin => Mode::Pin,
                 ModeArg::Visual => Mode::Visual,
             };
+            if *register && mode != Mode::Pin {
+                return Ok(fail(&AppError::Usage(
+                    "利用登録は暗証番号による確認（--mode pin）でだけできます / --register needs --mode pin".to_owned(),
+                )));
+            }
             let mut desk = Console {
                 confirm_photo: *confirm_photo,
             };
@@ -301,10 +352,39 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             };
             let mut card = Client::new(transport);
             let now = chrono::Utc::now();
-            let result = runtime()?.block_on(onshi_app::check(
-                data, &mut card, &mut desk, mode, visit, now,
-            ));
+            let result = if *register {
+                eprintln!("利用登録: 患者さんの同意を得て、マイナンバーカードを健康保険証として利用登録します。");
+                runtime()?.block_on(onshi_app::register(data, &mut card, &mut desk, visit, now))
+            } else {
+                runtime()?.block_on(onshi_app::check(
+                    data, &mut card, &mut desk, mode, visit, now,
+                ))
+            };
             match result {
+                Ok(outcome) => show(&outcome, *json),
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        AppCommand::Query {
+            data,
+            insurer,
+            symbol,
+            number,
+            branch,
+            birth,
+            date,
+            json,
+        } => {
+            let visit = match visit_date(date.as_deref()) {
+                Ok(d) => d,
+                Err(e) => return Ok(fail(&e)),
+            };
+            let numbers = match onshi_app::Numbers::parse(insurer, symbol, number, branch, birth) {
+                Ok(n) => n,
+                Err(e) => return Ok(fail(&e)),
+            };
+            let now = chrono::Utc::now();
+            match runtime()?.block_on(onshi_app::query(data, &numbers, visit, now)) {
                 Ok(outcome) => show(&outcome, *json),
                 Err(e) => Ok(fail(&e)),
             }
@@ -447,9 +527,15 @@ fn show(outcome: &onshi_app::CheckOutcome, json: bool) -> anyhow::Result<ExitCod
     if let Some(e) = &outcome.files_error {
         eprintln!("注意: {e}");
     }
+    let guidance = onshi_app::guidance::render_text(&outcome.guidance());
     if json {
+        // The verdict and the next steps for the person at the terminal; the JSON alone on
+        // standard output.
+        eprint!("{guidance}");
         println!("{}", serde_json::to_string_pretty(&outcome.response)?);
     } else {
+        // The verdict, the warnings and the next step first, then the answer.
+        print!("{guidance}");
         print!("{}", outcome.describe());
         if let Some(files) = &outcome.files {
             println!("レセコン連携ファイル");

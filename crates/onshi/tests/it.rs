@@ -8,6 +8,7 @@ mod it {
     mod card;
     mod cli;
     mod crash;
+    mod desk_cli;
     mod desk_enroll;
     mod desk_install;
     mod faults;

@@ -25,7 +25,7 @@ use super::browser::{
 use super::cli::s;
 
 /// Waits until the 受付 screen shows `phase` and returns its text.
-async fn phase(c: &Client, phase: &str) -> String {
+pub(super) async fn phase(c: &Client, phase: &str) -> String {
     let css = format!("#screen > .screen[data-phase=\"{phase}\"]");
     let found = c.wait().at_most(WAIT).for_element(Locator::Css(&css)).await;
     let screen = match found {
@@ -44,7 +44,7 @@ async fn phase(c: &Client, phase: &str) -> String {
     screen.text().await.unwrap()
 }
 
-async fn type_pin(c: &Client, pin: &str) {
+pub(super) async fn type_pin(c: &Client, pin: &str) {
     for d in pin.chars() {
         click(c, &format!("[data-action=\"digit\"][data-digit=\"{d}\"]")).await;
     }

@@ -12,11 +12,13 @@ use std::process::{Command, Stdio};
 
 use fantoccini::{Client, Locator};
 
-use super::app_pcsc::{world_unenrolled, World};
+use super::app_pcsc::{world_unenrolled, World, PIN};
+use super::app_ui::{phase, type_pin};
 use super::browser::{
     chromium_installed, click, free_port, screenshot, start_browser, wait_listening, Running, WAIT,
 };
 use super::cli::s;
+use super::desk_cli::unregistered_card;
 
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
@@ -43,6 +45,24 @@ async fn wait_text(c: &Client, css: &str, what: &str) -> String {
     }
 }
 
+/// Opens a tab of the desk and waits until it shows (a click while the screen is redrawn may
+/// miss: then again).
+async fn open_tab(c: &Client, tab: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        click(c, &format!("nav [data-tab=\"{tab}\"]")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let shown = c
+            .find(Locator::Css(&format!("#tab-{tab}:not([hidden])")))
+            .await
+            .is_ok();
+        if shown {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "the {tab} tab never opened");
+    }
+}
+
 #[test]
 fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
     if !chromium_installed() {
@@ -53,12 +73,18 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         World {
             app,
             card,
+            srv,
             server: _server,
             ..
         },
         settings,
         code,
     ) = world_unenrolled(dir.path());
+    let unregistered = unregistered_card(dir.path(), &srv);
+    // The reader: a slot the test puts a card into by copying its file (the desk opens the card
+    // anew for every check).
+    let slot = dir.path().join("reader-slot.json");
+    std::fs::copy(&card, &slot).unwrap();
     assert!(!app.exists(), "the app is not enrolled yet");
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -67,7 +93,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         .args(["app", "ui", "--data", s(&app)])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--reader")
-        .arg(format!("emu:{}", s(&card)))
+        .arg(format!("emu:{}", s(&slot)))
         .env("HOME", &home)
         .stdout(Stdio::piped())
         .spawn()
@@ -146,6 +172,142 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         let verdict = text_of(&c, "#verdict").await;
         assert_eq!(verdict, "資格は有効です");
         screenshot(&c, "desk-enrolled-first-check.png").await;
+
+        // A PIN check on the page's pad: 有効, with what to do next.
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        phase(&c, "pin").await;
+        type_pin(&c, PIN).await;
+        phase(&c, "done").await;
+        assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
+        let next = text_of(&c, "#next-step").await;
+        assert!(
+            next.contains("次にすること") && next.contains("レセコン"),
+            "{next}"
+        );
+        screenshot(&c, "desk-pin-valid.png").await;
+
+        // A card not registered for health-insurance use: said plainly, and registered on the
+        // spot after the patient's consent (a new challenge, the PIN again).
+        std::fs::copy(&unregistered, &slot).unwrap();
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        phase(&c, "pin").await;
+        type_pin(&c, PIN).await;
+        phase(&c, "done").await;
+        let verdict = text_of(&c, "#verdict").await;
+        assert_eq!(verdict, "利用登録がされていません");
+        assert!(!verdict.contains("有効"), "{verdict}");
+        let next = text_of(&c, "#next-step").await;
+        assert!(next.contains("同意"), "{next}");
+        screenshot(&c, "desk-unregistered.png").await;
+        click(&c, "[data-action=\"register-consent\"]").await;
+        let consent = phase(&c, "consent").await;
+        assert!(
+            consent.contains("健康保険証として使えるように登録") && consent.contains("暗証番号"),
+            "{consent}"
+        );
+        screenshot(&c, "desk-register-consent.png").await;
+        click(&c, "[data-action=\"register\"]").await;
+        phase(&c, "pin").await;
+        type_pin(&c, PIN).await;
+        let registered = phase(&c, "done").await;
+        assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
+        assert!(registered.contains("利用登録しました"), "{registered}");
+        assert!(registered.contains("𠮷田　髙子"), "{registered}");
+        screenshot(&c, "desk-registered.png").await;
+
+        // 番号で確認: the check digit said as it is typed, then the answer as for a card.
+        let before = std::fs::read_dir(app.join("rececon")).unwrap().count();
+        click(&c, "[data-action=\"reset\"]").await;
+        open_tab(&c, "numbers").await;
+        let insurer = c.find(Locator::Css("#insurer")).await.unwrap();
+        insurer.send_keys("06139993").await.unwrap();
+        wait_text(&c, "#insurer-check", "検証番号").await;
+        screenshot(&c, "desk-numbers-check-digit.png").await;
+        insurer.clear().await.unwrap();
+        insurer.send_keys("06139992").await.unwrap();
+        wait_text(&c, "#insurer-check", "合っています").await;
+        for (css, value) in [
+            ("#symbol", "77"),
+            ("#number", "88"),
+            ("#birth", "昭和57年3月3日"),
+        ] {
+            c.find(Locator::Css(css))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        wait_text(&c, "#birth-check", "1982-03-03").await;
+        screenshot(&c, "desk-numbers-form.png").await;
+        click(&c, "#numbers-form button[type=submit]").await;
+        let by_numbers = phase(&c, "done").await;
+        assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
+        assert!(by_numbers.contains("06139992"), "{by_numbers}");
+        assert_eq!(
+            std::fs::read_dir(app.join("rececon")).unwrap().count(),
+            before + 3,
+            "the three receipt-computer files"
+        );
+        screenshot(&c, "desk-numbers-result.png").await;
+
+        // Numbers that match nobody: what to compare, and whom the patient asks.
+        click(&c, "[data-action=\"reset\"]").await;
+        open_tab(&c, "numbers").await;
+        let birth = c.find(Locator::Css("#birth")).await.unwrap();
+        birth.clear().await.unwrap();
+        birth.send_keys("19820304").await.unwrap();
+        click(&c, "#numbers-form button[type=submit]").await;
+        phase(&c, "done").await;
+        assert_eq!(text_of(&c, "#verdict").await, "該当する資格がありません");
+        let next = text_of(&c, "#next-step").await;
+        assert!(
+            next.contains("見比べて") && next.contains("保険者"),
+            "{next}"
+        );
+        screenshot(&c, "desk-numbers-not-found.png").await;
+
+        // A PIN mistyped three times locks the card: 目視 today, and the reset at the 市区町村.
+        click(&c, "[data-action=\"reset\"]").await;
+        open_tab(&c, "desk").await;
+        phase(&c, "idle").await;
+        for left in ["あと2回", "あと1回"] {
+            click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+            phase(&c, "pin").await;
+            type_pin(&c, "9999").await;
+            let failed = phase(&c, "failed").await;
+            assert!(failed.contains(left), "{failed}");
+        }
+        screenshot(&c, "desk-wrong-pin.png").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        phase(&c, "pin").await;
+        type_pin(&c, "9999").await;
+        phase(&c, "failed").await;
+        // Locked: said at once, before the pad, from now on.
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"start\"][data-mode=\"pin\"]").await;
+        let locked = phase(&c, "failed").await;
+        assert_eq!(
+            text_of(&c, "#verdict").await,
+            "暗証番号がロックされています"
+        );
+        assert!(
+            locked.contains("目視で確認")
+                && locked.contains("市区町村の窓口")
+                && locked.contains("初期化"),
+            "{locked}"
+        );
+        c.find(Locator::Css(
+            "[data-phase=\"failed\"] [data-action=\"photo\"]",
+        ))
+        .await
+        .expect("目視 offered for a locked PIN");
+        screenshot(&c, "desk-pin-locked.png").await;
         c.close().await.unwrap();
     });
 }
