@@ -21,9 +21,9 @@ fn entry(terminal: &str, clinic: i64, minute: u32, nonce: u8) -> AuditEntry {
         at: t("2025-04-02T09:00:00Z") + Duration::minutes(i64::from(minute)),
         terminal_id: terminal.to_owned(),
         clinic_id: clinic,
-        mode: "pin".to_owned(),
+        mode: onshi_store::AuditMode::Pin,
         certificate_serial: Some("0A1B2C".to_owned()),
-        person_id: Some("P0000000001".to_owned()),
+        person_id: Some(onshi_model::PersonId::parse("P0000000001").unwrap()),
         answer: "1".to_owned(),
         reference_number: format!("R{nonce:04}"),
         nonce_id: Some([nonce; 32]),
@@ -64,7 +64,7 @@ fn fill(store: &dyn ServiceStore) -> (i64, String) {
     let mut first = String::new();
     for (n, serial) in ["5E0001", "5E0002"].iter().enumerate() {
         let terminal = store
-            .add_terminal(clinic.id, 0, [7; 32], now + Duration::hours(72), now)
+            .add_terminal(clinic.id, 0, [7; 32], now + Duration::hours(72), now, None)
             .unwrap();
         store
             .enroll_terminal(&terminal.id, [7; 32], serial, now)
