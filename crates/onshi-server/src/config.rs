@@ -20,8 +20,13 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The store: `database = "URL"` (a `postgres://` URL, or `sqlite://FILE`), or a
     /// `[database]` table with `url` and the pool, timeout and replica settings. Default: the
-    /// SQLite file in the data directory.
-    #[serde(default, deserialize_with = "database_or_url")]
+    /// SQLite file in the data directory. Not written while it is all defaults, so that an
+    /// operator may put `database = "URL"` at the top of the file `onshi server init` wrote.
+    #[serde(
+        default,
+        deserialize_with = "database_or_url",
+        skip_serializing_if = "DatabaseConfig::is_default"
+    )]
     pub database: DatabaseConfig,
     /// Trusted JPKI CA certificates (PEM), relative to the data directory.
     #[serde(default)]
@@ -155,6 +160,11 @@ impl Default for DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// Whether every setting is its default (the SQLite file, the default pool and timeouts).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// The store's options from these settings.
     pub fn store_options(&self) -> onshi_store::StoreOptions {
         onshi_store::StoreOptions {

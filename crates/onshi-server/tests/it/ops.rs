@@ -225,16 +225,17 @@ async fn health_readiness_document_and_metrics_after_a_check() {
             .post(proto::CHALLENGE, &Value::Null)
             .await;
         assert_eq!(status, 0);
-        let text = metrics(&world).await;
-        assert!(
-            sample(
-                &text,
-                "onshi_tls_handshakes_refused_total{reason=\"error\"}"
-            )
-            .unwrap()
-                >= 1.0,
-            "{text}"
-        );
+        // The client sees the alert before the server has counted the refusal: wait for it.
+        let refused = "onshi_tls_handshakes_refused_total{reason=\"error\"}";
+        let mut text = metrics(&world).await;
+        for _ in 0..50 {
+            if sample(&text, refused).unwrap_or(0.0) >= 1.0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            text = metrics(&world).await;
+        }
+        assert!(sample(&text, refused).unwrap() >= 1.0, "{text}");
     })
     .await;
 }
@@ -554,13 +555,15 @@ async fn logs_carry_no_patient_data() {
             // The PIN as a value of its own in any field (it never even reaches the server).
             for line in text.lines() {
                 let (mut names, mut values) = (Vec::new(), Vec::new());
-                strings_in(
-                    &serde_json::from_str(line).unwrap(),
-                    &mut names,
-                    &mut values,
-                );
+                let value: Value = serde_json::from_str(line).unwrap();
+                strings_in(&value, &mut names, &mut values);
+                // rustls' trace of the test client's handshake prints random numbers (an
+                // extension order seed, once 1234 by chance); TLS code never sees the PIN.
+                let tls_trace = value["target"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("rustls"));
                 for s in names.iter().chain(&values) {
-                    assert!(!occurs_alone(s, "1234"), "the PIN in: {line}");
+                    assert!(tls_trace || !occurs_alone(s, "1234"), "the PIN in: {line}");
                 }
                 for name in names {
                     assert!(
