@@ -378,6 +378,7 @@ pub async fn query(
     if asked.is_err() && client.lost() {
         asked = client.post(proto::QUERY, Some(&request)).await;
     }
+    let asked = asked.map_err(AppError::from);
     settle(dir, &config, asked, Asked::Numbers, visit, now, None)
 }
 
@@ -647,7 +648,7 @@ async fn ask<T: Transport>(
     } else {
         proto::VERIFY
     };
-    client.post(path, Some(&request)).await
+    Ok(client.post(path, Some(&request)).await?)
 }
 
 #[cfg(test)]

@@ -1,383 +1,23 @@
-//! The app's HTTPS client to the service: one rustls configuration (trusting only the server CA
-//! stored at enrollment, presenting the terminal's certificate when it has one) reused for every
-//! connection so that TLS sessions resume, an HTTP/1.1 connection kept alive between requests, and
-//! a timeout on every network step.
+//! The app's connection to the service: the one HTTPS client of `onshi-client` (mutual TLS,
+//! keep-alive, session resumption, a timeout on every network step), its errors read as the
+//! app's ([`AppError`]).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use rustls::ClientConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use tokio::net::TcpStream;
+pub use onshi_client::{
+    Answer, ClientError, GetAnswer, Identity, ServerUrl, ServiceClient, TIMEOUT,
+};
 
 use crate::error::AppError;
 
-/// How long any one network step (connect, handshake, request and answer) may take.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where the service is: `https://HOST[:PORT]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerUrl {
-    /// The host name or IP address (checked against the server's certificate).
-    pub host: String,
-    /// The TCP port (443 when the URL has none).
-    pub port: u16,
-}
-
-impl ServerUrl {
-    /// Parses `https://HOST[:PORT][/]`; IPv6 addresses in brackets.
-    pub fn parse(url: &str) -> Result<Self, AppError> {
-        let bad = || {
-            AppError::Usage(format!(
-                "サーバーのアドレス {url} は https://ホスト名:ポート の形で指定してください / the server URL must be https://HOST:PORT"
-            ))
-        };
-        let rest = url.strip_prefix("https://").ok_or_else(bad)?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.is_empty() || rest.contains('/') {
-            return Err(bad());
+impl From<ClientError> for AppError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Setup(m) => Self::Usage(m),
+            ClientError::Unreachable(m) => Self::Unreachable(m),
+            ClientError::Untrusted(m) => Self::Untrusted(m),
+            ClientError::Refused { status, body } => Self::Refused { status, body },
+            ClientError::TerminalRefused(m) => Self::TerminalRefused(m),
+            ClientError::Protocol(m) => Self::Protocol(m),
         }
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-            match after.strip_prefix(':') {
-                Some(p) => (host, Some(p)),
-                None if after.is_empty() => (host, None),
-                None => return Err(bad()),
-            }
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (rest, None),
-            }
-        };
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| bad())?,
-            None => 443,
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(Self {
-            host: host.to_owned(),
-            port,
-        })
-    }
-}
-
-impl std::fmt::Display for ServerUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "https://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "https://{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// The terminal's client certificate and key (PEM); the key is wiped from memory when dropped.
-pub struct Identity {
-    /// The terminal's certificate.
-    pub certificate_pem: String,
-    /// The terminal's P-256 key (PKCS#8).
-    pub key_pem: zeroize::Zeroizing<String>,
-}
-
-/// The answer to [`ServiceClient::get`].
-#[derive(Clone, Copy, Debug)]
-pub struct GetAnswer {
-    /// The HTTP status.
-    pub status: u16,
-    /// The server's clock (`Date` header).
-    pub date: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A connection to the service, reused between requests while the server keeps it open.
-pub struct ServiceClient {
-    url: ServerUrl,
-    name: ServerName<'static>,
-    connector: tokio_rustls::TlsConnector,
-    sender: Option<SendRequest<Full<Bytes>>>,
-    /// The service's clock from the `Date` header of the last answer.
-    server_date: Option<chrono::DateTime<chrono::Utc>>,
-    /// The last request's connection ended before its answer (see [`ServiceClient::lost`]).
-    lost: bool,
-}
-
-impl ServiceClient {
-    /// A client trusting only `server_ca_pem`, presenting `identity` when given.
-    pub fn new(
-        url: ServerUrl,
-        server_ca_pem: Option<&str>,
-        identity: Option<&Identity>,
-    ) -> Result<Self, AppError> {
-        let setup = |what: &str, e: &dyn std::fmt::Display| AppError::Usage(format!("{what}: {e}"));
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        match server_ca_pem {
-            Some(pem) => {
-                for ca in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    let ca = ca.map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
-                    roots
-                        .add(ca)
-                        .map_err(|e| setup("サーバーのCA証明書 / server CA", &e))?;
-                }
-                if roots.is_empty() {
-                    return Err(AppError::Usage(
-                        "サーバーのCA証明書がありません / the server CA file holds no certificate"
-                            .into(),
-                    ));
-                }
-            }
-            None => {
-                // The operating system's trusted roots (a service with a public certificate).
-                let found = rustls_native_certs::load_native_certs();
-                let (added, _) = roots.add_parsable_certificates(found.certs);
-                if added == 0 {
-                    return Err(AppError::Usage(
-                        "このパソコンの信頼済みルート証明書を読めません。サーバーのCA証明書を --server-ca で指定してください / no system root certificates".into(),
-                    ));
-                }
-            }
-        }
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| setup("TLS", &e))?
-            .with_root_certificates(roots);
-        // The default configuration keeps session tickets in memory: the next connection made
-        // with this same configuration resumes instead of a full handshake.
-        let config = match identity {
-            Some(id) => {
-                let chain = CertificateDer::pem_slice_iter(id.certificate_pem.as_bytes())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| setup("端末の証明書 / terminal certificate", &e))?;
-                let key = PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes())
-                    .map_err(|e| setup("端末の鍵 / terminal key", &e))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| setup("端末の証明書 / terminal certificate", &e))?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let name = ServerName::try_from(url.host.clone())
-            .map_err(|e| setup("サーバーのホスト名 / server host", &e))?;
-        Ok(Self {
-            url,
-            name,
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            sender: None,
-            server_date: None,
-            lost: false,
-        })
-    }
-
-    /// The service's address.
-    pub fn url(&self) -> &ServerUrl {
-        &self.url
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, AppError> {
-        let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port))
-            .await
-            .map_err(|e| AppError::Unreachable(format!("{}: {e}", self.url)))?;
-        let tls = self
-            .connector
-            .connect(self.name.clone(), tcp)
-            .await
-            .map_err(|e| {
-                let untrusted = e
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                    .is_some_and(|r| {
-                        matches!(
-                            r,
-                            rustls::Error::InvalidCertificate(_)
-                                | rustls::Error::NoCertificatesPresented
-                        )
-                    });
-                if untrusted {
-                    AppError::Untrusted(e.to_string())
-                } else {
-                    AppError::TerminalRefused(e.to_string())
-                }
-            })?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| AppError::Protocol(e.to_string()))?;
-        tokio::spawn(connection);
-        Ok(sender)
-    }
-
-    /// POSTs `body` as JSON to `path` and decodes the answer; an error body becomes
-    /// [`AppError::Refused`]. Every step is bounded by [`TIMEOUT`].
-    pub async fn post<B: Serialize, R: DeserializeOwned>(
-        &mut self,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<R, AppError> {
-        match tokio::time::timeout(TIMEOUT, self.post_untimed(path, body)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.sender = None;
-                Err(AppError::Unreachable(format!(
-                    "{}: no answer within {} s",
-                    self.url,
-                    TIMEOUT.as_secs()
-                )))
-            }
-        }
-    }
-
-    /// GETs `path` (`/healthz`, `/readyz`): the HTTP status and the server's clock from the
-    /// `Date` header (when it sent a readable one). Bounded by [`TIMEOUT`].
-    pub async fn get(&mut self, path: &str) -> Result<GetAnswer, AppError> {
-        match tokio::time::timeout(TIMEOUT, self.get_untimed(path)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.sender = None;
-                Err(AppError::Unreachable(format!(
-                    "{}: no answer within {} s",
-                    self.url,
-                    TIMEOUT.as_secs()
-                )))
-            }
-        }
-    }
-
-    async fn get_untimed(&mut self, path: &str) -> Result<GetAnswer, AppError> {
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => self.connect().await?,
-            },
-            None => self.connect().await?,
-        };
-        let request = hyper::Request::get(path)
-            .header("host", self.url.host.as_str())
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| AppError::Protocol(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| AppError::TerminalRefused(e.to_string()))?;
-        let status = response.status().as_u16();
-        let date = date_header(response.headers());
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| AppError::Unreachable(e.to_string()))?;
-        self.sender = Some(sender);
-        Ok(GetAnswer { status, date })
-    }
-
-    async fn post_untimed<B: Serialize, R: DeserializeOwned>(
-        &mut self,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<R, AppError> {
-        let bytes = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| AppError::Protocol(e.to_string()))?,
-            None => Vec::new(),
-        };
-        // Keep-alive: reuse the open connection unless the server closed it.
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => self.connect().await?,
-            },
-            None => self.connect().await?,
-        };
-        let request = hyper::Request::post(path)
-            .header("host", self.url.host.as_str())
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| AppError::Protocol(e.to_string()))?;
-        self.lost = false;
-        let response = match sender.send_request(request).await {
-            Ok(r) => r,
-            // TLS 1.3 reports a refused client certificate after the handshake, on first use,
-            // as an alert.
-            Err(e) if tls_refusal(&e) => return Err(AppError::TerminalRefused(e.to_string())),
-            // Otherwise the connection ended before the answer (the instance behind the load
-            // balancer went away): whether the request was carried out is unknown.
-            Err(e) => {
-                self.lost = true;
-                return Err(AppError::Unreachable(format!(
-                    "{}: the connection ended before the answer: {e}",
-                    self.url
-                )));
-            }
-        };
-        let status = response.status().as_u16();
-        self.server_date = date_header(response.headers());
-        let body = match response.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                self.lost = true;
-                return Err(AppError::Unreachable(format!(
-                    "{}: the connection ended during the answer: {e}",
-                    self.url
-                )));
-            }
-        };
-        self.sender = Some(sender);
-        if status != 200 {
-            let body = serde_json::from_slice::<onshi_proto::ErrorBody>(&body).map_err(|_| {
-                AppError::Protocol(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
-            })?;
-            return Err(AppError::Refused { status, body });
-        }
-        serde_json::from_slice(&body).map_err(|e| AppError::Protocol(e.to_string()))
-    }
-}
-
-/// Whether a failed request carries a TLS error (an alert from the server: this terminal's
-/// certificate refused) rather than a connection that simply ended.
-fn tls_refusal(e: &hyper::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// The server's clock from an answer's `Date` header, when it sent a readable one.
-fn date_header(headers: &hyper::HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
-    headers
-        .get(hyper::header::DATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-        .map(|d| d.with_timezone(&chrono::Utc))
-}
-
-impl ServiceClient {
-    /// Whether the last POST's connection ended before its answer came (not a refusal): the
-    /// request may or may not have been carried out. The next request opens a new connection.
-    pub fn lost(&self) -> bool {
-        self.lost
-    }
-
-    /// The service's clock as of the last answer (its `Date` header).
-    pub fn server_date(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.server_date
     }
 }
 
@@ -387,22 +27,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_urls() {
-        let u = ServerUrl::parse("https://127.0.0.1:8443/").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("127.0.0.1", 8443));
-        assert_eq!(u.to_string(), "https://127.0.0.1:8443");
-        assert_eq!(ServerUrl::parse("https://onshi.example").unwrap().port, 443);
-        let v6 = ServerUrl::parse("https://[::1]:9").unwrap();
-        assert_eq!((v6.host.as_str(), v6.port), ("::1", 9));
-        assert_eq!(v6.to_string(), "https://[::1]:9");
-        for bad in [
-            "http://x:1",
-            "https://",
-            "https://x:y",
-            "https://x/a",
-            "https://[::1",
-        ] {
-            assert!(ServerUrl::parse(bad).is_err(), "{bad}");
-        }
+    fn a_bad_address_is_a_usage_error_for_the_staff() {
+        let e = AppError::from(ServerUrl::parse("http://x:1").unwrap_err());
+        assert!(
+            matches!(e, AppError::Usage(ref m) if m.contains("https://")),
+            "{e:?}"
+        );
+        let refused = AppError::from(ClientError::Refused {
+            status: 403,
+            body: onshi_proto::ErrorBody {
+                code: "E009".into(),
+                message: "端末を登録できませんでした。".into(),
+            },
+        });
+        assert_eq!(refused.message_ja(), "端末を登録できませんでした。");
     }
 }

@@ -187,7 +187,7 @@ impl AppConfig {
 
     /// The service's URL.
     pub fn server_url(&self) -> Result<ServerUrl, AppError> {
-        ServerUrl::parse(&self.server)
+        Ok(ServerUrl::parse(&self.server)?)
     }
 
     /// Writes `DIR/app.toml` (0600).

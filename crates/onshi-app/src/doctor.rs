@@ -265,7 +265,11 @@ async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding,
     let client = (|| {
         let identity = data::load_identity(dir)?;
         let ca_pem = data::server_ca(dir)?;
-        ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))
+        Ok::<_, AppError>(ServiceClient::new(
+            config.server_url()?,
+            ca_pem.as_deref(),
+            Some(&identity),
+        )?)
     })();
     let mut client = match client {
         Ok(c) => c,
@@ -286,7 +290,7 @@ async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding,
         Err(e) => {
             return (
                 not_checked("サーバーにつながりません"),
-                server_error(&url, &e),
+                server_error(&url, &AppError::from(e)),
             )
         }
     };
@@ -321,7 +325,7 @@ async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding,
                 ),
             )
         }
-        Err(e) => return (clock, server_error(&url, &e)),
+        Err(e) => return (clock, server_error(&url, &AppError::from(e))),
     }
     match client
         .post::<(), proto::ChallengeResponse>(proto::CHALLENGE, None)
@@ -334,7 +338,7 @@ async fn server(dir: &Path, config: &AppConfig, now: DateTime<Utc>) -> (Finding,
                 format!("{url} につながり、サーバー証明書を確認でき、この端末を受け付けています"),
             ),
         ),
-        Err(e) => (clock, server_error(&url, &e)),
+        Err(e) => (clock, server_error(&url, &AppError::from(e))),
     }
 }
 

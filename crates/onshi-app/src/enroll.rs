@@ -98,7 +98,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
         Err(e) => {
             // Nothing half-enrolled stays behind: the next attempt starts clean.
             let _ = std::fs::remove_file(&key_file);
-            return Err(e);
+            return Err(e.into());
         }
     };
     data::write_file(
@@ -144,7 +144,7 @@ pub async fn renew(dir: &Path) -> Result<DateTime<Utc>, AppError> {
         Ok(a) => a,
         Err(e) => {
             let _ = std::fs::remove_file(&key_new);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let expiry = not_after(&answer.certificate_pem)?;

@@ -13,7 +13,6 @@ use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderMap;
 use onshi_proto as proto;
-use rustls_pki_types::ServerName;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -30,11 +29,7 @@ async fn tls_from(https: &Https, source: [u8; 4]) -> Result<Tls, String> {
         .connect(https.addr())
         .await
         .map_err(|e| e.to_string())?;
-    https
-        .connector()
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .map_err(|e| e.to_string())
+    https.tls(tcp).await
 }
 
 /// An HTTP/1.1 connection from `source` on which `GET /healthz` was answered 200: the server

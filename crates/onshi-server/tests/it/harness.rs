@@ -7,16 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use onshi_card::client::{sha256_digest_info, Client};
 use onshi_card::Pin;
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::*;
 use onshi_proto as proto;
 use onshi_server::config::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
 
 /// Runs blocking store work from async test code (the store's clients block).
@@ -401,11 +397,12 @@ impl Terminal {
     }
 }
 
-/// A small HTTPS client: our server's CA, optionally a client certificate.
+/// The tests' HTTPS client: the service's one client (`onshi-client`) trusting our server's CA,
+/// optionally with a client certificate; every request on a fresh connection.
 #[derive(Clone)]
 pub struct Https {
     addr: SocketAddr,
-    connector: tokio_rustls::TlsConnector,
+    client: Arc<onshi_client::ServiceClient>,
 }
 
 impl Https {
@@ -414,32 +411,19 @@ impl Https {
     }
 
     pub fn with(addr: SocketAddr, server_ca_pem: &str, identity: Option<(String, String)>) -> Self {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(server_ca_pem.as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = match identity {
-            Some((cert, key)) => {
-                let chain: Vec<_> = CertificateDer::pem_slice_iter(cert.as_bytes())
-                    .map(Result::unwrap)
-                    .collect();
-                builder
-                    .with_client_auth_cert(
-                        chain,
-                        PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-                    )
-                    .unwrap()
-            }
-            None => builder.with_no_client_auth(),
+        let identity = identity.map(|(certificate_pem, key)| onshi_client::Identity {
+            certificate_pem,
+            key_pem: zeroize::Zeroizing::new(key),
+        });
+        let url = onshi_client::ServerUrl {
+            host: "localhost".into(),
+            port: addr.port(),
         };
+        let client =
+            onshi_client::ServiceClient::new(url, Some(server_ca_pem), identity.as_ref()).unwrap();
         Self {
             addr,
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            client: Arc::new(client),
         }
     }
 
@@ -448,72 +432,54 @@ impl Https {
         self.addr
     }
 
-    /// The TLS connector (one client config: its session store lets connections resume).
-    pub fn connector(&self) -> &tokio_rustls::TlsConnector {
-        &self.connector
+    /// The TLS handshake on a TCP connection the test opened (one client configuration: its
+    /// session store lets connections resume).
+    pub async fn tls(
+        &self,
+        tcp: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        self.client.handshake(tcp).await.map_err(|e| e.to_string())
     }
 
     /// GETs a path on a fresh connection; (status, body text).
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let tls = self
-            .connector
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        let answer = self
+            .client
+            .another()
+            .request(onshi_client::Method::GET, path, None, Vec::new())
             .await
             .unwrap();
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let req = hyper::Request::get(path)
-            .header("host", "localhost")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let resp = sender.send_request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (
+            answer.status,
+            String::from_utf8_lossy(&answer.body).into_owned(),
+        )
     }
 
     /// POSTs JSON on a fresh connection; (status, JSON body). A refused handshake is status 0.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let tls = match self
-            .connector
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-        {
-            Ok(t) => t,
-            Err(e) => return (0, Value::String(e.to_string())),
-        };
-        let (mut sender, conn) =
-            match hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await {
-                Ok(x) => x,
-                Err(e) => return (0, Value::String(e.to_string())),
-            };
-        tokio::spawn(conn);
         let bytes = if body.is_null() {
             Vec::new()
         } else {
             serde_json::to_vec(body).unwrap()
         };
-        let req = hyper::Request::post(path)
-            .header("host", "localhost")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(bytes)))
-            .unwrap();
-        let resp = match sender.send_request(req).await {
-            Ok(r) => r,
-            // TLS 1.3 reports a refused client certificate after the handshake, on first use.
-            Err(e) => return (0, Value::String(e.to_string())),
-        };
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&body)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&body).into())),
-        )
+        match self
+            .client
+            .another()
+            .request(
+                onshi_client::Method::POST,
+                path,
+                Some("application/json"),
+                bytes,
+            )
+            .await
+        {
+            Ok(a) => (
+                a.status,
+                serde_json::from_slice(&a.body)
+                    .unwrap_or(Value::String(String::from_utf8_lossy(&a.body).into())),
+            ),
+            // A refused handshake, or TLS 1.3's refusal of a client certificate on first use.
+            Err(e) => (0, Value::String(e.to_string())),
+        }
     }
 }

@@ -14,7 +14,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderMap;
 use onshi_proto::{self as proto, Mode};
 use rustls::HandshakeKind;
-use rustls_pki_types::ServerName;
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -58,11 +57,7 @@ impl Answer {
 impl Conn {
     async fn open(https: &Https) -> Self {
         let tcp = tokio::net::TcpStream::connect(https.addr()).await.unwrap();
-        let tls = https
-            .connector()
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
+        let tls = https.tls(tcp).await.unwrap();
         let kind = tls.get_ref().1.handshake_kind();
         let (sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
