@@ -401,7 +401,7 @@ async fn page(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
         );
     }
     match AppConfig::load(&ui.data) {
-        Ok(config) => Html(view::page(&config.account).into_string()).into_response(),
+        Ok(config) => Html(view::page(&config.terminal_label()).into_string()).into_response(),
         Err(onshi_app::AppError::NotEnrolled(_)) => {
             Html(view::enroll_page().into_string()).into_response()
         }
@@ -458,6 +458,7 @@ async fn enroll(State(ui): State<Arc<Ui>>, Json(body): Json<EnrollBody>) -> Resp
                 code,
                 account: account.trim().to_owned(),
                 server_ca_pem: body.server_ca.clone().filter(|c| !c.trim().is_empty()),
+                name: None,
             })
         }
         _ => {
@@ -807,6 +808,7 @@ mod tests {
         AppConfig {
             server: "https://127.0.0.1:1".into(),
             account: "W0000001".into(),
+            name: Some("受付PC".into()),
             rececon: onshi_app::data::RececonConfig {
                 output: dir.join("rececon"),
                 encoding: Encoding::Utf8,
@@ -919,6 +921,8 @@ mod tests {
         let (status, _, page) = send(&router, "GET", "/", Some(&cookie), None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("W0000001") && page.contains("/app.js"));
+        // The terminal's name from the portal, in the header.
+        assert!(page.contains("端末 受付PC（W0000001）"), "{page}");
         let value = cookie.split_once('=').unwrap().1;
         assert!(!page.contains(value) && !page.contains(&key));
         let (status, _, _) = send(&router, "GET", "/api/history", Some(&cookie), None).await;

@@ -46,8 +46,8 @@ pub fn locked(why: &str) -> Markup {
     }
 }
 
-/// The whole page.
-pub fn page(account: &str) -> Markup {
+/// The whole page; `terminal` is the terminal as the staff know it (`受付PC（W0000001）`).
+pub fn page(terminal: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
@@ -61,7 +61,7 @@ pub fn page(account: &str) -> Markup {
             body {
                 header {
                     h1 { "オンライン資格確認（受付）" }
-                    span.account { "端末 " (account) }
+                    span.account #terminal { "端末 " (terminal) }
                     nav {
                         button type="button" data-tab="desk" aria-current="page" { "受付" }
                         button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }

@@ -739,6 +739,7 @@ mod tests {
         AppConfig {
             server: "https://127.0.0.1:1".into(),
             account: "W0000001".into(),
+            name: None,
             rececon: RececonConfig {
                 output: dir.join(data::RECECON_DIR),
                 encoding: data::Encoding::Utf8,

@@ -285,6 +285,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                         code: code.clone(),
                         account: account.clone().unwrap_or_default(),
                         server_ca_pem,
+                        name: None,
                     }),
             };
             let args = match args {

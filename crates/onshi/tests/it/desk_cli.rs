@@ -248,6 +248,11 @@ fn a_check_by_numbers_from_the_command_line() {
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out).1.contains("生年月日"), "{}", text(&out).1);
 
+    // `app doctor` names the terminal as the portal lists it (from the settings file).
+    let doctor = super::cli::onshi(&["app", "doctor", "--data", s(&data)]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(said.contains("✓ 端末: 受付PC（アカウント W"), "{said}");
+
     // The history records the checks by numbers as such.
     let history = ok(&["app", "history", "--data", s(&data)]);
     assert!(history.contains("\t番号\t"), "{history}");

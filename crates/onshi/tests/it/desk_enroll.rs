@@ -158,7 +158,8 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         assert!(app.join("terminal.pem").exists());
         assert!(app.join("app.toml").exists());
         let header = text_of(&c, "header").await;
-        assert!(header.contains("端末 W"), "{header}");
+        // The terminal's name from the portal's settings file, beside its account.
+        assert!(header.contains("端末 受付PC（W"), "{header}");
         screenshot(&c, "desk-enrolled.png").await;
 
         // And it checks a card (目視).
