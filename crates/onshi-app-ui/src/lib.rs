@@ -518,10 +518,14 @@ async fn status(State(ui): State<Arc<Ui>>) -> Response {
 
 #[derive(Deserialize)]
 struct CheckBody {
+    #[serde(default)]
     mode: String,
     #[serde(default)]
     photo_confirmed: bool,
     entry: Option<usize>,
+    /// A re-check without the card, from the certificate kept for the visit.
+    #[serde(default)]
+    held: bool,
 }
 
 /// The mode the page asked for, or why it cannot start (in Japanese).
@@ -657,6 +661,8 @@ fn insurer_as_typed(typed: &str) -> serde_json::Value {
 async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Response {
     let mode = match job_mode(&body) {
         Ok(m) => m,
+        // Without the card, the patient was identified when the visit was recorded.
+        Err(_) if body.held => Mode::Visual,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, why),
     };
     let Some(entry) = body.entry else {
@@ -670,7 +676,12 @@ async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Resp
     if let Err(e) = waiting {
         return refuse(StatusCode::BAD_REQUEST, &e.message_ja());
     }
-    started(ui.session.start(Job::Recheck { entry, mode }, ui.reader()))
+    let job = if body.held {
+        Job::RecheckHeld { entry }
+    } else {
+        Job::Recheck { entry, mode }
+    };
+    started(ui.session.start(job, ui.reader()))
 }
 
 #[derive(Deserialize)]
@@ -697,7 +708,11 @@ async fn cancel(State(ui): State<Arc<Ui>>) -> Response {
 async fn history(State(ui): State<Arc<Ui>>) -> Response {
     match onshi_app::history::read(&ui.data) {
         Ok(entries) => {
-            Html(view::history(&entries, chrono::Utc::now()).into_string()).into_response()
+            let held: Vec<bool> = entries
+                .iter()
+                .map(|e| onshi_app::held::is_held(&ui.data, e.time))
+                .collect();
+            Html(view::history(&entries, &held, chrono::Utc::now()).into_string()).into_response()
         }
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.message_ja()),
     }

@@ -240,7 +240,7 @@ async fn enroll_check_renew_and_outage() {
     assert!(
         newest.starts_with("5\t")
             && newest.contains(&format!(
-                "onshi app recheck --data {} --entry 5 --reader pcsc --mode visual",
+                "onshi app recheck --data {} --entry 5 --held",
                 dir.display()
             )),
         "{text}"
