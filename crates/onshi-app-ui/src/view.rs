@@ -295,6 +295,9 @@ fn result(answer: &Answer) -> Markup {
             div.verdict.(if guidance.valid { "valid" } else { "invalid" }) #verdict {
                 (guidance.verdict)
             }
+            @if outcome.asked == onshi_app::Asked::Numbers {
+                p.note #by-numbers { "保険者番号・記号・番号と生年月日で確認しました（資格確認書など。マイナンバーカードは使っていません）。" }
+            }
             @if registered_now {
                 p.note #registered { "マイナンバーカードを健康保険証として利用登録しました。" }
             }

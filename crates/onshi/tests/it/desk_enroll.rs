@@ -249,6 +249,10 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         let by_numbers = phase(&c, "done").await;
         assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
         assert!(by_numbers.contains("06139992"), "{by_numbers}");
+        assert!(
+            by_numbers.contains("生年月日で確認しました"),
+            "{by_numbers}"
+        );
         assert_eq!(
             std::fs::read_dir(app.join("rececon")).unwrap().count(),
             before + 3,
