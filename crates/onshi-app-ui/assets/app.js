@@ -171,7 +171,9 @@ document.addEventListener("click", (event) => {
     case "recheck": {
       const entry = Number(target.dataset.entry);
       openTab("desk");
-      if (target.dataset.mode === "visual") showPhotoConfirm(entry);
+      // Without the card: the patient was identified when the visit was recorded.
+      if (target.dataset.held === "1") send("/api/recheck", { entry: entry, held: true });
+      else if (target.dataset.mode === "visual") showPhotoConfirm(entry);
       else send("/api/recheck", { mode: "pin", entry: entry });
       break;
     }

@@ -401,7 +401,7 @@ async fn page(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
         );
     }
     match AppConfig::load(&ui.data) {
-        Ok(config) => Html(view::page(&config.account).into_string()).into_response(),
+        Ok(config) => Html(view::page(&config.terminal_label()).into_string()).into_response(),
         Err(onshi_app::AppError::NotEnrolled(_)) => {
             Html(view::enroll_page().into_string()).into_response()
         }
@@ -458,6 +458,7 @@ async fn enroll(State(ui): State<Arc<Ui>>, Json(body): Json<EnrollBody>) -> Resp
                 code,
                 account: account.trim().to_owned(),
                 server_ca_pem: body.server_ca.clone().filter(|c| !c.trim().is_empty()),
+                name: None,
             })
         }
         _ => {
@@ -517,10 +518,14 @@ async fn status(State(ui): State<Arc<Ui>>) -> Response {
 
 #[derive(Deserialize)]
 struct CheckBody {
+    #[serde(default)]
     mode: String,
     #[serde(default)]
     photo_confirmed: bool,
     entry: Option<usize>,
+    /// A re-check without the card, from the certificate kept for the visit.
+    #[serde(default)]
+    held: bool,
 }
 
 /// The mode the page asked for, or why it cannot start (in Japanese).
@@ -656,6 +661,8 @@ fn insurer_as_typed(typed: &str) -> serde_json::Value {
 async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Response {
     let mode = match job_mode(&body) {
         Ok(m) => m,
+        // Without the card, the patient was identified when the visit was recorded.
+        Err(_) if body.held => Mode::Visual,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, why),
     };
     let Some(entry) = body.entry else {
@@ -669,7 +676,12 @@ async fn recheck(State(ui): State<Arc<Ui>>, Json(body): Json<CheckBody>) -> Resp
     if let Err(e) = waiting {
         return refuse(StatusCode::BAD_REQUEST, &e.message_ja());
     }
-    started(ui.session.start(Job::Recheck { entry, mode }, ui.reader()))
+    let job = if body.held {
+        Job::RecheckHeld { entry }
+    } else {
+        Job::Recheck { entry, mode }
+    };
+    started(ui.session.start(job, ui.reader()))
 }
 
 #[derive(Deserialize)]
@@ -696,7 +708,11 @@ async fn cancel(State(ui): State<Arc<Ui>>) -> Response {
 async fn history(State(ui): State<Arc<Ui>>) -> Response {
     match onshi_app::history::read(&ui.data) {
         Ok(entries) => {
-            Html(view::history(&entries, chrono::Utc::now()).into_string()).into_response()
+            let held: Vec<bool> = entries
+                .iter()
+                .map(|e| onshi_app::held::is_held(&ui.data, e.time))
+                .collect();
+            Html(view::history(&entries, &held, chrono::Utc::now()).into_string()).into_response()
         }
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.message_ja()),
     }
@@ -807,6 +823,7 @@ mod tests {
         AppConfig {
             server: "https://127.0.0.1:1".into(),
             account: "W0000001".into(),
+            name: Some("受付PC".into()),
             rececon: onshi_app::data::RececonConfig {
                 output: dir.join("rececon"),
                 encoding: Encoding::Utf8,
@@ -919,6 +936,8 @@ mod tests {
         let (status, _, page) = send(&router, "GET", "/", Some(&cookie), None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("W0000001") && page.contains("/app.js"));
+        // The terminal's name from the portal, in the header.
+        assert!(page.contains("端末 受付PC（W0000001）"), "{page}");
         let value = cookie.split_once('=').unwrap().1;
         assert!(!page.contains(value) && !page.contains(&key));
         let (status, _, _) = send(&router, "GET", "/api/history", Some(&cookie), None).await;

@@ -46,8 +46,12 @@ pub enum Phase {
     },
     /// The service answered.
     Done(Box<Answer>),
-    /// Asking the service by numbers (no card).
-    Querying,
+    /// Asking the service without a card (a check by numbers, a re-check of a kept
+    /// certificate).
+    Asking {
+        /// What is being asked, for the screen's title.
+        title: &'static str,
+    },
     /// The check stopped.
     Failed(Failure),
 }
@@ -59,7 +63,7 @@ impl Phase {
             Self::Idle => "idle",
             Self::WaitingForCard { .. } => "waiting",
             Self::Working { .. } => "working",
-            Self::Querying => "querying",
+            Self::Asking { .. } => "asking",
             Self::NeedPin { .. } => "pin",
             Self::Done(_) => "done",
             Self::Failed(_) => "failed",
@@ -72,7 +76,7 @@ impl Phase {
             Self::WaitingForCard { .. }
                 | Self::Working { .. }
                 | Self::NeedPin { .. }
-                | Self::Querying
+                | Self::Asking { .. }
         )
     }
 }
@@ -86,6 +90,8 @@ pub struct Answer {
     pub at: DateTime<Utc>,
     /// For a re-check: when the 未確認 visit was recorded.
     pub recheck_of: Option<DateTime<Utc>>,
+    /// A re-check made without the card (the certificate kept for the visit, 目視).
+    pub without_card: bool,
     /// The clipboard texts (Unicode, CRLF), one per record of a 有効 answer in the answer's
     /// order; none for an answer that is not 有効. The staff copy the one they pick.
     pub clipboards: Vec<String>,
@@ -115,6 +121,11 @@ pub enum Job {
     Check(Mode),
     /// 利用登録 on the spot, after the patient's consent (PIN).
     Register,
+    /// A re-check of history entry `entry` without the card: the certificate kept for it, 目視.
+    RecheckHeld {
+        /// The entry (1 = the oldest).
+        entry: usize,
+    },
     /// A re-check of history entry `entry` (1 = the oldest).
     Recheck {
         /// The entry.
@@ -129,7 +140,7 @@ impl Job {
         match self {
             Self::Check(mode) | Self::Recheck { mode, .. } => *mode,
             Self::Register => Mode::Pin,
-            Self::Query(_) => Mode::Visual,
+            Self::Query(_) | Self::RecheckHeld { .. } => Mode::Visual,
         }
     }
 }
@@ -209,7 +220,12 @@ impl Session {
                 return Err(Refusal::Busy);
             }
             inner.phase = match job {
-                Job::Query(_) => Phase::Querying,
+                Job::Query(_) => Phase::Asking {
+                    title: "番号で確認しています",
+                },
+                Job::RecheckHeld { .. } => Phase::Asking {
+                    title: "カードなしで確認し直しています",
+                },
                 _ => Phase::WaitingForCard { mode: job.mode() },
             };
             inner.seq += 1;
@@ -226,6 +242,7 @@ impl Session {
                     outcome,
                     at: now,
                     recheck_of,
+                    without_card: matches!(job, Job::RecheckHeld { .. }),
                 })),
                 Err(e) => Phase::Failed(failure(&e, &job)),
             };
@@ -280,6 +297,14 @@ impl Session {
             let outcome = runtime.block_on(onshi_app::query(&self.data, numbers, visit, now))?;
             return Ok((outcome, None));
         }
+        if let Job::RecheckHeld { entry } = job {
+            let done = runtime.block_on(onshi_app::check::recheck_held(
+                &self.data,
+                Some(*entry),
+                Utc::now(),
+            ))?;
+            return Ok((done.outcome, Some(done.recorded)));
+        }
         let mode = job.mode();
         let waited = Instant::now();
         loop {
@@ -303,7 +328,7 @@ impl Session {
         let now = Utc::now();
         match *job {
             // Answered above, without a card.
-            Job::Query(_) => Err(AppError::Cancelled),
+            Job::Query(_) | Job::RecheckHeld { .. } => Err(AppError::Cancelled),
             Job::Check(mode) => {
                 // The clinic's day: Japan Standard Time, as the history shows it.
                 let visit = crate::view::jst(now).date();
@@ -390,6 +415,7 @@ fn failure(e: &AppError, job: &Job) -> Failure {
         unconfirmed: e.is_service_error() && matches!(job, Job::Check(_) | Job::Register),
         guidance: match job {
             Job::Query(_) => onshi_app::guidance::for_query_error(e),
+            Job::RecheckHeld { .. } => onshi_app::guidance::for_recheck_error(e),
             _ => onshi_app::guidance::for_error(e),
         },
         mode: job.mode(),

@@ -46,8 +46,8 @@ pub fn locked(why: &str) -> Markup {
     }
 }
 
-/// The whole page.
-pub fn page(account: &str) -> Markup {
+/// The whole page; `terminal` is the terminal as the staff know it (`受付PC（W0000001）`).
+pub fn page(terminal: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
@@ -61,7 +61,7 @@ pub fn page(account: &str) -> Markup {
             body {
                 header {
                     h1 { "オンライン資格確認（受付）" }
-                    span.account { "端末 " (account) }
+                    span.account #terminal { "端末 " (terminal) }
                     nav {
                         button type="button" data-tab="desk" aria-current="page" { "受付" }
                         button type="button" data-tab="numbers" { "番号で確認（資格確認書など）" }
@@ -232,9 +232,9 @@ pub fn screen(phase: &Phase) -> Markup {
                 div.actions { button type="button" data-action="cancel" { "取りやめる" } }
             }
         },
-        Phase::Querying => html! {
-            div.screen data-phase="querying" {
-                h2 { "番号で確認しています" }
+        Phase::Asking { title } => html! {
+            div.screen data-phase="asking" {
+                h2 { (title) }
                 p.lead { "資格確認サービスに問い合わせています。そのままお待ちください。" }
                 div.spinner aria-hidden="true" {}
             }
@@ -295,6 +295,9 @@ fn result(answer: &Answer) -> Markup {
             div.verdict.(if guidance.valid { "valid" } else { "invalid" }) #verdict {
                 (guidance.verdict)
             }
+            @if outcome.asked == onshi_app::Asked::Numbers {
+                p.note #by-numbers { "保険者番号・記号・番号と生年月日で確認しました（資格確認書など。マイナンバーカードは使っていません）。" }
+            }
             @if registered_now {
                 p.note #registered { "マイナンバーカードを健康保険証として利用登録しました。" }
             }
@@ -304,6 +307,9 @@ fn result(answer: &Answer) -> Markup {
                 }
             }
             (next_step(&guidance))
+            @if answer.without_card {
+                p.note #without-card { "患者さんのカードなしで、受付のときに保管したカードの証明書により目視の確認として確認し直しました（保管していた証明書は削除しました）。" }
+            }
             @if let Some(recorded) = answer.recheck_of {
                 p.note { (onshi_model::wareki::label(jst(recorded).date())) " " (jst(recorded).format("%H:%M")) " に未確認として記録した受付を、受診日 " (onshi_model::wareki::label(outcome.visit)) "（" (outcome.visit.format("%Y-%m-%d")) "）の資格で確認し直しました。" }
             }
@@ -405,8 +411,9 @@ fn failed(f: &Failure) -> Markup {
     }
 }
 
-/// Today's checks (JST), newest first, with a re-check button on visits still 未確認.
-pub fn history(entries: &[Entry], now: DateTime<Utc>) -> Markup {
+/// Today's checks (JST), newest first, with a re-check button on visits still 未確認: without the
+/// card where `held[i]` says the card's certificate was kept for entry `i`.
+pub fn history(entries: &[Entry], held: &[bool], now: DateTime<Utc>) -> Markup {
     let today = jst(now).date();
     let todays: Vec<(usize, &Entry)> = entries
         .iter()
@@ -424,7 +431,7 @@ pub fn history(entries: &[Entry], now: DateTime<Utc>) -> Markup {
         h2 { "本日の履歴（" (onshi_model::wareki::label(today)) "）" }
         @if !waiting.is_empty() {
             div.warning #waiting {
-                p { "資格確認サービスにつながらず「未確認」になっている受付が " (waiting.len()) " 件あります。患者さんのカードで確認し直してください。" }
+                p { "資格確認サービスにつながらず「未確認」になっている受付が " (waiting.len()) " 件あります。資格確認サービスにつながるようになったら「確認し直す」を押してください。「カード不要」のものは患者さんのカードなしで確認できます（受付のときのカードの証明書を最長31日、暗号化して保管しています）。それ以外は患者さんのカードで確認し直します。" }
             }
         }
         @if todays.is_empty() && waiting.is_empty() {
@@ -436,12 +443,14 @@ pub fn history(entries: &[Entry], now: DateTime<Utc>) -> Markup {
                     @for (i, e) in merge(&todays, &waiting) {
                         tr data-status=(status_key(e.status)) {
                             td { (jst(e.time).format("%m/%d %H:%M")) }
-                            td { (mode_label(e.mode)) }
+                            td { (e.method_label()) }
                             td { (e.validity_label()) }
                             td { (e.reference_number.as_deref().unwrap_or("－")) }
                             td { (e.name.as_deref().unwrap_or("－")) }
                             td {
-                                @if history::awaits_recheck(entries, i) {
+                                @if history::awaits_recheck(entries, i) && held.get(i).copied().unwrap_or(false) {
+                                    button.primary type="button" data-action="recheck" data-entry=(i + 1) data-held="1" { "確認し直す（カード不要）" }
+                                } @else if history::awaits_recheck(entries, i) {
                                     button type="button" data-action="recheck" data-entry=(i + 1) data-mode=(mode_key(e.mode)) { "確認し直す" }
                                 }
                             }
@@ -589,6 +598,7 @@ mod tests {
             outcome,
             at: now,
             recheck_of: None,
+            without_card: false,
         };
         result(&answer).into_string()
     }

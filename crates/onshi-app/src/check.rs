@@ -16,6 +16,7 @@ use crate::client::ServiceClient;
 use crate::data::{self, AppConfig, RececonConfig};
 use crate::error::AppError;
 use crate::exit;
+use crate::held;
 use crate::history::{self, Entry, Status};
 
 /// The people at the desk: the patient types the PIN, the staff confirm the photo.
@@ -425,6 +426,8 @@ pub async fn recheck<T: Transport>(
         Some(original.time),
     )
     .await?;
+    // Checked again with the card: a certificate kept for the visit is no longer needed.
+    held::remove(dir, original.time)?;
     Ok(Recheck {
         entry: index + 1,
         recorded: original.time,
@@ -444,11 +447,10 @@ async fn check_recording<T: Transport>(
 ) -> Result<CheckOutcome, AppError> {
     let mode = asked_for.mode();
     let register = asked_for == Asked::Register;
-    let config = AppConfig::load(dir)?;
-    let identity = data::load_identity(dir)?;
-    let ca_pem = data::server_ca(dir)?;
-    let mut client = ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))?;
+    let (config, mut client) = connect(dir)?;
     let visit_date = visit.format("%Y%m%d").to_string();
+    // Certificates kept for 未確認 visits live 31 days at most.
+    held::purge(dir, now)?;
 
     if mode == Mode::Visual && !desk.confirm_photo()? {
         return Err(AppError::PhotoNotConfirmed);
@@ -463,9 +465,11 @@ async fn check_recording<T: Transport>(
         card.verify_auth_pin(&pin)?;
     }
 
+    let mut sign =
+        |digest_info: &[u8]| card.sign_with_auth_key(digest_info).map_err(AppError::from);
     let mut asked = ask(
         &mut client,
-        card,
+        &mut sign,
         &config.account,
         (mode, register),
         &certificate,
@@ -478,7 +482,7 @@ async fn check_recording<T: Transport>(
         // signature — a challenge is never sent twice.
         asked = ask(
             &mut client,
-            card,
+            &mut sign,
             &config.account,
             (mode, register),
             &certificate,
@@ -486,9 +490,107 @@ async fn check_recording<T: Transport>(
         )
         .await;
     }
-    let mut outcome = settle(dir, &config, asked, asked_for, visit, now, recheck_of)?;
+    match settle(dir, &config, asked, asked_for, visit, now, recheck_of) {
+        Ok(mut outcome) => {
+            outcome.card_expiry = certificate_expiry(&certificate);
+            Ok(outcome)
+        }
+        Err(e) => {
+            if e.is_service_error() && recheck_of.is_none() {
+                // Recorded as 未確認 with the patient identified (photo or PIN): the card's
+                // certificate is kept (encrypted) so that the visit can be checked again without
+                // the card. Should that fail (a full disk), the history offers the re-check with
+                // the card instead ([`recheckable_without_card`] says no): nothing is lost.
+                let _ = held::keep(dir, now, &certificate);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The app's settings and a client for the service, with the terminal's certificate.
+fn connect(dir: &Path) -> Result<(AppConfig, ServiceClient), AppError> {
+    let config = AppConfig::load(dir)?;
+    let identity = data::load_identity(dir)?;
+    let ca_pem = data::server_ca(dir)?;
+    let client = ServiceClient::new(config.server_url()?, ca_pem.as_deref(), Some(&identity))?;
+    Ok((config, client))
+}
+
+/// Whether the 未確認 entry `index` of `entries` can be checked again without the card: its
+/// card's certificate was kept.
+pub fn recheckable_without_card(dir: &Path, entries: &[Entry], index: usize) -> bool {
+    history::awaits_recheck(entries, index) && held::is_held(dir, entries[index].time)
+}
+
+/// Re-checks a 未確認 visit without the card (`onshi app recheck --held`, the desk's
+/// 「確認し直す」): the certificate kept for it, in 目視 mode (the staff confirmed the patient
+/// when the visit was recorded), for its original visit date. The kept certificate is removed
+/// once the service answered. If the service is still unreachable nothing is appended.
+pub async fn recheck_held(
+    dir: &Path,
+    entry: Option<usize>,
+    now: DateTime<Utc>,
+) -> Result<Recheck, AppError> {
+    held::purge(dir, now)?;
+    let entries = history::read(dir)?;
+    let index = history::to_recheck(&entries, entry)?;
+    let original = &entries[index];
+    let certificate = held::read(dir, original.time)?.ok_or_else(|| {
+        AppError::Usage(format!(
+            "{}番の受付のカードの証明書は残っていません（{}日を過ぎたか、残せなかったため）。患者さんのカードで確認し直してください。",
+            index + 1,
+            held::KEEP_DAYS
+        ))
+    })?;
+    let visit = onshi_model::date::parse_yyyymmdd(&original.visit_date).map_err(|e| {
+        AppError::data(
+            &dir.join(data::HISTORY_FILE),
+            format!("{}番の受診日 {}: {e}", index + 1, original.visit_date),
+        )
+    })?;
+    let (config, mut client) = connect(dir)?;
+    let visit_date = visit.format("%Y%m%d").to_string();
+    // 目視: nothing is signed; the card is not here.
+    let mut no_card =
+        |_: &[u8]| -> Result<Vec<u8>, AppError> { Err(CardError::PinNotVerified.into()) };
+    let mode = (Mode::Visual, false);
+    let mut asked = ask(
+        &mut client,
+        &mut no_card,
+        &config.account,
+        mode,
+        &certificate,
+        &visit_date,
+    )
+    .await;
+    if asked.is_err() && client.lost() {
+        asked = ask(
+            &mut client,
+            &mut no_card,
+            &config.account,
+            mode,
+            &certificate,
+            &visit_date,
+        )
+        .await;
+    }
+    let mut outcome = settle(
+        dir,
+        &config,
+        asked,
+        Asked::Card(Mode::Visual),
+        visit,
+        now,
+        Some(original.time),
+    )?;
+    held::remove(dir, original.time)?;
     outcome.card_expiry = certificate_expiry(&certificate);
-    Ok(outcome)
+    Ok(Recheck {
+        entry: index + 1,
+        recorded: original.time,
+        outcome,
+    })
 }
 
 /// The last day (JST) of a card certificate, when its DER can be read.
@@ -602,11 +704,14 @@ fn clock_matches(
     Ok(())
 }
 
-/// Challenge, the card's signature (PIN mode, after a verified PIN), verify — or, with
-/// `register`, `/register` with a signature for that purpose.
-async fn ask<T: Transport>(
+/// Signs a DigestInfo with the card's user-authentication key (after a verified PIN).
+type Signer<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, AppError> + 'a;
+
+/// Challenge, the card's signature (PIN mode, after a verified PIN: `sign` takes the DigestInfo),
+/// verify — or, with `register`, `/register` with a signature for that purpose.
+async fn ask(
     client: &mut ServiceClient,
-    card: &mut Client<T>,
+    sign: &mut Signer<'_>,
     account: &str,
     (mode, register): (Mode, bool),
     certificate: &[u8],
@@ -632,7 +737,7 @@ async fn ask<T: Transport>(
                 proto::Purpose::Verify
             };
             let digest = proto::signed_digest(purpose, &nonce, account);
-            Some(b64.encode(card.sign_with_auth_key(&sha256_digest_info(&digest))?))
+            Some(b64.encode(sign(&sha256_digest_info(&digest))?))
         }
         Mode::Visual => None,
     };
@@ -740,6 +845,7 @@ mod tests {
         AppConfig {
             server: "https://127.0.0.1:1".into(),
             account: "W0000001".into(),
+            name: None,
             rececon: RececonConfig {
                 output: dir.join(data::RECECON_DIR),
                 encoding: data::Encoding::Utf8,

@@ -129,6 +129,9 @@ pub struct AppConfig {
     pub server: String,
     /// The terminal's account (`W0000001`): its id at the service, bound into every signature.
     pub account: String,
+    /// The terminal's name from the portal's settings file (受付PC …), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The receipt-computer link.
     pub rececon: RececonConfig,
     /// The card reader the desk UI uses (`pcsc`, `pcsc:NAME`, `emu:FILE`); `pcsc` when absent.
@@ -183,6 +186,20 @@ impl AppConfig {
             Err(e) => return Err(AppError::data(&file, e)),
         };
         toml::from_str(&text).map_err(|e| AppError::data(&file, e))
+    }
+
+    /// The terminal as the staff know it: `受付PC（W0000001）`, or the account alone when the
+    /// terminal has no name.
+    pub fn terminal_label(&self) -> String {
+        match self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            Some(name) => format!("{name}（{}）", self.account),
+            None => self.account.clone(),
+        }
     }
 
     /// The service's URL.

@@ -103,6 +103,8 @@ pub mod what {
     pub const DATA: &str = "データフォルダー";
     /// The terminal's certificate.
     pub const ENROLLMENT: &str = "端末の登録";
+    /// Which terminal this is (its name from the portal and its account).
+    pub const TERMINAL: &str = "端末";
     /// The local clock against the server's.
     pub const CLOCK: &str = "時計";
     /// The server: reachable, TLS trusted, ready, terminal accepted.
@@ -131,6 +133,7 @@ pub async fn doctor(dir: &Path, now: DateTime<Utc>) -> Report {
             return report;
         }
     };
+    report.findings.push(terminal(&config));
     report.findings.push(enrollment(dir, now));
     let (clock, server) = server(dir, &config, now).await;
     report.findings.push(clock);
@@ -206,6 +209,28 @@ fn data_dir(dir: &Path) -> Finding {
             commands.join(" && ")
         ),
     )
+}
+
+/// Which terminal this is, as the portal lists it.
+fn terminal(config: &AppConfig) -> Finding {
+    match config
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => Finding::ok(
+            what::TERMINAL,
+            format!("{name}（アカウント {}）", config.account),
+        ),
+        None => Finding::ok(
+            what::TERMINAL,
+            format!(
+                "アカウント {}（名前はポータルの端末一覧で確認できます）",
+                config.account
+            ),
+        ),
+    }
 }
 
 fn enrollment(dir: &Path, now: DateTime<Utc>) -> Finding {
@@ -486,5 +511,34 @@ mod tests {
         let report = Report { findings: vec![f] };
         assert!(!report.all_ok());
         assert!(report.render().starts_with("✗ pcscd"));
+    }
+
+    #[tokio::test]
+    async fn the_terminal_is_named_as_the_portal_lists_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AppConfig {
+            server: "https://127.0.0.1:1".into(),
+            account: "W0000001".into(),
+            name: Some("受付PC".into()),
+            rececon: data::RececonConfig {
+                output: dir.path().join("rececon"),
+                encoding: data::Encoding::Utf8,
+                allowed_output_roots: Vec::new(),
+                institution_code: None,
+            },
+            reader: None,
+        };
+        config.save(dir.path()).unwrap();
+        let report = doctor(dir.path(), Utc::now()).await;
+        let found = report.find(what::TERMINAL).unwrap();
+        assert!(found.ok);
+        assert_eq!(found.detail, "受付PC（アカウント W0000001）");
+        assert!(report
+            .render()
+            .contains("✓ 端末: 受付PC（アカウント W0000001）"));
+        assert_eq!(config.terminal_label(), "受付PC（W0000001）");
+        config.name = None;
+        assert!(terminal(&config).detail.starts_with("アカウント W0000001"));
+        assert_eq!(config.terminal_label(), "W0000001");
     }
 }

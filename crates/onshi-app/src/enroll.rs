@@ -27,6 +27,8 @@ pub struct EnrollArgs {
     pub account: String,
     /// The server CA's certificate (PEM text); `None` trusts the system's roots.
     pub server_ca_pem: Option<String>,
+    /// The terminal's name from the portal (受付PC …), kept in `app.toml` for the desk's header.
+    pub name: Option<String>,
 }
 
 impl EnrollArgs {
@@ -56,8 +58,24 @@ impl EnrollArgs {
             code,
             account: settings.account,
             server_ca_pem: settings.server_ca,
+            name: settings.name.as_deref().and_then(terminal_name),
         })
     }
+}
+
+/// The longest terminal name kept (the portal allows 30 characters).
+const MAX_NAME_CHARS: usize = 30;
+
+/// A terminal name from a settings file, as shown: one trimmed line of at most
+/// [`MAX_NAME_CHARS`] characters without control characters; `None` when nothing is left.
+fn terminal_name(raw: &str) -> Option<String> {
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// A new P-256 key (PEM, wiped when dropped) and a CSR for it.
@@ -112,6 +130,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<AppConfig, AppError> {
     let config = AppConfig {
         server: url.to_string(),
         account: args.account.clone(),
+        name: args.name.as_deref().and_then(terminal_name),
         rececon: RececonConfig {
             output: dir.join(data::RECECON_DIR),
             encoding: Encoding::Utf8,
@@ -197,6 +216,20 @@ mod tests {
         assert_eq!(args.account, "W0000007");
         assert_eq!(args.server, "https://svc.example:8443");
         assert_eq!(args.server_ca_pem.as_deref(), Some(pem));
+        assert_eq!(args.name, None);
+        // The terminal's name from the portal: kept as one short line.
+        std::fs::write(
+            &file,
+            "server = \"https://a:1\"\naccount = \"W1\"\nname = \" 受付PC\\n2 \"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let args = EnrollArgs::from_settings("app".into(), &file, "C".into());
+        assert_eq!(args.map(|a| a.name).ok(), Some(Some("受付PC2".to_owned())));
+        assert_eq!(
+            terminal_name(&"受".repeat(40)).map(|n| n.chars().count()),
+            Some(30)
+        );
+        assert_eq!(terminal_name(" \n"), None);
         // Without a CA: the system's roots.
         std::fs::write(&file, "server = \"https://a:1\"\naccount = \"W1\"\n")
             .unwrap_or_else(|e| panic!("{e}"));

@@ -350,6 +350,24 @@ pub fn for_query_error(e: &AppError) -> Guidance {
     }
 }
 
+/// The verdict and next steps when a re-check without the card could not be made: the visit
+/// stays 未確認 and its certificate stays kept.
+pub fn for_recheck_error(e: &AppError) -> Guidance {
+    if !e.is_service_error() {
+        return for_error(e);
+    }
+    Guidance {
+        verdict: "まだ確認できません（資格確認サービスにつながりません）".to_owned(),
+        valid: false,
+        warnings: Vec::new(),
+        steps: vec![
+            "この受付は「未確認」のままです。カードの証明書も引き続き保管しています（最長31日）。".to_owned(),
+            "資格確認サービスにつながるようになったら、本日の履歴からもう一度「確認し直す」を押してください（カードは不要です）。".to_owned(),
+        ],
+        actions: vec![Action::Recheck],
+    }
+}
+
 /// The guidance as text for the command line: the verdict, the warnings (注意), the next steps
 /// (次にすること), and the command for each action.
 pub fn render_text(g: &Guidance) -> String {
@@ -530,6 +548,11 @@ mod tests {
             .steps
             .iter()
             .any(|s| s.contains("もう一度「番号で確認」")));
+        let again = for_recheck_error(&AppError::Unreachable("x".into()));
+        assert!(
+            again.steps.iter().any(|s| s.contains("カードは不要")),
+            "{again:?}"
+        );
         let no_card = for_error(&AppError::Card(CardError::NotMyNumberCard));
         assert!(no_card.actions.contains(&Action::Numbers));
     }

@@ -195,7 +195,13 @@ pub fn render(entries: &[Entry], dir: &Path) -> String {
             .unwrap_or_else(|| "削除済みの受付".to_owned())
     };
     for (i, e) in entries.iter().enumerate().rev() {
-        let note = if awaits_recheck(entries, i) {
+        let note = if awaits_recheck(entries, i) && crate::held::is_held(dir, e.time) {
+            format!(
+                "再確認（カード不要）: onshi app recheck --data {} --entry {} --held",
+                dir.display(),
+                i + 1
+            )
+        } else if awaits_recheck(entries, i) {
             format!(
                 "再確認: onshi app recheck --data {} --entry {} --reader pcsc --mode {}",
                 dir.display(),

@@ -1,9 +1,12 @@
 //! The reception app (the counterpart of the national マイナ資格確認アプリ): enrolls the
 //! terminal with the service, renews its certificate, checks a patient's card (PIN or 目視),
-//! keeps the terminal's own history of checks, re-checks visits recorded as 未確認, and says
-//! what to fix when something is wrong. The `onshi app` commands are thin wrappers over
-//! [`enroll::enroll`], [`enroll::renew`], [`check::check`], [`check::recheck`], [`history`]
-//! and [`doctor`].
+//! registers a card for health-insurance use on the spot, checks by the numbers on a 資格確認書,
+//! keeps the terminal's own history of checks, re-checks visits recorded as 未確認 (with the
+//! card, or without it from the certificate [`held`] for the visit), says every answer's next
+//! step ([`guidance`]), and what to fix when something is wrong. The `onshi app` commands are
+//! thin wrappers over [`enroll::enroll`], [`enroll::renew`], [`check::check`],
+//! [`check::register`], [`check::query`], [`check::recheck`], [`check::recheck_held`],
+//! [`history`] and [`doctor`].
 
 pub mod check;
 pub mod client;
@@ -15,6 +18,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guidance;
+pub mod held;
 pub mod history;
 pub mod reader;
 

@@ -52,13 +52,19 @@ pub fn status_label(status: TerminalStatus) -> &'static str {
 }
 
 /// The settings file (TOML of [`TerminalSettings`]) of terminal `account`: the service's
-/// address, the account, and the server CA when the portal knows one.
-pub fn settings_toml(settings: &Settings, account: &str) -> Result<String, toml::ser::Error> {
+/// address, the account, the server CA when the portal knows one, and the terminal's name (受付PC
+/// …) for the desk's header.
+pub fn settings_toml(
+    settings: &Settings,
+    account: &str,
+    name: Option<&str>,
+) -> Result<String, toml::ser::Error> {
     let ca = settings.server_ca_pem.trim();
     toml::to_string(&TerminalSettings {
         server: settings.service_url.clone(),
         account: account.to_owned(),
         server_ca: (!ca.is_empty()).then(|| settings.server_ca_pem.clone()),
+        name: name.map(str::to_owned),
     })
 }
 
@@ -376,7 +382,9 @@ async fn settings_file(
     let clinic = user.clinic_id;
     let (id, body) = blocking(&portal, move |p| {
         let t = own_terminal(p, clinic, &id)?;
-        let body = settings_toml(&p.settings, &t.id).map_err(PageError::internal)?;
+        let named = terminal_names::names(p.store.portal(), std::slice::from_ref(&t.id))?;
+        let name = named.get(&t.id).map(|n| n.name.as_str());
+        let body = settings_toml(&p.settings, &t.id, name).map_err(PageError::internal)?;
         Ok((t.id, body))
     })
     .await?;
@@ -487,7 +495,8 @@ mod tests {
     #[test]
     fn settings_file_parses_back() {
         let pem = "-----BEGIN CERTIFICATE-----\nMIIB\"'\\x\n-----END CERTIFICATE-----\n";
-        let text = settings_toml(&settings(pem), "W0000001").unwrap_or_else(|e| panic!("{e}"));
+        let text = settings_toml(&settings(pem), "W0000001", Some("受付PC \"1\""))
+            .unwrap_or_else(|e| panic!("{e}"));
         let back: TerminalSettings = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             back,
@@ -495,13 +504,15 @@ mod tests {
                 server: "https://127.0.0.1:8443".to_owned(),
                 account: "W0000001".to_owned(),
                 server_ca: Some(pem.to_owned()),
+                name: Some("受付PC \"1\"".to_owned()),
             }
         );
     }
 
     #[test]
     fn settings_file_without_a_ca() {
-        let text = settings_toml(&settings(" \n"), "W0000002").unwrap_or_else(|e| panic!("{e}"));
+        let text =
+            settings_toml(&settings(" \n"), "W0000002", None).unwrap_or_else(|e| panic!("{e}"));
         assert!(!text.contains("server_ca"), "{text}");
         let back: TerminalSettings = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.server_ca, None);

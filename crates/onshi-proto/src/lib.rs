@@ -197,6 +197,10 @@ pub struct TerminalSettings {
     /// service's certificate chains to the system's roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_ca: Option<String>,
+    /// The terminal's name the clinic gave it on the portal (受付PC, タブレット …), shown in the
+    /// desk's header and by `onshi app doctor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The file name the portal gives a terminal's settings file.

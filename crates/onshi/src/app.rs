@@ -110,7 +110,9 @@ pub enum AppCommand {
         json: bool,
     },
     /// Check again a visit recorded as 未確認 (the service was unreachable), for its original
-    /// visit date: the newest such visit, or `--entry N` from `onshi app history`.
+    /// visit date: the newest such visit, or `--entry N` from `onshi app history`. With `--held`,
+    /// without the card: the card's certificate kept (encrypted, 31 days at most) when the visit
+    /// was recorded, in 目視 mode.
     ///
     /// Exit codes as for `verify`.
     Recheck {
@@ -121,8 +123,17 @@ pub enum AppCommand {
         #[arg(long, default_value = "pcsc")]
         reader: String,
         /// pin: the patient enters the PIN; visual: 目視確認 of the card's photo.
-        #[arg(long, value_enum)]
-        mode: ModeArg,
+        #[arg(
+            long,
+            value_enum,
+            required_unless_present = "held",
+            conflicts_with = "held"
+        )]
+        mode: Option<ModeArg>,
+        /// Without the card: the certificate kept for the visit when it was recorded as 未確認
+        /// (the patient was identified then), checked in 目視 mode.
+        #[arg(long)]
+        held: bool,
         /// The number of the 未確認 entry in `onshi app history` (default: the newest).
         #[arg(long)]
         entry: Option<usize>,
@@ -285,6 +296,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                         code: code.clone(),
                         account: account.clone().unwrap_or_default(),
                         server_ca_pem,
+                        name: None,
                     }),
             };
             let args = match args {
@@ -396,6 +408,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             entry,
             json,
             confirm_photo,
+            held,
         } => {
             // Which entry, before anything asks the patient or opens the card.
             let waiting = onshi_app::history::read(data)
@@ -403,9 +416,20 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             if let Err(e) = waiting {
                 return Ok(fail(&e));
             }
+            if *held {
+                let result = runtime()?.block_on(onshi_app::check::recheck_held(
+                    data,
+                    *entry,
+                    chrono::Utc::now(),
+                ));
+                return match result {
+                    Ok(done) => show_recheck(&done, *json),
+                    Err(e) => Ok(fail(&e)),
+                };
+            }
             let mode = match mode {
-                ModeArg::Pin => Mode::Pin,
-                ModeArg::Visual => Mode::Visual,
+                Some(ModeArg::Pin) => Mode::Pin,
+                _ => Mode::Visual,
             };
             let mut desk = Console {
                 confirm_photo: *confirm_photo,
@@ -431,17 +455,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
                 chrono::Utc::now(),
             ));
             match result {
-                Ok(done) => {
-                    if !*json {
-                        println!(
-                            "{}番（{} に未確認として記録）を受診日 {} の資格で確認し直しました。",
-                            done.entry,
-                            onshi_model::date::jst_time(done.recorded).format("%Y-%m-%d %H:%M"),
-                            done.outcome.visit.format("%Y-%m-%d")
-                        );
-                    }
-                    show(&done.outcome, *json)
-                }
+                Ok(done) => show_recheck(&done, *json),
                 Err(e) => Ok(fail(&e)),
             }
         }
@@ -519,6 +533,22 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             Err(e) => Ok(fail(&e)),
         },
     }
+}
+
+/// Prints an answered re-check: which visit, then the answer.
+fn show_recheck(done: &onshi_app::Recheck, json: bool) -> anyhow::Result<ExitCode> {
+    if !json {
+        let recorded = onshi_model::date::jst_time(done.recorded);
+        println!(
+            "{}番（{} {} に未確認として記録）を受診日 {}（{}）の資格で確認し直しました。",
+            done.entry,
+            onshi_model::wareki::label(recorded.date()),
+            recorded.format("%H:%M"),
+            onshi_model::wareki::label(done.outcome.visit),
+            done.outcome.visit.format("%Y-%m-%d")
+        );
+    }
+    show(&done.outcome, json)
 }
 
 /// Prints an answered check (as text with the files written, or as JSON) and returns its exit

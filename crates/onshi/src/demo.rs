@@ -321,6 +321,7 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
         server_ca_pem: Some(onshi_app::data::read_text(
             &setup.server_dir.join("server-ca.pem"),
         )?),
+        name: Some("受付PC".to_owned()),
     })
     .await?;
     println!(

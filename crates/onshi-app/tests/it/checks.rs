@@ -80,6 +80,7 @@ async fn enroll_check_renew_and_outage() {
         code: code.to_owned(),
         account: account.clone(),
         server_ca_pem: Some(std::fs::read_to_string(ca).unwrap()),
+        name: None,
     };
 
     // A wrong code: the service's E009 message, nothing left behind.
@@ -239,7 +240,7 @@ async fn enroll_check_renew_and_outage() {
     assert!(
         newest.starts_with("5\t")
             && newest.contains(&format!(
-                "onshi app recheck --data {} --entry 5 --reader pcsc --mode visual",
+                "onshi app recheck --data {} --entry 5 --held",
                 dir.display()
             )),
         "{text}"
@@ -345,7 +346,7 @@ async fn enroll_check_renew_and_outage() {
     // The doctor with the service running: everything ✓.
     let report = onshi_app::doctor::doctor(&dir, Utc::now()).await;
     assert!(report.all_ok(), "{}", report.render());
-    assert_eq!(report.findings.len(), 5, "{}", report.render());
+    assert_eq!(report.findings.len(), 6, "{}", report.render());
     let card = onshi_app::doctor::reader("emu", Ok(open_card(&valid)), Utc::now());
     assert!(card.ok && card.detail.contains("残り"), "{}", card.detail);
     world.stop().await;
@@ -428,6 +429,7 @@ async fn a_connection_lost_before_the_answer_is_checked_again_with_a_new_challen
         code,
         account: account.clone(),
         server_ca_pem: Some(std::fs::read_to_string(world.server_ca()).unwrap()),
+        name: None,
     })
     .await
     .unwrap();

@@ -73,6 +73,8 @@ fn create_download_settings_and_revoke() {
                 server: SERVICE_URL.to_owned(),
                 account: id.clone(),
                 server_ca: Some(SERVER_CA.to_owned()),
+                // The name given when the terminal was created (none typed: the default).
+                name: Some(onshi_portal::terminal_names::DEFAULT_NAME.to_owned()),
             }
         );
 

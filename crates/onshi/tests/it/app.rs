@@ -284,10 +284,9 @@ fn enroll_verify_and_history_with_the_binary() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("つながりません"));
     let history = ok(&["app", "history", "--data", s(&app)]);
     assert!(history.contains("目視\t未確認"), "{history}");
-    let hint = format!(
-        "onshi app recheck --data {} --entry 3 --reader pcsc --mode visual",
-        s(&app)
-    );
+    assert_eq!(std::fs::read_dir(app.join("held")).unwrap().count(), 1);
+    // The card's certificate was kept for the visit: the hint re-checks it without the card.
+    let hint = format!("onshi app recheck --data {} --entry 3 --held", s(&app));
     assert!(history.contains(&hint), "{history}");
 
     // The doctor while the service is down: exit 1, the server ✗ with what to do.
@@ -313,10 +312,12 @@ fn enroll_verify_and_history_with_the_binary() {
     ]);
     assert!(
         text.contains("3番")
-            && text.contains("受診日 2026-04-01")
+            && text.contains("受診日 令和8年4月1日（2026-04-01）")
             && text.contains("資格有効性\t有効"),
         "{text}"
     );
+    // Checked again with the card: the kept certificate is no longer needed.
+    assert_eq!(std::fs::read_dir(app.join("held")).unwrap().count(), 0);
     let history = ok(&["app", "history", "--data", s(&app)]);
     assert!(
         history.contains("3番の再確認（受診日 20260401）"),

@@ -317,7 +317,7 @@ pub(super) fn world_unenrolled(dir: &Path) -> (World, PathBuf, String) {
     std::fs::write(
         &settings,
         format!(
-            "server = \"https://{listen}\"\naccount = \"{}\"\nserver_ca = \"\"\"\n{ca}\"\"\"\n",
+            "server = \"https://{listen}\"\naccount = \"{}\"\nname = \"受付PC\"\nserver_ca = \"\"\"\n{ca}\"\"\"\n",
             terminal["id"].as_str().unwrap()
         ),
     )

@@ -258,6 +258,10 @@ fn desk_page_in_chromium_pin_visual_outage_and_recheck() {
         assert!(failed.contains("未確認"), "{failed}");
         assert_eq!(std::fs::read_dir(app.join("rececon")).unwrap().count(), 6);
         screenshot(&c, "app-ui-outage.png").await;
+        // The card's certificate was kept for a re-check without the card (desk_enroll tests
+        // that); without it, the re-check asks for the card again, as here.
+        assert_eq!(std::fs::read_dir(app.join("held")).unwrap().count(), 1);
+        std::fs::remove_dir_all(app.join("held")).unwrap();
 
         // The history shows it with one button to check it again once the service is back.
         click(&c, "[data-phase=\"failed\"] [data-tab=\"history\"]").await;

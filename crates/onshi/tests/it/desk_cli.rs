@@ -248,7 +248,93 @@ fn a_check_by_numbers_from_the_command_line() {
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out).1.contains("生年月日"), "{}", text(&out).1);
 
+    // `app doctor` names the terminal as the portal lists it (from the settings file).
+    let doctor = super::cli::onshi(&["app", "doctor", "--data", s(&data)]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(said.contains("✓ 端末: 受付PC（アカウント W"), "{said}");
+
     // The history records the checks by numbers as such.
     let history = ok(&["app", "history", "--data", s(&data)]);
     assert!(history.contains("\t番号\t"), "{history}");
+}
+
+#[test]
+fn a_visit_recorded_unconfirmed_is_checked_again_without_the_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let World {
+        srv,
+        app: data,
+        card,
+        listen,
+        server,
+    } = world(dir.path());
+    let reader = format!("emu:{}", s(&card));
+    let held_files = || {
+        std::fs::read_dir(data.join("held"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+
+    // The service is down: the 目視 check is 未確認, and the card's certificate is kept,
+    // encrypted, with its key beside the terminal's (both 0600).
+    drop(server);
+    let out = app(
+        &[
+            "verify",
+            "--data",
+            s(&data),
+            "--reader",
+            &reader,
+            "--mode",
+            "visual",
+            "--confirm-photo",
+            "--date",
+            VISIT,
+        ],
+        "",
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.contains("未確認"), "{stderr}");
+    assert_eq!(held_files(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data.join("held.key")), 0o600);
+        let file = std::fs::read_dir(data.join("held"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(mode(&file), 0o600);
+    }
+    let history = ok(&["app", "history", "--data", s(&data)]);
+    assert!(history.contains("--held"), "{history}");
+
+    // The patient has left with the card.
+    std::fs::remove_file(&card).unwrap();
+    let recheck = || app(&["recheck", "--data", s(&data), "--held"], "");
+    // Still down: nothing changes, the certificate stays kept.
+    let out = recheck();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    assert_eq!(held_files(), 1);
+
+    // Back: checked again for the original visit date, without the card; the certificate gone.
+    let _server = super::app::start_server(&srv, &listen);
+    let out = recheck();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("令和8年4月1日（2026-04-01）の資格で確認し直しました"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("判定\t資格は有効です"), "{stdout}");
+    assert_eq!(held_files(), 0);
+    // Nothing left to re-check.
+    let out = recheck();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
+    let history = ok(&["app", "history", "--data", s(&data)]);
+    assert!(history.contains("再確認済"), "{history}");
 }

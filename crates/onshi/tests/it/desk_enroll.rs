@@ -74,8 +74,8 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
             app,
             card,
             srv,
-            server: _server,
-            ..
+            server,
+            listen,
         },
         settings,
         code,
@@ -158,7 +158,8 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         assert!(app.join("terminal.pem").exists());
         assert!(app.join("app.toml").exists());
         let header = text_of(&c, "header").await;
-        assert!(header.contains("端末 W"), "{header}");
+        // The terminal's name from the portal's settings file, beside its account.
+        assert!(header.contains("端末 受付PC（W"), "{header}");
         screenshot(&c, "desk-enrolled.png").await;
 
         // And it checks a card (目視).
@@ -248,6 +249,10 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         let by_numbers = phase(&c, "done").await;
         assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
         assert!(by_numbers.contains("06139992"), "{by_numbers}");
+        assert!(
+            by_numbers.contains("生年月日で確認しました"),
+            "{by_numbers}"
+        );
         assert_eq!(
             std::fs::read_dir(app.join("rececon")).unwrap().count(),
             before + 3,
@@ -308,6 +313,43 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         .await
         .expect("目視 offered for a locked PIN");
         screenshot(&c, "desk-pin-locked.png").await;
+
+        // The service goes away: 目視 while the patient is here, recorded 未確認, with the card's
+        // certificate kept (encrypted) for this visit.
+        drop(server);
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"photo\"]").await;
+        click(&c, "[data-action=\"photo-yes\"]").await;
+        let failed = phase(&c, "failed").await;
+        assert!(failed.contains("未確認"), "{failed}");
+        assert!(failed.contains("確認し直す"), "{failed}");
+        screenshot(&c, "desk-outage.png").await;
+        assert_eq!(std::fs::read_dir(app.join("held")).unwrap().count(), 1);
+
+        // The patient leaves with the card; later the service is back, and the visit is checked
+        // again from the history without the card, for its visit date.
+        std::fs::remove_file(&slot).unwrap();
+        let _server = super::app::start_server(&srv, &listen);
+        open_tab(&c, "history").await;
+        let button = "tr[data-status=\"unconfirmed\"] [data-action=\"recheck\"][data-held=\"1\"]";
+        c.wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(button))
+            .await
+            .expect("a re-check without the card");
+        let waiting = text_of(&c, "#waiting").await;
+        assert!(waiting.contains("カード不要"), "{waiting}");
+        screenshot(&c, "desk-history-held.png").await;
+        click(&c, button).await;
+        let result = phase(&c, "done").await;
+        assert_eq!(text_of(&c, "#verdict").await, "資格は有効です");
+        assert!(
+            result.contains("カードなし") && result.contains("未確認として記録した受付"),
+            "{result}"
+        );
+        assert_eq!(std::fs::read_dir(app.join("held")).unwrap().count(), 0);
+        screenshot(&c, "desk-recheck-without-card.png").await;
         c.close().await.unwrap();
     });
 }
