@@ -407,6 +407,14 @@ impl Https {
         Self::with(world.addr, &world.server_ca(), identity)
     }
 
+    /// The same client (the same identity) to another instance.
+    pub fn to(&self, addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            connector: self.connector.clone(),
+        }
+    }
+
     pub fn with(addr: SocketAddr, server_ca_pem: &str, identity: Option<(String, String)>) -> Self {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();

@@ -710,6 +710,7 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
         e.raw(&format!("ALTER TABLE portal_claims DROP COLUMN {column}"));
     }
     e.raw("DROP TABLE card_link_checks");
+    e.raw("DROP TABLE rate_counters");
     e.raw("DROP INDEX audit_by_time");
     for column in [
         "card_issuance_date",
