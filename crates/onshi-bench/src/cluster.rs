@@ -215,6 +215,7 @@ pub fn run(
             persons: 60,
             cards: opts.terminals.min(8),
             ceiling_seconds: 0.0,
+            target: None,
         },
         stage,
     )?;

@@ -8,6 +8,9 @@
 //! `POST /api/v1/verify` from C concurrent tasks (`load`), each speaking for one of the T
 //! terminals on its own kept-alive connection — or, with new connections, on a connection per
 //! check, once with full handshakes and once resuming TLS sessions. Every latency is recorded.
+//!
+//! With a [`Target`], no server is started: the checks go to instances that already run (behind
+//! a load balancer), on their database, with cards from the test card authority they trust.
 
 mod ceiling;
 pub(crate) mod https;
@@ -17,6 +20,7 @@ pub(crate) mod world;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,6 +52,21 @@ pub struct VerifyOptions {
     pub cards: usize,
     /// Seconds spent measuring the ceiling.
     pub ceiling_seconds: f64,
+    /// Instances that already run: send the checks there instead of starting a server.
+    pub target: Option<Target>,
+}
+
+/// Instances that already run (`onshi bench verify --target`), and what the bench needs of
+/// theirs.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Where they listen: the load balancer's address.
+    pub addr: SocketAddr,
+    /// Their data directory (or a copy): `config.toml` (the database), `server-ca.pem`, the
+    /// trusted JPKI CAs.
+    pub data: PathBuf,
+    /// The test card authority (`onshi jlis init --dir`) whose CA they trust.
+    pub jlis: PathBuf,
 }
 
 impl Default for VerifyOptions {
@@ -61,6 +80,7 @@ impl Default for VerifyOptions {
             persons: 300,
             cards: 100,
             ceiling_seconds: 1.0,
+            target: None,
         }
     }
 }
@@ -207,6 +227,8 @@ pub struct VerifyReport {
     pub ceiling: f64,
     /// The lines of the table.
     pub rows: Vec<VerifyRow>,
+    /// The running instances the checks went to (`--target`), if not a server of the run's own.
+    pub target: Option<SocketAddr>,
 }
 
 impl VerifyReport {
@@ -220,12 +242,25 @@ impl VerifyReport {
             self.persons, self.records, self.cards, self.terminals
         );
         let (default_ttl, default_rate) = self.server_defaults;
-        let _ = writeln!(
-            out,
-            "server changed for the run: challenges live {} s (default {default_ttl} s) so that the {} \
-             prepared ones stay valid; no per-terminal rate limit (default {default_rate}/s)",
-            self.challenge_ttl_seconds, prepared
-        );
+        match self.target {
+            Some(addr) => {
+                let _ = writeln!(
+                    out,
+                    "through {addr}: instances already running, with their own settings (challenges \
+                     must outlive the preparation of {prepared} checks; a per-terminal rate limit \
+                     shows as failed checks)"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "server changed for the run: challenges live {} s (default {default_ttl} s) so \
+                     that the {} prepared ones stay valid; no per-terminal rate limit (default \
+                     {default_rate}/s)",
+                    self.challenge_ttl_seconds, prepared
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "the cards signed the challenges in {:.1} s on {} threads (not timed)",
@@ -308,7 +343,10 @@ pub fn run(opts: &VerifyOptions, stage: &mut dyn FnMut(&str)) -> Result<VerifyRe
             return Err(VerifyError::Options(format!("{name} must be at least 1")));
         }
     }
-    let world = World::build(opts, stage)?;
+    let world = match &opts.target {
+        Some(target) => World::attach(opts, target, stage)?,
+        None => World::build(opts, stage)?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -327,18 +365,31 @@ fn measure(
     opts: &VerifyOptions,
     stage: &mut dyn FnMut(&str),
 ) -> Result<VerifyReport, VerifyError> {
-    stage(&format!(
-        "starting the server, enrolling {} terminals",
-        opts.terminals
-    ));
-    let server = runtime.block_on(world.start())?;
-    let terminals = runtime.block_on(world.enroll(server.addr))?;
+    let (server, addr) = match &opts.target {
+        Some(target) => {
+            stage(&format!(
+                "enrolling {} terminals through {}",
+                opts.terminals, target.addr
+            ));
+            (None, target.addr)
+        }
+        None => {
+            stage(&format!(
+                "starting the server, enrolling {} terminals",
+                opts.terminals
+            ));
+            let server = runtime.block_on(world.start())?;
+            let addr = server.addr;
+            (Some(server), addr)
+        }
+    };
+    let terminals = runtime.block_on(world.enroll(addr))?;
     let modes = if opts.new_connection {
         vec![ConnectionMode::NewFull, ConnectionMode::NewResumed]
     } else {
         vec![ConnectionMode::KeepAlive]
     };
-    let prepared = prepare_rows(world, runtime, server.addr, &terminals, opts, &modes, stage)?;
+    let prepared = prepare_rows(world, runtime, addr, &terminals, opts, &modes, stage)?;
 
     stage("measuring the ceiling: RSA-2048 verifications on one core (aws-lc-rs)");
     let ceiling = ceiling::verify_rate(&world.cards[0], opts.ceiling_seconds)?;
@@ -352,7 +403,7 @@ fn measure(
             opts.concurrency,
             mode.label()
         ));
-        let outcome = runtime.block_on(load::drive(server.addr, mode, loads))?;
+        let outcome = runtime.block_on(load::drive(addr, mode, loads))?;
         rows.push(VerifyRow::new(
             world.engine,
             mode,
@@ -360,7 +411,9 @@ fn measure(
             outcome,
         ));
     }
-    runtime.block_on(server.stop());
+    if let Some(server) = server {
+        runtime.block_on(server.stop());
+    }
     let defaults = onshi_server::ServerConfig::default();
     Ok(VerifyReport {
         persons: world.persons,
@@ -376,6 +429,7 @@ fn measure(
         signing_threads: prepared.signing_threads,
         ceiling,
         rows,
+        target: opts.target.as_ref().map(|t| t.addr),
     })
 }
 
@@ -473,6 +527,7 @@ mod tests {
             persons: 40,
             cards: 4,
             ceiling_seconds: 0.05,
+            target: None,
         }
     }
 
@@ -525,6 +580,54 @@ mod tests {
         );
         assert_eq!(report.rows[0].resumed, 0);
         assert!(report.rows[1].resumed > 0, "{}", report.table());
+    }
+
+    /// `--target`: instances started beforehand (here one, in process, with its default rate
+    /// limits) get the checks; the bench enrolls through them and takes their database and CA.
+    #[test]
+    fn target_run_drives_instances_that_already_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = chrono::Utc::now();
+        let jlis = dir.path().join("jlis");
+        onshi_jlis::Authority::init(&jlis, now - chrono::Duration::days(1)).unwrap();
+        let data = dir.path().join("server");
+        let mut config = onshi_server::run::init(&data, &[jlis.join("ca.pem")], now).unwrap();
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.crl_poll_seconds = 1;
+        config.save(&data).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime
+            .block_on(onshi_server::run::start(&data, &config))
+            .unwrap();
+        let opts = VerifyOptions {
+            target: Some(Target {
+                addr: server.addr,
+                data: data.clone(),
+                jlis,
+            }),
+            ..tiny(false)
+        };
+        let report = run(&opts, &mut |_| {}).unwrap();
+        let table = report.table();
+        assert_eq!(report.rows.len(), 1, "{table}");
+        assert_eq!(
+            (report.rows[0].requests, report.rows[0].failures),
+            (20, 0),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!("through {}", server.addr)),
+            "{table}"
+        );
+        // The checks were answered by the running instance, on its database.
+        let store = onshi_store::open_service(&config.database_url(&data)).unwrap();
+        assert_eq!(
+            store
+                .checks_since(now - chrono::Duration::hours(1))
+                .unwrap(),
+            20
+        );
+        runtime.block_on(server.stop());
     }
 
     #[test]

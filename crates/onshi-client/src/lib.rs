@@ -214,8 +214,16 @@ impl ServiceClient {
     /// A client with this one's configuration (trust, identity, TLS session store: its
     /// connections resume this one's sessions) and no connection open yet.
     pub fn another(&self) -> Self {
+        self.another_at(self.url.port)
+    }
+
+    /// [`ServiceClient::another`] to another port of the same host (another instance).
+    pub fn another_at(&self, port: u16) -> Self {
         Self {
-            url: self.url.clone(),
+            url: ServerUrl {
+                host: self.url.host.clone(),
+                port,
+            },
             name: self.name.clone(),
             connector: self.connector.clone(),
             sender: None,

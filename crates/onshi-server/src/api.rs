@@ -21,7 +21,7 @@ use chrono::Utc;
 use onshi_proto as proto;
 use serde::de::DeserializeOwned;
 
-use crate::limit::{client_key, RateLimiter};
+use crate::limit::{client_key, RateLimiter, SharedLimit};
 use crate::metrics::{self, Metrics};
 use crate::serve::{PeerAddr, PeerCertificate};
 use crate::{ApiError, ServerConfig, Service};
@@ -36,6 +36,10 @@ pub struct AppState {
     clinic_queries: Arc<RateLimiter>,
     /// `/enroll` per client address.
     enrollments: Arc<RateLimiter>,
+    /// Per terminal, counted in the store by every instance (`shared_rate_limits`).
+    shared_terminals: Option<Arc<SharedLimit>>,
+    /// `/query` per clinic, counted in the store by every instance.
+    shared_clinic_queries: Option<Arc<SharedLimit>>,
     timeout: Duration,
     /// Places for terminal requests being worked on (`max_in_flight`; none: no limit).
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
@@ -109,6 +113,25 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
             config.enroll_rate_limit_per_minute,
             config.enroll_rate_limit_burst,
         )),
+        shared_terminals: (config.shared_rate_limits && config.rate_limit_per_second > 0).then(
+            || {
+                Arc::new(SharedLimit::new(
+                    "terminal",
+                    u64::from(config.rate_limit_per_second) + u64::from(config.rate_limit_burst),
+                    1,
+                ))
+            },
+        ),
+        shared_clinic_queries: (config.shared_rate_limits
+            && config.clinic_query_rate_limit_per_minute > 0)
+            .then(|| {
+                Arc::new(SharedLimit::new(
+                    "clinic-query",
+                    u64::from(config.clinic_query_rate_limit_per_minute)
+                        + u64::from(config.clinic_query_rate_limit_burst),
+                    60,
+                ))
+            }),
         timeout: Duration::from_secs(config.request_timeout_seconds),
         in_flight: (config.max_in_flight > 0)
             .then(|| Arc::new(tokio::sync::Semaphore::new(config.max_in_flight))),
@@ -190,7 +213,12 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         .get::<PeerCertificate>()
         .and_then(PeerCertificate::terminal_id)
     {
-        if !state.limiter.allow(terminal, Instant::now()) {
+        let allowed = state.limiter.allow(terminal, Instant::now())
+            && match &state.shared_terminals {
+                Some(limit) => shared_allow(&state, limit.clone(), terminal.to_owned()).await,
+                None => true,
+            };
+        if !allowed {
             tracing::debug!(terminal, "rate limited");
             return too_many(
                 &state.limiter,
@@ -199,6 +227,27 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         }
     }
     next.run(req).await
+}
+
+/// Counts a request in a limit shared through the store. A store that cannot count lets the
+/// request through (logged): the request itself then meets the store, and its own error.
+async fn shared_allow(state: &AppState, limit: Arc<SharedLimit>, key: String) -> bool {
+    let service = state.service.clone();
+    let counted = tokio::task::spawn_blocking(move || {
+        limit.allow(service.store().as_ref(), &key, Utc::now())
+    })
+    .await;
+    match counted {
+        Ok(Ok(allowed)) => allowed,
+        Ok(Err(e)) => {
+            tracing::warn!(cause = %crate::error::loggable(&e), "shared rate limit not counted");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(cause = %e, "shared rate limit not counted");
+            true
+        }
+    }
 }
 
 /// 429 with `E010` when the client address ([`client_key`]) has used up its enrollment bucket.
@@ -344,9 +393,20 @@ async fn query(
     ApiJson(req): ApiJson<proto::QueryRequest>,
 ) -> Result<Response, ApiError> {
     let clinics = state.clinic_queries.clone();
+    let shared = state.shared_clinic_queries.clone();
     let answer = blocking(&state, move |s| {
         let terminal = s.terminal(peer.der())?;
-        if !clinics.allow(&terminal.clinic_id.to_string(), Instant::now()) {
+        let clinic = terminal.clinic_id.to_string();
+        let allowed = clinics.allow(&clinic, Instant::now())
+            && shared.as_ref().is_none_or(|limit| {
+                limit
+                    .allow(s.store().as_ref(), &clinic, Utc::now())
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(cause = %crate::error::loggable(&e), "shared rate limit not counted");
+                        true
+                    })
+            });
+        if !allowed {
             tracing::debug!(terminal = %terminal.id, clinic = terminal.clinic_id, "clinic query rate limited");
             return Err(clinic_queries_limited());
         }

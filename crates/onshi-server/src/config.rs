@@ -59,12 +59,20 @@ pub struct ServerConfig {
     #[serde(default)]
     pub crl_missing: CrlMissing,
     /// Requests a second each terminal may make on average (`ONSHI_RATE_LIMIT_PER_SECOND`);
-    /// 0 turns the limit off. Kept per instance: behind a load balancer the limit is per instance.
+    /// 0 turns the limit off. Kept per instance (behind a load balancer the limit is per
+    /// instance) unless `shared_rate_limits`.
     #[serde(default = "default_rate")]
     pub rate_limit_per_second: u32,
     /// Requests a terminal may make at once before the rate applies.
     #[serde(default = "default_burst")]
     pub rate_limit_burst: u32,
+    /// Also count the per-terminal and per-clinic (`/query`) limits in the store, across every
+    /// instance on the database: a terminal may make at most `rate_limit_per_second` plus
+    /// `rate_limit_burst` requests in each second, a clinic `clinic_query_rate_limit_per_minute`
+    /// plus `clinic_query_rate_limit_burst` queries in each minute (fixed windows, whichever
+    /// instance serves them). Costs one store write per request. Default false: per instance.
+    #[serde(default)]
+    pub shared_rate_limits: bool,
     /// Seconds a connection may wait for the next request head (idle keep-alive, or a slow
     /// sender) before it is closed.
     #[serde(default = "default_idle")]
@@ -289,6 +297,7 @@ impl Default for ServerConfig {
             crl_missing: CrlMissing::default(),
             rate_limit_per_second: default_rate(),
             rate_limit_burst: default_burst(),
+            shared_rate_limits: false,
             idle_timeout_seconds: default_idle(),
             body_timeout_seconds: default_body_timeout(),
             max_connections: default_max_connections(),

@@ -2,15 +2,21 @@
 //! route, per clinic on `/query`, per client address on `/enroll`), and the caps on open
 //! connections per instance and per client address ([`ConnectionCaps`]).
 //!
-//! They live in this instance only: behind a load balancer each instance applies the limit on its
-//! own, so a terminal spread over N instances may reach N times the rate. That is enough to stop a
-//! runaway or stolen terminal, or one noisy address, from crowding out the others; an exact
-//! global limit would cost a store round trip per request.
+//! The buckets live in this instance only: behind a load balancer each instance applies the limit
+//! on its own, so a terminal spread over N instances may reach N times the rate. That is enough to
+//! stop a runaway or stolen terminal, or one noisy address, from crowding out the others. With
+//! `shared_rate_limits`, the per-terminal and per-clinic limits are also counted in the store
+//! ([`SharedLimit`]: fixed windows every instance counts into), at the cost of one store write per
+//! request the bucket lets through.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use onshi_store::{ServiceStore, StoreError};
 
 /// When the table holds this many terminals, idle (full) buckets are dropped.
 const PRUNE_AT: usize = 4096;
@@ -120,6 +126,56 @@ impl RateLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .buckets
             .len()
+    }
+}
+
+/// A limit every instance on one database counts into: at most `limit` requests per key in each
+/// fixed window of `window_seconds` (windows start at multiples of it, Unix time).
+pub struct SharedLimit {
+    prefix: &'static str,
+    limit: u64,
+    window_seconds: i64,
+    /// The start of the newest window this instance has pruned before.
+    pruned: AtomicI64,
+}
+
+impl SharedLimit {
+    /// Keys are stored as `prefix:key`; `limit` requests per window of `window_seconds` (≥ 1).
+    pub fn new(prefix: &'static str, limit: u64, window_seconds: i64) -> Self {
+        Self {
+            prefix,
+            limit,
+            window_seconds: window_seconds.max(1),
+            pruned: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// The most requests per window.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The start of the window `now` falls in (Unix seconds).
+    pub fn window_start(&self, now: DateTime<Utc>) -> i64 {
+        let t = now.timestamp();
+        t - t.rem_euclid(self.window_seconds)
+    }
+
+    /// Counts a request of `key` at `now` in the store; whether it is within the limit. The
+    /// first request of each new window this instance sees removes the windows before the
+    /// previous one.
+    pub fn allow(
+        &self,
+        store: &dyn ServiceStore,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let start = self.window_start(now);
+        if self.pruned.fetch_max(start, Ordering::Relaxed) < start {
+            store.prune_request_counts(start - self.window_seconds)?;
+        }
+        let hits = store.count_request(&format!("{}:{key}", self.prefix), start)?;
+        Ok(hits <= self.limit)
     }
 }
 
@@ -333,5 +389,32 @@ mod tests {
         // Ten seconds later every bucket is full again: the next new terminal prunes them.
         assert!(limiter.allow("W9999999", t0 + Duration::from_secs(10)));
         assert_eq!(limiter.tracked(), 1);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn shared_windows_start_at_multiples_and_count_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = onshi_store::open_service_data_dir(dir.path()).unwrap();
+        let other = onshi_store::open_service_data_dir(dir.path()).unwrap();
+        let limit = SharedLimit::new("terminal", 3, 60);
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let t0 = at("2026-12-07T10:00:59Z");
+        assert_eq!(
+            limit.window_start(t0),
+            at("2026-12-07T10:00:00Z").timestamp()
+        );
+        // Two instances, one count: the fourth request of the window is refused.
+        let answers: Vec<bool> = (0..4)
+            .map(|i| {
+                let s = if i % 2 == 0 { &store } else { &other };
+                limit.allow(s.as_ref(), "W0000001", t0).unwrap()
+            })
+            .collect();
+        assert_eq!(answers, [true, true, true, false]);
+        // Another key, and the next window, start afresh.
+        assert!(limit.allow(store.as_ref(), "W0000002", t0).unwrap());
+        let t1 = at("2026-12-07T10:01:00Z");
+        assert!(limit.allow(store.as_ref(), "W0000001", t1).unwrap());
     }
 }

@@ -186,6 +186,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, crate::portal::MIGRATION_11_POSTGRES),
     (12, crate::link_checks::MIGRATION),
     (
+        13,
+        "-- Requests per key and fixed window, counted by every instance (shared_rate_limits).
+    -- UNLOGGED: no WAL for a counter a crash may lose; not on replicas (never read there).
+    CREATE TABLE rate_counters (
+        counter_key text NOT NULL,
+        window_start bigint NOT NULL,
+        hits bigint NOT NULL,
+        PRIMARY KEY (counter_key, window_start)
+    );
+    ALTER TABLE rate_counters SET UNLOGGED;",
+    ),
+    (
         15,
         "-- 旧姓（旧氏）での氏名 from the persons feed (optional), which the wrong-link guard
     -- compares a card holder's name with.

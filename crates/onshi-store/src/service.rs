@@ -397,6 +397,14 @@ pub trait ServiceStore: Store {
     /// dashboard: checks today).
     fn checks_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Counts one request under `key` in the fixed window that starts at `window_start` (Unix
+    /// seconds), in one statement every instance on the database shares; the window's count,
+    /// this request included (rate limits across instances: `shared_rate_limits`).
+    fn count_request(&self, key: &str, window_start: i64) -> Result<u64, StoreError>;
+
+    /// Forgets the counts of windows that started before `before` (Unix seconds); how many.
+    fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError>;
+
     /// Adds a clinic.
     fn add_clinic(
         &self,

@@ -198,6 +198,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, crate::portal::MIGRATION_11_SQLITE),
     (12, crate::link_checks::MIGRATION),
     (
+        13,
+        "-- Requests per key and fixed window, counted by every instance (shared_rate_limits).
+    CREATE TABLE rate_counters (
+        counter_key TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        hits INTEGER NOT NULL,
+        PRIMARY KEY (counter_key, window_start)
+    ) WITHOUT ROWID;",
+    ),
+    (
         15,
         "-- 旧姓（旧氏）での氏名 from the persons feed (optional), which the wrong-link guard
     -- compares a card holder's name with.

@@ -328,6 +328,17 @@ pub struct BenchVerifyArgs {
     /// A new TLS connection per check: one row with full handshakes, one with resumed sessions.
     #[arg(long)]
     new_connection: bool,
+    /// Send the checks to instances that already run (a load balancer, `HOST:PORT`) instead of
+    /// starting a server: their database (from `--data`'s config.toml, or `--postgres`) is kept,
+    /// the bench adds its cards, a clinic and terminals to it. Needs `--data` and `--jlis`.
+    #[arg(long, requires_all = ["data", "jlis"])]
+    target: Option<String>,
+    /// With `--target`: the instances' data directory (config.toml, server-ca.pem, jpki/).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// With `--target`: the test card authority whose CA the instances trust.
+    #[arg(long)]
+    jlis: Option<PathBuf>,
 }
 
 /// Arguments of `onshi bench flood`.
@@ -431,6 +442,23 @@ fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
         terminals: a.terminals.unwrap_or(a.concurrency),
         postgres: a.postgres.clone(),
         new_connection: a.new_connection,
+        target: match (&a.target, &a.data, &a.jlis) {
+            (Some(target), Some(data), Some(jlis)) => {
+                use anyhow::Context;
+                use std::net::ToSocketAddrs;
+                let addr = target
+                    .to_socket_addrs()
+                    .with_context(|| format!("--target {target}"))?
+                    .next()
+                    .with_context(|| format!("--target {target}: no address"))?;
+                Some(onshi_bench::verify::Target {
+                    addr,
+                    data: data.clone(),
+                    jlis: jlis.clone(),
+                })
+            }
+            _ => None,
+        },
         ..Default::default()
     };
     let report = onshi_bench::verify::run(&options, &mut |stage| eprintln!("… {stage}"))?;

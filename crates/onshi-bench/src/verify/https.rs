@@ -66,6 +66,9 @@ pub(crate) fn client_config(
     Ok(Arc::new(config))
 }
 
+/// How long the preparation waits out 429 answers before it gives up.
+pub(crate) const PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// One HTTP/1.1 connection over TLS; requests go out one after the other (keep-alive).
 pub(crate) struct Connection {
     sender: SendRequest<Full<Bytes>>,
@@ -103,6 +106,24 @@ impl Connection {
         body: Bytes,
     ) -> Result<(u16, Bytes), VerifyError> {
         self.send(path, "application/json", None, body).await
+    }
+
+    /// POSTs as [`Connection::post`], waiting a second and trying again while the answer is 429:
+    /// the rate limits of instances the bench does not configure (`--target`), for at most
+    /// [`PATIENCE`].
+    pub(crate) async fn post_patiently(
+        &mut self,
+        path: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), VerifyError> {
+        let started = std::time::Instant::now();
+        loop {
+            let answer = self.post(path, body.clone()).await?;
+            if answer.0 != 429 || started.elapsed() >= PATIENCE {
+                return Ok(answer);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 
     /// GETs a page; the status and the whole answer body.

@@ -51,7 +51,9 @@ async fn fetch_challenges(
     let mut conn = Connection::open(addr, config).await?;
     let mut nonces = Vec::with_capacity(count);
     for _ in 0..count {
-        let (status, body) = conn.post(onshi_proto::CHALLENGE, Bytes::new()).await?;
+        let (status, body) = conn
+            .post_patiently(onshi_proto::CHALLENGE, Bytes::new())
+            .await?;
         if status != 200 {
             return Err(VerifyError::refused("challenge", status, &body));
         }

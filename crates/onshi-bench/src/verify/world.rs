@@ -98,7 +98,7 @@ impl World {
             "setting up: issuing {} software cards (RSA-2048 keys)",
             opts.cards
         ));
-        let cards = issue_cards(&authority, &seeded.valid, opts.cards, now)?;
+        let cards = issue_cards(&authority, authority.dir(), &seeded.valid, opts.cards, now)?;
         link_cards(store.as_ref(), &jlis.join("issued.csv"))?;
         // A current CRL: without one, the authority's cards are refused (E011).
         let trusted =
@@ -121,6 +121,89 @@ impl World {
             valid: seeded.valid.into_iter().map(|p| p.id).collect(),
             persons: seeded.persons,
             records: seeded.records,
+            cards,
+            visit_date: visit.format("%Y%m%d").to_string(),
+            pending,
+        })
+    }
+
+    /// The world of a run against instances that already run (`--target`): their data directory
+    /// (`config.toml` names the database, `server-ca.pem` is the terminals' trust anchor) and the
+    /// test card authority whose CA they trust. Nothing is dropped: persons with valid
+    /// eligibility are taken from the database (synthetic ones are imported only when it has
+    /// none), new cards are issued and linked, a new CRL is loaded, and a new clinic with its
+    /// terminals is added, to be enrolled through the target.
+    pub(crate) fn attach(
+        opts: &VerifyOptions,
+        target: &super::Target,
+        stage: &mut dyn FnMut(&str),
+    ) -> Result<Self, VerifyError> {
+        let now = Utc::now();
+        let visit = now.date_naive();
+        let root = tempfile::tempdir()?;
+        let data = target.data.clone();
+        let mut config =
+            ServerConfig::load(&data).map_err(|e| VerifyError::Setup(e.to_string()))?;
+        if let Some(url) = &opts.postgres {
+            config.database.url = Some(url.clone());
+        }
+        let store = onshi_store::open_service(&config.database_url(&data))?;
+        let authority = onshi_jlis::Authority::open(&target.jlis)?;
+        stage(&format!(
+            "looking for persons with valid eligibility among the first {} ids on {}",
+            opts.persons,
+            store.engine()
+        ));
+        let mut valid = valid_persons(store.as_ref(), opts.persons, visit)?;
+        if valid.is_empty() {
+            stage(&format!(
+                "none: importing {} synthetic persons",
+                opts.persons
+            ));
+            valid = seed(
+                store.as_ref(),
+                &root.path().join("feed"),
+                opts.persons,
+                visit,
+            )?
+            .valid;
+        }
+        let counts = store.counts()?;
+        stage(&format!(
+            "issuing {} software cards from {}",
+            opts.cards,
+            target.jlis.display()
+        ));
+        let cards_dir = root.path().join("cards");
+        std::fs::create_dir_all(&cards_dir)?;
+        let cards = issue_cards(&authority, &cards_dir, &valid, opts.cards, now)?;
+        link_cards(store.as_ref(), &target.jlis.join("issued.csv"))?;
+        let trusted =
+            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Setup)?;
+        onshi_server::admin::load_crl(
+            store.as_ref(),
+            &trusted,
+            &authority.crl(now, Duration::days(7))?,
+            now,
+        )
+        .map_err(VerifyError::Setup)?;
+        // The instances see the new CRL at their next poll; until then they may refuse the
+        // authority's cards (E011) if they had none.
+        stage(&format!(
+            "waiting {} s for the instances to poll the new CRL (crl_poll_seconds)",
+            config.crl_poll_seconds + 1
+        ));
+        std::thread::sleep(std::time::Duration::from_secs(config.crl_poll_seconds + 1));
+        let pending = add_terminals(store.as_ref(), opts.terminals, now)?;
+        Ok(Self {
+            engine: store.engine(),
+            _root: root,
+            data,
+            config,
+            store,
+            valid: valid.into_iter().map(|p| p.id).collect(),
+            persons: counts.persons,
+            records: counts.records,
             cards,
             visit_date: visit.format("%Y%m%d").to_string(),
             pending,
@@ -230,6 +313,27 @@ struct Seeded {
     valid: Vec<onshi_model::Person>,
 }
 
+/// The persons among `P0000000001`…`P{count}` (the synthetic ids) whose eligibility is valid
+/// on the visit date.
+fn valid_persons(
+    store: &dyn ServiceStore,
+    count: u64,
+    visit: Date,
+) -> Result<Vec<onshi_model::Person>, VerifyError> {
+    let mut valid = Vec::new();
+    for i in 1..=count {
+        let Ok(id) = PersonId::parse(&format!("P{i:010}")) else {
+            continue;
+        };
+        if store.eligibility_for_person(&id, visit)?.validity == QualificationValidity::VALID {
+            if let Some(person) = store.person(&id)? {
+                valid.push(person);
+            }
+        }
+    }
+    Ok(valid)
+}
+
 /// Generates a synthetic feed as of the visit date and imports it.
 fn seed(
     store: &dyn ServiceStore,
@@ -248,17 +352,7 @@ fn seed(
     let eligibility_csv = feed.join(onshi_synth::ELIGIBILITY_FILE);
     onshi_feed::import_persons(store, &persons_csv, &options, &|_, _| {})?;
     onshi_feed::import_eligibility(store, &eligibility_csv, &options, &|_, _| {})?;
-    let mut valid = Vec::new();
-    for i in 1..=summary.persons {
-        let Ok(id) = PersonId::parse(&format!("P{i:010}")) else {
-            continue;
-        };
-        if store.eligibility_for_person(&id, visit)?.validity == QualificationValidity::VALID {
-            if let Some(person) = store.person(&id)? {
-                valid.push(person);
-            }
-        }
-    }
+    let valid = valid_persons(store, summary.persons, visit)?;
     if valid.is_empty() {
         return Err(VerifyError::Setup(
             "no synthetic person has valid eligibility on the visit date".to_owned(),
@@ -274,6 +368,7 @@ fn seed(
 /// Issues `count` cards to the valid persons in turn, on every core (RSA key generation is slow).
 fn issue_cards(
     authority: &onshi_jlis::Authority,
+    out: &Path,
     persons: &[onshi_model::Person],
     count: usize,
     now: DateTime<Utc>,
@@ -288,7 +383,7 @@ fn issue_cards(
                         .map(|i| {
                             Ok((
                                 i,
-                                issue_card(authority, &persons[i % persons.len()], i, now)?,
+                                issue_card(authority, out, &persons[i % persons.len()], i, now)?,
                             ))
                         })
                         .collect::<Result<Vec<_>, VerifyError>>()
@@ -310,6 +405,7 @@ fn issue_cards(
 
 fn issue_card(
     authority: &onshi_jlis::Authority,
+    out: &Path,
     person: &onshi_model::Person,
     i: usize,
     now: DateTime<Utc>,
@@ -331,7 +427,7 @@ fn issue_card(
             record_holder: true,
             not_before: None,
             not_after: None,
-            out: authority.dir().join(format!("card-{i:04}.json")),
+            out: out.join(format!("card-{i:04}.json")),
         },
         now,
     )?;
@@ -396,7 +492,7 @@ async fn enroll(
     };
     let mut conn = Connection::open(addr, anonymous).await?;
     let (status, body) = conn
-        .post(
+        .post_patiently(
             onshi_proto::ENROLL,
             Bytes::from(serde_json::to_vec(&request)?),
         )

@@ -410,6 +410,14 @@ impl Https {
         Self::with(world.addr, &world.server_ca(), identity)
     }
 
+    /// The same client (the same identity) to another instance.
+    pub fn to(&self, addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            client: Arc::new(self.client.another_at(addr.port())),
+        }
+    }
+
     pub fn with(addr: SocketAddr, server_ca_pem: &str, identity: Option<(String, String)>) -> Self {
         let identity = identity.map(|(certificate_pem, key)| onshi_client::Identity {
             certificate_pem,

@@ -571,3 +571,88 @@ async fn logs_carry_no_patient_data() {
     })
     .await;
 }
+
+/// Sleeps until the start of the next window of `seconds` (Unix time), so that a short burst of
+/// requests falls in one window.
+async fn start_of_window(seconds: i64) {
+    let now = Utc::now();
+    let into =
+        now.timestamp().rem_euclid(seconds) * 1000 + i64::from(now.timestamp_subsec_millis());
+    let left = seconds * 1000 - into;
+    tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap() + 20)).await;
+}
+
+/// `shared_rate_limits`: two instances on one database count a terminal's requests (per second)
+/// and a clinic's queries (per minute, the next test) together; without it each instance counts
+/// its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_terminal_limits_count_across_two_instances() {
+    each_engine(|db| async move {
+        // Per terminal: 1/s, burst 2 → at most 3 in one second, whichever instance.
+        let world = World::start(db, |c| {
+            c.shared_rate_limits = true;
+            c.rate_limit_per_second = 1;
+            c.rate_limit_burst = 2;
+        })
+        .await;
+        let second = onshi_server::run::start(&world.data, &world.config)
+            .await
+            .unwrap();
+        let t = world.terminal().await;
+        let (mut a, mut b) = (
+            Conn::open(&t.https).await,
+            Conn::open(&t.https.to(second.addr)).await,
+        );
+        start_of_window(1).await;
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let conn = if i % 2 == 0 { &mut a } else { &mut b };
+            statuses.push(conn.post(proto::CHALLENGE, &Value::Null).await.status);
+        }
+        // Each instance's own bucket lets 2 through: 4 in all; the shared count stops the 4th.
+        assert_eq!(statuses, [200, 200, 200, 429]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_clinic_query_limits_count_across_two_instances() {
+    each_engine(|db| async move {
+        // Per clinic /query: 1/min, burst 2 → at most 3 in one minute, whichever instance.
+        let world = World::start(db, |c| {
+            c.shared_rate_limits = true;
+            c.rate_limit_per_second = 0;
+            c.clinic_query_rate_limit_per_minute = 1;
+            c.clinic_query_rate_limit_burst = 2;
+        })
+        .await;
+        let second = onshi_server::run::start(&world.data, &world.config)
+            .await
+            .unwrap();
+        let t = world.terminal().await;
+        let query = serde_json::to_value(proto::QueryRequest {
+            insurer_number: "01130012".into(),
+            symbol: Some("医国３４０".into()),
+            number: "１".into(),
+            branch: Some("00".into()),
+            birthdate: "19800102".into(),
+            visit_date: today(),
+        })
+        .unwrap();
+        if Utc::now().timestamp().rem_euclid(60) >= 55 {
+            start_of_window(60).await;
+        }
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let https = if i % 2 == 0 {
+                t.https.clone()
+            } else {
+                t.https.to(second.addr)
+            };
+            statuses.push(https.post(proto::QUERY, &query).await.0);
+        }
+        assert_eq!(statuses, [200, 200, 200, 429]);
+        drop(second);
+    })
+    .await;
+}

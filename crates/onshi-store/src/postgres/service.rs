@@ -248,6 +248,29 @@ impl ServiceStore for PgStore {
         Ok(n.max(0) as u64)
     }
 
+    fn count_request(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        // Not a prepared statement of every connection: replicas cannot plan a statement on
+        // an unlogged table.
+        let hits = self
+            .one(
+                "INSERT INTO rate_counters (counter_key, window_start, hits) VALUES ($1, $2, 1)
+                 ON CONFLICT (counter_key, window_start)
+                 DO UPDATE SET hits = rate_counters.hits + 1
+                 RETURNING hits",
+                &[&key, &window_start],
+                |r| Ok(r.try_get::<_, i64>(0)?),
+            )?
+            .unwrap_or(0);
+        Ok(hits.unsigned_abs())
+    }
+
+    fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM rate_counters WHERE window_start < $1",
+            &[&before],
+        )
+    }
+
     fn add_clinic(
         &self,
         name: &str,

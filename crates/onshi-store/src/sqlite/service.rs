@@ -202,6 +202,29 @@ impl ServiceStore for SqliteStore {
         Ok(n.max(0) as u64)
     }
 
+    fn count_request(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let hits: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO rate_counters (counter_key, window_start, hits)
+                     VALUES (?1, ?2, 1)
+                     ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = hits + 1
+                     RETURNING hits",
+                )?
+                .query_row(rusqlite::params![key, window_start], |r| r.get(0))?;
+            Ok(Finish::Commit(hits.unsigned_abs()))
+        })
+    }
+
+    fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM rate_counters WHERE window_start < ?1")?
+                .execute([before])?;
+            Ok(Finish::Commit(n as u64))
+        })
+    }
+
     fn add_clinic(
         &self,
         name: &str,

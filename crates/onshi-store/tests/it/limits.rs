@@ -164,3 +164,49 @@ fn sqlite_refuses_a_replica() {
         .unwrap();
     assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
 }
+
+/// Two instances on one database count the same key in one window together; another window
+/// starts at 1; pruning forgets the old windows only.
+#[test]
+fn request_counts_are_shared_by_instances_and_pruned_by_window() {
+    for e in service_engines() {
+        let (a, b) = (e.store.as_ref(), e.another());
+        let counts: Vec<u64> = (0..4)
+            .map(|i| {
+                let s = if i % 2 == 0 { a } else { b.as_ref() };
+                s.count_request("terminal:W0000001", 1_000).unwrap()
+            })
+            .collect();
+        assert_eq!(counts, [1, 2, 3, 4], "{}", e.name);
+        assert_eq!(a.count_request("terminal:W0000002", 1_000).unwrap(), 1);
+        assert_eq!(b.count_request("terminal:W0000001", 1_060).unwrap(), 1);
+        assert_eq!(a.prune_request_counts(1_060).unwrap(), 2, "{}", e.name);
+        assert_eq!(a.count_request("terminal:W0000001", 1_060).unwrap(), 2);
+        assert_eq!(a.count_request("terminal:W0000001", 1_000).unwrap(), 1);
+    }
+}
+
+/// Counting is one atomic statement: eight threads on two instances lose no count.
+#[test]
+fn concurrent_counts_lose_nothing() {
+    for e in service_engines() {
+        let b = e.another();
+        let stores: [&dyn onshi_store::ServiceStore; 2] = [e.store.as_ref(), b.as_ref()];
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let store = stores[i % 2];
+                s.spawn(move || {
+                    for _ in 0..25 {
+                        store.count_request("clinic:1", 60).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            e.store.count_request("clinic:1", 60).unwrap(),
+            201,
+            "{}",
+            e.name
+        );
+    }
+}

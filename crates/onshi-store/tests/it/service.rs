@@ -761,6 +761,7 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
     }
     e.raw("DROP TABLE card_link_checks");
     e.raw("ALTER TABLE persons DROP COLUMN former_name");
+    e.raw("DROP TABLE rate_counters");
     e.raw("DROP INDEX audit_by_time");
     for column in [
         "card_issuance_date",
