@@ -223,6 +223,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         // 番号で確認: the check digit said as it is typed, then the answer as for a card.
         let before = std::fs::read_dir(app.join("rececon")).unwrap().count();
         click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
         open_tab(&c, "numbers").await;
         let insurer = c.find(Locator::Css("#insurer")).await.unwrap();
         insurer.send_keys("06139993").await.unwrap();
@@ -262,6 +263,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
 
         // Numbers that match nobody: what to compare, and whom the patient asks.
         click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
         open_tab(&c, "numbers").await;
         let birth = c.find(Locator::Css("#birth")).await.unwrap();
         birth.clear().await.unwrap();
