@@ -260,6 +260,9 @@ document.addEventListener("submit", async (event) => {
       birth: form.birth.value,
     });
     said.textContent = "";
+    // The last answer must not show while this one is asked: the next poll draws the screen.
+    screen().replaceChildren();
+    shownSeq = 0;
     openTab("desk");
   } catch (e) {
     said.textContent = e.message;

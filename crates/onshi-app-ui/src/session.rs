@@ -100,8 +100,6 @@ pub struct Answer {
 /// A check that stopped, with what the staff can do next.
 #[derive(Clone, Debug)]
 pub struct Failure {
-    /// What happened and what to do, in Japanese.
-    pub message: String,
     /// The PIN is wrong or locked: offer 目視.
     pub offer_visual: bool,
     /// Recorded as 未確認 in the history (the service could not be asked).
@@ -393,25 +391,16 @@ impl Desk for PagePinPad {
     }
 }
 
-/// What the page says when a check stops: the app's message, worded for the page (buttons
-/// rather than command-line options).
+/// What the page says when a check stops: the verdict and next steps of
+/// [`onshi_app::guidance`] (worded for the page: buttons rather than command-line options), and
+/// which buttons to show.
 fn failure(e: &AppError, job: &Job) -> Failure {
-    let visual = "今回は「目視で確認」で受付できます。";
-    let (message, offer_visual) = match e {
-        AppError::Card(CardError::PinBlocked) => (
-            format!("暗証番号がロックされています。患者さんには、お住まいの市区町村の窓口で暗証番号の初期化（再設定）をするようお伝えください。{visual}"),
-            true,
-        ),
-        AppError::Card(c @ CardError::WrongPin { .. }) => (
-            format!("{} もう一度入力していただくか、{visual}", c.message_ja()),
-            true,
-        ),
-        AppError::TerminalRefused(_) => ("この端末は資格確認サービスに受け付けられませんでした（端末の証明書が無効か期限切れです）。運用担当者に端末の再登録を依頼してください。".to_owned(), false),
-        other => (other.message_ja(), false),
-    };
+    let pin_stopped = matches!(
+        e,
+        AppError::Card(CardError::PinBlocked | CardError::WrongPin { .. })
+    );
     Failure {
-        message,
-        offer_visual: offer_visual && job.mode() == Mode::Pin,
+        offer_visual: pin_stopped && job.mode() == Mode::Pin,
         unconfirmed: e.is_service_error() && matches!(job, Job::Check(_) | Job::Register),
         guidance: match job {
             Job::Query(_) => onshi_app::guidance::for_query_error(e),
@@ -459,7 +448,7 @@ mod tests {
         }
         match session.phase().0 {
             Phase::Failed(f) => {
-                assert!(f.message.contains("取りやめました"), "{}", f.message);
+                assert_eq!(f.guidance.verdict, "確認を取りやめました");
                 assert!(!f.unconfirmed && !f.offer_visual);
             }
             other => panic!("{other:?}"),
@@ -476,14 +465,16 @@ mod tests {
             &Job::Check(Mode::Pin),
         );
         assert!(
-            wrong.offer_visual && wrong.message.contains("あと2回"),
+            wrong.offer_visual && wrong.guidance.steps[0].contains("あと2回"),
             "{wrong:?}"
         );
         let locked = failure(
             &AppError::Card(CardError::PinBlocked),
             &Job::Check(Mode::Pin),
         );
-        assert!(locked.offer_visual && locked.message.contains("市区町村"));
+        assert!(
+            locked.offer_visual && locked.guidance.steps.iter().any(|s| s.contains("市区町村"))
+        );
         assert_eq!(locked.guidance.verdict, "暗証番号がロックされています");
         assert!(locked.guidance.steps.iter().any(|s| s.contains("初期化")));
         let numbers = onshi_app::Numbers::parse("06139992", "", "1", "", "19800102");
@@ -504,12 +495,12 @@ mod tests {
             .steps
             .iter()
             .any(|s| s.contains("番号で確認")));
-        assert!(!locked.message.contains("--mode"));
+        assert!(!locked.guidance.steps.iter().any(|s| s.contains("--mode")));
         let outage = failure(
             &AppError::Unreachable("x".into()),
             &Job::Check(Mode::Visual),
         );
-        assert!(outage.unconfirmed && outage.message.contains("未確認"));
+        assert!(outage.unconfirmed && outage.guidance.verdict.contains("未確認"));
         let again = failure(
             &AppError::Unreachable("x".into()),
             &Job::Recheck {

@@ -410,12 +410,7 @@ pub async fn recheck<T: Transport>(
     let entries = history::read(dir)?;
     let index = history::to_recheck(&entries, entry)?;
     let original = &entries[index];
-    let visit = onshi_model::date::parse_yyyymmdd(&original.visit_date).map_err(|e| {
-        AppError::data(
-            &dir.join(data::HISTORY_FILE),
-            format!("{}番の受診日 {}: {e}", index + 1, original.visit_date),
-        )
-    })?;
+    let visit = visit_of(dir, original, index)?;
     let outcome = check_recording(
         dir,
         card,
@@ -432,6 +427,16 @@ pub async fn recheck<T: Transport>(
         entry: index + 1,
         recorded: original.time,
         outcome,
+    })
+}
+
+/// The visit date of history entry `index`.
+fn visit_of(dir: &Path, entry: &Entry, index: usize) -> Result<Date, AppError> {
+    onshi_model::date::parse_yyyymmdd(&entry.visit_date).map_err(|e| {
+        AppError::data(
+            &dir.join(data::HISTORY_FILE),
+            format!("{}番の受診日 {}: {e}", index + 1, entry.visit_date),
+        )
     })
 }
 
@@ -467,7 +472,7 @@ async fn check_recording<T: Transport>(
 
     let mut sign =
         |digest_info: &[u8]| card.sign_with_auth_key(digest_info).map_err(AppError::from);
-    let mut asked = ask(
+    let asked = ask_retrying(
         &mut client,
         &mut sign,
         &config.account,
@@ -476,20 +481,6 @@ async fn check_recording<T: Transport>(
         &visit_date,
     )
     .await;
-    if asked.is_err() && client.lost() {
-        // The connection died before the answer (an instance of the service went away behind
-        // its load balancer): once more on a new connection, with a new challenge and a new
-        // signature — a challenge is never sent twice.
-        asked = ask(
-            &mut client,
-            &mut sign,
-            &config.account,
-            (mode, register),
-            &certificate,
-            &visit_date,
-        )
-        .await;
-    }
     match settle(dir, &config, asked, asked_for, visit, now, recheck_of) {
         Ok(mut outcome) => {
             outcome.card_expiry = certificate_expiry(&certificate);
@@ -543,38 +534,21 @@ pub async fn recheck_held(
             held::KEEP_DAYS
         ))
     })?;
-    let visit = onshi_model::date::parse_yyyymmdd(&original.visit_date).map_err(|e| {
-        AppError::data(
-            &dir.join(data::HISTORY_FILE),
-            format!("{}番の受診日 {}: {e}", index + 1, original.visit_date),
-        )
-    })?;
+    let visit = visit_of(dir, original, index)?;
     let (config, mut client) = connect(dir)?;
     let visit_date = visit.format("%Y%m%d").to_string();
     // 目視: nothing is signed; the card is not here.
     let mut no_card =
         |_: &[u8]| -> Result<Vec<u8>, AppError> { Err(CardError::PinNotVerified.into()) };
-    let mode = (Mode::Visual, false);
-    let mut asked = ask(
+    let asked = ask_retrying(
         &mut client,
         &mut no_card,
         &config.account,
-        mode,
+        (Mode::Visual, false),
         &certificate,
         &visit_date,
     )
     .await;
-    if asked.is_err() && client.lost() {
-        asked = ask(
-            &mut client,
-            &mut no_card,
-            &config.account,
-            mode,
-            &certificate,
-            &visit_date,
-        )
-        .await;
-    }
     let mut outcome = settle(
         dir,
         &config,
@@ -702,6 +676,24 @@ fn clock_matches(
         return Err(AppError::ClockSkew { seconds });
     }
     Ok(())
+}
+
+/// [`ask`]; when the connection died before the answer (an instance of the service went away
+/// behind its load balancer), once more on a new connection, with a new challenge and a new
+/// signature — a challenge is never sent twice.
+async fn ask_retrying(
+    client: &mut ServiceClient,
+    sign: &mut Signer<'_>,
+    account: &str,
+    how: (Mode, bool),
+    certificate: &[u8],
+    visit_date: &str,
+) -> Result<CheckResponse, AppError> {
+    let asked = ask(client, sign, account, how, certificate, visit_date).await;
+    if asked.is_err() && client.lost() {
+        return ask(client, sign, account, how, certificate, visit_date).await;
+    }
+    asked
 }
 
 /// Signs a DigestInfo with the card's user-authentication key (after a verified PIN).

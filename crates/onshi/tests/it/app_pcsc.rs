@@ -200,6 +200,28 @@ fn second_reader(addr: &str) -> (String, &'static str) {
     (other, name)
 }
 
+/// Issues a card for [`PERSON`] (PIN [`PIN`]) by the authority in `jlis`, written to `out`.
+pub(super) fn issue_card(jlis: &Path, out: &Path) {
+    ok(&[
+        "jlis",
+        "issue-card",
+        "--dir",
+        s(jlis),
+        "--person",
+        PERSON,
+        "--pin",
+        PIN,
+        "--name",
+        "𠮷田　髙子",
+        "--birth",
+        "19820303",
+        "--sex",
+        "2",
+        "--out",
+        s(out),
+    ]);
+}
+
 /// The service with the one hand-written person, running, and an enrolled app.
 pub(super) struct World {
     /// The service's data directory.
@@ -253,24 +275,7 @@ pub(super) fn world_unenrolled(dir: &Path) -> (World, PathBuf, String) {
         assert!(out.contains("登録・更新 1 行"), "{kind}: {out}");
     }
     let card = dir.join("card.json");
-    ok(&[
-        "jlis",
-        "issue-card",
-        "--dir",
-        s(&jlis),
-        "--person",
-        PERSON,
-        "--pin",
-        PIN,
-        "--name",
-        "𠮷田　髙子",
-        "--birth",
-        "19820303",
-        "--sex",
-        "2",
-        "--out",
-        s(&card),
-    ]);
+    issue_card(&jlis, &card);
     ok(&[
         "import",
         "card-links",

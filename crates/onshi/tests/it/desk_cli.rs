@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::app_pcsc::{world, World, PERSON, PIN};
+use super::app_pcsc::{issue_card, world, World, PIN};
 use super::cli::{ok, s};
 
 const VISIT: &str = "20260401";
@@ -47,24 +47,7 @@ fn text(out: &Output) -> (String, String) {
 pub(super) fn unregistered_card(dir: &Path, srv: &Path) -> PathBuf {
     let jlis = dir.join("jlis");
     let card = dir.join("unregistered-card.json");
-    ok(&[
-        "jlis",
-        "issue-card",
-        "--dir",
-        s(&jlis),
-        "--person",
-        PERSON,
-        "--pin",
-        PIN,
-        "--name",
-        "𠮷田　髙子",
-        "--birth",
-        "19820303",
-        "--sex",
-        "2",
-        "--out",
-        s(&card),
-    ]);
+    issue_card(&jlis, &card);
     // The first card stays registered (a link once registered stays so); the new one is not.
     ok(&[
         "import",

@@ -8,16 +8,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use fantoccini::{Client, Locator};
 
-use super::app_pcsc::{world_unenrolled, World, PIN};
+use super::app_pcsc::{world_unenrolled, World, ELIGIBILITY_CSV, PERSON, PIN};
 use super::app_ui::{phase, type_pin};
 use super::browser::{
     chromium_installed, click, free_port, screenshot, start_browser, wait_listening, Running, WAIT,
 };
-use super::cli::s;
+use super::cli::{ok, s};
 use super::desk_cli::unregistered_card;
 
 async fn text_of(c: &Client, css: &str) -> String {
@@ -43,6 +44,80 @@ async fn wait_text(c: &Client, css: &str, what: &str) -> String {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Cards for more answer kinds: (the world's person with a certificate that expires in 40 days,
+/// the world's person on a card whose holder is someone else — held by the wrong-link guard —,
+/// another person whose insurance was lost in 2025).
+fn answer_kind_cards(dir: &Path, srv: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let jlis = dir.join("jlis");
+    let (persons, eligibility) = (
+        dir.join("lost-persons.csv"),
+        dir.join("lost-eligibility.csv"),
+    );
+    std::fs::write(
+        &persons,
+        "PersonId,Name,NameKana,Birthdate,Sex1,Address\n\
+         P0000000888,山本　次郎,ヤマモト　ジロウ,19700505,1,東京都千代田区霞が関１－２－２\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &eligibility,
+        format!(
+            "{}P0000000888,06139992,７７,９９,00,1,山本　次郎,山本　次郎,ヤマモト　ジロウ,1,19700505,東京都千代田区霞が関１－２－２,100-8916,20200401,20250401,01,030,,03,サンプル健康保険組合,,,,\n",
+            ELIGIBILITY_CSV.lines().next().unwrap().to_owned() + "\n"
+        ),
+    )
+    .unwrap();
+    ok(&["import", "persons", s(&persons), "--data", s(srv)]);
+    ok(&["import", "eligibility", s(&eligibility), "--data", s(srv)]);
+    let issue = |person: &str, name: &str, birth: &str, sex: &str, extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "jlis",
+            "issue-card",
+            "--dir",
+            s(&jlis),
+            "--person",
+            person,
+            "--pin",
+            PIN,
+            "--name",
+            name,
+            "--birth",
+            birth,
+            "--sex",
+            sex,
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
+    };
+    let soon = dir.join("expires-soon.json");
+    let last_day = (chrono::Utc::now() + chrono::Duration::days(40))
+        .format("%Y%m%d")
+        .to_string();
+    issue(
+        PERSON,
+        "𠮷田　髙子",
+        "19820303",
+        "2",
+        &["--not-after", &last_day],
+        &soon,
+    );
+    let held_link = dir.join("held-link.json");
+    issue(PERSON, "別人　花子", "19900101", "2", &[], &held_link);
+    let lost = dir.join("lost.json");
+    issue("P0000000888", "山本　次郎", "19700505", "1", &[], &lost);
+    let out = ok(&[
+        "import",
+        "card-links",
+        "--data",
+        s(srv),
+        s(&jlis.join("issued.csv")),
+    ]);
+    assert!(out.contains("保留 1"), "{out}");
+    (soon, held_link, lost)
 }
 
 /// Opens a tab of the desk and waits until it shows (a click while the screen is redrawn may
@@ -80,6 +155,8 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         settings,
         code,
     ) = world_unenrolled(dir.path());
+    // First the registered cards: an import marks every card of issued.csv registered.
+    let (soon, held_link, lost) = answer_kind_cards(dir.path(), &srv);
     let unregistered = unregistered_card(dir.path(), &srv);
     // The reader: a slot the test puts a card into by copying its file (the desk opens the card
     // anew for every check).
@@ -223,6 +300,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
         // 番号で確認: the check digit said as it is typed, then the answer as for a card.
         let before = std::fs::read_dir(app.join("rececon")).unwrap().count();
         click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
         open_tab(&c, "numbers").await;
         let insurer = c.find(Locator::Css("#insurer")).await.unwrap();
         insurer.send_keys("06139993").await.unwrap();
@@ -262,6 +340,7 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
 
         // Numbers that match nobody: what to compare, and whom the patient asks.
         click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
         open_tab(&c, "numbers").await;
         let birth = c.find(Locator::Css("#birth")).await.unwrap();
         birth.clear().await.unwrap();
@@ -275,6 +354,65 @@ fn a_new_pc_enrolls_from_the_page_and_checks_a_card() {
             "{next}"
         );
         screenshot(&c, "desk-numbers-not-found.png").await;
+
+        // More answer kinds, each with its next step, from cards put on the reader: a card
+        // whose certificate expires within three months (W002, a warning on top), a card whose
+        // link the insurer holds (E012), and a person whose insurance was lost (無効).
+        let kinds = [
+            (
+                &soon,
+                "資格は有効です",
+                "#warnings",
+                "市区町村の窓口で電子証明書を更新",
+                "desk-warning-renew.png",
+            ),
+            (
+                &held_link,
+                "確認中",
+                "#next-step",
+                "番号で確認",
+                "desk-link-held.png",
+            ),
+            (
+                &lost,
+                "資格は無効です",
+                "#next-step",
+                "資格確認書または資格情報のお知らせ",
+                "desk-invalid.png",
+            ),
+        ];
+        for (kind_card, verdict, css, words, shot) in kinds {
+            std::fs::copy(kind_card, &slot).unwrap();
+            click(&c, "[data-action=\"reset\"]").await;
+            open_tab(&c, "desk").await;
+            phase(&c, "idle").await;
+            click(&c, "[data-action=\"photo\"]").await;
+            click(&c, "[data-action=\"photo-yes\"]").await;
+            let screen = phase(&c, "done").await;
+            let said = text_of(&c, "#verdict").await;
+            assert!(said.contains(verdict), "{said}\n{screen}");
+            let next = text_of(&c, css).await;
+            assert!(next.contains(words), "{next}");
+            screenshot(&c, shot).await;
+        }
+        // The warning sits above the answer, with the certificate's last day in 和暦.
+        std::fs::copy(&soon, &slot).unwrap();
+        click(&c, "[data-action=\"reset\"]").await;
+        phase(&c, "idle").await;
+        click(&c, "[data-action=\"photo\"]").await;
+        click(&c, "[data-action=\"photo-yes\"]").await;
+        phase(&c, "done").await;
+        let html = c
+            .find(Locator::Css("#screen"))
+            .await
+            .unwrap()
+            .html(true)
+            .await
+            .unwrap();
+        let warning_at = html.find("id=\"warnings\"").unwrap();
+        assert!(warning_at < html.find("id=\"answer\"").unwrap(), "{html}");
+        assert!(html[warning_at..].contains("令和"), "{html}");
+        std::fs::copy(&unregistered, &slot).unwrap();
 
         // A PIN mistyped three times locks the card: 目視 today, and the reset at the 市区町村.
         click(&c, "[data-action=\"reset\"]").await;
