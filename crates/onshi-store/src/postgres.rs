@@ -195,7 +195,53 @@ const MIGRATIONS: &[(i64, &str)] = &[
         hits bigint NOT NULL,
         PRIMARY KEY (counter_key, window_start)
     );
-    ALTER TABLE rate_counters SET UNLOGGED;",
+    ALTER TABLE rate_counters SET UNLOGGED;
+    -- The audit log partitioned by month of `at` (UTC): a month's rows in audit_log_yYYYYmMM, so
+    -- old months can be detached and archived whole. A unique index of a partitioned table must
+    -- hold the partition key, so the single-use check of a challenge moves to spent_nonces (not
+    -- partitioned): a check inserts its nonce there, and its audit row only if that insert did.
+    -- The primary key gains `at`; (terminal_id, seq) stays unique through the terminal's lock.
+    CREATE TABLE spent_nonces (
+        nonce_id bytea PRIMARY KEY,
+        spent_at timestamptz NOT NULL
+    );
+    INSERT INTO spent_nonces (nonce_id, spent_at)
+        SELECT nonce_id, at FROM audit_log WHERE nonce_id IS NOT NULL;
+    ALTER TABLE audit_log RENAME TO audit_log_before_13;
+    ALTER INDEX audit_by_person RENAME TO audit_before_13_by_person;
+    ALTER INDEX audit_by_time RENAME TO audit_before_13_by_time;
+    ALTER TABLE audit_log_before_13 RENAME CONSTRAINT audit_log_pkey TO audit_log_before_13_pkey;
+    CREATE TABLE audit_log (
+        terminal_id text NOT NULL REFERENCES terminals (id),
+        seq bigint NOT NULL,
+        at timestamptz NOT NULL,
+        clinic_id bigint NOT NULL,
+        mode text NOT NULL,
+        certificate_serial text,
+        person_id text,
+        answer text NOT NULL,
+        reference_number text NOT NULL,
+        nonce_id bytea,
+        prev_hash bytea NOT NULL,
+        hash bytea NOT NULL,
+        PRIMARY KEY (terminal_id, seq, at)
+    ) PARTITION BY RANGE (at);
+    CREATE INDEX audit_by_person ON audit_log (person_id, at);
+    CREATE INDEX audit_by_time ON audit_log (at);
+    -- Rows of a month without its partition (created ahead by every instance: PgStore) land here.
+    CREATE TABLE audit_log_default PARTITION OF audit_log DEFAULT;
+    DO $$
+    DECLARE m timestamptz;
+    BEGIN
+        FOR m IN SELECT DISTINCT date_trunc('month', at, 'UTC') FROM audit_log_before_13 LOOP
+            EXECUTE format('CREATE TABLE %I PARTITION OF audit_log FOR VALUES FROM (%L) TO (%L)',
+                'audit_log_y' || to_char(m AT TIME ZONE 'UTC', 'YYYY\"m\"MM'),
+                (m AT TIME ZONE 'UTC')::text || '+00',
+                (m AT TIME ZONE 'UTC' + interval '1 month')::text || '+00');
+        END LOOP;
+    END $$;
+    INSERT INTO audit_log SELECT * FROM audit_log_before_13;
+    DROP TABLE audit_log_before_13;",
     ),
     (
         15,
@@ -208,6 +254,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start
 /// together.
 const MIGRATION_LOCK: i64 = 0x6f6e_7368_6901;
+
+/// Serialises the creation of audit-log partitions by instances that start a month together.
+const PARTITION_LOCK: i64 = 0x6f6e_7368_6902;
+
+/// The name of the audit-log partition of a month (year × 12 + month − 1) and its bounds.
+fn audit_partition(month: i32) -> (String, String, String) {
+    let bound = |m: i32| {
+        format!(
+            "{:04}-{:02}-01 00:00:00+00",
+            m.div_euclid(12),
+            m.rem_euclid(12) + 1
+        )
+    };
+    (
+        format!(
+            "audit_log_y{:04}m{:02}",
+            month.div_euclid(12),
+            month.rem_euclid(12) + 1
+        ),
+        bound(month),
+        bound(month + 1),
+    )
+}
 
 /// Rows are sent to the server whenever this many bytes of COPY data are buffered.
 const COPY_FLUSH_BYTES: usize = 4 << 20;
@@ -224,6 +293,8 @@ pub(crate) struct PgConn {
 /// The store on a PostgreSQL server.
 pub struct PgStore {
     pool: Pool<PgConn>,
+    /// Months (year × 12 + month − 1, UTC) whose audit-log partition is known to exist.
+    audit_months: std::sync::Mutex<HashSet<i32>>,
     /// Where eligibility and card-link reads go while it is usable.
     replica: Option<replica::Replica>,
 }
@@ -378,6 +449,7 @@ impl PgStore {
                 .with_size(options.pool_size, options.pool_wait)
                 .with_broken_check(|c| c.client.is_closed()),
             replica,
+            audit_months: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -391,6 +463,65 @@ impl PgStore {
             let rows = conn.client.query(&stmt, params)?;
             rows.iter().map(decode_record).collect()
         })
+    }
+
+    /// Makes sure the audit log has the partitions of `at`'s month and the next (UTC), so that
+    /// checks land in their month's partition; a month already known costs a set look-up. A
+    /// month whose rows already sit in the default partition keeps them there (logged).
+    pub(crate) fn ensure_audit_partitions(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        use chrono::Datelike;
+        let month = at.year() * 12 + i32::try_from(at.month0()).unwrap_or(0);
+        let known = |m: i32| {
+            self.audit_months
+                .lock()
+                .map(|k| k.contains(&m))
+                .unwrap_or(false)
+        };
+        if known(month) {
+            return Ok(());
+        }
+        self.with(|conn| {
+            let mut tx = conn.client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])?;
+            for m in [month, month + 1] {
+                let (name, from, to) = audit_partition(m);
+                let exists: bool = tx
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
+                    .get(0);
+                if exists {
+                    continue;
+                }
+                tx.batch_execute("SAVEPOINT onshi_partition")?;
+                // The name and the bounds are made of numbers, not of input.
+                let created = tx.batch_execute(&format!(
+                    "CREATE TABLE {name} PARTITION OF audit_log FOR VALUES FROM ('{from}') TO ('{to}')"
+                ));
+                match created {
+                    Ok(()) => {
+                        tx.batch_execute("RELEASE SAVEPOINT onshi_partition")?;
+                        tracing::info!(partition = %name, "audit log partition created");
+                    }
+                    Err(e) => {
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT onshi_partition")?;
+                        tracing::warn!(
+                            partition = %name,
+                            cause = %StoreError::from(e),
+                            "audit log partition not created: the month's rows stay in audit_log_default"
+                        );
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        if let Ok(mut k) = self.audit_months.lock() {
+            k.insert(month);
+            k.insert(month + 1);
+        }
+        Ok(())
     }
 
     /// Runs a read of eligibility or card links on the replica while it is usable (an error

@@ -123,7 +123,9 @@ impl Pair {
 
 impl Drop for Pair {
     fn drop(&mut self) {
+        // Immediate first (the in-process server still holds connections), then removed.
         for data in [&self.replica_data, &self.primary_data] {
+            let _ = Command::new(script()).args(["halt", data]).status();
             let _ = Command::new(script()).args(["stop", data]).status();
         }
     }

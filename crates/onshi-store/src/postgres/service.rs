@@ -48,11 +48,19 @@ impl Statements {
                 .prepare("SELECT checks, audit_head FROM terminals WHERE id = $1 FOR UPDATE")?,
             // The audit row and the new head in one statement; a spent nonce inserts nothing
             // and so updates nothing.
+            // The challenge is spent in spent_nonces (the audit log is partitioned: no unique
+            // index over all of it); the audit row only follows a nonce that was not spent.
             append_audit: client.prepare(&format!(
-                "WITH inserted AS (
-                    INSERT INTO audit_log ({AUDIT_COLUMNS})
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                "WITH spent AS (
+                    INSERT INTO spent_nonces (nonce_id, spent_at)
+                    SELECT $10::bytea, $3::timestamptz WHERE $10::bytea IS NOT NULL
                     ON CONFLICT (nonce_id) DO NOTHING
+                    RETURNING 1
+                 ), inserted AS (
+                    INSERT INTO audit_log ({AUDIT_COLUMNS})
+                    SELECT $1::text, $2::bigint, $3::timestamptz, $4::bigint, $5::text, $6::text,
+                        $7::text, $8::text, $9::text, $10::bytea, $11::bytea, $12::bytea
+                    WHERE $10::bytea IS NULL OR EXISTS (SELECT 1 FROM spent)
                     RETURNING 1
                  )
                  UPDATE terminals SET checks = $2, audit_head = $12, last_used_at = $3
@@ -636,6 +644,7 @@ impl ServiceStore for PgStore {
     ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
         let mut entry = entry.clone();
         entry.at = stored_time(entry.at);
+        self.ensure_audit_partitions(entry.at)?;
         let job = AuditJob {
             key: key.clone(),
             entry,

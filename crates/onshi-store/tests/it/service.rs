@@ -762,6 +762,9 @@ fn rewind_to_migration_3(e: &ServiceEngine) {
     e.raw("DROP TABLE card_link_checks");
     e.raw("ALTER TABLE persons DROP COLUMN former_name");
     e.raw("DROP TABLE rate_counters");
+    if e.name == "postgres" {
+        unpartition_audit_log(e);
+    }
     e.raw("DROP INDEX audit_by_time");
     for column in [
         "card_issuance_date",
@@ -1593,5 +1596,135 @@ fn a_registration_is_written_with_its_audit_record_or_not_at_all() {
         );
         assert_eq!(s.terminal(&id).unwrap().unwrap().checks, 1, "{}", e.name);
         assert!(s.verify_audit().unwrap().problems.is_empty(), "{}", e.name);
+    }
+}
+
+/// Undoes migration 13's partitioning of the audit log (PostgreSQL): one table again, with its
+/// unique nonces, and no spent_nonces.
+fn unpartition_audit_log(e: &ServiceEngine) {
+    for sql in [
+        "DROP TABLE spent_nonces",
+        "ALTER TABLE audit_log RENAME TO audit_log_partitioned",
+        "ALTER TABLE audit_log_partitioned RENAME CONSTRAINT audit_log_pkey TO audit_log_partitioned_pkey",
+        "ALTER INDEX audit_by_person RENAME TO audit_partitioned_by_person",
+        "ALTER INDEX audit_by_time RENAME TO audit_partitioned_by_time",
+        "CREATE TABLE audit_log (
+            terminal_id text NOT NULL REFERENCES terminals (id), seq bigint NOT NULL,
+            at timestamptz NOT NULL, clinic_id bigint NOT NULL, mode text NOT NULL,
+            certificate_serial text, person_id text, answer text NOT NULL,
+            reference_number text NOT NULL, nonce_id bytea UNIQUE, prev_hash bytea NOT NULL,
+            hash bytea NOT NULL, PRIMARY KEY (terminal_id, seq))",
+        "INSERT INTO audit_log SELECT * FROM audit_log_partitioned",
+        "DROP TABLE audit_log_partitioned",
+        "CREATE INDEX audit_by_person ON audit_log (person_id, at)",
+        "CREATE INDEX audit_by_time ON audit_log (at)",
+    ] {
+        e.raw(sql);
+    }
+}
+
+/// Each audit table of PostgreSQL that holds rows, with its count.
+fn audit_partitions(e: &ServiceEngine) -> Vec<(String, i64)> {
+    let mut c = postgres::Client::connect(&e.url, postgres::NoTls).unwrap();
+    c.query(
+        "SELECT tableoid::regclass::text, count(*) FROM audit_log GROUP BY 1 ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// PostgreSQL: a check lands in its month's partition (created by the store ahead of the first
+/// check of a month); a spent challenge stays spent across months.
+#[test]
+fn audit_rows_land_in_their_months_partition() {
+    for e in service_engines()
+        .into_iter()
+        .filter(|e| e.name == "postgres")
+    {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        s.check(&entry(&id, clinic, "2025-04-30T23:59:59Z", None, 1))
+            .unwrap()
+            .unwrap();
+        s.check(&entry(&id, clinic, "2025-05-01T00:00:00Z", None, 2))
+            .unwrap()
+            .unwrap();
+        s.check(&entry(&id, clinic, "2025-05-20T09:00:00Z", None, 3))
+            .unwrap()
+            .unwrap();
+        // The same challenge a month later: refused, though the rows are in another partition.
+        assert!(s
+            .check(&entry(&id, clinic, "2025-06-01T09:00:00Z", None, 1))
+            .unwrap()
+            .is_err());
+        assert_eq!(
+            audit_partitions(&e),
+            [
+                ("audit_log_y2025m04".to_owned(), 1),
+                ("audit_log_y2025m05".to_owned(), 2)
+            ]
+        );
+        // The next month's partition exists ahead of its first check.
+        let mut c = postgres::Client::connect(&e.url, postgres::NoTls).unwrap();
+        let ahead: bool = c
+            .query_one("SELECT to_regclass('audit_log_y2025m06') IS NOT NULL", &[])
+            .unwrap()
+            .get(0);
+        assert!(ahead);
+        let v = s.verify_audit().unwrap();
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        assert_eq!(v.records, 3);
+    }
+}
+
+/// PostgreSQL: migration 13 moves an existing audit log into month partitions, keeps its
+/// challenges spent, and the chain verifies.
+#[test]
+fn migration_13_partitions_an_existing_audit_log() {
+    for e in service_engines()
+        .into_iter()
+        .filter(|e| e.name == "postgres")
+    {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        for (i, at) in [
+            "2025-03-31T12:00:00Z",
+            "2025-04-01T12:00:00Z",
+            "2025-04-02T12:00:00Z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            s.check(&entry(&id, clinic, at, None, i as u8 + 1))
+                .unwrap()
+                .unwrap();
+        }
+        unpartition_audit_log(&e);
+        e.raw("DROP TABLE rate_counters");
+        e.raw("DELETE FROM schema_migrations WHERE version = 13");
+        assert_eq!(audit_partitions(&e), [("audit_log".to_owned(), 3)]);
+        let s = e.another();
+        assert_eq!(
+            audit_partitions(&e),
+            [
+                ("audit_log_y2025m03".to_owned(), 1),
+                ("audit_log_y2025m04".to_owned(), 2)
+            ]
+        );
+        assert!(s
+            .check(&entry(&id, clinic, "2025-04-03T12:00:00Z", None, 2))
+            .unwrap()
+            .is_err());
+        let next = s
+            .check(&entry(&id, clinic, "2025-04-03T12:00:00Z", None, 9))
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.seq, 4);
+        let v = s.verify_audit().unwrap();
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        assert_eq!(v.records, 4);
     }
 }
