@@ -44,18 +44,12 @@ impl World {
             s(&jlis.join("ca.pem")),
         ]);
         // The feed commands take the store directly; the admin commands read it from the
-        // server's config.toml, where a PostgreSQL URL is `[database] url`.
+        // server's config.toml, where a PostgreSQL URL goes first (a top-level key).
         let db: Vec<&str> = match database {
             Some(url) => {
                 let config = srv.join("config.toml");
                 let text = std::fs::read_to_string(&config).unwrap();
-                assert!(text.contains("\n[database]\n"), "{text}");
-                let text = text.replacen(
-                    "\n[database]\n",
-                    &format!("\n[database]\nurl = \"{url}\"\n"),
-                    1,
-                );
-                std::fs::write(&config, text).unwrap();
+                std::fs::write(&config, format!("database = \"{url}\"\n{text}")).unwrap();
                 vec!["--database", url]
             }
             None => vec!["--data", s(&srv)],
