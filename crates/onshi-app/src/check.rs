@@ -478,7 +478,7 @@ async fn check_recording<T: Transport>(
         &config.account,
         (mode, register),
         &certificate,
-        &visit_date,
+        (&visit_date, recheck_of),
     )
     .await;
     match settle(dir, &config, asked, asked_for, visit, now, recheck_of) {
@@ -546,7 +546,7 @@ pub async fn recheck_held(
         &config.account,
         (Mode::Visual, false),
         &certificate,
-        &visit_date,
+        (&visit_date, Some(original.time)),
     )
     .await;
     let mut outcome = settle(
@@ -687,11 +687,11 @@ async fn ask_retrying(
     account: &str,
     how: (Mode, bool),
     certificate: &[u8],
-    visit_date: &str,
+    visit: (&str, Option<DateTime<Utc>>),
 ) -> Result<CheckResponse, AppError> {
-    let asked = ask(client, sign, account, how, certificate, visit_date).await;
+    let asked = ask(client, sign, account, how, certificate, visit).await;
     if asked.is_err() && client.lost() {
-        return ask(client, sign, account, how, certificate, visit_date).await;
+        return ask(client, sign, account, how, certificate, visit).await;
     }
     asked
 }
@@ -707,7 +707,7 @@ async fn ask(
     account: &str,
     (mode, register): (Mode, bool),
     certificate: &[u8],
-    visit_date: &str,
+    (visit_date, recheck_of): (&str, Option<DateTime<Utc>>),
 ) -> Result<CheckResponse, AppError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let challenge: proto::ChallengeResponse = client.post(proto::CHALLENGE, None::<&()>).await?;
@@ -739,6 +739,8 @@ async fn ask(
         signature,
         nonce: challenge.nonce,
         visit_date: visit_date.to_owned(),
+        // The re-checked visit, as the history records it: the service's audit says which.
+        recheck_of: recheck_of.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     };
     let path = if register {
         proto::REGISTER

@@ -429,6 +429,7 @@ fn visual_body(
         signature: None,
         nonce,
         visit_date: visit_date.to_owned(),
+        recheck_of: None,
     };
     Ok(Bytes::from(serde_json::to_vec(&request)?))
 }

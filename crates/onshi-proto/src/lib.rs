@@ -116,6 +116,11 @@ pub struct VerifyRequest {
     pub nonce: String,
     /// The visit date, `yyyyMMdd`.
     pub visit_date: String,
+    /// For a re-check of a visit the desk recorded as 未確認 (the service could not be
+    /// reached): which visit, as the desk refers to it (its time, RFC 3339; printable ASCII, at
+    /// most 64 characters). Kept in the service's audit record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_of: Option<String>,
 }
 
 /// `POST /api/v1/query`: a check without a card.
@@ -333,6 +338,7 @@ mod tests {
             signature: None,
             nonce: "n".into(),
             visit_date: "20260401".into(),
+            recheck_of: None,
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["mode"], "pin");

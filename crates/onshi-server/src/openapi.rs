@@ -150,6 +150,7 @@ mod tests {
             signature: signature.map(str::to_owned),
             nonce: "AA==".into(),
             visit_date: "20260401".into(),
+            recheck_of: signature.map(|_| "2026-04-01T00:30:05Z".to_owned()),
         };
         assert_schema(
             &doc,

@@ -453,6 +453,7 @@ impl Service {
             answer: what.answer.to_owned(),
             reference_number: reference_number.clone(),
             nonce_id: what.nonce_id,
+            recheck_of: what.recheck_of.map(str::to_owned),
         };
         match self
             .store
@@ -479,6 +480,7 @@ impl Service {
             (false, Mode::Pin) => AuditMode::Pin,
             (false, Mode::Visual) => AuditMode::Visual,
         };
+        let recheck = recheck_reference(req.recheck_of.as_deref())?;
         let redeemed = match self.challenges.redeem(&req.nonce, &terminal.id, now) {
             Ok(r) => r,
             Err(e) => {
@@ -490,6 +492,7 @@ impl Service {
                         person: None,
                         answer: codes::BAD_NONCE,
                         nonce_id: None,
+                        recheck_of: recheck,
                         register: None,
                     },
                     now,
@@ -527,6 +530,7 @@ impl Service {
                     person: None,
                     answer: e.code(),
                     nonce_id: Some(redeemed.id),
+                    recheck_of: recheck,
                     register: None,
                 };
                 let reference = self.audit(terminal, what, now)?;
@@ -544,6 +548,7 @@ impl Service {
                 person: None,
                 answer: "4",
                 nonce_id: Some(redeemed.id),
+                recheck_of: recheck,
                 register: None,
             };
             let reference = self.audit(terminal, what, now)?;
@@ -564,6 +569,7 @@ impl Service {
                 person: Some(&link.person_id),
                 answer: codes::LINK_HELD,
                 nonce_id: Some(redeemed.id),
+                recheck_of: recheck,
                 register: None,
             };
             let reference = self.audit(terminal, what, now)?;
@@ -609,6 +615,7 @@ impl Service {
                 person: Some(&link.person_id),
                 answer: shown.validity.as_str(),
                 nonce_id: Some(redeemed.id),
+                recheck_of: recheck,
                 register: (register && !link.registered).then_some(&link),
             },
             now,
@@ -683,6 +690,7 @@ impl Service {
             person: person.as_ref(),
             answer: eligibility.validity.as_str(),
             nonce_id: None,
+            recheck_of: None,
             register: None,
         };
         let reference = self.audit(terminal, what, now)?;
@@ -728,8 +736,31 @@ struct Audited<'a> {
     person: Option<&'a onshi_model::PersonId>,
     answer: &'a str,
     nonce_id: Option<[u8; 32]>,
+    /// Which 未確認 visit this check re-does (the app's reference of it).
+    recheck_of: Option<&'a str>,
     /// 利用登録 of this card, written with the record (only once the nonce is spent).
     register: Option<&'a CardLink>,
+}
+
+/// The longest reference of a re-checked visit.
+const RECHECK_REFERENCE_MAX: usize = 64;
+
+/// A re-check's reference of its visit as the audit keeps it: printable ASCII, at most
+/// [`RECHECK_REFERENCE_MAX`] characters (the desk sends the visit's time, RFC 3339).
+fn recheck_reference(value: Option<&str>) -> Result<Option<&str>, ServiceError> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= RECHECK_REFERENCE_MAX
+                && v.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(v))
+        }
+        Some(_) => Err(ServiceError::bad_request(format!(
+            "recheck_of は確認し直す受付の時刻など、{RECHECK_REFERENCE_MAX}文字以内の半角英数記号です"
+        ))),
+    }
 }
 
 fn parse_date(field: &str, value: &str) -> Result<Date, ServiceError> {

@@ -249,6 +249,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     -- compares a card holder's name with.
     ALTER TABLE persons ADD COLUMN former_name TEXT;",
     ),
+    (
+        16,
+        "-- A re-check of a visit recorded as 未確認 at the desk says which visit it re-did.
+    ALTER TABLE audit_log ADD COLUMN recheck_of TEXT;",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

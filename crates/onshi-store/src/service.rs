@@ -222,6 +222,9 @@ pub struct AuditEntry {
     /// The id of the challenge redeemed; each may be recorded once. `None` for queries by
     /// numbers, which have no challenge.
     pub nonce_id: Option<[u8; 32]>,
+    /// For a re-check of a visit recorded as 未確認 at the desk: which visit (the app's
+    /// reference of it, the visit's time as the desk recorded it).
+    pub recheck_of: Option<String>,
 }
 
 /// An audit entry as stored: its place and hashes in its terminal's chain.
@@ -623,6 +626,12 @@ pub fn audit_encoding(prev_hash: &[u8; 32], entry: &AuditEntry, seq: i64) -> Vec
         }
     }
     h.extend_from_slice(&seq.to_be_bytes());
+    // Added later, after every field of the first version: absent, the encoding (and so the
+    // hash of every record written before) is unchanged.
+    if let Some(visit) = &entry.recheck_of {
+        h.extend_from_slice(b"recheck_of");
+        string(&mut h, visit);
+    }
     h
 }
 
@@ -1060,6 +1069,7 @@ mod tests {
             answer: "1".to_owned(),
             reference_number: "R1".to_owned(),
             nonce_id: Some([0xAB; 32]),
+            recheck_of: None,
         }
     }
 

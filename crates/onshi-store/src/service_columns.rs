@@ -36,7 +36,8 @@ pub(crate) const CRL_COLUMNS: &str = "issuer, number, der, loaded_at";
 
 /// Columns of `audit_log`, in the order of [`decode_audit`]; `terminal_id` and `seq` first.
 pub(crate) const AUDIT_COLUMNS: &str = "terminal_id, seq, at, clinic_id, mode, \
-     certificate_serial, person_id, answer, reference_number, nonce_id, prev_hash, hash";
+     certificate_serial, person_id, answer, reference_number, nonce_id, prev_hash, hash, \
+     recheck_of";
 
 /// Read access to one result row of a service table, by column position.
 pub(crate) trait ServiceRow {
@@ -197,6 +198,7 @@ pub(crate) fn decode_audit(row: &impl ServiceRow) -> Result<AuditRecord, StoreEr
                 .opt_bytes(9)?
                 .map(|v| hash32("nonce_id", v))
                 .transpose()?,
+            recheck_of: row.opt_text(12)?,
         },
         prev_hash: hash32("prev_hash", bytes(row, 10, "prev_hash")?)?,
         hash: hash32("hash", bytes(row, 11, "hash")?)?,

@@ -603,7 +603,7 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
             if store.json {
                 let rows: Vec<_> = records
                     .iter()
-                    .map(|r| serde_json::json!({"at": r.entry.at.to_rfc3339(), "terminal": r.entry.terminal_id, "clinic": r.entry.clinic_id, "mode": r.entry.mode.as_str(), "answer": r.entry.answer, "reference_number": r.entry.reference_number}))
+                    .map(|r| serde_json::json!({"at": r.entry.at.to_rfc3339(), "terminal": r.entry.terminal_id, "clinic": r.entry.clinic_id, "mode": r.entry.mode.as_str(), "answer": r.entry.answer, "reference_number": r.entry.reference_number, "recheck_of": r.entry.recheck_of}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
@@ -612,8 +612,14 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                     records.len()
                 );
                 for r in &records {
+                    let recheck = r
+                        .entry
+                        .recheck_of
+                        .as_deref()
+                        .map(|v| format!("\t確認し直し（{v} の受付）"))
+                        .unwrap_or_default();
                     println!(
-                        "  {}\t端末 {}\t施術所 {}\t{}\t資格有効性 {}\t照会番号 {}",
+                        "  {}\t端末 {}\t施術所 {}\t{}\t資格有効性 {}\t照会番号 {}{recheck}",
                         r.entry.at,
                         r.entry.terminal_id,
                         r.entry.clinic_id,

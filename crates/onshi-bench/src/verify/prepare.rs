@@ -188,6 +188,7 @@ impl<'a> Signer<'a> {
             signature: Some(b64().encode(signature)),
             nonce: job.nonce.to_owned(),
             visit_date: self.visit_date.to_owned(),
+            recheck_of: None,
         };
         Ok(Bytes::from(serde_json::to_vec(&request)?))
     }

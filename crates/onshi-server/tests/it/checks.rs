@@ -60,6 +60,64 @@ async fn pin_and_visual_checks_answer_with_exact_fields() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recheck_says_which_visit_in_the_audit() {
+    each_engine(|db| async move {
+        let world = World::start(db, |_| {}).await;
+        let card = world.cards.valid("P0000000001");
+        world.link_cards(false);
+        let t = world.terminal().await;
+        let visit_time = "2026-04-01T00:30:05Z";
+        let ask = |recheck_of: Option<&str>| {
+            let (t, card, recheck_of) = (&t, &card, recheck_of.map(str::to_owned));
+            async move {
+                let nonce = t.challenge().await;
+                let (certificate, signature) = card_answer(card, &nonce, &t.id, None);
+                let req = proto::VerifyRequest {
+                    mode: Mode::Visual,
+                    certificate,
+                    signature,
+                    nonce,
+                    visit_date: "20260401".into(),
+                    recheck_of,
+                };
+                t.https
+                    .post(proto::VERIFY, &serde_json::to_value(req).unwrap())
+                    .await
+            }
+        };
+        // A reference that is no visit's: refused with the field named, nothing audited.
+        for bad in ["", "2026-04-01 00:30", &"9".repeat(65)] {
+            let (status, body) = ask(Some(bad)).await;
+            assert_eq!(status, 400, "{bad:?}: {body}");
+            assert!(
+                body["message"].as_str().unwrap().contains("recheck_of"),
+                "{body}"
+            );
+        }
+        let (status, body) = ask(Some(visit_time)).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _) = ask(None).await;
+        assert_eq!(status, 200);
+        let audit = sync(|| world.store.audit_for_person("P0000000001").unwrap());
+        let rechecks: Vec<Option<&str>> = audit
+            .iter()
+            .map(|r| r.entry.recheck_of.as_deref())
+            .collect();
+        assert_eq!(rechecks, [Some(visit_time), None]);
+        // The reference is under the chain's hash: the chain verifies as written …
+        assert!(world.audit_verify().problems.is_empty());
+        // … and an entry with another reference hashes otherwise.
+        let mut other = audit[0].entry.clone();
+        other.recheck_of = Some("2026-04-01T00:30:06Z".into());
+        assert_ne!(
+            onshi_store::audit_hash(&audit[0].prev_hash, &audit[0].entry, audit[0].seq),
+            onshi_store::audit_hash(&audit[0].prev_hash, &other, audit[0].seq)
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nonces_are_single_use_bound_and_short_lived() {
     each_engine(|db| async move {
         let world = World::start(db, |c| c.challenge_ttl_seconds = 1).await;
@@ -76,6 +134,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             signature,
             nonce: nonce.clone(),
             visit_date: today(),
+            recheck_of: None,
         };
         let body = serde_json::to_value(&req).unwrap();
         let (status, first) = t.https.post(proto::VERIFY, &body).await;
@@ -100,6 +159,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             signature,
             nonce: theirs,
             visit_date: today(),
+            recheck_of: None,
         };
         let (status, body) = t
             .https
@@ -120,6 +180,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             signature,
             nonce,
             visit_date: today(),
+            recheck_of: None,
         };
         let (status, body) = t
             .https
@@ -172,6 +233,7 @@ async fn bad_cards_are_refused_with_what_to_do() {
             signature,
             nonce,
             visit_date: today(),
+            recheck_of: None,
         };
         let (_, body) = t
             .https
@@ -339,6 +401,7 @@ async fn unregistered_cards_and_registration_on_the_spot() {
             signature: None,
             nonce,
             visit_date: today(),
+            recheck_of: None,
         };
         let (status, _) = t
             .https
@@ -355,6 +418,7 @@ async fn unregistered_cards_and_registration_on_the_spot() {
             signature,
             nonce,
             visit_date: today(),
+            recheck_of: None,
         };
         let (status, body) = t
             .https
@@ -378,6 +442,7 @@ fn pin_body(t: &Terminal, card: &std::path::Path, nonce: &str, purpose: proto::P
         signature,
         nonce: nonce.to_owned(),
         visit_date: today(),
+        recheck_of: None,
     })
     .unwrap()
 }
@@ -455,6 +520,7 @@ async fn a_register_whose_audit_write_fails_leaves_the_card_unregistered() {
             signature: None,
             nonce: nonce.clone(),
             visit_date: today(),
+            recheck_of: None,
         })
         .unwrap();
         let (status, answer) = t.https.post(proto::VERIFY, &visual).await;

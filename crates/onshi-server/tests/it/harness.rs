@@ -390,6 +390,7 @@ impl Terminal {
             signature,
             nonce,
             visit_date: visit.to_owned(),
+            recheck_of: None,
         };
         self.https
             .post(proto::VERIFY, &serde_json::to_value(req).unwrap())

@@ -490,6 +490,7 @@ async fn logs_carry_no_patient_data() {
                 signature,
                 nonce,
                 visit_date: today(),
+                recheck_of: None,
             };
             let (_, body) = t
                 .https

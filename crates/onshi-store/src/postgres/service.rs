@@ -59,7 +59,8 @@ impl Statements {
                  ), inserted AS (
                     INSERT INTO audit_log ({AUDIT_COLUMNS})
                     SELECT $1::text, $2::bigint, $3::timestamptz, $4::bigint, $5::text, $6::text,
-                        $7::text, $8::text, $9::text, $10::bytea, $11::bytea, $12::bytea
+                        $7::text, $8::text, $9::text, $10::bytea, $11::bytea, $12::bytea,
+                        $13::text
                     WHERE $10::bytea IS NULL OR EXISTS (SELECT 1 FROM spent)
                     RETURNING 1
                  )
@@ -141,6 +142,7 @@ fn append_audit(
             &nonce,
             &&prev_hash[..],
             &&hash[..],
+            &entry.recheck_of,
         ],
     )?;
     if updated == 0 {

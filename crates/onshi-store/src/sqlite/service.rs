@@ -112,7 +112,7 @@ fn append_audit(tx: &Transaction<'_>, job: &AuditJob) -> Result<AuditResult, Sto
     let inserted = tx
         .prepare_cached(&format!(
             "INSERT INTO audit_log ({AUDIT_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (nonce_id) DO NOTHING"
         ))?
         .execute(params![
@@ -128,6 +128,7 @@ fn append_audit(tx: &Transaction<'_>, job: &AuditJob) -> Result<AuditResult, Sto
             entry.nonce_id.as_ref().map(|n| &n[..]),
             &prev_hash[..],
             &hash[..],
+            entry.recheck_of,
         ])?;
     if inserted == 0 {
         return Ok(Err(NonceSpent));

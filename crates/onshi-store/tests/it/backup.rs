@@ -27,6 +27,7 @@ fn entry(terminal: &str, clinic: i64, minute: u32, nonce: u8) -> AuditEntry {
         answer: "1".to_owned(),
         reference_number: format!("R{nonce:04}"),
         nonce_id: Some([nonce; 32]),
+        recheck_of: None,
     }
 }
 

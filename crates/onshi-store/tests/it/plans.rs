@@ -118,6 +118,7 @@ fn every_query_path_of_a_check_uses_an_index_on_postgresql() {
         answer: "1".into(),
         reference_number: "R-plan".into(),
         nonce_id: Some([9; 32]),
+        recheck_of: None,
     };
     store
         .record_check(&AuditKey::from_bytes(&[7; 32]).unwrap(), &entry, None)

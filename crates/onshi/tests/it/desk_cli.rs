@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::app_pcsc::{issue_card, world, World, PIN};
+use super::app_pcsc::{issue_card, world, World, PERSON, PIN};
 use super::cli::{ok, s};
 
 const VISIT: &str = "20260401";
@@ -320,4 +320,15 @@ fn a_visit_recorded_unconfirmed_is_checked_again_without_the_card() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
     let history = ok(&["app", "history", "--data", s(&data)]);
     assert!(history.contains("再確認済"), "{history}");
+    // The service's audit says which visit was checked again.
+    let audit = ok(&[
+        "admin",
+        "audit",
+        "show",
+        "--data",
+        s(&srv),
+        "--person",
+        PERSON,
+    ]);
+    assert!(audit.contains("確認し直し（"), "{audit}");
 }
