@@ -418,7 +418,7 @@ async fn drive_all(
 /// an answer; `Ok(Err)`: the service answered with an error.
 async fn check_once(
     front: SocketAddr,
-    config: &Arc<rustls::ClientConfig>,
+    config: &Arc<onshi_client::ServiceClient>,
     conn: &mut Option<Connection>,
     signer: &mut Signer<'_>,
     terminal: usize,

@@ -272,7 +272,7 @@ async fn measure(
 /// check that takes longer delays the next, as at a real desk), and records their latencies.
 async fn paced_checks(
     addr: SocketAddr,
-    config: &Arc<rustls::ClientConfig>,
+    config: &Arc<onshi_client::ServiceClient>,
     bodies: Vec<Bytes>,
     interval: Duration,
 ) -> Result<CheckPhase, VerifyError> {
@@ -314,7 +314,7 @@ async fn paced_checks(
 /// its double-submit CSRF token, until told to stop. Sent, unanswered, and answers by status.
 async fn flood_client(
     addr: SocketAddr,
-    config: Arc<rustls::ClientConfig>,
+    config: Arc<onshi_client::ServiceClient>,
     client: usize,
     serial: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,

@@ -437,7 +437,7 @@ fn visual_body(
 /// One connection of a terminal: takes the next due request, sends it, reports the result.
 async fn worker(
     addr: SocketAddr,
-    config: Arc<rustls::ClientConfig>,
+    config: Arc<onshi_client::ServiceClient>,
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     done: mpsc::UnboundedSender<Done>,
 ) -> Result<(), VerifyError> {

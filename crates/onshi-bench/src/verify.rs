@@ -124,6 +124,9 @@ pub enum VerifyError {
     /// HTTP failed.
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    /// The service's client failed (no connection, a refused handshake …).
+    #[error("client: {0}")]
+    Client(#[from] onshi_client::ClientError),
     /// A JSON body could not be written or read.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -505,7 +508,7 @@ fn client_configs(
     server_ca_pem: &str,
     terminals: &[Terminal],
     resume: bool,
-) -> Result<Vec<Arc<rustls::ClientConfig>>, VerifyError> {
+) -> Result<Vec<Arc<onshi_client::ServiceClient>>, VerifyError> {
     terminals
         .iter()
         .map(|t| https::client_config(server_ca_pem, Some(&t.identity), resume))

@@ -110,6 +110,7 @@ impl std::fmt::Display for ServerUrl {
 }
 
 /// The terminal's client certificate and key (PEM); the key is wiped from memory when dropped.
+#[derive(Clone)]
 pub struct Identity {
     /// The terminal's certificate.
     pub certificate_pem: String,
@@ -130,20 +131,49 @@ pub struct GetAnswer {
 pub struct ServiceClient {
     url: ServerUrl,
     name: ServerName<'static>,
+    /// Where to connect instead of resolving `url`'s host (the load generator, the tests).
+    address: Option<std::net::SocketAddr>,
     connector: tokio_rustls::TlsConnector,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Whether the last TLS handshake resumed an earlier session.
+    resumed: Option<bool>,
     /// The service's clock from the `Date` header of the last answer.
     server_date: Option<chrono::DateTime<chrono::Utc>>,
     /// The last request's connection ended before its answer (see [`ServiceClient::lost`]).
     lost: bool,
 }
 
+/// How a [`ServiceClient`] connects.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientOptions {
+    /// Resume TLS sessions (the default): the next connection with this client's configuration
+    /// skips the full handshake. Off, every connection pays it (the load generator measures both).
+    pub resume: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self { resume: true }
+    }
+}
+
 impl ServiceClient {
-    /// A client trusting only `server_ca_pem`, presenting `identity` when given.
+    /// A client trusting only `server_ca_pem` (the system's roots when `None`), presenting
+    /// `identity` when given.
     pub fn new(
         url: ServerUrl,
         server_ca_pem: Option<&str>,
         identity: Option<&Identity>,
+    ) -> Result<Self, ClientError> {
+        Self::with_options(url, server_ca_pem, identity, ClientOptions::default())
+    }
+
+    /// [`ServiceClient::new`] with [`ClientOptions`].
+    pub fn with_options(
+        url: ServerUrl,
+        server_ca_pem: Option<&str>,
+        identity: Option<&Identity>,
+        options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let setup =
             |what: &str, e: &dyn std::fmt::Display| ClientError::Setup(format!("{what}: {e}"));
@@ -181,7 +211,7 @@ impl ServiceClient {
             .with_root_certificates(roots);
         // The default configuration keeps session tickets in memory: the next connection made
         // with this same configuration resumes instead of a full handshake.
-        let config = match identity {
+        let mut config = match identity {
             Some(id) => {
                 let chain = CertificateDer::pem_slice_iter(id.certificate_pem.as_bytes())
                     .collect::<Result<Vec<_>, _>>()
@@ -194,13 +224,19 @@ impl ServiceClient {
             }
             None => builder.with_no_client_auth(),
         };
+        if !options.resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let name = ServerName::try_from(url.host.clone())
             .map_err(|e| setup("サーバーのホスト名 / server host", &e))?;
         Ok(Self {
             url,
             name,
+            address: None,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             sender: None,
+            resumed: None,
             server_date: None,
             lost: false,
         })
@@ -214,7 +250,10 @@ impl ServiceClient {
     /// A client with this one's configuration (trust, identity, TLS session store: its
     /// connections resume this one's sessions) and no connection open yet.
     pub fn another(&self) -> Self {
-        self.another_at(self.url.port)
+        Self {
+            address: self.address,
+            ..self.another_at(self.url.port)
+        }
     }
 
     /// [`ServiceClient::another`] to another port of the same host (another instance).
@@ -225,18 +264,50 @@ impl ServiceClient {
                 port,
             },
             name: self.name.clone(),
+            address: None,
             connector: self.connector.clone(),
             sender: None,
+            resumed: None,
             server_date: None,
             lost: false,
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
-        let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port))
-            .await
+    /// [`ServiceClient::another`] connecting to `address` (the server's name still checked
+    /// against the URL's host): a load balancer or an instance on an address of its own.
+    pub fn another_to(&self, address: std::net::SocketAddr) -> Self {
+        Self {
+            address: Some(address),
+            ..self.another_at(address.port())
+        }
+    }
+
+    /// Opens the connection now (it is otherwise opened by the first request), so that the
+    /// handshake is not counted in that request's time.
+    pub async fn open(&mut self) -> Result<(), ClientError> {
+        if self.sender.is_none() {
+            self.sender = Some(self.connect().await?);
+        }
+        Ok(())
+    }
+
+    /// Whether the last connection opened resumed an earlier TLS session (`None` before any).
+    pub fn resumed(&self) -> Option<bool> {
+        self.resumed
+    }
+
+    async fn connect(&mut self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let tcp = match self.address {
+            Some(a) => TcpStream::connect(a).await,
+            None => TcpStream::connect((self.url.host.as_str(), self.url.port)).await,
+        }
+        .map_err(|e| ClientError::Unreachable(format!("{}: {e}", self.url)))?;
+        // Requests are small and answered one at a time: no Nagle delay.
+        tcp.set_nodelay(true)
             .map_err(|e| ClientError::Unreachable(format!("{}: {e}", self.url)))?;
         let tls = self.handshake(tcp).await?;
+        self.resumed =
+            Some(tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed));
         let (sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
                 .await
@@ -285,7 +356,12 @@ impl ServiceClient {
             None => Vec::new(),
         };
         let answer = self
-            .request(hyper::Method::POST, path, Some("application/json"), bytes)
+            .request(
+                hyper::Method::POST,
+                path,
+                &[("content-type", "application/json")],
+                bytes,
+            )
             .await?;
         if answer.status != 200 {
             let body =
@@ -308,7 +384,7 @@ impl ServiceClient {
     /// `Date` header (when it sent a readable one). Bounded by [`TIMEOUT`].
     pub async fn get(&mut self, path: &str) -> Result<GetAnswer, ClientError> {
         let answer = self
-            .request(hyper::Method::GET, path, None, Vec::new())
+            .request(hyper::Method::GET, path, &[], Bytes::new())
             .await?;
         Ok(GetAnswer {
             status: answer.status,
@@ -323,12 +399,12 @@ impl ServiceClient {
         &mut self,
         method: hyper::Method,
         path: &str,
-        content_type: Option<&str>,
-        body: Vec<u8>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
     ) -> Result<Answer, ClientError> {
         match tokio::time::timeout(
             TIMEOUT,
-            self.request_untimed(method, path, content_type, body),
+            self.request_untimed(method, path, headers, body.into()),
         )
         .await
         {
@@ -348,8 +424,8 @@ impl ServiceClient {
         &mut self,
         method: hyper::Method,
         path: &str,
-        content_type: Option<&str>,
-        body: Vec<u8>,
+        headers: &[(&str, &str)],
+        body: Bytes,
     ) -> Result<Answer, ClientError> {
         // Keep-alive: reuse the open connection unless the server closed it.
         let mut sender = match self.sender.take() {
@@ -363,11 +439,11 @@ impl ServiceClient {
             .method(method)
             .uri(path)
             .header("host", self.url.host.as_str());
-        if let Some(t) = content_type {
-            request = request.header("content-type", t);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.lost = false;
         let response = match sender.send_request(request).await {

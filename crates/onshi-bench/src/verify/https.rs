@@ -1,18 +1,12 @@
-//! The load generator's HTTPS client: a rustls configuration per terminal identity (the server
-//! CA as the only root, the terminal's client certificate) and HTTP/1.1 connections that stay
-//! open for as many requests as the caller sends on them.
+//! The load generator's connections: the service's one client (`onshi-client`) per terminal
+//! identity (the server CA as the only root, the terminal's client certificate), each connection
+//! an HTTP/1.1 connection that stays open for as many requests as the caller sends on it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use rustls::client::Resumption;
-use rustls::{ClientConfig, HandshakeKind};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::net::TcpStream;
+use onshi_client::{ClientOptions, Method, ServerUrl, ServiceClient};
 
 use super::VerifyError;
 
@@ -28,42 +22,29 @@ pub(crate) struct Identity {
     pub(crate) key_pem: String,
 }
 
-fn pem_error(what: &'static str) -> impl Fn(rustls_pki_types::pem::Error) -> VerifyError {
-    move |e| VerifyError::Setup(format!("{what}: {e}"))
-}
-
-/// A client configuration trusting `server_ca_pem`, presenting `identity` when given. With
-/// `resume`, rustls' default in-memory session storage keeps tickets so that the next connection
-/// resumes; without, every connection pays a full handshake (as a fresh configuration would).
+/// The service's one client (`onshi-client`) trusting `server_ca_pem`, presenting `identity`
+/// when given, as the template of every connection the load generator opens with it. With
+/// `resume`, its in-memory session store lets the next connection resume; without, every
+/// connection pays a full handshake (as a fresh configuration would).
 pub(crate) fn client_config(
     server_ca_pem: &str,
     identity: Option<&Identity>,
     resume: bool,
-) -> Result<Arc<ClientConfig>, VerifyError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(server_ca_pem.as_bytes()) {
-        roots.add(ca.map_err(pem_error("server CA"))?)?;
-    }
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots);
-    let mut config = match identity {
-        Some(id) => {
-            let chain = CertificateDer::pem_slice_iter(id.certificate_pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(pem_error("terminal certificate"))?;
-            let key = PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes())
-                .map_err(pem_error("terminal key"))?;
-            builder.with_client_auth_cert(chain, key)?
-        }
-        None => builder.with_no_client_auth(),
+) -> Result<Arc<ServiceClient>, VerifyError> {
+    let identity = identity.map(|id| onshi_client::Identity {
+        certificate_pem: id.certificate_pem.clone(),
+        key_pem: zeroize::Zeroizing::new(id.key_pem.clone()),
+    });
+    let url = ServerUrl {
+        host: SERVER_NAME.to_owned(),
+        port: 443,
     };
-    if !resume {
-        config.resumption = Resumption::disabled();
-    }
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Arc::new(ServiceClient::with_options(
+        url,
+        Some(server_ca_pem),
+        identity.as_ref(),
+        ClientOptions { resume },
+    )?))
 }
 
 /// How long the preparation waits out 429 answers before it gives up.
@@ -71,32 +52,22 @@ pub(crate) const PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 
 /// One HTTP/1.1 connection over TLS; requests go out one after the other (keep-alive).
 pub(crate) struct Connection {
-    sender: SendRequest<Full<Bytes>>,
+    client: ServiceClient,
     /// Whether the TLS handshake resumed an earlier session.
     pub(crate) resumed: bool,
 }
 
 impl Connection {
-    /// Connects and completes the TLS handshake.
+    /// Connects to `addr` (the server's name checked as `localhost`) and completes the TLS
+    /// handshake.
     pub(crate) async fn open(
         addr: SocketAddr,
-        config: &Arc<ClientConfig>,
+        config: &Arc<ServiceClient>,
     ) -> Result<Self, VerifyError> {
-        let tcp = TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let name = ServerName::try_from(SERVER_NAME)
-            .map_err(|e| VerifyError::Setup(format!("server name: {e}")))?;
-        let tls = tokio_rustls::TlsConnector::from(config.clone())
-            .connect(name, tcp)
-            .await?;
-        let resumed = tls.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?;
-        tokio::spawn(async move {
-            // Ends when the sender is dropped or the server closes; either is fine here.
-            let _ = conn.await;
-        });
-        Ok(Self { sender, resumed })
+        let mut client = config.another_to(addr);
+        client.open().await?;
+        let resumed = client.resumed() == Some(true);
+        Ok(Self { client, resumed })
     }
 
     /// POSTs a JSON body; the status and the whole answer body.
@@ -105,7 +76,13 @@ impl Connection {
         path: &str,
         body: Bytes,
     ) -> Result<(u16, Bytes), VerifyError> {
-        self.send(path, "application/json", None, body).await
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
     }
 
     /// POSTs as [`Connection::post`], waiting a second and trying again while the answer is 429:
@@ -128,15 +105,7 @@ impl Connection {
 
     /// GETs a page; the status and the whole answer body.
     pub(crate) async fn get(&mut self, path: &str) -> Result<(u16, Bytes), VerifyError> {
-        self.sender.ready().await?;
-        let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, SERVER_NAME)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| VerifyError::Setup(format!("request: {e}")))?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        self.send(Method::GET, path, &[], Bytes::new()).await
     }
 
     /// POSTs a URL-encoded form with a `Cookie` header, as a browser submits a page's form.
@@ -147,9 +116,12 @@ impl Connection {
         body: Bytes,
     ) -> Result<(u16, Bytes), VerifyError> {
         self.send(
+            Method::POST,
             path,
-            "application/x-www-form-urlencoded",
-            Some(cookie),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", cookie),
+            ],
             body,
         )
         .await
@@ -157,24 +129,12 @@ impl Connection {
 
     async fn send(
         &mut self,
+        method: Method,
         path: &str,
-        content_type: &str,
-        cookie: Option<&str>,
+        headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<(u16, Bytes), VerifyError> {
-        self.sender.ready().await?;
-        let mut request = hyper::Request::post(path)
-            .header(hyper::header::HOST, SERVER_NAME)
-            .header(hyper::header::CONTENT_TYPE, content_type);
-        if let Some(cookie) = cookie {
-            request = request.header(hyper::header::COOKIE, cookie);
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| VerifyError::Setup(format!("request: {e}")))?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        let answer = self.client.request(method, path, headers, body).await?;
+        Ok((answer.status, answer.body))
     }
 }

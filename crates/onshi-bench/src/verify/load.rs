@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Bytes;
-use rustls::ClientConfig;
+use onshi_client::ServiceClient;
 use tokio::sync::Barrier;
 
 use super::https::Connection;
@@ -37,7 +37,7 @@ impl ConnectionMode {
 
 /// One task's share of a run: its terminal's client configuration and its request bodies.
 pub(crate) struct TaskLoad {
-    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) config: Arc<ServiceClient>,
     pub(crate) requests: Vec<Bytes>,
 }
 
@@ -171,7 +171,7 @@ async fn run_task(
 /// One check on a connection of its own: connect, handshake, POST, close.
 async fn one_shot(
     addr: SocketAddr,
-    config: &Arc<ClientConfig>,
+    config: &Arc<ServiceClient>,
     body: Bytes,
     resumed: &mut usize,
 ) -> Result<(u16, Bytes), VerifyError> {

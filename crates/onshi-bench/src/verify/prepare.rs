@@ -10,8 +10,8 @@ use base64::Engine;
 use hyper::body::Bytes;
 use onshi_card::{sha256_digest_info, Client, Pin};
 use onshi_card_emu::{CardFile, InProcess, SoftCard};
+use onshi_client::ServiceClient;
 use onshi_proto::{ChallengeResponse, Mode, VerifyRequest};
-use rustls::ClientConfig;
 
 use super::https::Connection;
 use super::world::{Card, Terminal, CARD_PIN};
@@ -25,7 +25,7 @@ fn b64() -> base64::engine::GeneralPurpose {
 /// terminal, the terminals side by side.
 pub(crate) async fn challenges(
     addr: SocketAddr,
-    configs: &[Arc<ClientConfig>],
+    configs: &[Arc<ServiceClient>],
     counts: &[usize],
 ) -> Result<Vec<Vec<String>>, VerifyError> {
     let fetches: Vec<_> = configs
@@ -45,7 +45,7 @@ pub(crate) async fn challenges(
 
 async fn fetch_challenges(
     addr: SocketAddr,
-    config: &Arc<ClientConfig>,
+    config: &Arc<ServiceClient>,
     count: usize,
 ) -> Result<Vec<String>, VerifyError> {
     let mut conn = Connection::open(addr, config).await?;

@@ -475,7 +475,7 @@ fn add_terminals(
 /// Enrolls one terminal: a fresh P-256 key, its CSR and the code, over server-authenticated TLS.
 async fn enroll(
     addr: SocketAddr,
-    anonymous: &std::sync::Arc<rustls::ClientConfig>,
+    anonymous: &std::sync::Arc<onshi_client::ServiceClient>,
     account: &str,
     code: &str,
 ) -> Result<Terminal, VerifyError> {

@@ -455,7 +455,7 @@ impl Https {
         let answer = self
             .client
             .another()
-            .request(onshi_client::Method::GET, path, None, Vec::new())
+            .request(onshi_client::Method::GET, path, &[], Vec::new())
             .await
             .unwrap();
         (
@@ -477,7 +477,7 @@ impl Https {
             .request(
                 onshi_client::Method::POST,
                 path,
-                Some("application/json"),
+                &[("content-type", "application/json")],
                 bytes,
             )
             .await
