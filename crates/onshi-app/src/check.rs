@@ -302,8 +302,8 @@ impl Numbers {
             symbol: self.symbol.clone(),
             number: self.number.clone(),
             branch: self.branch.map(|b| b.to_string()),
-            birthdate: onshi_model::date::format_yyyymmdd(self.birth),
-            visit_date: onshi_model::date::format_yyyymmdd(visit),
+            birthdate: self.birth,
+            visit_date: visit,
         }
     }
 }
@@ -410,7 +410,7 @@ pub async fn recheck<T: Transport>(
     let entries = history::read(dir)?;
     let index = history::to_recheck(&entries, entry)?;
     let original = &entries[index];
-    let visit = visit_of(dir, original, index)?;
+    let visit = original.visit_date;
     let outcome = check_recording(
         dir,
         card,
@@ -430,16 +430,6 @@ pub async fn recheck<T: Transport>(
     })
 }
 
-/// The visit date of history entry `index`.
-fn visit_of(dir: &Path, entry: &Entry, index: usize) -> Result<Date, AppError> {
-    onshi_model::date::parse_yyyymmdd(&entry.visit_date).map_err(|e| {
-        AppError::data(
-            &dir.join(data::HISTORY_FILE),
-            format!("{}番の受診日 {}: {e}", index + 1, entry.visit_date),
-        )
-    })
-}
-
 /// [`check`], the answer recorded as a re-check of the entry made at `recheck_of` when given.
 async fn check_recording<T: Transport>(
     dir: &Path,
@@ -453,7 +443,6 @@ async fn check_recording<T: Transport>(
     let mode = asked_for.mode();
     let register = asked_for == Asked::Register;
     let (config, mut client) = connect(dir)?;
-    let visit_date = visit.format("%Y%m%d").to_string();
     // Certificates kept for 未確認 visits live 31 days at most.
     held::purge(dir, now)?;
 
@@ -478,7 +467,7 @@ async fn check_recording<T: Transport>(
         &config.account,
         (mode, register),
         &certificate,
-        (&visit_date, recheck_of),
+        (visit, recheck_of),
     )
     .await;
     match settle(dir, &config, asked, asked_for, visit, now, recheck_of) {
@@ -534,9 +523,8 @@ pub async fn recheck_held(
             held::KEEP_DAYS
         ))
     })?;
-    let visit = visit_of(dir, original, index)?;
+    let visit = original.visit_date;
     let (config, mut client) = connect(dir)?;
-    let visit_date = visit.format("%Y%m%d").to_string();
     // 目視: nothing is signed; the card is not here.
     let mut no_card =
         |_: &[u8]| -> Result<Vec<u8>, AppError> { Err(CardError::PinNotVerified.into()) };
@@ -546,7 +534,7 @@ pub async fn recheck_held(
         &config.account,
         (Mode::Visual, false),
         &certificate,
-        (&visit_date, Some(original.time)),
+        (visit, Some(original.time)),
     )
     .await;
     let mut outcome = settle(
@@ -589,7 +577,6 @@ fn settle(
     recheck_of: Option<DateTime<Utc>>,
 ) -> Result<CheckOutcome, AppError> {
     let mode = asked_for.mode();
-    let visit_date = visit.format("%Y%m%d").to_string();
     let accepted = asked.and_then(|response| {
         let reference_number = ReferenceNumber::parse(&response.reference_number)
             .map_err(|e| AppError::BadAnswer(format!("照会番号: {}", e.message_ja())))?;
@@ -606,7 +593,7 @@ fn settle(
                         time: now,
                         mode,
                         status: Status::Unconfirmed,
-                        visit_date,
+                        visit_date: visit,
                         validity: None,
                         reference_number: None,
                         name: None,
@@ -639,7 +626,7 @@ fn settle(
             } else {
                 Status::Failed
             },
-            visit_date,
+            visit_date: visit,
             validity: Some(outcome.response.answer.validity.as_str().to_owned()),
             reference_number: Some(outcome.reference_number.to_string()),
             name: outcome.name(),
@@ -687,7 +674,7 @@ async fn ask_retrying(
     account: &str,
     how: (Mode, bool),
     certificate: &[u8],
-    visit: (&str, Option<DateTime<Utc>>),
+    visit: (Date, Option<DateTime<Utc>>),
 ) -> Result<CheckResponse, AppError> {
     let asked = ask(client, sign, account, how, certificate, visit).await;
     if asked.is_err() && client.lost() {
@@ -707,7 +694,7 @@ async fn ask(
     account: &str,
     (mode, register): (Mode, bool),
     certificate: &[u8],
-    (visit_date, recheck_of): (&str, Option<DateTime<Utc>>),
+    (visit_date, recheck_of): (Date, Option<DateTime<Utc>>),
 ) -> Result<CheckResponse, AppError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let challenge: proto::ChallengeResponse = client.post(proto::CHALLENGE, None::<&()>).await?;
@@ -738,7 +725,7 @@ async fn ask(
         certificate: b64.encode(certificate),
         signature,
         nonce: challenge.nonce,
-        visit_date: visit_date.to_owned(),
+        visit_date,
         // The re-checked visit, as the history records it: the service's audit says which.
         recheck_of: recheck_of.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     };

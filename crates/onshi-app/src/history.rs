@@ -60,8 +60,9 @@ pub struct Entry {
     pub mode: Mode,
     /// How it ended.
     pub status: Status,
-    /// The visit date, `yyyyMMdd`.
-    pub visit_date: String,
+    /// The visit date (`yyyyMMdd` in the file).
+    #[serde(with = "onshi_model::date::yyyymmdd")]
+    pub visit_date: onshi_model::Date,
     /// QualificationValidity, when the service answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<String>,
@@ -219,7 +220,11 @@ pub fn render(entries: &[Entry], dir: &Path) -> String {
                 .unwrap_or_default();
             format!("再確認済（{by}）")
         } else if let Some(of) = e.recheck_of {
-            format!("{}の再確認（受診日 {}）", number_of(of), e.visit_date)
+            format!(
+                "{}の再確認（受診日 {}）",
+                number_of(of),
+                e.visit_date.format("%Y%m%d")
+            )
         } else {
             String::new()
         };
@@ -247,7 +252,7 @@ mod tests {
             time,
             mode: Mode::Visual,
             status: Status::Confirmed,
-            visit_date: "20260401".into(),
+            visit_date: onshi_model::Date::from_ymd_opt(2026, 4, 1).unwrap(),
             validity: Some("1".into()),
             reference_number: Some("R1".into()),
             name: Some(name.into()),

@@ -278,7 +278,7 @@ pub fn run(
         ca,
         terminals.clone(),
         Arc::new(world.cards.clone()),
-        world.visit_date.clone(),
+        world.visit_date,
         opts.checks,
         sent.clone(),
     ));
@@ -348,7 +348,7 @@ async fn drive_all(
     ca: String,
     terminals: Vec<Terminal>,
     cards: Arc<Vec<crate::verify::world::Card>>,
-    visit_date: String,
+    visit_date: onshi_model::Date,
     checks: usize,
     sent: Arc<AtomicUsize>,
 ) -> Result<Outcome, VerifyError> {
@@ -356,14 +356,10 @@ async fn drive_all(
     let mut tasks = Vec::new();
     for t in 0..terminals.len() {
         let config = client_config(&ca, Some(&terminals[t].identity), true)?;
-        let (terminals, cards, visit_date, sent) = (
-            terminals.clone(),
-            cards.clone(),
-            visit_date.clone(),
-            sent.clone(),
-        );
+        let (terminals, cards, visit_date, sent) =
+            (terminals.clone(), cards.clone(), visit_date, sent.clone());
         tasks.push(tokio::spawn(async move {
-            let mut signer = Signer::new(&cards, &terminals, &visit_date)?;
+            let mut signer = Signer::new(&cards, &terminals, visit_date)?;
             let mut outcome = Outcome::default();
             let mut conn: Option<Connection> = None;
             for k in 0..checks {

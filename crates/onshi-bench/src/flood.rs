@@ -209,7 +209,7 @@ async fn measure(
     )
     .await?;
     let mut bodies =
-        crate::verify::prepare::sign_all(&world.cards, &terminals, &nonces, &world.visit_date)?
+        crate::verify::prepare::sign_all(&world.cards, &terminals, &nonces, world.visit_date)?
             .into_iter()
             .flatten();
     let quiet_bodies: Vec<Bytes> = bodies.by_ref().take(per_phase).collect();

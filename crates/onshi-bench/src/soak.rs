@@ -310,7 +310,7 @@ async fn measure(
     ));
     let nonces = crate::verify::prepare::challenges(server.addr, &configs, &wanted).await?;
     let mut pin: Vec<std::vec::IntoIter<Bytes>> =
-        crate::verify::prepare::sign_all(&world.cards, &terminals, &nonces, &world.visit_date)?
+        crate::verify::prepare::sign_all(&world.cards, &terminals, &nonces, world.visit_date)?
             .into_iter()
             .map(Vec::into_iter)
             .collect();
@@ -324,7 +324,7 @@ async fn measure(
                 .enumerate()
                 .map(|(i, nonce)| {
                     let card = &world.cards[(i + t) % world.cards.len()];
-                    visual_body(&card.certificate_b64, nonce, &world.visit_date)
+                    visual_body(&card.certificate_b64, nonce, world.visit_date)
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Vec::into_iter)
@@ -421,14 +421,14 @@ async fn measure(
 fn visual_body(
     certificate_b64: &str,
     nonce: String,
-    visit_date: &str,
+    visit_date: onshi_model::Date,
 ) -> Result<Bytes, VerifyError> {
     let request = onshi_proto::VerifyRequest {
         mode: onshi_proto::Mode::Visual,
         certificate: certificate_b64.to_owned(),
         signature: None,
         nonce,
-        visit_date: visit_date.to_owned(),
+        visit_date,
         recheck_of: None,
     };
     Ok(Bytes::from(serde_json::to_vec(&request)?))

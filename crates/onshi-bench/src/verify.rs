@@ -476,7 +476,7 @@ fn prepare_rows(
         world.cards.len()
     ));
     let signing = Instant::now();
-    let bodies = prepare::sign_all(&world.cards, terminals, &nonces, &world.visit_date)?;
+    let bodies = prepare::sign_all(&world.cards, terminals, &nonces, world.visit_date)?;
     let signing_seconds = signing.elapsed().as_secs_f64();
 
     let mut pools: Vec<_> = bodies.into_iter().map(Vec::into_iter).collect();

@@ -114,8 +114,9 @@ pub struct VerifyRequest {
     pub signature: Option<String>,
     /// The token from `challenge`.
     pub nonce: String,
-    /// The visit date, `yyyyMMdd`.
-    pub visit_date: String,
+    /// The visit date, `yyyyMMdd` on the wire: a date from the desk to the audit, read once.
+    #[serde(with = "onshi_model::date::yyyymmdd")]
+    pub visit_date: onshi_model::Date,
     /// For a re-check of a visit the desk recorded as 未確認 (the service could not be
     /// reached): which visit, as the desk refers to it (its time, RFC 3339; printable ASCII, at
     /// most 64 characters). Kept in the service's audit record.
@@ -137,10 +138,12 @@ pub struct QueryRequest {
     /// 枝番 (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    /// 生年月日, `yyyyMMdd`.
-    pub birthdate: String,
-    /// The visit date, `yyyyMMdd`.
-    pub visit_date: String,
+    /// 生年月日, `yyyyMMdd` on the wire.
+    #[serde(with = "onshi_model::date::yyyymmdd")]
+    pub birthdate: onshi_model::Date,
+    /// The visit date, `yyyyMMdd` on the wire.
+    #[serde(with = "onshi_model::date::yyyymmdd")]
+    pub visit_date: onshi_model::Date,
 }
 
 /// The answer of a check: the result format's MessageBody, on the model's types (the JSON keeps
@@ -337,11 +340,19 @@ mod tests {
             certificate: "AA==".into(),
             signature: None,
             nonce: "n".into(),
-            visit_date: "20260401".into(),
+            visit_date: onshi_model::Date::from_ymd_opt(2026, 4, 1).unwrap(),
             recheck_of: None,
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["mode"], "pin");
+        assert_eq!(v["visit_date"], "20260401");
+        // A date that is none is refused where the body is read, naming the field.
+        let e = serde_json::from_str::<VerifyRequest>(
+            r#"{"mode":"pin","certificate":"","nonce":"","visit_date":"20260231"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("20260231"), "{e}");
         assert!(v.get("signature").is_none());
         assert!(serde_json::from_str::<VerifyRequest>(
             r#"{"mode":"pin","certificate":"","nonce":"","visit_date":"","extra":1}"#

@@ -149,7 +149,7 @@ mod tests {
             certificate: "AA==".into(),
             signature: signature.map(str::to_owned),
             nonce: "AA==".into(),
-            visit_date: "20260401".into(),
+            visit_date: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
             recheck_of: signature.map(|_| "2026-04-01T00:30:05Z".to_owned()),
         };
         assert_schema(
@@ -163,8 +163,8 @@ mod tests {
             symbol: some.then(|| "医国３４０".into()),
             number: "１".into(),
             branch: some.then(|| "00".into()),
-            birthdate: "19800102".into(),
-            visit_date: "20260401".into(),
+            birthdate: onshi_model::date::parse_yyyymmdd("19800102").unwrap(),
+            visit_date: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
         };
         assert_schema(
             &doc,

@@ -7,9 +7,8 @@ use std::sync::{Arc, RwLock};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use onshi_model::codes::ProcessingResultStatus;
-use onshi_model::date::parse_yyyymmdd;
 use onshi_model::{
-    Date, Eligibility, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
+    Eligibility, InsuredBranchNumber, InsuredCardSymbol, InsuredIdentificationNumber,
     InsurerNumber, KeyQuery, QualificationValidity,
 };
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
@@ -510,7 +509,7 @@ impl Service {
                 ));
             }
         };
-        let visit = parse_date("visit_date", &req.visit_date)?;
+        let visit = req.visit_date;
         let certificate = b64()
             .decode(&req.certificate)
             .map_err(|_| ServiceError::bad_request("certificate は base64 の DER 証明書です"))?;
@@ -679,9 +678,9 @@ impl Service {
                 .as_deref()
                 .map(|s| InsuredBranchNumber::parse(s).map_err(|e| field("枝番", s, e)))
                 .transpose()?,
-            birthdate: parse_date("birthdate", &req.birthdate)?,
+            birthdate: req.birthdate,
         };
-        let visit = parse_date("visit_date", &req.visit_date)?;
+        let visit = req.visit_date;
         let eligibility = self.store.eligibility_for_key(&query, visit)?;
         let person = eligibility.records.first().map(|r| r.person_id.clone());
         let what = Audited {
@@ -761,11 +760,6 @@ fn recheck_reference(value: Option<&str>) -> Result<Option<&str>, ServiceError> 
             "recheck_of は確認し直す受付の時刻など、{RECHECK_REFERENCE_MAX}文字以内の半角英数記号です"
         ))),
     }
-}
-
-fn parse_date(field: &str, value: &str) -> Result<Date, ServiceError> {
-    parse_yyyymmdd(value)
-        .map_err(|e| ServiceError::bad_request(format!("{field}「{value}」: {}", e.message_ja())))
 }
 
 /// 照会番号: the time to the second and 8 random hex digits — unique, and sortable by time

@@ -306,7 +306,7 @@ async fn enroll_check_renew_and_outage() {
     assert_eq!(entries[4], *last, "the original line is kept as it was");
     let answered = &entries[5];
     assert_eq!(answered.status, Status::Confirmed);
-    assert_eq!(answered.visit_date, "20260401");
+    assert_eq!(answered.visit_date.format("%Y%m%d").to_string(), "20260401");
     assert_eq!(answered.recheck_of, Some(last.time));
     assert_eq!(
         answered.reference_number.as_deref(),

@@ -77,7 +77,7 @@ pub(crate) fn sign_all(
     cards: &[Card],
     terminals: &[Terminal],
     nonces: &[Vec<String>],
-    visit_date: &str,
+    visit_date: onshi_model::Date,
 ) -> Result<Vec<Vec<Bytes>>, VerifyError> {
     let jobs: Vec<Job<'_>> = nonces
         .iter()
@@ -128,7 +128,7 @@ pub(crate) fn sign_all(
 pub(crate) struct Signer<'a> {
     cards: &'a [Card],
     terminals: &'a [Terminal],
-    visit_date: &'a str,
+    visit_date: onshi_model::Date,
     readers: HashMap<usize, Client<InProcess>>,
     pin: Pin,
 }
@@ -137,7 +137,7 @@ impl<'a> Signer<'a> {
     pub(crate) fn new(
         cards: &'a [Card],
         terminals: &'a [Terminal],
-        visit_date: &'a str,
+        visit_date: onshi_model::Date,
     ) -> Result<Self, VerifyError> {
         Ok(Self {
             cards,
@@ -187,7 +187,7 @@ impl<'a> Signer<'a> {
             certificate: card.certificate_b64.clone(),
             signature: Some(b64().encode(signature)),
             nonce: job.nonce.to_owned(),
-            visit_date: self.visit_date.to_owned(),
+            visit_date: self.visit_date,
             recheck_of: None,
         };
         Ok(Bytes::from(serde_json::to_vec(&request)?))

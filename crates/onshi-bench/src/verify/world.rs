@@ -62,7 +62,7 @@ pub(crate) struct World {
     /// The cards, each linked to a person with valid eligibility on the visit date.
     pub(crate) cards: Vec<Card>,
     /// The visit date of every request, `yyyyMMdd`.
-    pub(crate) visit_date: String,
+    pub(crate) visit_date: onshi_model::Date,
     pending: Vec<NewTerminal>,
 }
 
@@ -122,7 +122,7 @@ impl World {
             persons: seeded.persons,
             records: seeded.records,
             cards,
-            visit_date: visit.format("%Y%m%d").to_string(),
+            visit_date: visit,
             pending,
         })
     }
@@ -205,7 +205,7 @@ impl World {
             persons: counts.persons,
             records: counts.records,
             cards,
-            visit_date: visit.format("%Y%m%d").to_string(),
+            visit_date: visit,
             pending,
         })
     }
@@ -233,8 +233,7 @@ impl World {
     /// `POST /api/v1/query` bodies for (up to 100 of) the persons with valid eligibility: each
     /// person's first valid record's numbers and birth date, on the visit date.
     pub(crate) fn query_bodies(&self) -> Result<Vec<Bytes>, VerifyError> {
-        let visit = Date::parse_from_str(&self.visit_date, "%Y%m%d")
-            .map_err(|e| VerifyError::Setup(format!("visit date: {e}")))?;
+        let visit = self.visit_date;
         let mut bodies = Vec::new();
         for person in self.valid.iter().take(100) {
             let answer = self.store.eligibility_for_person(person, visit)?;
@@ -246,8 +245,8 @@ impl World {
                 symbol: r.symbol.as_ref().map(|s| s.as_str().to_owned()),
                 number: r.number.as_str().to_owned(),
                 branch: Some(r.branch.to_string()),
-                birthdate: r.birthdate.format("%Y%m%d").to_string(),
-                visit_date: self.visit_date.clone(),
+                birthdate: r.birthdate,
+                visit_date: self.visit_date,
             };
             bodies.push(Bytes::from(serde_json::to_vec(&request)?));
         }

@@ -77,7 +77,7 @@ async fn a_recheck_says_which_visit_in_the_audit() {
                     certificate,
                     signature,
                     nonce,
-                    visit_date: "20260401".into(),
+                    visit_date: onshi_model::date::parse_yyyymmdd("20260401").unwrap(),
                     recheck_of,
                 };
                 t.https
@@ -133,7 +133,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             certificate,
             signature,
             nonce: nonce.clone(),
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let body = serde_json::to_value(&req).unwrap();
@@ -158,7 +158,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             certificate,
             signature,
             nonce: theirs,
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let (status, body) = t
@@ -179,7 +179,7 @@ async fn nonces_are_single_use_bound_and_short_lived() {
             certificate,
             signature,
             nonce,
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let (status, body) = t
@@ -232,7 +232,7 @@ async fn bad_cards_are_refused_with_what_to_do() {
             certificate,
             signature,
             nonce,
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let (_, body) = t
@@ -346,8 +346,8 @@ async fn answers_by_the_persons_records() {
             symbol: Some("医国３４０".into()),
             number: number.into(),
             branch: Some("00".into()),
-            birthdate: birth.into(),
-            visit_date: today(),
+            birthdate: date(birth),
+            visit_date: date(&today()),
         };
         for (query, expected) in [
             (q("01130012", "３", "19900303"), "3"),
@@ -400,7 +400,7 @@ async fn unregistered_cards_and_registration_on_the_spot() {
             certificate,
             signature: None,
             nonce,
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let (status, _) = t
@@ -417,7 +417,7 @@ async fn unregistered_cards_and_registration_on_the_spot() {
             certificate,
             signature,
             nonce,
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         };
         let (status, body) = t
@@ -441,7 +441,7 @@ fn pin_body(t: &Terminal, card: &std::path::Path, nonce: &str, purpose: proto::P
         certificate,
         signature,
         nonce: nonce.to_owned(),
-        visit_date: today(),
+        visit_date: date(&today()),
         recheck_of: None,
     })
     .unwrap()
@@ -519,7 +519,7 @@ async fn a_register_whose_audit_write_fails_leaves_the_card_unregistered() {
             certificate,
             signature: None,
             nonce: nonce.clone(),
-            visit_date: today(),
+            visit_date: date(&today()),
             recheck_of: None,
         })
         .unwrap();

@@ -408,8 +408,8 @@ async fn a_clinic_shares_one_query_budget_across_its_terminals() {
         symbol: Some("医国３４０".into()),
         number: "１".into(),
         branch: Some("00".into()),
-        birthdate: "19800102".into(),
-        visit_date: Utc::now().format("%Y%m%d").to_string(),
+        birthdate: onshi_model::date::parse_yyyymmdd("19800102").unwrap(),
+        visit_date: date(&Utc::now().format("%Y%m%d").to_string()),
     })
     .unwrap();
     let mut statuses = Vec::new();

@@ -389,7 +389,7 @@ impl Terminal {
             certificate,
             signature,
             nonce,
-            visit_date: visit.to_owned(),
+            visit_date: date(visit),
             recheck_of: None,
         };
         self.https

@@ -489,7 +489,7 @@ async fn logs_carry_no_patient_data() {
                 certificate,
                 signature,
                 nonce,
-                visit_date: today(),
+                visit_date: date(&today()),
                 recheck_of: None,
             };
             let (_, body) = t
@@ -497,13 +497,13 @@ async fn logs_carry_no_patient_data() {
                 .post(proto::VERIFY, &serde_json::to_value(req).unwrap())
                 .await;
             assert_eq!(body["ProcessingResultCode"], proto::codes::BAD_SIGNATURE);
-            let mut query = proto::QueryRequest {
+            let query = proto::QueryRequest {
                 insurer_number: "01130012".into(),
                 symbol: Some("医国３４０".into()),
                 number: "１".into(),
                 branch: Some("00".into()),
-                birthdate: "19800102".into(),
-                visit_date: today(),
+                birthdate: onshi_model::date::parse_yyyymmdd("19800102").unwrap(),
+                visit_date: date(&today()),
             };
             let (status, body) = t
                 .https
@@ -513,11 +513,10 @@ async fn logs_carry_no_patient_data() {
                 (status, &body["QualificationValidity"]),
                 (200, &Value::from("1"))
             );
-            query.birthdate = "1980010２".into();
-            let (status, _) = t
-                .https
-                .post(proto::QUERY, &serde_json::to_value(&query).unwrap())
-                .await;
+            // A birth date that is no date, as a client could send it: refused, never logged.
+            let mut bad = serde_json::to_value(&query).unwrap();
+            bad["birthdate"] = Value::from("1980010２");
+            let (status, _) = t.https.post(proto::QUERY, &bad).await;
             assert_eq!(status, 400);
 
             let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -636,8 +635,8 @@ async fn shared_clinic_query_limits_count_across_two_instances() {
             symbol: Some("医国３４０".into()),
             number: "１".into(),
             branch: Some("00".into()),
-            birthdate: "19800102".into(),
-            visit_date: today(),
+            birthdate: onshi_model::date::parse_yyyymmdd("19800102").unwrap(),
+            visit_date: date(&today()),
         })
         .unwrap();
         if Utc::now().timestamp().rem_euclid(60) >= 55 {
