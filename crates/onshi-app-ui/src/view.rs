@@ -576,7 +576,7 @@ mod tests {
                 } else {
                     onshi_model::codes::ProcessingResultStatus::OK
                 },
-                processing_result_code: code.map(str::to_owned),
+                processing_result_code: code.map(|c| onshi_proto::ResultCode::parse(c).unwrap()),
                 processing_result_message: code.map(|c| format!("サービスの文言（{c}）")),
                 answer: onshi_model::Answer {
                     validity: onshi_model::QualificationValidity::parse(validity).unwrap(),

@@ -129,7 +129,7 @@ impl CheckOutcome {
             let code = self
                 .response
                 .processing_result_code
-                .as_deref()
+                .map(onshi_proto::ResultCode::as_str)
                 .unwrap_or("");
             out.push_str(&format!("メッセージ\t{m}（{code}）\n"));
         }
@@ -151,7 +151,9 @@ fn with_rececon_result<R>(
         processed_at: now.with_timezone(&chrono::Local).naive_local(),
         reference_number: &outcome.reference_number,
         processing_result_status: r.processing_result_status,
-        processing_result_code: r.processing_result_code.as_deref(),
+        processing_result_code: r
+            .processing_result_code
+            .map(onshi_proto::ResultCode::as_str),
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: match outcome.asked {
             Asked::Numbers => onshi_model::codes::ReferenceClassification::INSURED_CARD,
@@ -791,7 +793,7 @@ mod tests {
             response: CheckResponse {
                 reference_number: REFERENCE.into(),
                 processing_result_status: ProcessingResultStatus::parse(status).unwrap(),
-                processing_result_code: Some("W002".into()),
+                processing_result_code: Some(onshi_proto::ResultCode::CertificateExpiresSoon),
                 processing_result_message: Some("更新をお伝えください".into()),
                 answer: Answer {
                     validity: onshi_model::QualificationValidity::parse(validity).unwrap(),

@@ -82,14 +82,17 @@ const NUMBERS_TODAY: &str = "本日は、患者さんが資格確認書または
 
 /// Whether the answer says the card is not registered for health-insurance use (W003).
 pub fn unregistered(outcome: &CheckOutcome) -> bool {
-    outcome.response.processing_result_code.as_deref() == Some(codes::CARD_NOT_REGISTERED)
+    outcome.response.processing_result_code == Some(onshi_proto::ResultCode::CardNotRegistered)
         || outcome.answer().validity == QualificationValidity::VALID_UNREGISTERED
 }
 
 /// The verdict, warnings and next steps of an answered check.
 pub fn for_outcome(outcome: &CheckOutcome) -> Guidance {
     let response = &outcome.response;
-    let code = response.processing_result_code.as_deref().unwrap_or("");
+    let code = response
+        .processing_result_code
+        .map(onshi_proto::ResultCode::as_str)
+        .unwrap_or("");
     let by_numbers = outcome.asked == Asked::Numbers;
     if response.processing_result_status != ProcessingResultStatus::OK {
         return for_refusal(code, response.processing_result_message.as_deref());
@@ -407,7 +410,7 @@ mod tests {
             response: CheckResponse {
                 reference_number: REFERENCE.into(),
                 processing_result_status: ProcessingResultStatus::parse(status).unwrap(),
-                processing_result_code: code.map(str::to_owned),
+                processing_result_code: code.map(|c| onshi_proto::ResultCode::parse(c).unwrap()),
                 processing_result_message: code.map(|c| format!("サービスの文言 {c}")),
                 answer: onshi_model::Answer {
                     validity: QualificationValidity::parse(validity).unwrap(),
@@ -514,7 +517,6 @@ mod tests {
             codes::CARD_CERTIFICATE_UNTRUSTED,
             codes::BAD_SIGNATURE,
             codes::CRL_NOT_CURRENT,
-            "E999",
         ] {
             let g = card("2", "4", Some(code));
             assert!(!g.valid && !g.steps.is_empty(), "{code}");

@@ -156,13 +156,13 @@ pub struct CheckResponse {
     /// 処理結果状況: `1` 正常終了, `2` 異常終了.
     #[serde(rename = "ProcessingResultStatus")]
     pub processing_result_status: ProcessingResultStatus,
-    /// 処理結果コード: see [`codes`].
+    /// 処理結果コード: a warning of a finished check, or why it did not finish.
     #[serde(
         rename = "ProcessingResultCode",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub processing_result_code: Option<String>,
+    pub processing_result_code: Option<ResultCode>,
     /// 処理結果メッセージ, in Japanese for the staff.
     #[serde(
         rename = "ProcessingResultMessage",
@@ -278,6 +278,91 @@ pub mod codes {
     ];
 }
 
+/// A 処理結果コード of a check's answer: one of [`codes`], typed. On the wire the code's text
+/// (`W002` …); a text that is no code of this version of the API is refused where the answer is
+/// read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResultCode {
+    /// [`codes::CARD_CERTIFICATE_UNTRUSTED`].
+    CardCertificateUntrusted,
+    /// [`codes::CARD_CERTIFICATE_EXPIRED`].
+    CardCertificateExpired,
+    /// [`codes::CARD_CERTIFICATE_REVOKED`].
+    CardCertificateRevoked,
+    /// [`codes::BAD_SIGNATURE`].
+    BadSignature,
+    /// [`codes::CRL_NOT_CURRENT`].
+    CrlNotCurrent,
+    /// [`codes::LINK_HELD`].
+    LinkHeld,
+    /// [`codes::WARN_CERTIFICATE_IN_GRACE`].
+    CertificateInGrace,
+    /// [`codes::WARN_CERTIFICATE_EXPIRES_SOON`].
+    CertificateExpiresSoon,
+    /// [`codes::CARD_NOT_REGISTERED`].
+    CardNotRegistered,
+    /// [`codes::WARN_LINK_CHANGED`].
+    LinkChanged,
+}
+
+impl ResultCode {
+    /// Every code a check's answer may carry.
+    pub const ALL: [Self; 10] = [
+        Self::CardCertificateUntrusted,
+        Self::CardCertificateExpired,
+        Self::CardCertificateRevoked,
+        Self::BadSignature,
+        Self::CrlNotCurrent,
+        Self::LinkHeld,
+        Self::CertificateInGrace,
+        Self::CertificateExpiresSoon,
+        Self::CardNotRegistered,
+        Self::LinkChanged,
+    ];
+
+    /// The code's text, as [`codes`] lists it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CardCertificateUntrusted => codes::CARD_CERTIFICATE_UNTRUSTED,
+            Self::CardCertificateExpired => codes::CARD_CERTIFICATE_EXPIRED,
+            Self::CardCertificateRevoked => codes::CARD_CERTIFICATE_REVOKED,
+            Self::BadSignature => codes::BAD_SIGNATURE,
+            Self::CrlNotCurrent => codes::CRL_NOT_CURRENT,
+            Self::LinkHeld => codes::LINK_HELD,
+            Self::CertificateInGrace => codes::WARN_CERTIFICATE_IN_GRACE,
+            Self::CertificateExpiresSoon => codes::WARN_CERTIFICATE_EXPIRES_SOON,
+            Self::CardNotRegistered => codes::CARD_NOT_REGISTERED,
+            Self::LinkChanged => codes::WARN_LINK_CHANGED,
+        }
+    }
+
+    /// The code of a text; `None` for a text that is no check's code.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResultCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is no ProcessingResultCode of this API"))
+        })
+    }
+}
+
 /// What a card's signature is for. It is inside the signed message, so a signature made for one
 /// purpose (a check) is refused for another (利用登録).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -332,6 +417,22 @@ pub fn signed_digest(purpose: Purpose, nonce: &[u8], terminal_id: &str) -> [u8; 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_codes_are_the_listed_codes_and_nothing_else_reads() {
+        for c in ResultCode::ALL {
+            assert!(codes::ALL.contains(&c.as_str()), "{c}");
+            assert_eq!(ResultCode::parse(c.as_str()), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ResultCode>(&json).unwrap(), c);
+        }
+        // Codes of refusals that never travel in a check's answer, and texts that are no code.
+        for other in [codes::BAD_NONCE, codes::INTERNAL, "W999", "w002", ""] {
+            assert_eq!(ResultCode::parse(other), None, "{other}");
+            assert!(serde_json::from_str::<ResultCode>(&format!("\"{other}\"")).is_err());
+        }
+    }
 
     #[test]
     fn wire_forms() {

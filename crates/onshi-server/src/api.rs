@@ -307,7 +307,9 @@ fn counted(
     let answer = answer?;
     state.metrics.check(
         answer.answer.validity.as_str(),
-        answer.processing_result_code.as_deref(),
+        answer
+            .processing_result_code
+            .map(onshi_proto::ResultCode::as_str),
     );
     Ok(Json(answer))
 }

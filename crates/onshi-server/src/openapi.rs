@@ -175,7 +175,7 @@ mod tests {
         let check = |some: bool| proto::CheckResponse {
             reference_number: "2026040112000000ABCDEF".into(),
             processing_result_status: onshi_model::codes::ProcessingResultStatus::OK,
-            processing_result_code: some.then(|| codes::WARN_CERTIFICATE_EXPIRES_SOON.into()),
+            processing_result_code: some.then_some(proto::ResultCode::CertificateExpiresSoon),
             processing_result_message: some.then(|| "…".into()),
             answer: Answer {
                 validity: QualificationValidity::VALID,

@@ -15,7 +15,7 @@ use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolic
 use onshi_pki::terminal_ca::{CheckedCsr, PlannedSerial, ServerPki};
 use onshi_proto::{
     codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
-    VerifyRequest,
+    ResultCode, VerifyRequest,
 };
 use onshi_store::{link_checks, AuditEntry, AuditKey, AuditMode, CardLink, ServiceStore, Terminal};
 
@@ -533,7 +533,13 @@ impl Service {
                     register: None,
                 };
                 let reference = self.audit(terminal, what, now)?;
-                return Ok(failure(reference, e.code(), &e.message_ja()));
+                let code = ResultCode::parse(e.code()).ok_or_else(|| {
+                    ServiceError::internal(format!(
+                        "card check code {} is no result code",
+                        e.code()
+                    ))
+                })?;
+                return Ok(failure(reference, code, &e.message_ja()));
             }
         };
         let link = self
@@ -572,7 +578,7 @@ impl Service {
                 register: None,
             };
             let reference = self.audit(terminal, what, now)?;
-            return Ok(failure(reference, codes::LINK_HELD, LINK_HELD_MESSAGE));
+            return Ok(failure(reference, ResultCode::LinkHeld, LINK_HELD_MESSAGE));
         }
         let changed = guard
             .as_ref()
@@ -588,7 +594,7 @@ impl Service {
                 if let Some((_, m)) = card_note {
                     message.push_str(&m);
                 }
-                Some((codes::WARN_LINK_CHANGED, message))
+                Some((ResultCode::LinkChanged, message))
             } else {
                 card_note
             };
@@ -603,7 +609,7 @@ impl Service {
             };
             (
                 Eligibility { validity, records: Vec::new() },
-                Some((codes::CARD_NOT_REGISTERED, "このマイナンバーカードは健康保険証としての利用登録がされていません。患者さんの同意があれば、暗証番号による確認でこの場で登録できます。".to_owned())),
+                Some((ResultCode::CardNotRegistered, "このマイナンバーカードは健康保険証としての利用登録がされていません。患者さんの同意があれば、暗証番号による確認でこの場で登録できます。".to_owned())),
             )
         };
         let reference = self.audit(
@@ -777,40 +783,36 @@ const LINK_HELD_MESSAGE: &str =
 /// What leads an answer whose card was linked to the person recently (W004).
 const LINK_CHANGED_MESSAGE: &str = "このカードのひも付けが最近変更されました。表示された氏名・生年月日が患者さんご本人のものか確認してください。";
 
-fn warning_note(w: Option<&CardWarning>) -> Option<(&'static str, String)> {
+fn warning_note(w: Option<&CardWarning>) -> Option<(ResultCode, String)> {
     match w? {
         CardWarning::InGracePeriod { .. } => Some((
-            codes::WARN_CERTIFICATE_IN_GRACE,
+            ResultCode::CertificateInGrace,
             "マイナンバーカードの電子証明書の有効期限が切れています（猶予期間中のため確認できました）。お早めに市区町村の窓口で更新するよう患者さんにお伝えください。".to_owned(),
         )),
         CardWarning::ExpiresSoon { .. } => Some((
-            codes::WARN_CERTIFICATE_EXPIRES_SOON,
+            ResultCode::CertificateExpiresSoon,
             "マイナンバーカードの電子証明書の有効期限が3か月以内に切れます。市区町村の窓口で更新するよう患者さんにお伝えください。".to_owned(),
         )),
     }
 }
 
 /// A successful answer.
-fn answer(
-    reference: String,
-    e: Eligibility,
-    note: Option<(&'static str, String)>,
-) -> CheckResponse {
+fn answer(reference: String, e: Eligibility, note: Option<(ResultCode, String)>) -> CheckResponse {
     CheckResponse {
         reference_number: reference,
         processing_result_status: ProcessingResultStatus::OK,
-        processing_result_code: note.as_ref().map(|n| n.0.to_owned()),
+        processing_result_code: note.as_ref().map(|n| n.0),
         processing_result_message: note.map(|n| n.1),
         answer: e.into(),
     }
 }
 
 /// A check that ended in a card error: 異常終了 with the code and what to do.
-fn failure(reference: String, code: &str, message: &str) -> CheckResponse {
+fn failure(reference: String, code: ResultCode, message: &str) -> CheckResponse {
     CheckResponse {
         reference_number: reference,
         processing_result_status: ProcessingResultStatus::ERROR,
-        processing_result_code: Some(code.to_owned()),
+        processing_result_code: Some(code),
         processing_result_message: Some(message.to_owned()),
         answer: onshi_model::Answer::not_found(),
     }
