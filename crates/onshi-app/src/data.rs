@@ -234,7 +234,8 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), AppError> 
 }
 
 /// Creates the data directory (and its parents) owner-only (0700) from the start, or narrows an
-/// existing one to 0700.
+/// existing one to 0700; on Windows gives it a protected ACL for the current user and SYSTEM,
+/// which the files in it inherit ([`onshi_fs::set_private_acl`]).
 pub fn create_private_dir(dir: &Path) -> Result<(), AppError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -246,6 +247,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), AppError> {
     builder
         .create(dir)
         .and_then(|()| set_mode(dir, 0o700))
+        .and_then(|()| onshi_fs::set_private_acl(dir, true))
         .map_err(|e| AppError::data(dir, e))
 }
 

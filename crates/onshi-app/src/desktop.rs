@@ -10,8 +10,12 @@
 //!   desk's cookie, and the desk writes the next address there at once. Only this user (who can
 //!   read the terminal's key anyway) can read it.
 //!
-//! Windows and macOS: see `docs/desk.md` (a Startup-folder entry or a login item; not built or
-//! tested here).
+//! - On Windows, `onshi app install` writes [`STARTUP_FILE`] in the user's Startup folder
+//!   (`%APPDATA%\Microsoft\Windows\Start Menu\Programs\Startup`): at logon it starts the desk
+//!   minimised (`onshi.exe app ui --open`), which opens the browser on its page. The Start-menu
+//!   entry is the MSI's. `onshi app uninstall` removes it; the data directory stays.
+//!
+//! macOS: see `docs/desk.md` (a login item; not built or tested here).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +30,128 @@ pub const UNIT_NAME: &str = "onshi-desk.service";
 pub const DESKTOP_NAME: &str = "onshi-desk.desktop";
 /// What the menu shows.
 pub const MENU_TITLE: &str = "オンライン資格確認（受付）";
+
+/// The Windows Startup-folder entry's name (a batch file: text, written without Windows' shell
+/// API, so the same code writes and tests it everywhere).
+pub const STARTUP_FILE: &str = "onshi-desk.cmd";
+
+/// The user's Startup folder on Windows, from the value of `APPDATA` (the roaming profile):
+/// `%APPDATA%\Microsoft\Windows\Start Menu\Programs\Startup`; `None` when it is unset or
+/// empty.
+pub fn windows_startup_dir(app_data: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    app_data.filter(|v| !v.is_empty()).map(|v| {
+        ["Microsoft", "Windows", "Start Menu", "Programs", "Startup"]
+            .iter()
+            .fold(PathBuf::from(v), |p, part| p.join(part))
+    })
+}
+
+/// The user's folders the Startup-folder entry names by their variable (`%LOCALAPPDATA%\onshi`),
+/// most specific first: a path under a Japanese user name then stays ASCII in the file.
+pub const WINDOWS_DIR_VARIABLES: [&str; 3] = ["LOCALAPPDATA", "APPDATA", "USERPROFILE"];
+
+/// `path` as `%NAME%\rest` when it lies under one of `known` (a variable's name and value, in
+/// that order of preference), with the rest's `%` doubled (else cmd.exe expands it).
+fn cmd_path(path: &str, known: &[(&str, String)]) -> String {
+    for (name, value) in known {
+        let value = value.trim_end_matches(['\\', '/']);
+        if value.is_empty() || path.len() < value.len() || !path.is_char_boundary(value.len()) {
+            continue;
+        }
+        let (head, rest) = path.split_at(value.len());
+        if head.eq_ignore_ascii_case(value) && (rest.is_empty() || rest.starts_with(['\\', '/'])) {
+            return format!("%{name}%{}", rest.replace('%', "%%"));
+        }
+    }
+    path.replace('%', "%%")
+}
+
+/// One argument of the Startup-folder entry, in double quotes for `cmd.exe`; a double quote or a
+/// line break cannot be quoted there and is refused.
+fn cmd_quoted(what: &str, value: &str) -> Result<String, AppError> {
+    if value.contains(['"', '\r', '\n']) {
+        return Err(AppError::Usage(format!(
+            "{what}「{value}」には \" や改行を使えません（Windows の自動起動ファイルに書けません） / cannot be quoted for cmd.exe"
+        )));
+    }
+    Ok(format!("\"{value}\""))
+}
+
+/// The Startup-folder entry: a batch file with CRLF lines that starts the desk minimised in its
+/// own console window (`start /min`) and returns at once; `--open` opens the browser on the
+/// desk's page. Paths under the user's folders are written with their variable
+/// ([`WINDOWS_DIR_VARIABLES`], values in `known`), so the usual ones are ASCII whatever the user's
+/// name; `chcp 65001` first, so that cmd.exe reads any other non-ASCII character as UTF-8.
+pub fn startup_cmd_text(
+    exe: &Path,
+    data: &Path,
+    listen: &str,
+    reader: Option<&str>,
+    known: &[(&str, String)],
+) -> Result<String, AppError> {
+    let exe = cmd_quoted("onshi.exe の場所", &cmd_path(&exe.to_string_lossy(), known))?;
+    let data = cmd_quoted(
+        "データフォルダー",
+        &cmd_path(&data.to_string_lossy(), known),
+    )?;
+    let listen = cmd_quoted("--listen", &listen.replace('%', "%%"))?;
+    let reader = match reader {
+        Some(r) => format!(
+            " --reader {}",
+            cmd_quoted("--reader", &r.replace('%', "%%"))?
+        ),
+        None => String::new(),
+    };
+    let lines = [
+        "@echo off".to_owned(),
+        "chcp 65001 >nul".to_owned(),
+        "rem Written by `onshi app install`; `onshi app uninstall` removes it.".to_owned(),
+        format!("rem {MENU_TITLE}: ログオン時に受付画面を起動し、ブラウザーで開きます。"),
+        format!(
+            "start \"{MENU_TITLE}\" /min {exe} app ui --open --data {data} --listen {listen}{reader}"
+        ),
+    ];
+    Ok(lines.iter().map(|l| format!("{l}\r\n")).collect())
+}
+
+/// Where and how [`install_windows`] sets the desk up.
+#[derive(Clone, Debug)]
+pub struct WindowsInstallOptions<'a> {
+    /// The user's Startup folder ([`windows_startup_dir`]).
+    pub startup: &'a Path,
+    /// `onshi.exe`.
+    pub exe: &'a Path,
+    /// The app's data directory.
+    pub data: &'a Path,
+    /// The desk's loopback address.
+    pub listen: &'a str,
+    /// The reader, when not the one of the settings.
+    pub reader: Option<&'a str>,
+    /// The values of [`WINDOWS_DIR_VARIABLES`] that are set, with their names.
+    pub known: &'a [(&'a str, String)],
+}
+
+/// Writes [`STARTUP_FILE`] in the Startup folder (created if missing); the desk starts at the
+/// next logon. Returns the file written.
+pub fn install_windows(o: &WindowsInstallOptions<'_>) -> Result<PathBuf, AppError> {
+    let data = std::path::absolute(o.data).map_err(io(o.data))?;
+    let text = startup_cmd_text(o.exe, &data, o.listen, o.reader, o.known)?;
+    std::fs::create_dir_all(o.startup).map_err(io(o.startup))?;
+    let file = o.startup.join(STARTUP_FILE);
+    crate::data::write_file(&file, text.as_bytes(), 0o644)?;
+    Ok(file)
+}
+
+/// Removes [`STARTUP_FILE`] from the Startup folder; returns the files removed (none when it was
+/// not there). The data directory is kept.
+pub fn uninstall_windows(startup: &Path) -> Result<Vec<PathBuf>, AppError> {
+    let file = startup.join(STARTUP_FILE);
+    match std::fs::remove_file(&file) {
+        Ok(()) => Ok(vec![file]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(AppError::data(&file, e)),
+    }
+}
 
 /// The app's data directory by default on Windows: `%LOCALAPPDATA%\onshi` (this user's, not
 /// roaming), from the value of `LOCALAPPDATA`; `None` when it is unset or empty.
@@ -300,6 +426,104 @@ mod tests {
         );
         assert_eq!(windows_data_dir(Some("".into())), None);
         assert_eq!(windows_data_dir(None), None);
+    }
+
+    #[test]
+    fn the_startup_folder_is_under_app_data() {
+        let base = PathBuf::from("C:\\Users\\受付\\AppData\\Roaming");
+        let dir = windows_startup_dir(Some(base.clone().into_os_string())).unwrap();
+        assert_eq!(
+            dir,
+            base.join("Microsoft")
+                .join("Windows")
+                .join("Start Menu")
+                .join("Programs")
+                .join("Startup")
+        );
+        assert_eq!(windows_startup_dir(Some("".into())), None);
+        assert_eq!(windows_startup_dir(None), None);
+    }
+
+    #[test]
+    fn the_startup_entry_starts_the_desk_minimised_and_opens_it() {
+        let known = [
+            ("LOCALAPPDATA", "C:\\Users\\山田\\AppData\\Local".to_owned()),
+            ("APPDATA", "C:\\Users\\山田\\AppData\\Roaming".to_owned()),
+            ("USERPROFILE", "C:\\Users\\山田\\".to_owned()),
+        ];
+        let text = startup_cmd_text(
+            Path::new("C:\\Program Files\\onshi\\onshi.exe"),
+            Path::new("c:\\users\\山田\\AppData\\Local\\onshi 100%"),
+            "127.0.0.1:8470",
+            Some("pcsc:Sony FeliCa Port/PaSoRi 4.0 0"),
+            &known,
+        )
+        .unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        assert!(lines.iter().all(|l| l.ends_with("\r\n")), "{text:?}");
+        assert_eq!(lines[0], "@echo off\r\n");
+        // The code page before any line that is not ASCII.
+        assert_eq!(lines[1], "chcp 65001 >nul\r\n");
+        assert!(lines[..2].iter().all(|l| l.is_ascii()));
+        // The data folder by its variable (ASCII whatever the user's name), its own % doubled.
+        assert_eq!(
+            *lines.last().unwrap(),
+            "start \"オンライン資格確認（受付）\" /min \"C:\\Program Files\\onshi\\onshi.exe\" app ui --open \
+             --data \"%LOCALAPPDATA%\\onshi 100%%\" --listen \"127.0.0.1:8470\" \
+             --reader \"pcsc:Sony FeliCa Port/PaSoRi 4.0 0\"\r\n"
+        );
+        // Elsewhere in the profile by USERPROFILE; a name that only begins the same is not under it.
+        let other = |data: &str| {
+            startup_cmd_text(
+                Path::new("C:\\o.exe"),
+                Path::new(data),
+                "127.0.0.1:1",
+                None,
+                &known,
+            )
+            .unwrap()
+        };
+        assert!(other("C:\\Users\\山田\\受付").contains("--data \"%USERPROFILE%\\受付\""));
+        assert!(other("C:\\Users\\山田太郎\\d").contains("--data \"C:\\Users\\山田太郎\\d\""));
+        assert!(!other("D:\\d").contains("--reader"));
+        // What cmd.exe cannot quote is refused, not written half-quoted.
+        let bad = startup_cmd_text(
+            Path::new("C:\\o.exe"),
+            Path::new("D:\\d"),
+            "x",
+            Some("a\"b"),
+            &[],
+        );
+        assert!(matches!(bad, Err(AppError::Usage(m)) if m.contains("--reader")));
+    }
+
+    #[test]
+    fn windows_install_then_uninstall_leaves_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let startup =
+            windows_startup_dir(Some(home.path().join("Roaming").into_os_string())).unwrap();
+        let data = home.path().join("Local").join("onshi");
+        let options = WindowsInstallOptions {
+            startup: &startup,
+            exe: Path::new("C:\\Program Files\\onshi\\onshi.exe"),
+            data: &data,
+            listen: "127.0.0.1:8470",
+            reader: None,
+            known: &[],
+        };
+        let file = install_windows(&options).unwrap();
+        assert_eq!(file, startup.join(STARTUP_FILE));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains(&format!("--data \"{}\"", data.display())),
+            "{text}"
+        );
+        // Installing twice is the same as once.
+        assert_eq!(install_windows(&options).unwrap(), file);
+        assert_eq!(std::fs::read_dir(&startup).unwrap().count(), 1);
+        assert_eq!(uninstall_windows(&startup).unwrap(), vec![file.clone()]);
+        assert!(!file.exists());
+        assert!(uninstall_windows(&startup).unwrap().is_empty());
     }
 
     #[test]

@@ -179,6 +179,12 @@ fn data_dir(dir: &Path) -> Finding {
             }
         }
     }
+    #[cfg(windows)]
+    if wrong.is_empty() {
+        if let Some(f) = windows_acls(dir) {
+            return f;
+        }
+    }
     if wrong.is_empty() {
         return Finding::ok(
             what::DATA,
@@ -231,6 +237,120 @@ fn terminal(config: &AppConfig) -> Finding {
             ),
         ),
     }
+}
+
+/// The private paths of the data directory that exist, each with whether it is the folder.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn private_paths(dir: &Path) -> Vec<(std::path::PathBuf, bool)> {
+    let pending_key = dir.join(format!("{}{}", data::KEY_FILE, data::PENDING_SUFFIX));
+    [
+        (dir.to_path_buf(), true),
+        (dir.join(data::KEY_FILE), false),
+        (pending_key, false),
+        (dir.join(data::CONFIG_FILE), false),
+        (dir.join(data::HISTORY_FILE), false),
+        (dir.join(crate::desktop::DESK_LOGIN_FILE), false),
+        // The certificates kept for 未確認 visits, and their key.
+        (dir.join(crate::held::KEY_FILE), false),
+        (dir.join(crate::held::HELD_DIR), true),
+    ]
+    .into_iter()
+    .filter(|(p, _)| p.exists())
+    .collect()
+}
+
+/// Windows: the data directory's ACLs, read with the Win32 calls; `None` when they are private.
+#[cfg(windows)]
+fn windows_acls(dir: &Path) -> Option<Finding> {
+    let user = match onshi_fs::win_acl::current_user_sid() {
+        Ok(sid) => sid,
+        Err(e) => {
+            return Some(Finding::fix(
+                what::DATA,
+                format!("この利用者の SID を読めません（{e}）"),
+                "運用担当者に相談してください。",
+            ))
+        }
+    };
+    let reads: Vec<AclRead> = private_paths(dir)
+        .into_iter()
+        .map(|(path, folder)| AclRead {
+            sddl: onshi_fs::win_acl::dacl_sddl(&path).map_err(|e| e.to_string()),
+            path,
+            folder,
+        })
+        .collect();
+    acl_finding(dir, &reads, &user)
+}
+
+/// One private path's DACL as Windows gives it (SDDL), or why it could not be read.
+#[cfg_attr(not(windows), allow(dead_code))]
+#[derive(Clone, Debug)]
+struct AclRead {
+    path: std::path::PathBuf,
+    folder: bool,
+    sddl: Result<String, String>,
+}
+
+/// The name Windows shows for an SDDL alias the staff may meet (`WD` → Everyone).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn trustee_name(sddl_trustee: &str) -> &str {
+    match sddl_trustee {
+        "WD" => "Everyone",
+        "AU" => "Authenticated Users",
+        "BU" => "Users",
+        "BA" => "Administrators",
+        "BG" => "Guests",
+        other => other,
+    }
+}
+
+/// The ACL part of the data directory's check (Windows): every private path lets in only the
+/// user and SYSTEM, and the folder's DACL is protected from the entries of the folders above
+/// it (what `onshi app enroll` and the desk set). `None` when all is well.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn acl_finding(dir: &Path, reads: &[AclRead], user_sid: &str) -> Option<Finding> {
+    let mut wrong = Vec::new();
+    for r in reads {
+        let name = r.path.display();
+        match r.sddl.as_deref().map(onshi_fs::acl::DaclSummary::parse) {
+            Err(e) => wrong.push(format!("{name} のアクセス権を読めません（{e}）")),
+            Ok(None) => wrong.push(format!("{name} のアクセス権を読めません")),
+            Ok(Some(s)) if !s.present => {
+                wrong.push(format!("{name} はだれでも読み書きできます（DACL なし）"))
+            }
+            Ok(Some(s)) => {
+                let others = s.others(user_sid);
+                let others: Vec<&str> = others.iter().map(|t| trustee_name(t)).collect();
+                if !others.is_empty() {
+                    wrong.push(format!(
+                        "{name} をほかの利用者も読めます（{}） / readable by {}",
+                        others.join(", "),
+                        others.join(", ")
+                    ));
+                } else if r.folder && !s.protected {
+                    wrong.push(format!(
+                        "{name} が上のフォルダーのアクセス権を継承しています / inherits its parent's ACL"
+                    ));
+                }
+            }
+        }
+    }
+    if wrong.is_empty() {
+        return None;
+    }
+    Some(Finding::fix(
+        what::DATA,
+        format!(
+            "端末の鍵などがこの利用者だけのものになっていません / not private: {}",
+            wrong.join("、")
+        ),
+        format!(
+            "このフォルダーをこの利用者と SYSTEM だけが使えるようにしてください（コマンド プロンプトで: \
+             icacls \"{}\" /inheritance:r /grant:r *{user_sid}:(OI)(CI)F *S-1-5-18:(OI)(CI)F）。",
+            dir.display()
+        ),
+    ))
 }
 
 fn enrollment(dir: &Path, now: DateTime<Utc>) -> Finding {
@@ -502,6 +622,70 @@ mod tests {
         assert!(f.advice.unwrap().contains("chmod 600"), "{}", f.detail);
         data::set_mode(&dir.path().join(data::KEY_FILE), 0o600).unwrap();
         assert!(data_dir(dir.path()).ok);
+    }
+
+    #[test]
+    fn windows_acls_let_in_the_user_and_system_only() {
+        const USER: &str = "S-1-5-21-1-2-3-1001";
+        let dir = Path::new("C:\\Users\\u\\AppData\\Local\\onshi");
+        let read = |name: &str, folder: bool, sddl: &str| AclRead {
+            path: dir.join(name),
+            folder,
+            sddl: Ok(sddl.to_owned()),
+        };
+        // What enroll sets: the folder's protected DACL, the files' inherited from it.
+        let private = [
+            read("", true, &onshi_fs::acl::private_dacl_sddl(USER, true)),
+            read(
+                data::KEY_FILE,
+                false,
+                &format!("D:AI(A;ID;FA;;;{USER})(A;ID;FA;;;SY)"),
+            ),
+        ];
+        assert!(acl_finding(dir, &private, USER).is_none());
+        // The folder inheriting from %LOCALAPPDATA% (Administrators, and what else is added
+        // above it later): named, with the command that fixes it.
+        let inherited = format!("D:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;FA;;;{USER})");
+        let f = acl_finding(dir, &[read("", true, &inherited)], USER).unwrap();
+        assert!(!f.ok && f.detail.contains("Administrators"), "{}", f.detail);
+        assert!(
+            f.advice.as_deref().unwrap().contains("/inheritance:r"),
+            "{f:?}"
+        );
+        // Only the user and SYSTEM but inheriting: the next entry added above would come in.
+        let f = acl_finding(
+            dir,
+            &[read(
+                "",
+                true,
+                &format!("D:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;{USER})"),
+            )],
+            USER,
+        )
+        .unwrap();
+        assert!(f.detail.contains("継承"), "{}", f.detail);
+        // A key file everyone may read; an unreadable ACL; no DACL at all.
+        let f = acl_finding(
+            dir,
+            &[
+                read(
+                    data::KEY_FILE,
+                    false,
+                    &format!("D:(A;;FA;;;{USER})(A;;FR;;;WD)"),
+                ),
+                AclRead {
+                    path: dir.join(data::CONFIG_FILE),
+                    folder: false,
+                    sddl: Err("access denied".into()),
+                },
+                read(data::HISTORY_FILE, false, "D:NO_ACCESS_CONTROL"),
+            ],
+            USER,
+        )
+        .unwrap();
+        for part in ["Everyone", "access denied", "DACL なし"] {
+            assert!(f.detail.contains(part), "{part}: {}", f.detail);
+        }
     }
 
     #[test]

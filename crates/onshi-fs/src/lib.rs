@@ -4,19 +4,41 @@
 //! [`write_atomic`] writes a temporary file in the target's folder (created `O_EXCL`, mode set
 //! before any byte is written), fsyncs it, renames it over the target and fsyncs the folder, so a
 //! reader or a crash finds the old content or the new one, never half, and a private file is never
-//! readable by others, not even for a moment.
+//! readable by others, not even for a moment. On Windows a private file's "mode" is an ACL
+//! ([`acl`]): the user and SYSTEM only, set on the temporary file before any byte is written.
 
 use std::io::{self, Write};
 use std::path::Path;
+
+pub mod acl;
+#[cfg(windows)]
+pub mod win_acl;
 
 /// Mode of files only the owner may read (keys, settings, records).
 pub const MODE_PRIVATE: u32 = 0o600;
 /// Mode of files anyone may read (certificates, result files).
 pub const MODE_PUBLIC: u32 = 0o644;
 
-/// Replaces `path` with `bytes` atomically, with the Unix permission bits `mode` (ignored
-/// elsewhere). The temporary file is `.onshi-*.tmp` in the same folder, so a watcher matching
-/// `*.xml` never sees it; it is removed if anything fails.
+/// Makes the folder (`container`) or file `path` private to the current user the Windows way: a
+/// protected DACL for the user and SYSTEM ([`acl::private_dacl_sddl`]); what a folder holds
+/// inherits it. Nothing elsewhere: Unix modes are the caller's.
+pub fn set_private_acl(path: &Path, container: bool) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        let sid = win_acl::current_user_sid()?;
+        win_acl::set_dacl(path, &acl::private_dacl_sddl(&sid, container))
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (path, container);
+        Ok(())
+    }
+}
+
+/// Replaces `path` with `bytes` atomically, with the Unix permission bits `mode` (on Windows, a
+/// `mode` that gives group and others nothing means the private ACL of [`set_private_acl`]).
+/// The temporary file is `.onshi-*.tmp` in the same folder, so a watcher matching `*.xml` never
+/// sees it; it is removed if anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -27,6 +49,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     set_mode(tmp.as_file(), mode)?;
+    // Windows: a private file gets its own ACL (the user and SYSTEM) before any byte is written,
+    // whatever its folder lets in.
+    if mode & 0o077 == 0 {
+        set_private_acl(tmp.path(), false)?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

@@ -176,8 +176,9 @@ pub enum AppCommand {
         open: bool,
     },
     /// Start the desk at every login and put 「オンライン資格確認（受付）」 in the menu (Linux: a
-    /// systemd user unit, a menu entry and an autostart entry; see docs/desk.md for Windows and
-    /// macOS). Runs again safely; `onshi app uninstall` undoes it.
+    /// systemd user unit, a menu entry and an autostart entry; Windows: onshi-desk.cmd in the
+    /// Startup folder, the menu entry being the MSI's; see docs/desk.md for macOS). Runs again
+    /// safely; `onshi app uninstall` undoes it.
     Install {
         /// The app's data directory.
         #[arg(long, env = "ONSHI_APP_DATA")]
@@ -494,8 +495,11 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             reader,
         } => install(data, *listen, reader.as_deref()),
         AppCommand::Uninstall => {
-            let dirs = user_dirs()?;
-            let removed = onshi_app::desktop::uninstall(&dirs, true)?;
+            let removed = if cfg!(windows) {
+                onshi_app::desktop::uninstall_windows(&startup_dir()?)?
+            } else {
+                onshi_app::desktop::uninstall(&user_dirs()?, true)?
+            };
             if removed.is_empty() {
                 println!("受付画面の自動起動は設定されていません / nothing was installed");
             } else {
@@ -590,6 +594,12 @@ fn user_dirs() -> anyhow::Result<onshi_app::desktop::UserDirs> {
         .ok_or_else(|| anyhow::anyhow!("HOME が設定されていません / HOME is not set"))
 }
 
+/// The user's Startup folder on Windows.
+fn startup_dir() -> anyhow::Result<PathBuf> {
+    onshi_app::desktop::windows_startup_dir(std::env::var_os("APPDATA"))
+        .ok_or_else(|| anyhow::anyhow!("APPDATA が設定されていません / APPDATA is not set"))
+}
+
 /// Runs `onshi app install`.
 fn install(
     data: &Path,
@@ -599,9 +609,30 @@ fn install(
     if !listen.ip().is_loopback() {
         anyhow::bail!("--listen {listen}: 受付画面はこのパソコンの中（127.0.0.1 など）でだけ開けます / a loopback address");
     }
-    let dirs = user_dirs()?;
     let exe = std::env::current_exe()?;
     let listen = listen.to_string();
+    if cfg!(windows) {
+        let known: Vec<(&str, String)> = onshi_app::desktop::WINDOWS_DIR_VARIABLES
+            .iter()
+            .filter_map(|name| {
+                let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+                Some((*name, value))
+            })
+            .collect();
+        let file =
+            onshi_app::desktop::install_windows(&onshi_app::desktop::WindowsInstallOptions {
+                startup: &startup_dir()?,
+                exe: &exe,
+                data,
+                listen: &listen,
+                reader,
+                known: &known,
+            })?;
+        println!("書き込みました / written: {}", file.display());
+        println!("次回のログオンから受付画面が自動で起動し、ブラウザーで開きます。今すぐ開くにはスタートメニューの「{}」を選んでください。", onshi_app::desktop::MENU_TITLE);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dirs = user_dirs()?;
     let done = onshi_app::desktop::install(&onshi_app::desktop::InstallOptions {
         dirs: &dirs,
         exe: &exe,
