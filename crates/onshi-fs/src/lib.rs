@@ -4,8 +4,8 @@
 //! [`write_atomic`] writes a temporary file in the target's folder (created `O_EXCL`, mode set
 //! before any byte is written), fsyncs it, renames it over the target and fsyncs the folder, so a
 //! reader or a crash finds the old content or the new one, never half, and a private file is never
-//! readable by others, not even for a moment. On Windows a private file's "mode" is an ACL
-//! ([`acl`]): the user and SYSTEM only, set on the temporary file before any byte is written.
+//! readable by others, not even for a moment. On Windows privacy is the folder's ACL
+//! ([`set_private_acl`], [`acl`]), which the files written in it inherit.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -35,8 +35,8 @@ pub fn set_private_acl(path: &Path, container: bool) -> io::Result<()> {
     }
 }
 
-/// Replaces `path` with `bytes` atomically, with the Unix permission bits `mode` (on Windows, a
-/// `mode` that gives group and others nothing means the private ACL of [`set_private_acl`]).
+/// Replaces `path` with `bytes` atomically, with the Unix permission bits `mode` (ignored
+/// elsewhere: on Windows a private file takes its folder's ACL, see [`set_private_acl`]).
 /// The temporary file is `.onshi-*.tmp` in the same folder, so a watcher matching `*.xml` never
 /// sees it; it is removed if anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
@@ -49,11 +49,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     set_mode(tmp.as_file(), mode)?;
-    // Windows: a private file gets its own ACL (the user and SYSTEM) before any byte is written,
-    // whatever its folder lets in.
-    if mode & 0o077 == 0 {
-        set_private_acl(tmp.path(), false)?;
-    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
