@@ -160,6 +160,10 @@ pub async fn start_with(
     let (stop, stopped) = oneshot::channel::<()>();
     let poll = Duration::from_secs(config.crl_poll_seconds.max(1));
     let crl_task = tokio::spawn(watch_crls(service.clone(), poll, Hangup::new()));
+    let keep = Duration::from_secs(config.challenge_ttl_seconds)
+        .saturating_mul(2)
+        .max(SPENT_CHALLENGES_KEPT);
+    let prune_task = tokio::spawn(forget_spent_challenges(service.clone(), keep));
     let options = serve::ConnectionOptions {
         metrics: metrics.clone(),
         idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
@@ -175,6 +179,7 @@ pub async fn start_with(
         })
         .await;
         crl_task.abort();
+        prune_task.abort();
     });
     tracing::info!(%addr, "eligibility service listening");
     Ok(RunningServer {
@@ -183,6 +188,28 @@ pub async fn start_with(
         stop: Some(stop),
         task,
     })
+}
+
+/// How long a spent challenge is remembered at least: far beyond any challenge's lifetime (a
+/// challenge older than that is refused by its own MAC'd expiry before the store is asked).
+const SPENT_CHALLENGES_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// Every hour, forgets the challenges spent longer than `keep` ago (PostgreSQL's
+/// `spent_nonces`, which would otherwise grow by one row per check). Every instance does it;
+/// the deletes of two instances overlap harmlessly.
+async fn forget_spent_challenges(service: Arc<Service>, keep: Duration) {
+    loop {
+        let s = service.clone();
+        let before =
+            Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(1));
+        match tokio::task::spawn_blocking(move || s.prune_spent_challenges(before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(forgotten = n, "spent challenges forgotten"),
+            Ok(Err(e)) => tracing::warn!(%e, "forgetting spent challenges failed"),
+            Err(e) => tracing::warn!(%e, "forgetting spent challenges: task failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 /// New CRLs reach every instance through the store: poll its generation counter, and reload at

@@ -702,6 +702,12 @@ impl Service {
         Ok(answer(reference, eligibility, None))
     }
 
+    /// Forgets the challenges spent before `before` (see
+    /// `ServiceStore::prune_spent_challenges`); how many.
+    pub fn prune_spent_challenges(&self, before: DateTime<Utc>) -> Result<u64, ServiceError> {
+        Ok(self.store.prune_spent_challenges(before)?)
+    }
+
     /// Whether the store answers and, with `crl_missing = "unready"`, every trusted CA has a
     /// CRL that is current at `now` (for `/readyz`).
     pub fn ready(&self, now: DateTime<Utc>) -> Readiness {

@@ -254,6 +254,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "-- A re-check of a visit recorded as 未確認 at the desk says which visit it re-did.
     ALTER TABLE audit_log ADD COLUMN recheck_of TEXT;",
     ),
+    (
+        17,
+        "-- Spent challenges are forgotten by age (prune_spent_challenges): a BRIN index on the
+    -- time they were spent, tiny and cheap to keep for rows that arrive in time order.
+    CREATE INDEX spent_nonces_by_time ON spent_nonces USING brin (spent_at);",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: serialises migrations of instances that start

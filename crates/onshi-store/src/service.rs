@@ -408,6 +408,12 @@ pub trait ServiceStore: Store {
     /// Forgets the counts of windows that started before `before` (Unix seconds); how many.
     fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError>;
 
+    /// Forgets the challenges spent before `before`, kept only to refuse a challenge twice: a
+    /// challenge carries its expiry under the service's MAC, so one older than its lifetime is
+    /// refused before the store is asked. How many. (PostgreSQL keeps them in `spent_nonces`;
+    /// SQLite in the audit log itself, whose rows are never removed: nothing to forget there.)
+    fn prune_spent_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Adds a clinic.
     fn add_clinic(
         &self,

@@ -218,6 +218,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "-- A re-check of a visit recorded as 未確認 at the desk says which visit it re-did.
     ALTER TABLE audit_log ADD COLUMN recheck_of TEXT;",
     ),
+    (
+        17,
+        "-- PostgreSQL's spent_nonces index; SQLite keeps spent challenges in the audit log.
+    SELECT 1;",
+    ),
 ];
 
 /// The store in one SQLite file.

@@ -274,6 +274,11 @@ impl ServiceStore for PgStore {
         Ok(hits.unsigned_abs())
     }
 
+    fn prune_spent_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before = stored_time(before);
+        self.execute("DELETE FROM spent_nonces WHERE spent_at < $1", &[&before])
+    }
+
     fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError> {
         self.execute(
             "DELETE FROM rate_counters WHERE window_start < $1",

@@ -217,6 +217,10 @@ impl ServiceStore for SqliteStore {
         })
     }
 
+    fn prune_spent_challenges(&self, _before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     fn prune_request_counts(&self, before: i64) -> Result<u64, StoreError> {
         self.write(|tx| {
             let n = tx

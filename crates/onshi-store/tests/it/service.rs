@@ -1641,6 +1641,40 @@ fn audit_partitions(e: &ServiceEngine) -> Vec<(String, i64)> {
 /// PostgreSQL: a check lands in its month's partition (created by the store ahead of the first
 /// check of a month); a spent challenge stays spent across months.
 #[test]
+fn spent_challenges_are_forgotten_by_age_and_the_audit_stays() {
+    for e in service_engines() {
+        let s = e.store.as_ref();
+        let (clinic, id) = active_terminal(s, "5E0001");
+        for (nonce, at) in [
+            (1, "2025-04-01T09:00:00Z"),
+            (2, "2025-04-02T09:00:00Z"),
+            (3, "2025-04-03T09:00:00Z"),
+        ] {
+            s.check(&entry(&id, clinic, at, None, nonce))
+                .unwrap()
+                .unwrap();
+        }
+        let before = "2025-04-02T12:00:00Z".parse().unwrap();
+        let forgotten = s.prune_spent_challenges(before).unwrap();
+        if e.name == "postgres" {
+            // The two spent before noon of the 2nd; the third is still refused a second time.
+            assert_eq!(forgotten, 2, "{}", e.name);
+            assert!(s
+                .check(&entry(&id, clinic, "2025-04-03T09:01:00Z", None, 3))
+                .unwrap()
+                .is_err());
+        } else {
+            // SQLite keeps spent challenges in the audit log itself, never removed.
+            assert_eq!(forgotten, 0, "{}", e.name);
+        }
+        // The audit log is untouched and its chain verifies.
+        let v = s.verify_audit().unwrap();
+        assert!(v.problems.is_empty(), "{}: {:?}", e.name, v.problems);
+        assert_eq!(v.records, 3, "{}", e.name);
+    }
+}
+
+#[test]
 fn audit_rows_land_in_their_months_partition() {
     for e in service_engines()
         .into_iter()
