@@ -46,18 +46,25 @@ pub fn locked(why: &str) -> Markup {
     }
 }
 
+/// The `<head>` of the desk's scripted pages.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href="/app.css";
+            script src="/app.js" defer {}
+        }
+    }
+}
+
 /// The whole page; `terminal` is the terminal as the staff know it (`受付PC（W0000001）`).
 pub fn page(terminal: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "資格確認 受付 - onshi" }
-                link rel="stylesheet" href="/app.css";
-                script src="/app.js" defer {}
-            }
+            (head("資格確認 受付 - onshi"))
             body {
                 header {
                     h1 { "オンライン資格確認（受付）" }
@@ -142,13 +149,7 @@ pub fn enroll_page() -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "端末の登録 - onshi" }
-                link rel="stylesheet" href="/app.css";
-                script src="/app.js" defer {}
-            }
+            (head("端末の登録 - onshi"))
             body data-page="enroll" {
                 header { h1 { "オンライン資格確認（受付）" } }
                 main {

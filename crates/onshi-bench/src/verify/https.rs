@@ -13,14 +13,8 @@ use super::VerifyError;
 /// The name on the server's TLS certificate.
 const SERVER_NAME: &str = "localhost";
 
-/// A terminal's client certificate and key, PEM.
-#[derive(Clone)]
-pub(crate) struct Identity {
-    /// The terminal's certificate, as the server issued it at enrollment.
-    pub(crate) certificate_pem: String,
-    /// The terminal's P-256 key, PKCS#8.
-    pub(crate) key_pem: String,
-}
+/// A terminal's client certificate and key (the service client's own type).
+pub(crate) use onshi_client::Identity;
 
 /// The service's one client (`onshi-client`) trusting `server_ca_pem`, presenting `identity`
 /// when given, as the template of every connection the load generator opens with it. With
@@ -31,10 +25,6 @@ pub(crate) fn client_config(
     identity: Option<&Identity>,
     resume: bool,
 ) -> Result<Arc<ServiceClient>, VerifyError> {
-    let identity = identity.map(|id| onshi_client::Identity {
-        certificate_pem: id.certificate_pem.clone(),
-        key_pem: zeroize::Zeroizing::new(id.key_pem.clone()),
-    });
     let url = ServerUrl {
         host: SERVER_NAME.to_owned(),
         port: 443,
@@ -42,7 +32,7 @@ pub(crate) fn client_config(
     Ok(Arc::new(ServiceClient::with_options(
         url,
         Some(server_ca_pem),
-        identity.as_ref(),
+        identity,
         ClientOptions { resume },
     )?))
 }

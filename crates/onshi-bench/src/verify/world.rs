@@ -504,7 +504,7 @@ async fn enroll(
         id: account.to_owned(),
         identity: Identity {
             certificate_pem: enrolled.certificate_pem,
-            key_pem: key.serialize_pem(),
+            key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
         },
     })
 }
