@@ -216,6 +216,7 @@ pub fn run(
             cards: opts.terminals.min(8),
             ceiling_seconds: 0.0,
             target: None,
+            blocking_store: false,
         },
         stage,
     )?;

@@ -54,6 +54,9 @@ pub struct VerifyOptions {
     pub ceiling_seconds: f64,
     /// Instances that already run: send the checks there instead of starting a server.
     pub target: Option<Target>,
+    /// PostgreSQL: the server's checks on the blocking client instead of the async one
+    /// (`[database] async_checks = false`), to compare them.
+    pub blocking_store: bool,
 }
 
 /// Instances that already run (`onshi bench verify --target`), and what the bench needs of
@@ -81,6 +84,7 @@ impl Default for VerifyOptions {
             cards: 100,
             ceiling_seconds: 1.0,
             target: None,
+            blocking_store: false,
         }
     }
 }
@@ -531,6 +535,7 @@ mod tests {
             cards: 4,
             ceiling_seconds: 0.05,
             target: None,
+            blocking_store: false,
         }
     }
 

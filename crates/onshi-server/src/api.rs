@@ -96,6 +96,39 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Runs a check's work (the terminal, the check, its audit record) with the request timeout:
+/// awaited on the async workers when the store's check path is async (PostgreSQL), else on a
+/// blocking thread, since every store call then blocks (one hand-off a check).
+async fn checking<T, F>(
+    state: &AppState,
+    work: impl FnOnce(Arc<Service>) -> F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    let work = work(state.service.clone());
+    let answer = if state.service.check_is_async() {
+        tokio::time::timeout(state.timeout, work).await
+    } else {
+        // Not the runtime's own block_on: a blocking store (PostgreSQL's sync client) runs a
+        // runtime of its own, which cannot start inside an entered one.
+        let task = tokio::task::spawn_blocking(move || futures_executor::block_on(work));
+        match tokio::time::timeout(state.timeout, task).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(join)) => return Err(ApiError::internal(join)),
+            Err(elapsed) => Err(elapsed),
+        }
+    };
+    answer.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            proto::codes::INTERNAL,
+            "サービスが混み合っています。しばらくしてからもう一度お試しください。",
+        ))
+    })
+}
+
 /// The router of the whole API, counting into `metrics`.
 pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics>) -> Router {
     let state = AppState {
@@ -215,7 +248,9 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     {
         let allowed = state.limiter.allow(terminal, Instant::now())
             && match &state.shared_terminals {
-                Some(limit) => shared_allow(&state, limit.clone(), terminal.to_owned()).await,
+                Some(limit) => {
+                    shared_allow(state.service.clone(), limit.clone(), terminal.to_owned()).await
+                }
                 None => true,
             };
         if !allowed {
@@ -231,8 +266,7 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
 
 /// Counts a request in a limit shared through the store. A store that cannot count lets the
 /// request through (logged): the request itself then meets the store, and its own error.
-async fn shared_allow(state: &AppState, limit: Arc<SharedLimit>, key: String) -> bool {
-    let service = state.service.clone();
+async fn shared_allow(service: Arc<Service>, limit: Arc<SharedLimit>, key: String) -> bool {
     let counted = tokio::task::spawn_blocking(move || {
         limit.allow(service.store().as_ref(), &key, Utc::now())
     })
@@ -327,8 +361,8 @@ async fn challenge(
     State(state): State<AppState>,
     Extension(peer): Extension<PeerCertificate>,
 ) -> Result<Json<proto::ChallengeResponse>, ApiError> {
-    blocking(&state, move |s| {
-        let terminal = s.terminal(peer.der())?;
+    checking(&state, move |s| async move {
+        let terminal = s.terminal(peer.der()).await?;
         let (nonce, expires_in) = s.challenge(&terminal, Utc::now())?;
         Ok(proto::ChallengeResponse { nonce, expires_in })
     })
@@ -341,9 +375,9 @@ async fn verify(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::VerifyRequest>,
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
-    let answer = blocking(&state, move |s| {
-        let terminal = s.terminal(peer.der())?;
-        Ok(s.verify(&terminal, &req, false, Utc::now())?)
+    let answer = checking(&state, move |s| async move {
+        let terminal = s.terminal(peer.der()).await?;
+        Ok(s.verify(&terminal, &req, false, Utc::now()).await?)
     })
     .await;
     counted(&state, answer)
@@ -354,14 +388,14 @@ async fn register(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::VerifyRequest>,
 ) -> Result<Json<proto::CheckResponse>, ApiError> {
-    let answer = blocking(&state, move |s| {
-        let terminal = s.terminal(peer.der())?;
+    let answer = checking(&state, move |s| async move {
+        let terminal = s.terminal(peer.der()).await?;
         if req.mode != proto::Mode::Pin {
             return Err(ApiError::bad_request(
                 "利用登録は暗証番号による確認でのみできます。",
             ));
         }
-        Ok(s.verify(&terminal, &req, true, Utc::now())?)
+        Ok(s.verify(&terminal, &req, true, Utc::now()).await?)
     })
     .await;
     counted(&state, answer)
@@ -372,12 +406,14 @@ async fn renew(
     Extension(peer): Extension<PeerCertificate>,
     ApiJson(req): ApiJson<proto::RenewRequest>,
 ) -> Result<Json<proto::EnrollResponse>, ApiError> {
-    blocking(&state, move |s| {
-        let terminal = s.terminal(peer.der())?;
-        Ok(s.renew(&terminal, &req, Utc::now())?)
-    })
-    .await
-    .map(Json)
+    let terminal = checking(
+        &state,
+        move |s| async move { Ok(s.terminal(peer.der()).await?) },
+    )
+    .await?;
+    blocking(&state, move |s| Ok(s.renew(&terminal, &req, Utc::now())?))
+        .await
+        .map(Json)
 }
 
 /// The clinic has used up its bucket of queries by numbers.
@@ -396,23 +432,19 @@ async fn query(
 ) -> Result<Response, ApiError> {
     let clinics = state.clinic_queries.clone();
     let shared = state.shared_clinic_queries.clone();
-    let answer = blocking(&state, move |s| {
-        let terminal = s.terminal(peer.der())?;
+    let answer = checking(&state, move |s| async move {
+        let terminal = s.terminal(peer.der()).await?;
         let clinic = terminal.clinic_id.to_string();
         let allowed = clinics.allow(&clinic, Instant::now())
-            && shared.as_ref().is_none_or(|limit| {
-                limit
-                    .allow(s.store().as_ref(), &clinic, Utc::now())
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(cause = %crate::error::loggable(&e), "shared rate limit not counted");
-                        true
-                    })
-            });
+            && match shared {
+                Some(limit) => shared_allow(s.clone(), limit, clinic).await,
+                None => true,
+            };
         if !allowed {
             tracing::debug!(terminal = %terminal.id, clinic = terminal.clinic_id, "clinic query rate limited");
             return Err(clinic_queries_limited());
         }
-        Ok(s.query(&terminal, &req, Utc::now())?)
+        Ok(s.query(&terminal, &req, Utc::now()).await?)
     })
     .await;
     match answer {

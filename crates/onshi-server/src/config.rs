@@ -152,6 +152,11 @@ pub struct DatabaseConfig {
     /// of the service (imports and migrations are exempt); on SQLite the busy timeout, how long
     /// a writer waits for another process's write lock. 0: no PostgreSQL limit, 30 s on SQLite.
     pub statement_timeout_ms: u64,
+    /// PostgreSQL: a check's statements on the async client (tokio-postgres), awaited on the
+    /// service's async workers; `false`: the blocking client on the blocking pool, as before
+    /// (docs/performance.md compares them). SQLite, and PostgreSQL with `replica_url`, always
+    /// use the blocking client.
+    pub async_checks: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -163,6 +168,7 @@ impl Default for DatabaseConfig {
             pool_size: 32,
             pool_wait_ms: 2_000,
             statement_timeout_ms: 5_000,
+            async_checks: true,
         }
     }
 }
@@ -182,6 +188,7 @@ impl DatabaseConfig {
                 .then(|| std::time::Duration::from_millis(self.statement_timeout_ms)),
             replica_url: self.replica_url.clone(),
             replica_max_lag: std::time::Duration::from_millis(self.replica_max_lag_ms),
+            async_check_path: self.async_checks,
         }
     }
 }

@@ -17,7 +17,10 @@ use onshi_proto::{
     codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
     ResultCode, VerifyRequest,
 };
-use onshi_store::{link_checks, AuditEntry, AuditKey, AuditMode, CardLink, ServiceStore, Terminal};
+use onshi_store::{
+    AuditEntry, AuditKey, AuditMode, Blocking, CardLink, CardLookup, CheckStore, ServiceStore,
+    Terminal,
+};
 
 use crate::challenge::{Challenges, TokenError};
 use crate::config::{CrlMissing, ServerConfig};
@@ -29,6 +32,8 @@ const CHALLENGE_KEY: &str = "challenge-mac-key";
 /// The service: the store, the PKI material and the trusted JPKI CAs with their CRLs.
 pub struct Service {
     store: Arc<dyn ServiceStore>,
+    /// The store's part of a check: async on PostgreSQL, the store itself otherwise.
+    check: Arc<dyn CheckStore>,
     pki: ServerPki,
     jpki_cas: Vec<Vec<u8>>,
     /// The CRL generation loaded, and the trusted CAs with those CRLs (none when no JPKI CA is
@@ -153,8 +158,12 @@ impl Service {
         if key.iter().all(|&b| b == 0) {
             return Err("the challenge key could not be generated".to_owned());
         }
+        let check = store
+            .check_path()
+            .unwrap_or_else(|| Arc::new(Blocking(store.clone())));
         let service = Self {
             store,
+            check,
             pki,
             jpki_cas,
             jpki: RwLock::new((-1, None)),
@@ -194,6 +203,11 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// Whether a check's store calls are async (then run on the async workers).
+    pub fn check_is_async(&self) -> bool {
+        self.check.is_async()
     }
 
     /// The store.
@@ -310,7 +324,7 @@ impl Service {
 
     /// The active terminal behind a client certificate; 401 without one, 403 for an unknown or
     /// revoked terminal.
-    pub fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ServiceError> {
+    pub async fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ServiceError> {
         let Some(der) = peer else {
             return Err(ServiceError::Unauthenticated {
                 code: codes::NO_CLIENT_CERTIFICATE,
@@ -321,7 +335,7 @@ impl Service {
         let serial = onshi_pki::terminal_ca::serial_of(der).ok_or_else(|| {
             forbidden(codes::TERMINAL_NOT_ACTIVE, "端末の証明書を読み取れません。")
         })?;
-        match self.store.active_terminal_by_serial(&serial)? {
+        match self.check.active_terminal_by_serial(&serial).await? {
             Some(t) => Ok(t),
             None => {
                 tracing::warn!(%serial, "refused: terminal certificate not active");
@@ -435,7 +449,7 @@ impl Service {
 
     /// Writes the audit record of one request (spending its nonce, and with `what.register`
     /// registering the card in the same transaction) and returns the 照会番号.
-    fn audit(
+    async fn audit(
         &self,
         terminal: &Terminal,
         what: Audited<'_>,
@@ -455,8 +469,9 @@ impl Service {
             recheck_of: what.recheck_of.map(str::to_owned),
         };
         match self
-            .store
-            .record_check(&self.audit_key, &entry, what.register)?
+            .check
+            .record_check(&self.audit_key, &entry, what.register)
+            .await?
         {
             Ok(_) => Ok(reference_number),
             Err(_spent) => Err(forbidden(
@@ -467,7 +482,7 @@ impl Service {
     }
 
     /// `verify` (and, with `register`, 利用登録 on the spot): the card check.
-    pub fn verify(
+    pub async fn verify(
         &self,
         terminal: &Terminal,
         req: &VerifyRequest,
@@ -495,7 +510,8 @@ impl Service {
                         register: None,
                     },
                     now,
-                )?;
+                )
+                .await?;
                 return Err(forbidden(
                     codes::BAD_NONCE,
                     match e {
@@ -532,7 +548,7 @@ impl Service {
                     recheck_of: recheck,
                     register: None,
                 };
-                let reference = self.audit(terminal, what, now)?;
+                let reference = self.audit(terminal, what, now).await?;
                 let code = ResultCode::parse(e.code()).ok_or_else(|| {
                     ServiceError::internal(format!(
                         "card check code {} is no result code",
@@ -542,10 +558,15 @@ impl Service {
                 return Ok(failure(reference, code, &e.message_ja()));
             }
         };
-        let link = self
-            .store
-            .card_link(&card.issuer, &card.serial)?
-            .filter(|link| link_fits(link, &card));
+        let CardLookup {
+            link,
+            check: guard,
+            eligibility,
+        } = self
+            .check
+            .card_lookup(&card.issuer, &card.serial, visit)
+            .await?;
+        let link = link.filter(|link| link_fits(link, &card));
         let Some(link) = link else {
             let what = Audited {
                 mode,
@@ -556,12 +577,11 @@ impl Service {
                 recheck_of: recheck,
                 register: None,
             };
-            let reference = self.audit(terminal, what, now)?;
+            let reference = self.audit(terminal, what, now).await?;
             return Ok(answer(reference, Eligibility::not_found(), None));
         };
         // The wrong-link guard: a link whose holder is not the person answers nothing.
-        let guard = link_checks::link_check(self.store.portal(), &card.issuer, &card.serial)?
-            .filter(|c| c.describes(link.person_id.as_str()));
+        let guard = guard.filter(|c| c.describes(link.person_id.as_str()));
         if let Some(held) = guard.as_ref().filter(|c| !c.status.usable()) {
             tracing::warn!(
                 terminal = %terminal.id,
@@ -577,14 +597,13 @@ impl Service {
                 recheck_of: recheck,
                 register: None,
             };
-            let reference = self.audit(terminal, what, now)?;
+            let reference = self.audit(terminal, what, now).await?;
             return Ok(failure(reference, ResultCode::LinkHeld, LINK_HELD_MESSAGE));
         }
         let changed = guard
             .as_ref()
             .and_then(|c| c.changed_at)
             .is_some_and(|at| now - at < self.link_change_warning);
-        let eligibility = self.store.eligibility_for_person(&link.person_id, visit)?;
         let registered = link.registered || register;
         let (shown, note) = if registered {
             let card_note = warning_note(card.warning.as_ref());
@@ -612,19 +631,21 @@ impl Service {
                 Some((ResultCode::CardNotRegistered, "このマイナンバーカードは健康保険証としての利用登録がされていません。患者さんの同意があれば、暗証番号による確認でこの場で登録できます。".to_owned())),
             )
         };
-        let reference = self.audit(
-            terminal,
-            Audited {
-                mode,
-                serial: Some(&card.serial),
-                person: Some(&link.person_id),
-                answer: shown.validity.as_str(),
-                nonce_id: Some(redeemed.id),
-                recheck_of: recheck,
-                register: (register && !link.registered).then_some(&link),
-            },
-            now,
-        )?;
+        let reference = self
+            .audit(
+                terminal,
+                Audited {
+                    mode,
+                    serial: Some(&card.serial),
+                    person: Some(&link.person_id),
+                    answer: shown.validity.as_str(),
+                    nonce_id: Some(redeemed.id),
+                    recheck_of: recheck,
+                    register: (register && !link.registered).then_some(&link),
+                },
+                now,
+            )
+            .await?;
         Ok(answer(reference, shown, note))
     }
 
@@ -660,7 +681,7 @@ impl Service {
     }
 
     /// `query`: a check by the numbers on a 資格確認書 (no card).
-    pub fn query(
+    pub async fn query(
         &self,
         terminal: &Terminal,
         req: &QueryRequest,
@@ -687,7 +708,7 @@ impl Service {
             birthdate: req.birthdate,
         };
         let visit = req.visit_date;
-        let eligibility = self.store.eligibility_for_key(&query, visit)?;
+        let eligibility = self.check.eligibility_for_key(&query, visit).await?;
         let person = eligibility.records.first().map(|r| r.person_id.clone());
         let what = Audited {
             mode: AuditMode::Query,
@@ -698,7 +719,7 @@ impl Service {
             recheck_of: None,
             register: None,
         };
-        let reference = self.audit(terminal, what, now)?;
+        let reference = self.audit(terminal, what, now).await?;
         Ok(answer(reference, eligibility, None))
     }
 

@@ -9,6 +9,7 @@
 //! log): [`ServiceStore`], a second trait both engines implement, opened with [`open_service`].
 
 pub mod backup;
+pub mod check_path;
 mod columns;
 mod error;
 mod group;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use onshi_model::{Date, Eligibility, EligibilityRecord, KeyQuery, Person, PersonId};
 
+pub use check_path::{Blocking, CardLookup, CheckStore};
 pub use error::StoreError;
 pub use service::{
     audit_encoding, audit_hash, audit_mac, audit_seal, AuditEntry, AuditHead, AuditKey,
@@ -55,6 +57,9 @@ pub struct StoreOptions {
     /// How far behind the primary the replica may be for reads to go to it; further behind,
     /// they go to the primary until it catches up.
     pub replica_max_lag: Duration,
+    /// PostgreSQL without a replica: a check's statements on the async client
+    /// ([`crate::check_path`]); `false`: on the blocking one.
+    pub async_check_path: bool,
 }
 
 impl Default for StoreOptions {
@@ -66,6 +71,7 @@ impl Default for StoreOptions {
             statement_timeout: None,
             replica_url: None,
             replica_max_lag: Duration::from_secs(1),
+            async_check_path: true,
         }
     }
 }

@@ -173,7 +173,7 @@ pub enum Decision {
     Hold,
 }
 
-const COLUMNS: &str = "issuer, serial, person_id, status, differences, holder_name, \
+pub(crate) const COLUMNS: &str = "issuer, serial, person_id, status, differences, holder_name, \
      holder_kana, holder_birth, holder_sex, checked_at, changed_at, decided_by, \
      decision_reason, decided_at";
 
@@ -191,7 +191,7 @@ fn time(s: i64) -> Result<DateTime<Utc>, StoreError> {
         })
 }
 
-fn decode(r: &Row) -> Result<LinkCheck, StoreError> {
+pub(crate) fn decode(r: &Row) -> Result<LinkCheck, StoreError> {
     let holder = match r.opt_text(5)? {
         Some(name) => Some(HolderRecord {
             name,

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::sync::{Arc, LazyLock};
 
 use onshi_model::{Date, EligibilityRecord, KeyQuery, Person, PersonId};
 use postgres::{Client, NoTls, Statement};
@@ -18,6 +19,7 @@ use crate::pool::{Pool, Pooled};
 use crate::service_columns::{card_link_values, CARD_LINK_COLUMNS};
 use crate::{CardLink, ImportCounts, ImportTx, Store, StoreCounts, StoreError, StoreOptions};
 
+mod check_path;
 mod portal;
 mod replica;
 mod service;
@@ -301,13 +303,48 @@ pub(crate) struct PgConn {
     service: service::Statements,
 }
 
+/// A person's records.
+static RECORDS_OF_PERSON: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM eligibility WHERE person_id = $1",
+        list(&RECORD_COLUMNS)
+    )
+});
+
+/// The records of every person who owns a record with the query's key.
+static RECORDS_FOR_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM eligibility WHERE person_id IN (
+            SELECT person_id FROM eligibility
+            WHERE insurer_number = $1 AND symbol = $2 AND number = $3
+              AND ($4::text IS NULL OR branch = $4))",
+        list(&RECORD_COLUMNS)
+    )
+});
+
+/// The records of the person a card is linked to (issuer, serial).
+static RECORDS_OF_CARD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM eligibility WHERE person_id =
+            (SELECT person_id FROM card_links WHERE issuer = $1 AND serial = $2)",
+        list(&RECORD_COLUMNS)
+    )
+});
+
+/// Months (year × 12 + month − 1, UTC) whose audit-log partition is known to exist.
+type AuditMonths = Arc<std::sync::Mutex<HashSet<i32>>>;
+
 /// The store on a PostgreSQL server.
 pub struct PgStore {
     pool: Pool<PgConn>,
-    /// Months (year × 12 + month − 1, UTC) whose audit-log partition is known to exist.
-    audit_months: std::sync::Mutex<HashSet<i32>>,
+    audit_months: AuditMonths,
     /// Where eligibility and card-link reads go while it is usable.
     replica: Option<replica::Replica>,
+    /// The async connections of the check path (none with a replica: see
+    /// [`PgStore::check_path`]).
+    check_pool: Option<deadpool_postgres::Pool>,
+    /// The primary's settings, for the rare blocking work of the check path.
+    primary: postgres::Config,
 }
 
 impl RowAccess for postgres::Row {
@@ -404,17 +441,8 @@ fn connect(
         let ms = format!("{}ms", limit.as_millis().max(1));
         client.execute("SELECT set_config('statement_timeout', $1, false)", &[&ms])?;
     }
-    let records_of_person = client.prepare(&format!(
-        "SELECT {} FROM eligibility WHERE person_id = $1",
-        list(&RECORD_COLUMNS)
-    ))?;
-    let records_for_key = client.prepare(&format!(
-        "SELECT {} FROM eligibility WHERE person_id IN (
-            SELECT person_id FROM eligibility
-            WHERE insurer_number = $1 AND symbol = $2 AND number = $3
-              AND ($4::text IS NULL OR branch = $4))",
-        list(&RECORD_COLUMNS)
-    ))?;
+    let records_of_person = client.prepare(&RECORDS_OF_PERSON)?;
+    let records_for_key = client.prepare(&RECORDS_FOR_KEY)?;
     let person = client.prepare(&format!(
         "SELECT {} FROM persons WHERE person_id = $1",
         list(&PERSON_COLUMNS)
@@ -443,6 +471,10 @@ impl PgStore {
         drop(first);
         let primary: postgres::Config = url.parse()?;
         let timeout = options.statement_timeout;
+        let check_pool = match (&options.replica_url, options.async_check_path) {
+            (None, true) => Some(check_path::pool(url, options)?),
+            _ => None,
+        };
         let replica = match &options.replica_url {
             Some(replica_url) => {
                 let config = replica::config(replica_url)?;
@@ -453,14 +485,17 @@ impl PgStore {
             }
             None => None,
         };
+        let for_pool = primary.clone();
         Ok(Self {
             // Enough idle connections for every blocking worker that may hold one: closing and
             // reopening connections under load costs more than keeping them.
-            pool: Pool::new(Box::new(move || connect(&primary, timeout)), 128)
+            pool: Pool::new(Box::new(move || connect(&for_pool, timeout)), 128)
                 .with_size(options.pool_size, options.pool_wait)
                 .with_broken_check(|c| c.client.is_closed()),
             replica,
-            audit_months: std::sync::Mutex::new(HashSet::new()),
+            audit_months: AuditMonths::default(),
+            check_pool,
+            primary,
         })
     }
 
@@ -477,61 +512,17 @@ impl PgStore {
     }
 
     /// Makes sure the audit log has the partitions of `at`'s month and the next (UTC), so that
-    /// checks land in their month's partition; a month already known costs a set look-up. A
-    /// month whose rows already sit in the default partition keeps them there (logged).
+    /// checks land in their month's partition; a month already known costs a set look-up.
     pub(crate) fn ensure_audit_partitions(
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        use chrono::Datelike;
-        let month = at.year() * 12 + i32::try_from(at.month0()).unwrap_or(0);
-        let known = |m: i32| {
-            self.audit_months
-                .lock()
-                .map(|k| k.contains(&m))
-                .unwrap_or(false)
-        };
-        if known(month) {
+        let month = audit_month(at);
+        if month_known(&self.audit_months, month) {
             return Ok(());
         }
-        self.with(|conn| {
-            let mut tx = conn.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])?;
-            for m in [month, month + 1] {
-                let (name, from, to) = audit_partition(m);
-                let exists: bool = tx
-                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
-                    .get(0);
-                if exists {
-                    continue;
-                }
-                tx.batch_execute("SAVEPOINT onshi_partition")?;
-                // The name and the bounds are made of numbers, not of input.
-                let created = tx.batch_execute(&format!(
-                    "CREATE TABLE {name} PARTITION OF audit_log FOR VALUES FROM ('{from}') TO ('{to}')"
-                ));
-                match created {
-                    Ok(()) => {
-                        tx.batch_execute("RELEASE SAVEPOINT onshi_partition")?;
-                        tracing::info!(partition = %name, "audit log partition created");
-                    }
-                    Err(e) => {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT onshi_partition")?;
-                        tracing::warn!(
-                            partition = %name,
-                            cause = %StoreError::from(e),
-                            "audit log partition not created: the month's rows stay in audit_log_default"
-                        );
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })?;
-        if let Ok(mut k) = self.audit_months.lock() {
-            k.insert(month);
-            k.insert(month + 1);
-        }
+        self.with(|conn| create_audit_partitions(&mut conn.client, month))?;
+        note_month(&self.audit_months, month);
         Ok(())
     }
 
@@ -559,6 +550,60 @@ impl PgStore {
         }
         answer
     }
+}
+
+/// The month of a time (year × 12 + month − 1, UTC), as [`AuditMonths`] counts.
+fn audit_month(at: chrono::DateTime<chrono::Utc>) -> i32 {
+    use chrono::Datelike;
+    at.year() * 12 + i32::try_from(at.month0()).unwrap_or(0)
+}
+
+fn month_known(months: &AuditMonths, month: i32) -> bool {
+    months.lock().map(|k| k.contains(&month)).unwrap_or(false)
+}
+
+fn note_month(months: &AuditMonths, month: i32) {
+    if let Ok(mut k) = months.lock() {
+        k.insert(month);
+        k.insert(month + 1);
+    }
+}
+
+/// Creates the audit log's partitions of `month` and the next, where missing. A month whose
+/// rows already sit in the default partition keeps them there (logged).
+fn create_audit_partitions(client: &mut Client, month: i32) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])?;
+    for m in [month, month + 1] {
+        let (name, from, to) = audit_partition(m);
+        let exists: bool = tx
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])?
+            .get(0);
+        if exists {
+            continue;
+        }
+        tx.batch_execute("SAVEPOINT onshi_partition")?;
+        // The name and the bounds are made of numbers, not of input.
+        let created = tx.batch_execute(&format!(
+            "CREATE TABLE {name} PARTITION OF audit_log FOR VALUES FROM ('{from}') TO ('{to}')"
+        ));
+        match created {
+            Ok(()) => {
+                tx.batch_execute("RELEASE SAVEPOINT onshi_partition")?;
+                tracing::info!(partition = %name, "audit log partition created");
+            }
+            Err(e) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT onshi_partition")?;
+                tracing::warn!(
+                    partition = %name,
+                    cause = %StoreError::from(e),
+                    "audit log partition not created: the month's rows stay in audit_log_default"
+                );
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Appends one value in COPY text format.

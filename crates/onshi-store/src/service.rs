@@ -396,6 +396,12 @@ pub trait ServiceStore: Store {
     /// The portal's tables (see [`crate::portal`]).
     fn portal(&self) -> &dyn crate::portal::PortalDb;
 
+    /// The check path of its own, when the engine has one that does not block (see
+    /// [`crate::check_path`]); `None`: wrap the store in [`crate::check_path::Blocking`].
+    fn check_path(&self) -> Option<std::sync::Arc<dyn crate::check_path::CheckStore>> {
+        None
+    }
+
     /// How many checks (audit records) were made at or after `since` (the operator's
     /// dashboard: checks today).
     fn checks_since(&self, since: DateTime<Utc>) -> Result<u64, StoreError>;

@@ -328,6 +328,10 @@ pub struct BenchVerifyArgs {
     /// A new TLS connection per check: one row with full handshakes, one with resumed sessions.
     #[arg(long)]
     new_connection: bool,
+    /// With --postgres: the server's checks on the blocking PostgreSQL client instead of the
+    /// async one (`[database] async_checks = false`), to compare the two.
+    #[arg(long, requires = "postgres")]
+    blocking_store: bool,
     /// Send the checks to instances that already run (a load balancer, `HOST:PORT`) instead of
     /// starting a server: their database (from `--data`'s config.toml, or `--postgres`) is kept,
     /// the bench adds its cards, a clinic and terminals to it. Needs `--data` and `--jlis`.
@@ -442,6 +446,7 @@ fn bench_verify(a: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
         terminals: a.terminals.unwrap_or(a.concurrency),
         postgres: a.postgres.clone(),
         new_connection: a.new_connection,
+        blocking_store: a.blocking_store,
         target: match (&a.target, &a.data, &a.jlis) {
             (Some(target), Some(data), Some(jlis)) => {
                 use anyhow::Context;

@@ -79,7 +79,13 @@ impl World {
         let jlis = root.path().join("jlis");
         let authority = onshi_jlis::Authority::init(&jlis, now - Duration::days(1))?;
         let data = root.path().join("server");
-        let config = server_config(&data, &jlis, opts.postgres.as_deref(), now)?;
+        let config = server_config(
+            &data,
+            &jlis,
+            opts.postgres.as_deref(),
+            opts.blocking_store,
+            now,
+        )?;
         let store = onshi_store::open_service(&config.database_url(&data))?;
 
         stage(&format!(
@@ -282,6 +288,7 @@ fn server_config(
     data: &Path,
     jlis: &Path,
     postgres: Option<&str>,
+    blocking_store: bool,
     now: DateTime<Utc>,
 ) -> Result<ServerConfig, VerifyError> {
     let mut config =
@@ -298,6 +305,7 @@ fn server_config(
         crate::baseline::reset_postgres(url)?;
         config.database.url = Some(url.to_owned());
     }
+    config.database.async_checks = !blocking_store;
     config
         .save(data)
         .map_err(|e| VerifyError::Setup(e.to_string()))?;

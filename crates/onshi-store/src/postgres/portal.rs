@@ -54,32 +54,33 @@ impl PortalTx for Tx<'_, '_> {
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, StoreError> {
         let rows = self.0.query(sql, &params(values))?;
-        rows.iter()
-            .map(|row| {
-                let mut out = Vec::with_capacity(row.len());
-                for (i, column) in row.columns().iter().enumerate() {
-                    out.push(
-                        match *column.type_() {
-                            Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-                            Type::INT4 => row
-                                .try_get::<_, Option<i32>>(i)?
-                                .map(|v| Value::Int(v.into())),
-                            Type::INT2 => row
-                                .try_get::<_, Option<i16>>(i)?
-                                .map(|v| Value::Int(v.into())),
-                            Type::BOOL => row
-                                .try_get::<_, Option<bool>>(i)?
-                                .map(|v| Value::Int(v.into())),
-                            Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
-                            _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
-                        }
-                        .unwrap_or(Value::Null),
-                    );
-                }
-                Ok(Row(out))
-            })
-            .collect()
+        rows.iter().map(portal_row).collect()
     }
+}
+
+/// A row as the portal's code reads it.
+pub(super) fn portal_row(row: &postgres::Row) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        out.push(
+            match *column.type_() {
+                Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+                Type::INT4 => row
+                    .try_get::<_, Option<i32>>(i)?
+                    .map(|v| Value::Int(v.into())),
+                Type::INT2 => row
+                    .try_get::<_, Option<i16>>(i)?
+                    .map(|v| Value::Int(v.into())),
+                Type::BOOL => row
+                    .try_get::<_, Option<bool>>(i)?
+                    .map(|v| Value::Int(v.into())),
+                Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
+                _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
+            }
+            .unwrap_or(Value::Null),
+        );
+    }
+    Ok(Row(out))
 }
 
 impl PortalDb for PgStore {

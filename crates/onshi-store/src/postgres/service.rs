@@ -4,6 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
+use std::sync::LazyLock;
+
+use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, Statement, Transaction};
 
 use super::{PgConn, PgStore};
@@ -31,43 +34,144 @@ pub(crate) struct Statements {
     append_audit: Statement,
 }
 
+/// The active terminal of a client certificate's serial.
+pub(super) static ACTIVE_TERMINAL_BY_SERIAL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TERMINAL_COLUMNS} FROM terminals
+         WHERE certificate_serial = $1 AND status = 'active'"
+    )
+});
+
+/// A card's link.
+pub(super) static CARD_LINK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM card_links WHERE issuer = $1 AND serial = $2",
+        CARD_LINK_COLUMNS.join(", ")
+    )
+});
+
+/// A terminal's audit head, locked until the transaction ends.
+pub(super) const LOCK_HEAD: &str =
+    "SELECT checks, audit_head FROM terminals WHERE id = $1 FOR UPDATE";
+
+/// The audit row and the new head in one statement; a spent nonce inserts nothing and so
+/// updates nothing. The challenge is spent in spent_nonces (the audit log is partitioned: no
+/// unique index over all of it); the audit row only follows a nonce that was not spent.
+/// Parameters: [`AppendValues::params`].
+pub(super) static APPEND_AUDIT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH spent AS (
+            INSERT INTO spent_nonces (nonce_id, spent_at)
+            SELECT $10::bytea, $3::timestamptz WHERE $10::bytea IS NOT NULL
+            ON CONFLICT (nonce_id) DO NOTHING
+            RETURNING 1
+         ), inserted AS (
+            INSERT INTO audit_log ({AUDIT_COLUMNS})
+            SELECT $1::text, $2::bigint, $3::timestamptz, $4::bigint, $5::text, $6::text,
+                $7::text, $8::text, $9::text, $10::bytea, $11::bytea, $12::bytea,
+                $13::text
+            WHERE $10::bytea IS NULL OR EXISTS (SELECT 1 FROM spent)
+            RETURNING 1
+         )
+         UPDATE terminals SET checks = $2, audit_head = $12, last_used_at = $3
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM inserted)"
+    )
+});
+
+/// 利用登録 of a card, in the transaction of the check that registers it.
+pub(super) const REGISTER_CARD: &str = "UPDATE card_links SET registered = true,
+         registered_at = COALESCE(registered_at, $2)
+     WHERE issuer = $3 AND serial = $1";
+
 impl Statements {
     pub(crate) fn prepare(client: &mut Client) -> Result<Self, StoreError> {
         Ok(Self {
-            active_terminal_by_serial: client.prepare(&format!(
-                "SELECT {TERMINAL_COLUMNS} FROM terminals
-                 WHERE certificate_serial = $1 AND status = 'active'"
-            ))?,
-            card_link: client.prepare(&format!(
-                "SELECT {} FROM card_links WHERE issuer = $1 AND serial = $2",
-                CARD_LINK_COLUMNS.join(", ")
-            ))?,
+            active_terminal_by_serial: client.prepare(&ACTIVE_TERMINAL_BY_SERIAL)?,
+            card_link: client.prepare(&CARD_LINK)?,
             crl_generation: client
                 .prepare("SELECT value FROM counters WHERE name = 'crl_generation'")?,
-            lock_head: client
-                .prepare("SELECT checks, audit_head FROM terminals WHERE id = $1 FOR UPDATE")?,
-            // The audit row and the new head in one statement; a spent nonce inserts nothing
-            // and so updates nothing.
-            // The challenge is spent in spent_nonces (the audit log is partitioned: no unique
-            // index over all of it); the audit row only follows a nonce that was not spent.
-            append_audit: client.prepare(&format!(
-                "WITH spent AS (
-                    INSERT INTO spent_nonces (nonce_id, spent_at)
-                    SELECT $10::bytea, $3::timestamptz WHERE $10::bytea IS NOT NULL
-                    ON CONFLICT (nonce_id) DO NOTHING
-                    RETURNING 1
-                 ), inserted AS (
-                    INSERT INTO audit_log ({AUDIT_COLUMNS})
-                    SELECT $1::text, $2::bigint, $3::timestamptz, $4::bigint, $5::text, $6::text,
-                        $7::text, $8::text, $9::text, $10::bytea, $11::bytea, $12::bytea,
-                        $13::text
-                    WHERE $10::bytea IS NULL OR EXISTS (SELECT 1 FROM spent)
-                    RETURNING 1
-                 )
-                 UPDATE terminals SET checks = $2, audit_head = $12, last_used_at = $3
-                 WHERE id = $1 AND EXISTS (SELECT 1 FROM inserted)"
-            ))?,
+            lock_head: client.prepare(LOCK_HEAD)?,
+            append_audit: client.prepare(&APPEND_AUDIT)?,
         })
+    }
+}
+
+/// The next record of a chain whose head is `head` (the row of [`LOCK_HEAD`]).
+pub(super) struct NextRecord {
+    pub(super) seq: i64,
+    pub(super) prev_hash: [u8; 32],
+    pub(super) hash: [u8; 32],
+}
+
+impl NextRecord {
+    pub(super) fn after(
+        head: &postgres::Row,
+        key: &AuditKey,
+        entry: &AuditEntry,
+    ) -> Result<Self, StoreError> {
+        let checks: i64 = head.try_get(0)?;
+        let prev_hash = hash32("audit_head", head.try_get(1)?)?;
+        let seq = checks + 1;
+        let hash = audit_mac(key, &prev_hash, entry, seq);
+        Ok(Self {
+            seq,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// The stored record, once written.
+    pub(super) fn record(self, entry: &AuditEntry) -> AuditRecord {
+        AuditRecord {
+            seq: self.seq,
+            entry: entry.clone(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// The values of [`APPEND_AUDIT`], borrowed from the entry and its place in the chain.
+pub(super) struct AppendValues<'a> {
+    entry: &'a AuditEntry,
+    next: &'a NextRecord,
+    mode: &'static str,
+    person: Option<&'a str>,
+    nonce: Option<&'a [u8]>,
+    prev_hash: &'a [u8],
+    hash: &'a [u8],
+}
+
+impl<'a> AppendValues<'a> {
+    pub(super) fn new(entry: &'a AuditEntry, next: &'a NextRecord) -> Self {
+        Self {
+            entry,
+            next,
+            mode: entry.mode.as_str(),
+            person: entry.person_id.as_ref().map(onshi_model::PersonId::as_str),
+            nonce: entry.nonce_id.as_ref().map(|n| &n[..]),
+            prev_hash: &next.prev_hash[..],
+            hash: &next.hash[..],
+        }
+    }
+
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        let e = self.entry;
+        [
+            &e.terminal_id,
+            &self.next.seq,
+            &e.at,
+            &e.clinic_id,
+            &self.mode,
+            &e.certificate_serial,
+            &self.person,
+            &e.answer,
+            &e.reference_number,
+            &self.nonce,
+            &self.prev_hash,
+            &self.hash,
+            &e.recheck_of,
+        ]
     }
 }
 
@@ -122,41 +226,15 @@ fn append_audit(
             id: entry.terminal_id.clone(),
         });
     };
-    let checks: i64 = head.try_get(0)?;
-    let prev_hash = hash32("audit_head", head.try_get(1)?)?;
-    let seq = checks + 1;
-    let hash = audit_mac(key, &prev_hash, entry, seq);
-    let nonce = entry.nonce_id.as_ref().map(|n| &n[..]);
-    let updated = tx.execute(
-        append,
-        &[
-            &entry.terminal_id,
-            &seq,
-            &entry.at,
-            &entry.clinic_id,
-            &entry.mode.as_str(),
-            &entry.certificate_serial,
-            &entry.person_id.as_ref().map(onshi_model::PersonId::as_str),
-            &entry.answer,
-            &entry.reference_number,
-            &nonce,
-            &&prev_hash[..],
-            &&hash[..],
-            &entry.recheck_of,
-        ],
-    )?;
+    let next = NextRecord::after(&head, key, entry)?;
+    let updated = tx.execute(append, &AppendValues::new(entry, &next).params())?;
     if updated == 0 {
         return Ok(Err(NonceSpent));
     }
     // 利用登録 only once the challenge is spent and the record written, in this transaction:
     // both or neither (an error drops the transaction: rolled back).
     if let Some(link) = register {
-        let n = tx.execute(
-            "UPDATE card_links SET registered = true,
-                 registered_at = COALESCE(registered_at, $2)
-             WHERE issuer = $3 AND serial = $1",
-            &[&link.serial, &entry.at, &link.issuer],
-        )?;
+        let n = tx.execute(REGISTER_CARD, &[&link.serial, &entry.at, &link.issuer])?;
         if n != 1 {
             return Err(StoreError::NotFound {
                 what: "card link",
@@ -164,12 +242,7 @@ fn append_audit(
             });
         }
     }
-    Ok(Ok(AuditRecord {
-        seq,
-        entry: entry.clone(),
-        prev_hash,
-        hash,
-    }))
+    Ok(Ok(next.record(entry)))
 }
 
 impl PgStore {
@@ -243,6 +316,10 @@ impl PgStore {
 }
 
 impl ServiceStore for PgStore {
+    fn check_path(&self) -> Option<std::sync::Arc<dyn crate::check_path::CheckStore>> {
+        self.async_check_path()
+    }
+
     fn portal(&self) -> &dyn crate::portal::PortalDb {
         self
     }

@@ -96,18 +96,14 @@ fn every_query_path_of_a_check_uses_an_index_on_postgresql() {
     store.card_link("CN=JPKI", "0000002A").unwrap().unwrap();
     store.eligibility_for_person(&id, visit).unwrap();
     store.person(&id).unwrap().unwrap();
-    store
-        .eligibility_for_key(
-            &KeyQuery {
-                insurer_number: InsurerNumber::parse("01130012").unwrap(),
-                symbol: Some(InsuredCardSymbol::parse("1234").unwrap()),
-                number: InsuredIdentificationNumber::parse("00000041").unwrap(),
-                branch: Some(InsuredBranchNumber::parse("00").unwrap()),
-                birthdate: date("19800102"),
-            },
-            visit,
-        )
-        .unwrap();
+    let query = KeyQuery {
+        insurer_number: InsurerNumber::parse("01130012").unwrap(),
+        symbol: Some(InsuredCardSymbol::parse("1234").unwrap()),
+        number: InsuredIdentificationNumber::parse("00000041").unwrap(),
+        branch: Some(InsuredBranchNumber::parse("00").unwrap()),
+        birthdate: date("19800102"),
+    };
+    store.eligibility_for_key(&query, visit).unwrap();
     let entry = AuditEntry {
         at: now,
         terminal_id: terminal.id.clone(),
@@ -120,11 +116,38 @@ fn every_query_path_of_a_check_uses_an_index_on_postgresql() {
         nonce_id: Some([9; 32]),
         recheck_of: None,
     };
-    store
-        .record_check(&AuditKey::from_bytes(&[7; 32]).unwrap(), &entry, None)
-        .unwrap()
-        .unwrap();
+    let key = AuditKey::from_bytes(&[7; 32]).unwrap();
+    store.record_check(&key, &entry, None).unwrap().unwrap();
     store.checks_since(now - Duration::hours(1)).unwrap();
+    // The same paths through the async check path (tokio-postgres), with the card's link, guard
+    // and records read in one round trip.
+    let path = store.check_path().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        path.active_terminal_by_serial("T42")
+            .await
+            .unwrap()
+            .unwrap();
+        let found = path
+            .card_lookup("CN=JPKI", "0000002A", visit)
+            .await
+            .unwrap();
+        assert!(found.link.is_some() && !found.eligibility.records.is_empty());
+        path.eligibility_for_key(&query, visit).await.unwrap();
+        let entry = AuditEntry {
+            reference_number: "R-plan-async".into(),
+            nonce_id: Some([10; 32]),
+            ..entry.clone()
+        };
+        path.record_check(&key, &entry, None)
+            .await
+            .unwrap()
+            .unwrap();
+    });
+    drop(path);
     drop(store);
     drop(c);
 

@@ -1767,3 +1767,137 @@ fn migration_13_partitions_an_existing_audit_log() {
         assert_eq!(v.records, 4);
     }
 }
+
+/// The check path (`onshi_store::check_path`): on PostgreSQL the async client, elsewhere the
+/// store itself. It answers as the store does, its audit records join the same chain, a spent
+/// challenge writes nothing, and 利用登録 happens in the record's transaction.
+#[test]
+fn the_check_path_answers_as_the_store_does_and_extends_the_same_chain() {
+    use onshi_store::link_checks::{self, LinkCheck, LinkStatus};
+    use onshi_store::{Blocking, CheckStore};
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for e in service_engines() {
+        let store: Arc<dyn ServiceStore> = Arc::from(e.another());
+        let path = store.check_path();
+        assert_eq!(path.is_some(), e.name == "postgres", "{}", e.name);
+        let path: Arc<dyn CheckStore> = path.unwrap_or_else(|| Arc::new(Blocking(store.clone())));
+        assert_eq!(path.is_async(), e.name == "postgres", "{}", e.name);
+        let s = store.as_ref();
+        let (clinic, terminal) = active_terminal(s, "5EC0DE");
+        let p = person("P0000000001", "霞　太郎", "カスミ　タロウ", "19800102");
+        let other = person("P0000000002", "霞　花子", "カスミ　ハナコ", "19820304");
+        put(
+            s,
+            &[p.clone(), other.clone()],
+            &[
+                record(&p, "01130012", "1234", "00000001", "00", "20200401"),
+                record(&other, "01130012", "1234", "00000002", "00", "20200401"),
+            ],
+        );
+        let card = link("0001", "P0000000001", false);
+        import_links(s, std::slice::from_ref(&card));
+        let check = LinkCheck {
+            issuer: CA_A.to_owned(),
+            serial: "0001".to_owned(),
+            person_id: "P0000000001".to_owned(),
+            status: LinkStatus::NameOnly,
+            differences: vec!["name".to_owned()],
+            holder: None,
+            checked_at: t("2025-04-01T00:00:00Z"),
+            changed_at: None,
+            decision: None,
+        };
+        link_checks::put_link_checks(s.portal(), std::slice::from_ref(&check)).unwrap();
+        let visit = date("20260401");
+        let query = onshi_model::KeyQuery {
+            insurer_number: onshi_model::InsurerNumber::parse("01130012").unwrap(),
+            symbol: Some(onshi_model::InsuredCardSymbol::parse("1234").unwrap()),
+            number: onshi_model::InsuredIdentificationNumber::parse("00000002").unwrap(),
+            branch: None,
+            birthdate: date("19820304"),
+        };
+        // What the store answers, read first: the blocking PostgreSQL client runs a runtime of
+        // its own, not inside this one.
+        let terminal_row = s.terminal(&terminal).unwrap();
+        let eligibility = s.eligibility_for_person(&p.id, visit).unwrap();
+        let by_key = s.eligibility_for_key(&query, visit).unwrap();
+
+        runtime.block_on(async {
+            let found = path.active_terminal_by_serial("5EC0DE").await.unwrap();
+            assert_eq!(found, terminal_row, "{}", e.name);
+            assert_eq!(path.active_terminal_by_serial("FFFF").await.unwrap(), None);
+
+            let looked = path.card_lookup(CA_A, "0001", visit).await.unwrap();
+            assert_eq!(looked.link.as_ref(), Some(&card), "{}", e.name);
+            assert_eq!(looked.check.as_ref(), Some(&check), "{}", e.name);
+            assert_eq!(looked.eligibility, eligibility, "{}", e.name);
+            assert_eq!(looked.eligibility.records.len(), 1, "{}", e.name);
+            let unknown = path.card_lookup(CA_A, "0404", visit).await.unwrap();
+            assert_eq!(
+                (
+                    unknown.link,
+                    unknown.check,
+                    unknown.eligibility.records.len()
+                ),
+                (None, None, 0),
+                "{}",
+                e.name
+            );
+            assert_eq!(
+                path.eligibility_for_key(&query, visit).await.unwrap(),
+                by_key,
+                "{}",
+                e.name
+            );
+        });
+        // One record by the store, the next by the path, one chain; then the path's 利用登録,
+        // and a spent challenge that writes nothing.
+        let first = s
+            .check(&entry(
+                &terminal,
+                clinic,
+                "2026-04-01T09:00:00Z",
+                Some("P0000000001"),
+                1,
+            ))
+            .unwrap()
+            .unwrap();
+        runtime.block_on(async {
+            let second = path
+                .record_check(
+                    &key(),
+                    &entry(
+                        &terminal,
+                        clinic,
+                        "2026-04-01T09:01:00Z",
+                        Some("P0000000001"),
+                        2,
+                    ),
+                    Some(&card),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((first.seq, second.seq), (1, 2), "{}", e.name);
+            assert_eq!(second.prev_hash, first.hash, "{}", e.name);
+            let spent = path
+                .record_check(
+                    &key(),
+                    &entry(&terminal, clinic, "2026-04-01T09:02:00Z", None, 2),
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(spent, Err(NonceSpent), "{}", e.name);
+        });
+        assert!(s.card_link(CA_A, "0001").unwrap().unwrap().registered);
+        let v = s.verify_audit().unwrap();
+        assert_eq!((v.records, v.problems.len()), (2, 0), "{}: {v:?}", e.name);
+        assert_eq!(s.terminal(&terminal).unwrap().unwrap().checks, 2);
+    }
+}
