@@ -40,6 +40,8 @@ pub struct AppState {
     shared_terminals: Option<Arc<SharedLimit>>,
     /// `/query` per clinic, counted in the store by every instance.
     shared_clinic_queries: Option<Arc<SharedLimit>>,
+    /// `/enroll` per client address, counted in the store by every instance.
+    shared_enrollments: Option<Arc<SharedLimit>>,
     timeout: Duration,
     /// Places for terminal requests being worked on (`max_in_flight`; none: no limit).
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
@@ -162,6 +164,15 @@ pub fn router(service: Arc<Service>, config: &ServerConfig, metrics: Arc<Metrics
                     "clinic-query",
                     u64::from(config.clinic_query_rate_limit_per_minute)
                         + u64::from(config.clinic_query_rate_limit_burst),
+                    60,
+                ))
+            }),
+        shared_enrollments: (config.shared_rate_limits && config.enroll_rate_limit_per_minute > 0)
+            .then(|| {
+                Arc::new(SharedLimit::new(
+                    "enroll",
+                    u64::from(config.enroll_rate_limit_per_minute)
+                        + u64::from(config.enroll_rate_limit_burst),
                     60,
                 ))
             }),
@@ -291,7 +302,12 @@ async fn enroll_rate_limit(State(state): State<AppState>, req: Request, next: Ne
         || "unknown".to_owned(),
         |a| client_key(a.0.ip()).to_string(),
     );
-    if !state.enrollments.allow(&key, Instant::now()) {
+    let allowed = state.enrollments.allow(&key, Instant::now())
+        && match &state.shared_enrollments {
+            Some(limit) => shared_allow(state.service.clone(), limit.clone(), key.clone()).await,
+            None => true,
+        };
+    if !allowed {
         tracing::debug!(address = %key, "enrollment rate limited");
         return too_many(
             &state.enrollments,

@@ -66,11 +66,13 @@ pub struct ServerConfig {
     /// Requests a terminal may make at once before the rate applies.
     #[serde(default = "default_burst")]
     pub rate_limit_burst: u32,
-    /// Also count the per-terminal and per-clinic (`/query`) limits in the store, across every
-    /// instance on the database: a terminal may make at most `rate_limit_per_second` plus
-    /// `rate_limit_burst` requests in each second, a clinic `clinic_query_rate_limit_per_minute`
-    /// plus `clinic_query_rate_limit_burst` queries in each minute (fixed windows, whichever
-    /// instance serves them). Costs one store write per request. Default false: per instance.
+    /// Also count the per-terminal, per-clinic (`/query`) and per-address (`/enroll`) limits in
+    /// the store, across every instance on the database: a terminal may make at most
+    /// `rate_limit_per_second` plus `rate_limit_burst` requests in each second, a clinic
+    /// `clinic_query_rate_limit_per_minute` plus `clinic_query_rate_limit_burst` queries in each
+    /// minute, an address `enroll_rate_limit_per_minute` plus `enroll_rate_limit_burst`
+    /// enrollments in each minute (fixed windows, whichever instance serves them). Costs one
+    /// store write per request. Default false: per instance.
     #[serde(default)]
     pub shared_rate_limits: bool,
     /// Seconds a connection may wait for the next request head (idle keep-alive, or a slow

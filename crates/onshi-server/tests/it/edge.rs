@@ -378,6 +378,49 @@ async fn enrollment_is_rate_limited_per_address() {
     assert_eq!(status, 403);
 }
 
+/// With `shared_rate_limits`, an address's enrollments are counted in the store: a second
+/// instance behind the same load balancer does not give it a second bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_limits_per_address_count_across_two_instances() {
+    each_engine(|db| async move {
+        // 1/min, burst 2 → at most 3 in one minute from an address, whichever instance.
+        let world = World::start(db, |c| {
+            c.shared_rate_limits = true;
+            c.enroll_rate_limit_per_minute = 1;
+            c.enroll_rate_limit_burst = 2;
+        })
+        .await;
+        let second = onshi_server::run::start(&world.data, &world.config)
+            .await
+            .unwrap();
+        let (first, other) = {
+            let https = Https::new(&world, None);
+            let other = https.to(second.addr);
+            (https, other)
+        };
+        let body = enroll_body("W9999999", "AAAA-AAAA-AAAA", &csr());
+        if Utc::now().timestamp().rem_euclid(60) >= 55 {
+            tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+        }
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let https = if i % 2 == 0 { &first } else { &other };
+            statuses.push(
+                post_from(https, [127, 0, 0, 3], proto::ENROLL, &body)
+                    .await
+                    .0,
+            );
+        }
+        // Each instance's own bucket lets 2 through: 4 in all; the shared count stops the 4th.
+        assert_eq!(statuses, [403, 403, 403, 429]);
+        // Another address has its own count.
+        let (status, _, _) = post_from(&other, [127, 0, 0, 4], proto::ENROLL, &body).await;
+        assert_eq!(status, 403);
+        drop(second);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clinic_shares_one_query_budget_across_its_terminals() {
     let world = World::start(None, |c| {
