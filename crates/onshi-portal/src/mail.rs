@@ -386,7 +386,7 @@ mod tests {
 
     /// A minimal SMTP server on loopback: answers each command, keeps what DATA carried.
     fn fake_smtp() -> (u16, std::thread::JoinHandle<String>) {
-        use std::io::{BufRead, BufReader};
+        use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let handle = std::thread::spawn(move || {
