@@ -292,10 +292,10 @@ fn finish_pending_renewal(dir: &Path) -> Result<(), AppError> {
     let (key_new, cert_new) = (pending(KEY_FILE), pending(CERT_FILE));
     if cert_new.exists() {
         if key_new.exists() {
-            std::fs::rename(&key_new, dir.join(KEY_FILE))
+            onshi_fs::rename_durable(&key_new, &dir.join(KEY_FILE))
                 .map_err(|e| AppError::data(&key_new, e))?;
         }
-        std::fs::rename(&cert_new, dir.join(CERT_FILE))
+        onshi_fs::rename_durable(&cert_new, &dir.join(CERT_FILE))
             .map_err(|e| AppError::data(&cert_new, e))?;
     } else if key_new.exists() {
         std::fs::remove_file(&key_new).map_err(|e| AppError::data(&key_new, e))?;

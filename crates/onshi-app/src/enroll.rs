@@ -169,8 +169,9 @@ pub async fn renew(dir: &Path) -> Result<DateTime<Utc>, AppError> {
     let expiry = not_after(&answer.certificate_pem)?;
     let cert_new = pending(data::CERT_FILE);
     data::write_file(&cert_new, answer.certificate_pem.as_bytes(), 0o644)?;
-    std::fs::rename(&key_new, dir.join(data::KEY_FILE)).map_err(|e| AppError::data(&key_new, e))?;
-    std::fs::rename(&cert_new, dir.join(data::CERT_FILE))
+    onshi_fs::rename_durable(&key_new, &dir.join(data::KEY_FILE))
+        .map_err(|e| AppError::data(&key_new, e))?;
+    onshi_fs::rename_durable(&cert_new, &dir.join(data::CERT_FILE))
         .map_err(|e| AppError::data(&cert_new, e))?;
     Ok(expiry)
 }

@@ -3,5 +3,4 @@
 
 mod it {
     mod checks;
-    mod world;
 }

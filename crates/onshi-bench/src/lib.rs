@@ -257,22 +257,14 @@ pub fn run(opts: &BenchOptions, stage: &mut dyn FnMut(&str)) -> Result<BenchRepo
 mod tests {
     use super::*;
 
-    /// A fresh database on the test server (`ONSHI_TEST_POSTGRES`, set by scripts/test); its URL
-    /// and name. `None` (the test is skipped) without one, unless `ONSHI_REQUIRE_POSTGRES` is set.
+    /// A fresh database on the test server (the kit's): its URL, the admin URL and its name;
+    /// `None` (the test is skipped) without one, unless `ONSHI_REQUIRE_POSTGRES` is set.
     fn fresh_postgres() -> Option<(String, String, String)> {
-        let Ok(admin) = std::env::var("ONSHI_TEST_POSTGRES") else {
-            assert!(
-                std::env::var_os("ONSHI_REQUIRE_POSTGRES").is_none(),
-                "ONSHI_TEST_POSTGRES is not set but ONSHI_REQUIRE_POSTGRES is"
-            );
+        let fresh = onshi_testkit::engines::fresh_postgres("onshi_bench");
+        if fresh.is_none() {
             eprintln!("PostgreSQL tests skipped: ONSHI_TEST_POSTGRES is not set");
-            return None;
-        };
-        let name = format!("onshi_bench_{}", std::process::id());
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let (base, _) = admin.rsplit_once('/').unwrap();
-        Some((format!("{base}/{name}"), admin, name))
+        }
+        fresh.map(|(url, name, admin)| (url, admin, name))
     }
 
     /// `bench store` and `bench verify` start from nothing on a database a server and its portal

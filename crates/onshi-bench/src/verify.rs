@@ -101,21 +101,12 @@ pub enum VerifyError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] onshi_store::StoreError),
-    /// Generating the synthetic feed failed.
-    #[error("generate: {0}")]
-    Synth(#[from] onshi_synth::SynthError),
-    /// Importing the feed failed.
-    #[error("import: {0}")]
-    Feed(#[from] onshi_feed::FeedError),
     /// Resetting PostgreSQL failed.
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
     /// The PKI (the authority's files, certificates) failed.
     #[error("card authority: {0}")]
     Pki(#[from] onshi_pki::PkiError),
-    /// The test card authority could not issue a card.
-    #[error("test authority: {0}")]
-    Jlis(#[from] onshi_jlis::JlisError),
     /// A software card file could not be used.
     #[error("software card: {0}")]
     Emu(#[from] onshi_card_emu::EmuError),
@@ -131,6 +122,9 @@ pub enum VerifyError {
     /// The service's client failed (no connection, a refused handshake …).
     #[error("client: {0}")]
     Client(#[from] onshi_client::ClientError),
+    /// The test world (authority, service, feed, cards, clinic) could not be built.
+    #[error("{0}")]
+    Kit(#[from] onshi_testkit::KitError),
     /// A JSON body could not be written or read.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -596,13 +590,15 @@ mod tests {
     fn target_run_drives_instances_that_already_run() {
         let dir = tempfile::tempdir().unwrap();
         let now = chrono::Utc::now();
-        let jlis = dir.path().join("jlis");
-        onshi_jlis::Authority::init(&jlis, now - chrono::Duration::days(1)).unwrap();
-        let data = dir.path().join("server");
-        let mut config = onshi_server::run::init(&data, &[jlis.join("ca.pem")], now).unwrap();
-        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.crl_poll_seconds = 1;
-        config.save(&data).unwrap();
+        let jlis = dir.path().join(onshi_testkit::JLIS_DIR);
+        let authority = onshi_testkit::authority(&jlis, now - chrono::Duration::days(1)).unwrap();
+        let data = dir.path().join(onshi_testkit::SERVER_DIR);
+        let service = onshi_testkit::Service::create(&data, &authority, None, now, |c| {
+            c.crl_poll_seconds = 1
+        })
+        .unwrap();
+        let config = service.config.clone();
+        drop(service);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let server = runtime
             .block_on(onshi_server::run::start(&data, &config))

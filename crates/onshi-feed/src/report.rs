@@ -15,11 +15,9 @@ pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
         path: path.to_path_buf(),
         source: e,
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    // Owner-only, as the rejected rows are the feed's personal data ([`onshi_fs::AtomicFile`]:
+    // a temporary file in the folder, fsync, rename, fsync of the folder).
+    let mut tmp = onshi_fs::AtomicFile::create(path, onshi_fs::MODE_PRIVATE).map_err(io)?;
     tmp.write_all(b"\xEF\xBB\xBF").map_err(io)?;
     {
         let mut w = csv::Writer::from_writer(&mut tmp);
@@ -39,9 +37,7 @@ pub fn write_report(path: &Path, errors: &[RowError]) -> Result<(), FeedError> {
         }
         w.flush().map_err(io)?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    tmp.commit().map_err(io)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! text to a server on this machine), or without one the outbox folder (one `.eml` file per
 //! mail, atomically) that the operator (and the tests) read.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -158,11 +157,9 @@ impl Mailer {
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
                     hex::encode(rand)
                 );
-                let mut tmp = tempfile::Builder::new().prefix(".mail-").tempfile_in(dir)?;
-                tmp.write_all(render(mail).as_bytes())?;
-                tmp.as_file().sync_all()?;
+                // Owner-only: a mail holds a sign-in link.
                 let path = dir.join(name);
-                tmp.persist(&path).map_err(|e| e.error)?;
+                onshi_fs::write_atomic(&path, render(mail).as_bytes(), onshi_fs::MODE_PRIVATE)?;
                 Ok(Sent::Outbox(path))
             }
             Self::Smtp(transport) => {
@@ -389,7 +386,7 @@ mod tests {
 
     /// A minimal SMTP server on loopback: answers each command, keeps what DATA carried.
     fn fake_smtp() -> (u16, std::thread::JoinHandle<String>) {
-        use std::io::{BufRead, BufReader};
+        use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let handle = std::thread::spawn(move || {

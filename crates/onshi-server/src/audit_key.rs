@@ -8,7 +8,6 @@
 //! key: copy `audit.key` to the others; an instance with another key, or without one on a
 //! database that has one, refuses to start.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use onshi_store::{AuditKey, ServiceStore};
@@ -60,19 +59,11 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
 
-/// Writes a new file that only its owner can read, and syncs it.
+/// Writes a new file that only its owner can read ([`onshi_fs::write_new`]: whole or not at
+/// all, never over an existing one).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)
+    onshi_fs::write_new(path, bytes, onshi_fs::MODE_PRIVATE)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The data directory's audit key, adopted by the store: read from `audit.key`, or created (and
@@ -121,10 +112,7 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
         }
         Err(e) => return Err(e.to_string()),
     }
-    std::fs::rename(&pending, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    onshi_fs::rename_durable(&pending, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(key)
 }
 

@@ -7,7 +7,6 @@ mod it {
     mod edge;
     #[cfg(unix)]
     mod files;
-    pub mod harness;
     mod link_guard;
     mod ops;
     mod replica;

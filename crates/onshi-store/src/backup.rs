@@ -68,7 +68,7 @@ pub fn backup(url: &str, dest: &Path) -> Result<u64, StoreError> {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    std::fs::rename(&partial, dest).map_err(io(dest))?;
+    onshi_fs::rename_durable(&partial, dest).map_err(io(dest))?;
     Ok(std::fs::metadata(dest).map_err(io(dest))?.len())
 }
 
@@ -131,7 +131,7 @@ pub fn restore(src: &Path, url: &str) -> Result<(), StoreError> {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
-        std::fs::rename(&partial, dest).map_err(io(dest))
+        onshi_fs::rename_durable(&partial, dest).map_err(io(dest))
     }
 }
 

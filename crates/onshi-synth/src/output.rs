@@ -309,7 +309,8 @@ impl Output {
         let result = self.persons.close().and_then(|persons| {
             let eligibility = self.eligibility.close()?;
             for (temp, path) in [persons, eligibility] {
-                fs::rename(&temp, &path).map_err(|source| SynthError::Io { path, source })?;
+                onshi_fs::rename_durable(&temp, &path)
+                    .map_err(|source| SynthError::Io { path, source })?;
             }
             Ok(())
         });

@@ -11,18 +11,15 @@ use chrono::{Duration, Utc};
 use clap::Args;
 use onshi_app::{AppError, CheckOutcome, Desk, EnrollArgs};
 use onshi_card::Pin;
-use onshi_feed::ImportOptions;
 use onshi_model::date::parse_yyyymmdd;
 use onshi_model::Date;
 use onshi_proto::Mode;
-use onshi_store::ServiceStore;
-
-use crate::feed::{generate, import_file, FeedKind};
+use onshi_testkit::Service;
 
 /// The file that marks a directory as the demo's own, so a rerun may delete it.
 const MARKER: &str = ".onshi-demo";
 /// The PIN of every demo card.
-const DEMO_PIN: &str = "1234";
+const DEMO_PIN: &str = onshi_testkit::CARD_PIN;
 
 /// Arguments of `onshi demo`.
 #[derive(Args)]
@@ -131,9 +128,7 @@ impl Desk for DemoDesk {
 
 /// The world the demo builds before the service starts.
 struct Setup {
-    server_dir: PathBuf,
-    config: onshi_server::config::ServerConfig,
-    store: Box<dyn ServiceStore>,
+    service: Service,
     authority: onshi_jlis::Authority,
     /// Cards: valid, lost record only, to be revoked.
     cards: [PathBuf; 3],
@@ -144,91 +139,55 @@ struct Setup {
 
 fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
     let now = Utc::now();
-    let jlis = a.data.join("jlis");
-    let authority = onshi_jlis::Authority::init(&jlis, now - Duration::days(30))?;
+    let jlis = a.data.join(onshi_testkit::JLIS_DIR);
+    let authority = onshi_testkit::authority(&jlis, now - Duration::days(30))?;
     println!(
         "1. 試験用のカード発行者（JPKI）を作りました（{}）",
         jlis.display()
     );
 
-    let server_dir = a.data.join("server");
-    let mut config = onshi_server::run::init(&server_dir, &[jlis.join("ca.pem")], now)
-        .map_err(anyhow::Error::msg)?;
-    config.listen = "127.0.0.1:0".parse()?;
-    config.crl_poll_seconds = 1;
-    config.save(&server_dir)?;
-    let store = onshi_store::open_service(&config.database_url(&server_dir))?;
-    // The authority's first CRL: without a current one its cards are refused (E011).
-    let trusted =
-        onshi_server::admin::trusted_jpki(&server_dir, &config).map_err(anyhow::Error::msg)?;
-    onshi_server::admin::load_crl(
-        store.as_ref(),
-        &trusted,
-        &authority.crl(now, Duration::days(7))?,
-        now,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let server_dir = a.data.join(onshi_testkit::SERVER_DIR);
+    let service = Service::create(&server_dir, &authority, None, now, |config| {
+        config.crl_poll_seconds = 1;
+    })?;
     println!(
         "2. 資格確認サービスを SQLite で用意しました（{}）",
         server_dir.display()
     );
 
     let feed = a.data.join("feed");
-    let s = generate(a.persons, 1, date, &feed)?;
-    for (kind, file) in [
-        (FeedKind::Persons, feed.join("persons.csv")),
-        (FeedKind::Eligibility, feed.join("eligibility.csv")),
-    ] {
-        import_file(store.as_ref(), kind, &file, &ImportOptions::default())?;
-    }
+    let s = service.seed_synthetic(&feed, a.persons, 1, date)?;
     println!(
         "3. 合成データ {} 人・資格 {} 件を作り、サービスに取り込みました",
         s.persons, s.records
     );
 
-    let ex = pick_examples(&feed.join("eligibility.csv"))?;
+    let ex = pick_examples(&feed.join(onshi_synth::ELIGIBILITY_FILE))?;
     let (Some(valid), Some(revoked), Some(lost)) =
         (ex.valid.first(), ex.valid.get(1), ex.lost_only.as_ref())
     else {
         anyhow::bail!("合成データに例の人が見つかりません。--persons を増やしてください / no example persons; raise --persons");
     };
     let card = |person: &str, label: &str| -> anyhow::Result<PathBuf> {
-        let out = jlis.join(format!("{label}.card.json"));
         // The card says who holds it (the card authority's record): the person, whom the
         // wrong-link guard compares with the insurer's record at import.
-        let holder = onshi_model::PersonId::parse(person)
-            .ok()
-            .and_then(|id| store.person(&id).ok().flatten())
-            .ok_or_else(|| anyhow::anyhow!("{person}: 合成データにいません / not in the feed"))?;
-        authority.issue_card(
-            &onshi_jlis::IssueRequest {
-                person_id: person.to_owned(),
-                pin: Pin::parse(DEMO_PIN)?,
-                attributes: onshi_card::tlv::Attributes {
-                    name: holder.name.as_str().to_owned(),
-                    address: "東京都".into(),
-                    birth: holder.birthdate.format("%Y%m%d").to_string(),
-                    sex: holder.sex.as_str().to_owned(),
-                },
-                attributes_pin: None,
-                record_holder: true,
-                not_before: Some(now - Duration::days(30)),
-                not_after: Some(now + Duration::days(1500)),
-                out: out.clone(),
-            },
-            now,
-        )?;
-        Ok(out)
+        let holder = service
+            .person(person)
+            .map_err(|_| anyhow::anyhow!("{person}: 合成データにいません / not in the feed"))?;
+        let out = jlis.join(format!("{label}.card.json"));
+        let attributes = onshi_testkit::cards::attributes_of(&holder);
+        let validity = onshi_testkit::cards::years(now);
+        Ok(
+            onshi_testkit::cards::issue(&authority, person, attributes, Some(validity), out, now)?
+                .path,
+        )
     };
     let cards = [
         card(valid, "valid")?,
         card(lost, "lost")?,
         card(revoked, "revoked")?,
     ];
-    let linked =
-        onshi_server::admin::import_card_links(store.as_ref(), &jlis.join("issued.csv"), false)
-            .map_err(anyhow::Error::msg)?
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let linked = service.link_cards(&jlis.join("issued.csv"), false)?;
     println!(
         "4. ソフトウェアのマイナンバーカードを 3 枚発行し、個人と紐付けました（暗証番号 {DEMO_PIN}、カードの名義と保険者の記録の照合: 一致 {}、保留 {}）",
         linked.matched, linked.held
@@ -241,19 +200,13 @@ fn setup(a: &DemoArgs, date: Date) -> anyhow::Result<Setup> {
         println!("   {label}: 個人ID {person}  {}", path.display());
     }
 
-    let clinic =
-        onshi_server::admin::add_clinic(store.as_ref(), "デモ接骨院", "契0123456-1-23", now)
-            .map_err(anyhow::Error::msg)?;
-    let t = onshi_server::admin::add_terminal(
-        store.as_ref(),
-        clinic.id,
-        config.max_terminals_per_clinic,
-        now,
-    )?;
+    let max = service.config.max_terminals_per_clinic;
+    let t = service
+        .add_terminals("デモ接骨院", 1, max, now)?
+        .pop()
+        .context("受付端末を登録できません / no terminal")?;
     Ok(Setup {
-        server_dir,
-        config,
-        store,
+        service,
         authority,
         cards,
         revoked_person: revoked.clone(),
@@ -306,9 +259,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCode> {
-    let server = onshi_server::run::start(&setup.server_dir, &setup.config)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let server = setup.service.start(None).await?;
     let url = format!("https://127.0.0.1:{}", server.addr.port());
     println!("5. 資格確認サービスを起動しました（{url}）");
 
@@ -318,9 +269,7 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
         server: url.clone(),
         code: setup.code.clone(),
         account: setup.account.clone(),
-        server_ca_pem: Some(onshi_app::data::read_text(
-            &setup.server_dir.join("server-ca.pem"),
-        )?),
+        server_ca_pem: Some(onshi_app::data::read_text(&setup.service.server_ca_path())?),
         name: Some("受付PC".to_owned()),
     })
     .await?;
@@ -359,14 +308,9 @@ async fn flow(a: &DemoArgs, visit: Date, setup: Setup) -> anyhow::Result<ExitCod
     let now = Utc::now();
     setup.authority.revoke(&serial, now)?;
     let crl = setup.authority.crl(now, Duration::days(7))?;
-    tokio::task::block_in_place(|| {
-        let trusted = onshi_server::admin::trusted_jpki(&setup.server_dir, &setup.config)
-            .map_err(anyhow::Error::msg)?;
-        onshi_server::admin::load_crl(setup.store.as_ref(), &trusted, &crl, now)
-            .map_err(anyhow::Error::msg)
-    })?;
+    tokio::task::block_in_place(|| setup.service.load_crl(&crl, now))?;
     tokio::time::sleep(std::time::Duration::from_millis(
-        setup.config.crl_poll_seconds * 1000 + 1500,
+        setup.service.config.crl_poll_seconds * 1000 + 1500,
     ))
     .await;
     check(

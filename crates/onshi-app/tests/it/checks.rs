@@ -12,7 +12,7 @@ use onshi_card::Pin;
 use onshi_model::QualificationValidity;
 use onshi_proto::Mode;
 
-use super::world::{date, open_card, sync, World};
+use onshi_testkit::{date, open_card, sync, World};
 
 /// A desk that types a fixed PIN and answers the photo question.
 struct TestDesk {
@@ -68,11 +68,11 @@ async fn check(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enroll_check_renew_and_outage() {
-    let mut world = World::start().await;
-    let valid = world.card("P0000000001");
-    let lost = world.card("P0000000002");
-    world.link_cards();
-    let (account, code) = world.terminal();
+    let mut world = World::start(None, |_| {}).await;
+    let valid = world.cards.valid("P0000000001");
+    let lost = world.cards.valid("P0000000002");
+    world.link_cards(false);
+    let (account, code) = world.add_terminal();
     let dir = world.root.path().join("app");
     let args = |code: &str, ca: &Path, url: String| EnrollArgs {
         data: dir.clone(),
@@ -84,9 +84,13 @@ async fn enroll_check_renew_and_outage() {
     };
 
     // A wrong code: the service's E009 message, nothing left behind.
-    let e = onshi_app::enroll(&args("AAAA-BBBB-CCCC", &world.server_ca(), world.url()))
-        .await
-        .unwrap_err();
+    let e = onshi_app::enroll(&args(
+        "AAAA-BBBB-CCCC",
+        &world.server_ca_path(),
+        world.url(),
+    ))
+    .await
+    .unwrap_err();
     match &e {
         AppError::Refused { body, .. } => assert_eq!(body.code, onshi_proto::codes::BAD_ENROLLMENT),
         other => panic!("{other:?}"),
@@ -94,7 +98,7 @@ async fn enroll_check_renew_and_outage() {
     assert!(!e.message_ja().is_empty());
     assert!(!dir.join("terminal-key.pem").exists());
     // A CA that did not sign the server's certificate: not trusted.
-    let e = onshi_app::enroll(&args(&code, &world.jlis.join("ca.pem"), world.url()))
+    let e = onshi_app::enroll(&args(&code, &world.cards.dir.join("ca.pem"), world.url()))
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::Untrusted(_)), "{e:?}");
@@ -105,7 +109,7 @@ async fn enroll_check_renew_and_outage() {
     drop(closed);
     let e = onshi_app::enroll(&args(
         &code,
-        &world.server_ca(),
+        &world.server_ca_path(),
         format!("https://127.0.0.1:{port}"),
     ))
     .await
@@ -114,7 +118,7 @@ async fn enroll_check_renew_and_outage() {
     assert_eq!(exit::for_error(&e), exit::SERVICE_ERROR);
 
     // The right code.
-    let config = onshi_app::enroll(&args(&code, &world.server_ca(), world.url()))
+    let config = onshi_app::enroll(&args(&code, &world.server_ca_path(), world.url()))
         .await
         .unwrap();
     assert_eq!(config.account, account);
@@ -128,7 +132,7 @@ async fn enroll_check_renew_and_outage() {
     for f in ["terminal.pem", "server-ca.pem", "app.toml"] {
         assert!(dir.join(f).exists(), "{f}");
     }
-    let e = onshi_app::enroll(&args(&code, &world.server_ca(), world.url()))
+    let e = onshi_app::enroll(&args(&code, &world.server_ca_path(), world.url()))
         .await
         .unwrap_err();
     assert!(matches!(e, AppError::AlreadyEnrolled(_)), "{e:?}");
@@ -417,10 +421,10 @@ impl Relay {
 /// answer, the history one entry, the audit log one row per challenge the service carried out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_lost_before_the_answer_is_checked_again_with_a_new_challenge() {
-    let world = World::start().await;
-    let card = world.card("P0000000001");
-    world.link_cards();
-    let (account, code) = world.terminal();
+    let world = World::start(None, |_| {}).await;
+    let card = world.cards.valid("P0000000001");
+    world.link_cards(false);
+    let (account, code) = world.add_terminal();
     let relay = Relay::start(world.addr).await;
     let dir = world.root.path().join("app");
     onshi_app::enroll(&EnrollArgs {
@@ -428,7 +432,7 @@ async fn a_connection_lost_before_the_answer_is_checked_again_with_a_new_challen
         server: format!("https://127.0.0.1:{}", relay.addr.port()),
         code,
         account: account.clone(),
-        server_ca_pem: Some(std::fs::read_to_string(world.server_ca()).unwrap()),
+        server_ca_pem: Some(std::fs::read_to_string(world.server_ca_path()).unwrap()),
         name: None,
     })
     .await

@@ -155,19 +155,14 @@ pub fn store(dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     let mut random = [0u8; STORED_NAME_BYTES];
     getrandom::fill(&mut random).map_err(std::io::Error::other)?;
     let name = hex::encode(random);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".upload-")
-        .tempfile_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    // `.upload-*`: what [`sweep_orphans`] knows as an unfinished upload.
+    let mut tmp = onshi_fs::AtomicFile::create_with_prefix(
+        &path_of(dir, &name)?,
+        onshi_fs::MODE_PRIVATE,
+        ".upload-",
+    )?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path_of(dir, &name)?)
-        .map_err(|e| e.error)?;
+    tmp.commit_new()?;
     Ok(name)
 }
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 use onshi_proto::Mode;
 use onshi_server::admin::{import_card_links_trusting, LinkError};
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()

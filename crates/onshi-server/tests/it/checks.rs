@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use onshi_proto::{self as proto, Mode};
 use serde_json::Value;
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()

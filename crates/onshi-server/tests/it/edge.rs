@@ -16,7 +16,7 @@ use onshi_proto as proto;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::harness::*;
+use onshi_testkit::*;
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::Utc;
 use onshi_server::doctor;
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)

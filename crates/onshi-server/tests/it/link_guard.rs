@@ -11,7 +11,7 @@ use onshi_server::admin::{import_card_links_at, LinkImport};
 use onshi_store::link_checks::{self, Decision, LinkStatus};
 use serde_json::Value;
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()
@@ -315,7 +315,7 @@ async fn a_card_under_the_former_name_is_answered_and_listed_on_both_engines() {
             &[Line {
                 record: &record,
                 person: "P0000000001",
-                name: super::harness::P1_FORMER_NAME,
+                name: onshi_testkit::P1_FORMER_NAME,
                 birth: "19800102",
                 sex: "2",
             }],

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()

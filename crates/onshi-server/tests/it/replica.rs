@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use onshi_proto::Mode;
 
-use super::harness::*;
 use super::ops::captured_logs;
+use onshi_testkit::*;
 
 /// A primary and its replica, each a throwaway cluster; both stopped and removed on drop.
 struct Pair {

@@ -9,7 +9,7 @@ use onshi_proto::{self as proto, Mode};
 use onshi_server::config::CrlMissing;
 use onshi_store::StoredCrl;
 
-use super::harness::*;
+use onshi_testkit::*;
 
 fn today() -> String {
     Utc::now().format("%Y%m%d").to_string()
