@@ -58,7 +58,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        proto::codes::BAD_REQUEST,
+                        proto::ErrorCode::BadRequest,
                         "要求が大きすぎます。",
                     )
                 }
@@ -66,7 +66,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 // the client went away.
                 JsonRejection::BytesRejection(_) => ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    proto::codes::BAD_REQUEST,
+                    proto::ErrorCode::BadRequest,
                     "要求の受信に時間がかかりすぎました。通信環境を確かめて、もう一度お試しください。",
                 ),
                 other => ApiError::bad_request(format!(
@@ -90,7 +90,7 @@ async fn blocking<T: Send + 'static>(
         Ok(Err(join)) => Err(ApiError::internal(join)),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            proto::codes::INTERNAL,
+            proto::ErrorCode::Internal,
             "サービスが混み合っています。しばらくしてからもう一度お試しください。",
         )),
     }
@@ -193,7 +193,7 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
         tracing::debug!("shed: max_in_flight reached");
         let mut response = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            proto::codes::INTERNAL,
+            proto::ErrorCode::Internal,
             "サービスが混み合っています。しばらくしてからもう一度お試しください。",
         )
         .into_response();
@@ -271,7 +271,7 @@ async fn enroll_rate_limit(State(state): State<AppState>, req: Request, next: Ne
 fn too_many(limiter: &RateLimiter, message: &str) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        proto::codes::RATE_LIMITED,
+        proto::ErrorCode::RateLimited,
         message,
     )
     .into_response();
@@ -384,7 +384,7 @@ async fn renew(
 fn clinic_queries_limited() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        proto::codes::RATE_LIMITED,
+        proto::ErrorCode::RateLimited,
         "この施術所からの番号による照会が多すぎます。少し待ってからもう一度お試しください。",
     )
 }

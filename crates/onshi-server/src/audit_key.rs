@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use onshi_store::{AuditKey, ServiceStore};
 
+use crate::ServerError;
+
 /// The key's file name in the data directory.
 pub const AUDIT_KEY_FILE: &str = "audit.key";
 
@@ -25,21 +27,16 @@ pub fn default_path(dir: &Path) -> PathBuf {
 }
 
 /// Reads a key file (exactly 32 bytes). Warns when others than the owner may read it.
-pub fn read(path: &Path) -> Result<AuditKey, String> {
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
-        format!(
-            "{}: 監査ログの鍵を読めません / cannot read the audit key: {e}",
-            path.display()
-        )
+pub fn read(path: &Path) -> Result<AuditKey, ServerError> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|cause| {
+        ServerError::AuditKeyUnreadable {
+            path: path.to_path_buf(),
+            cause,
+        }
     })?);
     warn_if_readable_by_others(path);
-    AuditKey::from_bytes(&bytes).ok_or_else(|| {
-        format!(
-            "{}: 監査ログの鍵ではありません（{} バイトの乱数が必要） / not an audit key ({} random bytes)",
-            path.display(),
-            AuditKey::LEN,
-            AuditKey::LEN
-        )
+    AuditKey::from_bytes(&bytes).ok_or_else(|| ServerError::NotAuditKey {
+        path: path.to_path_buf(),
     })
 }
 
@@ -61,7 +58,7 @@ fn warn_if_readable_by_others(path: &Path) {
 fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Writes a new file that only its owner can read, and syncs it.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -69,7 +66,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let fail = |cause: std::io::Error| ServerError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
     let mut file = options.open(path).map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
     file.sync_all().map_err(fail)
@@ -77,17 +77,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// The data directory's audit key, adopted by the store: read from `audit.key`, or created (and
 /// the chains written without a key sealed) when there is none yet.
-pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, String> {
+pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, ServerError> {
     let path = default_path(dir);
     if path.exists() {
         let key = read(&path)?;
         return match store.adopt_audit_key(&key, false) {
             Ok(Ok(_)) => Ok(key),
-            Ok(Err(_)) => Err(format!(
-                "{}: この鍵はデータベースの監査ログの鍵と違います。最初のインスタンスの audit.key を使ってください / this is not the key the database's audit log was written with: use the first instance's audit.key",
-                path.display()
-            )),
-            Err(e) => Err(e.to_string()),
+            Ok(Err(_)) => Err(ServerError::AuditKeyMismatch { path }),
+            Err(e) => Err(e.into()),
         };
     }
     let pending = dir.join(PENDING_FILE);
@@ -95,10 +92,8 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
         read(&pending)?
     } else {
         let mut bytes = zeroize::Zeroizing::new([0u8; AuditKey::LEN]);
-        aws_lc_rs::rand::fill(&mut bytes[..])
-            .map_err(|_| "乱数を生成できません / the random generator failed".to_owned())?;
-        let key = AuditKey::from_bytes(&bytes[..])
-            .ok_or_else(|| "乱数を生成できません / the random generator failed".to_owned())?;
+        aws_lc_rs::rand::fill(&mut bytes[..]).map_err(|_| ServerError::Random)?;
+        let key = AuditKey::from_bytes(&bytes[..]).ok_or(ServerError::Random)?;
         write_private(&pending, &bytes[..])?;
         key
     };
@@ -113,15 +108,10 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
                 tracing::info!(path = %path.display(), "audit key created");
             }
         }
-        Ok(Err(_)) => {
-            return Err(format!(
-                "{}: 監査ログの鍵がありませんが、データベースには別の鍵で書かれた監査ログがあります。他のインスタンスかバックアップから audit.key をコピーしてください / the audit key is missing but the database's audit log has one: copy audit.key from another instance or from the backup",
-                path.display()
-            ))
-        }
-        Err(e) => return Err(e.to_string()),
+        Ok(Err(_)) => return Err(ServerError::AuditKeyMissing { path }),
+        Err(e) => return Err(e.into()),
     }
-    std::fs::rename(&pending, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::rename(&pending, &path).map_err(ServerError::io(&path))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

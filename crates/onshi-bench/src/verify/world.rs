@@ -102,14 +102,14 @@ impl World {
         link_cards(store.as_ref(), &jlis.join("issued.csv"))?;
         // A current CRL: without one, the authority's cards are refused (E011).
         let trusted =
-            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Setup)?;
+            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Server)?;
         onshi_server::admin::load_crl(
             store.as_ref(),
             &trusted,
             &authority.crl(now, Duration::days(7))?,
             now,
         )
-        .map_err(VerifyError::Setup)?;
+        .map_err(VerifyError::Server)?;
         let pending = add_terminals(store.as_ref(), opts.terminals, now)?;
 
         Ok(Self {
@@ -179,14 +179,14 @@ impl World {
         let cards = issue_cards(&authority, &cards_dir, &valid, opts.cards, now)?;
         link_cards(store.as_ref(), &target.jlis.join("issued.csv"))?;
         let trusted =
-            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Setup)?;
+            onshi_server::admin::trusted_jpki(&data, &config).map_err(VerifyError::Server)?;
         onshi_server::admin::load_crl(
             store.as_ref(),
             &trusted,
             &authority.crl(now, Duration::days(7))?,
             now,
         )
-        .map_err(VerifyError::Setup)?;
+        .map_err(VerifyError::Server)?;
         // The instances see the new CRL at their next poll; until then they may refuse the
         // authority's cards (E011) if they had none.
         stage(&format!(
@@ -224,10 +224,10 @@ impl World {
     /// run` serves it.
     pub(crate) async fn start(&self) -> Result<RunningServer, VerifyError> {
         let portal =
-            onshi_portal::extra_routes(&self.data, &self.config).map_err(VerifyError::Setup)?;
+            onshi_portal::extra_routes(&self.data, &self.config).map_err(VerifyError::Portal)?;
         onshi_server::run::start_with(&self.data, &self.config, portal)
             .await
-            .map_err(VerifyError::Setup)
+            .map_err(VerifyError::Server)
     }
 
     /// `POST /api/v1/query` bodies for (up to 100 of) the persons with valid eligibility: each
@@ -285,7 +285,7 @@ fn server_config(
     now: DateTime<Utc>,
 ) -> Result<ServerConfig, VerifyError> {
     let mut config =
-        onshi_server::run::init(data, &[jlis.join("ca.pem")], now).map_err(VerifyError::Setup)?;
+        onshi_server::run::init(data, &[jlis.join("ca.pem")], now).map_err(VerifyError::Server)?;
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.challenge_ttl_seconds = CHALLENGE_TTL_SECONDS;
     config.rate_limit_per_second = 0;
@@ -450,7 +450,7 @@ fn link_cards(store: &dyn ServiceStore, issued_csv: &Path) -> Result<(), VerifyE
             "card links refused: {:?}",
             errors.first()
         ))),
-        Err(e) => Err(VerifyError::Setup(e)),
+        Err(e) => Err(VerifyError::Server(e)),
     }
 }
 
@@ -461,7 +461,7 @@ fn add_terminals(
     now: DateTime<Utc>,
 ) -> Result<Vec<NewTerminal>, VerifyError> {
     let clinic = onshi_server::admin::add_clinic(store, "負荷試験接骨院", "契0123456-1-23", now)
-        .map_err(VerifyError::Setup)?;
+        .map_err(VerifyError::Server)?;
     (0..count)
         .map(|_| {
             // No cap: the bench's few terminals stand in for many clinics.

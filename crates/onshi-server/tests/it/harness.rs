@@ -282,6 +282,7 @@ impl World {
             let trusted = onshi_server::admin::trusted_jpki(&self.data, &self.config)?;
             onshi_server::admin::load_crl(self.store.as_ref(), &trusted, crl, Utc::now())
         })
+        .map_err(|e: onshi_server::ServerError| e.to_string())
     }
 
     /// Waits until the server's CRL poll (1 s in the test world) has seen the store.
