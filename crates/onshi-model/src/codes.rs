@@ -358,6 +358,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn result_codes_keep_their_wire_text_and_refuse_others() {
+        for c in ResultCode::ALL {
+            let wire = serde_json::to_string(&c).unwrap();
+            assert_eq!(wire, format!("\"{c}\""));
+            assert_eq!(serde_json::from_str::<ResultCode>(&wire).unwrap(), c);
+            assert_eq!(ResultCode::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(ResultCode::LinkHeld.as_str(), "E012");
+        assert_eq!(ResultCode::CertificateExpiresSoon.as_str(), "W002");
+        for other in ["E008", "E999", "W999", "w002", ""] {
+            assert_eq!(ResultCode::parse(other), None, "{other}");
+            assert!(serde_json::from_str::<ResultCode>(&format!("\"{other}\"")).is_err());
+        }
+    }
+
+    #[test]
     fn known_codes_parse_and_label() {
         assert_eq!(
             QualificationValidity::parse("3").unwrap(),

@@ -755,6 +755,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refusals_keep_the_operators_words() {
+        // What `onshi admin` printed before these errors were typed, word for word.
+        let issuer = "C=JP, O=onshi TEST, CN=CA".to_owned();
+        let shown = "5".to_owned();
+        let refused = |stored: &str| {
+            format!(
+                "{issuer}: CRL番号 {shown} は保存済みの CRL の番号 {stored} より大きくないため読み込みませんでした（古い CRL では失効を取り消せません） / CRL number {shown} is not higher than the stored CRL's {stored}: refused"
+            )
+        };
+        assert_eq!(
+            ServerError::CrlNotNewer {
+                issuer: issuer.clone(),
+                number: shown.clone(),
+                stored: "7".into(),
+            }
+            .to_string(),
+            refused("7")
+        );
+        assert_eq!(
+            ServerError::CrlLoadedMeanwhile {
+                issuer: issuer.clone(),
+                number: shown.clone(),
+            }
+            .to_string(),
+            refused("（同時に読み込まれた CRL / one loaded meanwhile）")
+        );
+        assert_eq!(
+            normalise_registration("契12").unwrap_err().to_string(),
+            "登録記号番号「契12」が正しくありません（例: 契0123456-1-23） / not a registration number"
+        );
+        assert_eq!(
+            HolderError::Sex("4".into()).to_string(),
+            "Sex \"4\": 性別は 1（男）、2（女）、3（未設定）のどれかです / the sex must be 1, 2 or 3"
+        );
+        let key = std::path::PathBuf::from("/srv/onshi/audit.key");
+        assert_eq!(
+            ServerError::NotAuditKey { path: key.clone() }.to_string(),
+            "/srv/onshi/audit.key: 監査ログの鍵ではありません（32 バイトの乱数が必要） / not an audit key (32 random bytes)"
+        );
+        // A wrapped store error reads as the store's own (no prefix twice in `{:#}`).
+        let store = onshi_store::StoreError::NotFound {
+            what: "person",
+            id: "P1".into(),
+        };
+        let text = store.to_string();
+        assert_eq!(ServerError::from(store).to_string(), text);
+    }
+
+    #[test]
     fn codes_and_registrations() {
         let c = new_code().unwrap();
         assert_eq!(c.len(), 14);
