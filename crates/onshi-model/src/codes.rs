@@ -331,6 +331,13 @@ impl ResultCode {
     }
 }
 
+/// A code equals its text (`ResultCode::LinkHeld == "E012"`), as a status code its number.
+impl PartialEq<&str> for ResultCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for ResultCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -366,6 +373,8 @@ mod tests {
             assert_eq!(ResultCode::parse(c.as_str()), Some(c));
         }
         assert_eq!(ResultCode::LinkHeld.as_str(), "E012");
+        assert_eq!(ResultCode::LinkHeld, "E012");
+        assert_ne!(ResultCode::LinkHeld, "E011");
         assert_eq!(ResultCode::CertificateExpiresSoon.as_str(), "W002");
         for other in ["E008", "E999", "W999", "w002", ""] {
             assert_eq!(ResultCode::parse(other), None, "{other}");

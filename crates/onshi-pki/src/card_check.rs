@@ -737,12 +737,12 @@ impl Default for GracePolicy {
 }
 
 impl CardWarning {
-    /// The service's warning code: `W001` in grace, `W002` expires soon (the values of
-    /// `onshi_proto::codes`).
-    pub fn code(&self) -> &'static str {
+    /// The service's warning code: `W001` in grace, `W002` expires soon.
+    pub fn code(&self) -> onshi_model::codes::ResultCode {
+        use onshi_model::codes::ResultCode;
         match self {
-            Self::InGracePeriod { .. } => "W001",
-            Self::ExpiresSoon { .. } => "W002",
+            Self::InGracePeriod { .. } => ResultCode::CertificateInGrace,
+            Self::ExpiresSoon { .. } => ResultCode::CertificateExpiresSoon,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use onshi_model::codes::ResultCode;
 
 use crate::time::date_ja;
 
@@ -379,18 +380,17 @@ pub enum CardCheckError {
 
 impl CardCheckError {
     /// The service's answer code: `E004` untrusted, malformed or weak; `E005` expired or not yet
-    /// valid; `E006` revoked; `E007` bad signature; `E011` revocation cannot be checked (the
-    /// values of `onshi_proto::codes`).
-    pub fn code(&self) -> &'static str {
+    /// valid; `E006` revoked; `E007` bad signature; `E011` revocation cannot be checked.
+    pub fn code(&self) -> ResultCode {
         match self {
             Self::Malformed(_)
             | Self::UnknownIssuer
             | Self::BadCertificateSignature
-            | Self::WeakKey => "E004",
-            Self::NotYetValid { .. } | Self::Expired { .. } => "E005",
-            Self::Revoked { .. } => "E006",
-            Self::BadSignature => "E007",
-            Self::RevocationUnknown { .. } => "E011",
+            | Self::WeakKey => ResultCode::CardCertificateUntrusted,
+            Self::NotYetValid { .. } | Self::Expired { .. } => ResultCode::CardCertificateExpired,
+            Self::Revoked { .. } => ResultCode::CardCertificateRevoked,
+            Self::BadSignature => ResultCode::BadSignature,
+            Self::RevocationUnknown { .. } => ResultCode::CrlNotCurrent,
         }
     }
 

@@ -525,19 +525,13 @@ impl Service {
                     mode,
                     serial: None,
                     person: None,
-                    answer: e.code(),
+                    answer: e.code().as_str(),
                     nonce_id: Some(redeemed.id),
                     recheck_of: recheck,
                     register: None,
                 };
                 let reference = self.audit(terminal, what, now)?;
-                let code = ResultCode::parse(e.code()).ok_or_else(|| {
-                    ServiceError::internal(format!(
-                        "card check code {} is no result code",
-                        e.code()
-                    ))
-                })?;
-                return Ok(failure(reference, code, &e.message_ja()));
+                return Ok(failure(reference, e.code(), &e.message_ja()));
             }
         };
         let link = self
