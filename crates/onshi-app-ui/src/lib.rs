@@ -616,7 +616,7 @@ async fn typed(Json(body): Json<TypedBody>) -> Response {
                 "ok": true,
                 "text": format!("{}（{}）", onshi_model::wareki::label(d), d.format("%Y-%m-%d")),
             }),
-            Err(why) => json!({ "ok": false, "text": why }),
+            Err(why) => json!({ "ok": false, "text": why.to_string() }),
         },
     };
     Json(json!({ "insurer": insurer, "birth": birth })).into_response()
@@ -633,6 +633,15 @@ fn kind_ja(kind: onshi_model::InsuranceKind) -> &'static str {
         K::Taishoku => "退職者医療",
         K::Koki => "後期高齢者医療",
     }
+}
+
+/// Why the desk does not take a folder for the receipt computer's files.
+#[derive(Debug)]
+enum OutputRefused {
+    /// Outside the folders `app.toml` allows (the app's own message).
+    NotAllowed(onshi_app::AppError),
+    /// It cannot be created or written.
+    NotWritable,
 }
 
 /// What the desk says under the insurer number while it is typed.
@@ -768,17 +777,17 @@ async fn save_settings(State(ui): State<Arc<Ui>>, Json(body): Json<SettingsBody>
     let roots = config.rececon.output_roots(&ui.data);
     let allowed = tokio::task::spawn_blocking({
         let (output, roots) = (output.clone(), roots.clone());
-        move || -> Result<(), String> {
-            onshi_app::data::allowed_output(&output, &roots).map_err(|e| e.message_ja())?;
-            std::fs::create_dir_all(&output).map_err(|_| String::new())?;
-            onshi_app::data::allowed_output(&output, &roots).map_err(|e| e.message_ja())?;
-            tempfile_probe(&output).map_err(|_| String::new())
+        move || -> Result<(), OutputRefused> {
+            onshi_app::data::allowed_output(&output, &roots).map_err(OutputRefused::NotAllowed)?;
+            std::fs::create_dir_all(&output).map_err(|_| OutputRefused::NotWritable)?;
+            onshi_app::data::allowed_output(&output, &roots).map_err(OutputRefused::NotAllowed)?;
+            tempfile_probe(&output).map_err(|_| OutputRefused::NotWritable)
         }
     })
     .await;
     match allowed {
         Ok(Ok(())) => {}
-        Ok(Err(refused)) if !refused.is_empty() => return bad(refused),
+        Ok(Err(OutputRefused::NotAllowed(e))) => return bad(e.message_ja()),
         _ => {
             return bad(format!(
                 "出力先フォルダー {} に書き込めません。フォルダーの場所と権限を確認してください。",

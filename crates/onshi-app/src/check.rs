@@ -151,9 +151,7 @@ fn with_rececon_result<R>(
         processed_at: now.with_timezone(&chrono::Local).naive_local(),
         reference_number: &outcome.reference_number,
         processing_result_status: r.processing_result_status,
-        processing_result_code: r
-            .processing_result_code
-            .map(onshi_proto::ResultCode::as_str),
+        processing_result_code: r.processing_result_code,
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: match outcome.asked {
             Asked::Numbers => onshi_model::codes::ReferenceClassification::INSURED_CARD,
@@ -288,7 +286,7 @@ impl Numbers {
                     .map_err(|e| bad("枝番", e.message_ja()))?,
             ),
         };
-        let birth = parse_birth(birth).map_err(|why| bad("生年月日", why))?;
+        let birth = parse_birth(birth).map_err(|why| bad("生年月日", why.to_string()))?;
         Ok(Self {
             insurer,
             symbol,
@@ -323,7 +321,7 @@ pub fn insurer_error_ja(typed: &str, e: &onshi_model::ModelError) -> String {
 
 /// 生年月日 as the staff type it: 西暦 (`19800102`, `1980-01-02`, `1980/1/2`) or 和暦
 /// (`昭和55年1月2日`, `S55.1.2`).
-pub fn parse_birth(typed: &str) -> Result<Date, String> {
+pub fn parse_birth(typed: &str) -> Result<Date, BirthError> {
     let t = half_width_digits(typed.trim());
     if let Ok(d) = onshi_model::date::parse_yyyymmdd(&t) {
         return Ok(d);
@@ -333,9 +331,17 @@ pub fn parse_birth(typed: &str) -> Result<Date, String> {
             return Ok(d);
         }
     }
-    onshi_model::wareki::parse_date(&t).map_err(|_| {
-        format!("「{typed}」を日付として読めません。19800102 のような西暦8桁か、昭和55年1月2日・S55.1.2 のような和暦で入力してください。")
+    onshi_model::wareki::parse_date(&t).map_err(|_| BirthError {
+        typed: typed.to_owned(),
     })
+}
+
+/// A 生年月日 as typed that is no date: what the desk shows beside the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("「{typed}」を日付として読めません。19800102 のような西暦8桁か、昭和55年1月2日・S55.1.2 のような和暦で入力してください。")]
+pub struct BirthError {
+    /// What was typed.
+    pub typed: String,
 }
 
 /// Full-width digits (０–９) as ASCII digits.

@@ -36,7 +36,7 @@ mod tests {
         let refused = AppError::from(ClientError::Refused {
             status: 403,
             body: onshi_proto::ErrorBody {
-                code: "E009".into(),
+                code: onshi_proto::ErrorCode::BadEnrollment,
                 message: "端末を登録できませんでした。".into(),
             },
         });

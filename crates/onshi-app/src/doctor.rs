@@ -275,7 +275,7 @@ fn windows_acls(dir: &Path) -> Option<Finding> {
     let reads: Vec<AclRead> = private_paths(dir)
         .into_iter()
         .map(|(path, folder)| AclRead {
-            sddl: onshi_fs::win_acl::dacl_sddl(&path).map_err(|e| e.to_string()),
+            sddl: onshi_fs::win_acl::dacl_sddl(&path),
             path,
             folder,
         })
@@ -285,11 +285,11 @@ fn windows_acls(dir: &Path) -> Option<Finding> {
 
 /// One private path's DACL as Windows gives it (SDDL), or why it could not be read.
 #[cfg_attr(not(windows), allow(dead_code))]
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct AclRead {
     path: std::path::PathBuf,
     folder: bool,
-    sddl: Result<String, String>,
+    sddl: std::io::Result<String>,
 }
 
 /// The name Windows shows for an SDDL alias the staff may meet (`WD` → Everyone).
@@ -530,17 +530,35 @@ fn output(folder: &Path) -> Finding {
     }
 }
 
-/// The reader: `opened` is the reader named by `--reader` (or why it could not be opened, as the
-/// message to show). With a card in it, reads the authentication certificate and its expiry
+/// An error and its causes, `outer: inner: …` (as the command line prints them).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// The reader: `opened` is the reader named by `--reader` (or why it could not be opened: shown
+/// with its causes). With a card in it, reads the authentication certificate and its expiry
 /// (no PIN).
 pub fn reader<T: Transport>(
     spec: &str,
-    opened: Result<Client<T>, String>,
+    opened: Result<Client<T>, Box<dyn std::error::Error + Send + Sync>>,
     now: DateTime<Utc>,
 ) -> Finding {
     let mut card = match opened {
         Ok(c) => c,
-        Err(message) => return Finding::fix(what::READER, format!("{spec} を開けません"), message),
+        Err(e) => {
+            return Finding::fix(
+                what::READER,
+                format!("{spec} を開けません"),
+                with_causes(&*e),
+            )
+        }
     };
     let der = match card.read_auth_certificate() {
         Ok(d) => d,
@@ -676,7 +694,7 @@ mod tests {
                 AclRead {
                     path: dir.join(data::CONFIG_FILE),
                     folder: false,
-                    sddl: Err("access denied".into()),
+                    sddl: Err(std::io::Error::other("access denied")),
                 },
                 read(data::HISTORY_FILE, false, "D:NO_ACCESS_CONTROL"),
             ],

@@ -55,9 +55,7 @@ pub fn answer(data: &[u8]) {
         processed_at: now.naive_utc(),
         reference_number: &outcome.reference_number,
         processing_result_status: r.processing_result_status,
-        processing_result_code: r
-            .processing_result_code
-            .map(onshi_proto::ResultCode::as_str),
+        processing_result_code: r.processing_result_code,
         processing_result_message: r.processing_result_message.as_deref(),
         reference_classification: onshi_model::codes::ReferenceClassification::MY_NUMBER_CARD,
         institution_code: onshi_rececon::InstitutionCode::UNKNOWN,

@@ -379,7 +379,7 @@ async fn drive_all(
                         }
                         // An answer that is an error: not retried (the service spoke).
                         Ok(Err(refused)) => {
-                            outcome.first_failure.get_or_insert(refused);
+                            outcome.first_failure.get_or_insert(refused.to_string());
                             break;
                         }
                         // The connection died before an answer: a new one, a new challenge.
@@ -411,6 +411,18 @@ async fn drive_all(
     Ok(all)
 }
 
+/// An error answer of the service to one step of a check.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {status} {}", String::from_utf8_lossy(body))]
+struct Refusal {
+    /// `challenge` or `verify`.
+    step: &'static str,
+    /// The HTTP status.
+    status: u16,
+    /// The answer's body.
+    body: Bytes,
+}
+
 /// One check: a challenge, the card's signature, the verify. `Err`: the connection failed before
 /// an answer; `Ok(Err)`: the service answered with an error.
 async fn check_once(
@@ -420,26 +432,28 @@ async fn check_once(
     signer: &mut Signer<'_>,
     terminal: usize,
     card: usize,
-) -> Result<Result<String, String>, VerifyError> {
+) -> Result<Result<String, Refusal>, VerifyError> {
     let c = match conn {
         Some(c) => c,
         None => conn.insert(Connection::open(front, config).await?),
     };
     let (status, body) = c.post(onshi_proto::CHALLENGE, Bytes::new()).await?;
     if status != 200 {
-        return Ok(Err(format!(
-            "challenge: {status} {}",
-            String::from_utf8_lossy(&body)
-        )));
+        return Ok(Err(Refusal {
+            step: "challenge",
+            status,
+            body,
+        }));
     }
     let nonce = serde_json::from_slice::<ChallengeResponse>(&body)?.nonce;
     let request = signer.sign(terminal, card, &nonce)?;
     let (status, body) = c.post(onshi_proto::VERIFY, request).await?;
     if status != 200 {
-        return Ok(Err(format!(
-            "verify: {status} {}",
-            String::from_utf8_lossy(&body)
-        )));
+        return Ok(Err(Refusal {
+            step: "verify",
+            status,
+            body,
+        }));
     }
     let answer: CheckResponse = serde_json::from_slice(&body)?;
     Ok(Ok(answer.reference_number))

@@ -98,6 +98,12 @@ pub enum VerifyError {
     /// Setting up the world failed.
     #[error("setup: {0}")]
     Setup(String),
+    /// The service's data directory could not be set up or started.
+    #[error("setup: {0}")]
+    Server(onshi_server::ServerError),
+    /// The portal's settings could not be read.
+    #[error("setup: {0}")]
+    Portal(onshi_portal::PortalError),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] onshi_store::StoreError),

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::EmuError;
+use crate::{CardFileError, EmuError};
 
 /// The card file format version this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -121,9 +121,9 @@ impl CardFile {
             path: path.to_owned(),
             source,
         })?);
-        Self::from_json(&bytes).map_err(|message| EmuError::Format {
+        Self::from_json(&bytes).map_err(|problem| EmuError::Format {
             path: path.to_owned(),
-            message,
+            problem,
         })
     }
 
@@ -175,8 +175,8 @@ impl CardFile {
         &self.auth_key
     }
 
-    /// Parses the JSON form; the error is a message without the file name.
-    fn from_json(bytes: &[u8]) -> Result<CardFile, String> {
+    /// Parses the JSON form; the error does not name the file.
+    fn from_json(bytes: &[u8]) -> Result<CardFile, CardFileError> {
         // The version first, so that a newer file is refused for its version and not for the
         // first field this version does not know.
         #[derive(Deserialize)]
@@ -185,19 +185,20 @@ impl CardFile {
         }
         let probe: Probe = serde_json::from_slice(bytes).map_err(|e| json_message(&e))?;
         match probe.version {
-            None => return Err("no \"version\" field".to_owned()),
+            None => return Err(CardFileError::NoVersion),
             Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
             Some(v) => {
-                return Err(format!(
-                    "version {v} is not supported (this onshi reads version {FORMAT_VERSION})"
-                ))
+                return Err(CardFileError::UnsupportedVersion {
+                    found: v.to_string(),
+                    supported: FORMAT_VERSION,
+                })
             }
         }
         let model: FileModel = serde_json::from_slice(bytes).map_err(|e| json_message(&e))?;
         Self::from_model(model)
     }
 
-    fn from_model(m: FileModel) -> Result<CardFile, String> {
+    fn from_model(m: FileModel) -> Result<CardFile, CardFileError> {
         let auth_key = parse_key(&m.auth_private_key)?;
         check_certificate("auth_certificate", &m.auth_certificate)?;
         check_certificate("auth_ca_certificate", &m.auth_ca_certificate)?;
@@ -333,29 +334,31 @@ impl PinRecord {
     }
 
     fn from_model(
-        field: &str,
+        field: &'static str,
         m: PinModel,
         max_tries: u8,
         hash_required: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CardFileError> {
         if m.tries_left > max_tries {
-            return Err(format!(
-                "{field}.tries_left is {}, more than the {max_tries} tries of a fresh card",
-                m.tries_left
-            ));
+            return Err(CardFileError::TooManyTries {
+                field,
+                tries_left: m.tries_left,
+                max_tries,
+            });
         }
         let hash = match (m.salt, m.sha256) {
             (Some(salt), Some(sha256)) => Some(SaltedHash {
-                salt: salt
-                    .try_into()
-                    .map_err(|_| format!("{field}.salt is not {SALT_LEN} bytes"))?,
+                salt: salt.try_into().map_err(|_| CardFileError::SaltLength {
+                    field,
+                    len: SALT_LEN,
+                })?,
                 sha256: sha256
                     .try_into()
-                    .map_err(|_| format!("{field}.sha256 is not 32 bytes"))?,
+                    .map_err(|_| CardFileError::HashLength { field })?,
             }),
             (None, None) if !hash_required => None,
-            (None, None) => return Err(format!("{field} has no salt and sha256")),
-            _ => return Err(format!("{field} needs both salt and sha256, or neither")),
+            (None, None) => return Err(CardFileError::NoHash { field }),
+            _ => return Err(CardFileError::HalfHash { field }),
         };
         Ok(Self {
             hash,
@@ -439,40 +442,40 @@ struct AttributesModel {
 
 /// A JSON error as a message: serde's own words with the line and column, but for a few kinds
 /// of error that would quote the file's contents (personal data) back.
-fn json_message(e: &serde_json::Error) -> String {
+fn json_message(e: &serde_json::Error) -> CardFileError {
     let text = e.to_string();
     if text.contains("invalid type: string") || text.contains("invalid value: string") {
-        format!(
-            "a field has the wrong type or value at line {} column {}",
-            e.line(),
-            e.column()
-        )
+        CardFileError::WrongTypeOrValue {
+            line: e.line(),
+            column: e.column(),
+        }
     } else {
-        text
+        CardFileError::Json(text)
     }
 }
 
-fn parse_key(der: &[u8]) -> Result<rsa::PrivateKey, String> {
-    let key = rsa::PrivateKey::from_pkcs8_der(der)
-        .map_err(|_| "the authentication key is not an RSA private key in PKCS#8 DER".to_owned())?;
+fn parse_key(der: &[u8]) -> Result<rsa::PrivateKey, CardFileError> {
+    let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|_| CardFileError::KeyNotPkcs8)?;
     if key.size() != AUTH_KEY_BYTES {
-        return Err(format!(
-            "the authentication key has {} bits, a My Number card's has 2048",
-            key.size() * 8
-        ));
+        return Err(CardFileError::KeySize {
+            bits: key.size() * 8,
+        });
     }
     Ok(key)
 }
 
 /// A certificate must be one DER SEQUENCE whose header announces exactly its length (the client
 /// reads the length from the first bytes), and fit in an EF.
-fn check_certificate(what: &str, der: &[u8]) -> Result<(), String> {
+fn check_certificate(what: &'static str, der: &[u8]) -> Result<(), CardFileError> {
     if der.len() > MAX_EF_LEN {
-        return Err(format!("{what} is longer than {MAX_EF_LEN} bytes"));
+        return Err(CardFileError::CertificateTooLong {
+            what,
+            max: MAX_EF_LEN,
+        });
     }
     match der_sequence_len(der) {
         Some(n) if n == der.len() => Ok(()),
-        _ => Err(format!("{what} is not one DER SEQUENCE")),
+        _ => Err(CardFileError::CertificateNotDer { what }),
     }
 }
 
@@ -497,19 +500,19 @@ pub(crate) fn der_sequence_len(der: &[u8]) -> Option<usize> {
     Some(2 + n + len)
 }
 
-fn check_attributes(a: &Attributes) -> Result<(), String> {
+fn check_attributes(a: &Attributes) -> Result<(), CardFileError> {
     if a.birth.len() != 8 || !a.birth.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("the birth date is not 8 digits (YYYYMMDD)".to_owned());
+        return Err(CardFileError::Birth);
     }
     // One digit, as the card's TLV reader accepts (1 男, 2 女, 9 適用不能 in practice).
     if a.sex.len() != 1 || !a.sex.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("the sex is not one digit".to_owned());
+        return Err(CardFileError::Sex);
     }
     if a.name.is_empty() {
-        return Err("the name is empty".to_owned());
+        return Err(CardFileError::EmptyName);
     }
     if onshi_card::tlv::encode_attributes(a).len() > MAX_EF_LEN {
-        return Err(format!("the attributes take more than {MAX_EF_LEN} bytes"));
+        return Err(CardFileError::AttributesTooLong { max: MAX_EF_LEN });
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ pub mod vpcd;
 
 pub use card::{SoftCard, MY_NUMBER_CARD_ATR};
 pub use card_file::{CardFile, CardSpec};
-pub use error::EmuError;
+pub use error::{CardFileError, EmuError};
 pub use in_process::InProcess;
 
 // Lets the test helper shared with the integration tests name this crate as they do.

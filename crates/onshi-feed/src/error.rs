@@ -47,12 +47,12 @@ pub enum FeedError {
         source: std::io::Error,
     },
     /// The bytes are not text in the expected encoding.
-    #[error("{path}: {message}")]
+    #[error("{path}: {reason}")]
     Encoding {
         /// The file.
         path: PathBuf,
         /// What is wrong, in Japanese and English.
-        message: String,
+        reason: crate::decode::DecodeError,
     },
     /// The header row is missing a column, has an unknown one, or names one twice.
     #[error("{path}: {message}")]

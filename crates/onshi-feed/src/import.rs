@@ -125,9 +125,9 @@ fn run(
         path: path.to_path_buf(),
         source: e,
     })?;
-    let text = decode(&bytes, options.encoding).map_err(|message| FeedError::Encoding {
+    let text = decode(&bytes, options.encoding).map_err(|reason| FeedError::Encoding {
         path: path.to_path_buf(),
-        message,
+        reason,
     })?;
     let known = match kind {
         Kind::Eligibility => store.person_ids()?,

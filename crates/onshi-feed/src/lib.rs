@@ -12,7 +12,7 @@ mod import;
 mod report;
 mod rows;
 
-pub use decode::{decode, Encoding};
+pub use decode::{decode, DecodeError, Encoding};
 pub use error::{FeedError, RowError};
 pub use import::{import_eligibility, import_persons, ImportOptions, ImportSummary, Progress};
 pub use report::write_report;

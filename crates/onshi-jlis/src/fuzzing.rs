@@ -33,10 +33,13 @@ fn at() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn make_fixture() -> Result<Fixture, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+/// What building the fixture can fail with: any of the crates' errors (the fuzzer stops).
+type FixtureError = Box<dyn std::error::Error + Send + Sync>;
+
+fn make_fixture() -> Result<Fixture, FixtureError> {
+    let dir = tempfile::tempdir()?;
     let now = at();
-    let authority = Authority::init(&dir.path().join("ca"), now).map_err(|e| e.to_string())?;
+    let authority = Authority::init(&dir.path().join("ca"), now)?;
     let pin = onshi_card::pin::Pin::parse("1234").map_err(|e| e.message_ja().to_owned())?;
     let request = |person: &str, out: &str| IssueRequest {
         person_id: person.into(),
@@ -53,23 +56,13 @@ fn make_fixture() -> Result<Fixture, String> {
         not_after: None,
         out: dir.path().join(out),
     };
-    let card = authority
-        .issue_card(&request("P0000000001", "card1.json"), now)
-        .map_err(|e| e.to_string())?;
-    let revoked = authority
-        .issue_card(&request("P0000000002", "card2.json"), now)
-        .map_err(|e| e.to_string())?;
-    authority
-        .revoke(&revoked.serial, now)
-        .map_err(|e| e.to_string())?;
-    let crl_der = authority
-        .crl(now, Duration::days(7))
-        .map_err(|e| e.to_string())?;
+    let card = authority.issue_card(&request("P0000000001", "card1.json"), now)?;
+    let revoked = authority.issue_card(&request("P0000000002", "card2.json"), now)?;
+    authority.revoke(&revoked.serial, now)?;
+    let crl_der = authority.crl(now, Duration::days(7))?;
     let ca_der = authority.ca_certificate_der().to_vec();
-    let mut trusted = TrustedJpki::new(std::slice::from_ref(&ca_der)).map_err(|e| e.to_string())?;
-    trusted
-        .with_crls(std::slice::from_ref(&crl_der))
-        .map_err(|e| e.to_string())?;
+    let mut trusted = TrustedJpki::new(std::slice::from_ref(&ca_der))?;
+    trusted.with_crls(std::slice::from_ref(&crl_der))?;
     Ok(Fixture {
         dir,
         ca_der,

@@ -266,10 +266,121 @@ code_table! {
     }
 }
 
+/// 処理結果コード (ProcessingResultCode) of a check's answer: a warning of a finished check, or why
+/// it did not finish. The answer carries it and so do the receipt computer's files; the API
+/// (`onshi_proto::codes`) lists the same texts. On the wire the code's text (`W002` …); a text
+/// that is no code of this version is refused where the answer is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResultCode {
+    /// `E004`: the card certificate is not from a trusted JPKI CA, or malformed.
+    CardCertificateUntrusted,
+    /// `E005`: the card certificate is expired beyond the grace period, or not yet valid.
+    CardCertificateExpired,
+    /// `E006`: the card certificate is revoked.
+    CardCertificateRevoked,
+    /// `E007`: the signature does not verify.
+    BadSignature,
+    /// `E011`: the card's revocation cannot be checked (its CA's CRL is not current).
+    CrlNotCurrent,
+    /// `E012`: the card's link to a person is held.
+    LinkHeld,
+    /// `W001`: the card's certificate expired and is inside the grace period.
+    CertificateInGrace,
+    /// `W002`: the card's certificate expires within three months.
+    CertificateExpiresSoon,
+    /// `W003`: the card is not registered for health-insurance use (利用登録).
+    CardNotRegistered,
+    /// `W004`: the card was linked to this person recently.
+    LinkChanged,
+}
+
+impl ResultCode {
+    /// Every code a check's answer may carry.
+    pub const ALL: [Self; 10] = [
+        Self::CardCertificateUntrusted,
+        Self::CardCertificateExpired,
+        Self::CardCertificateRevoked,
+        Self::BadSignature,
+        Self::CrlNotCurrent,
+        Self::LinkHeld,
+        Self::CertificateInGrace,
+        Self::CertificateExpiresSoon,
+        Self::CardNotRegistered,
+        Self::LinkChanged,
+    ];
+
+    /// The code's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CardCertificateUntrusted => "E004",
+            Self::CardCertificateExpired => "E005",
+            Self::CardCertificateRevoked => "E006",
+            Self::BadSignature => "E007",
+            Self::CrlNotCurrent => "E011",
+            Self::LinkHeld => "E012",
+            Self::CertificateInGrace => "W001",
+            Self::CertificateExpiresSoon => "W002",
+            Self::CardNotRegistered => "W003",
+            Self::LinkChanged => "W004",
+        }
+    }
+
+    /// The code of a text; `None` for a text that is no check's code.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A code equals its text (`ResultCode::LinkHeld == "E012"`), as a status code its number.
+impl PartialEq<&str> for ResultCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResultCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is no ProcessingResultCode of this API"))
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_codes_keep_their_wire_text_and_refuse_others() {
+        for c in ResultCode::ALL {
+            let wire = serde_json::to_string(&c).unwrap();
+            assert_eq!(wire, format!("\"{c}\""));
+            assert_eq!(serde_json::from_str::<ResultCode>(&wire).unwrap(), c);
+            assert_eq!(ResultCode::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(ResultCode::LinkHeld.as_str(), "E012");
+        assert_eq!(ResultCode::LinkHeld, "E012");
+        assert_ne!(ResultCode::LinkHeld, "E011");
+        assert_eq!(ResultCode::CertificateExpiresSoon.as_str(), "W002");
+        for other in ["E008", "E999", "W999", "w002", ""] {
+            assert_eq!(ResultCode::parse(other), None, "{other}");
+            assert!(serde_json::from_str::<ResultCode>(&format!("\"{other}\"")).is_err());
+        }
+    }
 
     #[test]
     fn known_codes_parse_and_label() {

@@ -40,7 +40,7 @@ use x509_parser::time::ASN1Time;
 use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 pub use crate::error::CardCheckError;
-use crate::error::PkiError;
+use crate::error::{PkiError, X509Problem};
 use crate::serial::serial_text;
 use crate::time::jst;
 
@@ -264,7 +264,7 @@ impl TrustedJpki {
     pub fn new(cas: &[Vec<u8>]) -> Result<Self, PkiError> {
         let mut trusted: Vec<TrustedCa> = Vec::new();
         for (i, input) in cas.iter().enumerate() {
-            let err = |what: String| PkiError::TrustAnchor { index: i + 1, what };
+            let err = |what: X509Problem| PkiError::TrustAnchor { index: i + 1, what };
             for der in der_blocks(input, "CERTIFICATE").map_err(err)? {
                 let ca = TrustedCa::from_der(der).map_err(err)?;
                 if !trusted.iter().any(|t| t.der == ca.der) {
@@ -275,7 +275,7 @@ impl TrustedJpki {
         if trusted.is_empty() {
             return Err(PkiError::TrustAnchor {
                 index: 0,
-                what: "no CA certificate was given".into(),
+                what: X509Problem::NoCertificate,
             });
         }
         Ok(Self {
@@ -307,13 +307,10 @@ impl TrustedJpki {
     /// [`TrustedJpki::with_crls`] does, without loading it: what an operator's load checks
     /// before the CRL is stored.
     pub fn verify_crl(&self, input: &[u8]) -> Result<VerifiedCrl, PkiError> {
-        let err = |what: String| PkiError::Crl { index: 1, what };
+        let err = |what: X509Problem| PkiError::Crl { index: 1, what };
         let mut blocks = der_blocks(input, "X509 CRL").map_err(err)?;
         if blocks.len() != 1 {
-            return Err(err(format!(
-                "{} CRLs in one file: load them one by one",
-                blocks.len()
-            )));
+            return Err(err(X509Problem::SeveralCrls(blocks.len())));
         }
         let der = blocks.remove(0);
         let (_, crl) = self.parse_crl(&der).map_err(err)?;
@@ -368,7 +365,7 @@ impl TrustedJpki {
     pub fn with_crls(&mut self, crls: &[Vec<u8>]) -> Result<(), PkiError> {
         let mut staged = Vec::new();
         for (i, input) in crls.iter().enumerate() {
-            let err = |what: String| PkiError::Crl { index: i + 1, what };
+            let err = |what: X509Problem| PkiError::Crl { index: i + 1, what };
             for der in der_blocks(input, "X509 CRL").map_err(err)? {
                 staged.push(self.parse_crl(&der).map_err(err)?);
             }
@@ -534,34 +531,34 @@ impl TrustedJpki {
     }
 
     /// Parses and verifies one DER CRL; returns the index of its CA and what to load.
-    fn parse_crl(&self, der: &[u8]) -> Result<(usize, LoadedCrl), String> {
+    fn parse_crl(&self, der: &[u8]) -> Result<(usize, LoadedCrl), X509Problem> {
         let (rest, crl) =
-            CertificateRevocationList::from_der(der).map_err(|e| format!("not a DER CRL: {e}"))?;
+            CertificateRevocationList::from_der(der).map_err(|e| X509Problem::NotDer {
+                what: "CRL",
+                reason: e.to_string(),
+            })?;
         if !rest.is_empty() {
-            return Err(format!("{} trailing bytes after the CRL", rest.len()));
+            return Err(X509Problem::TrailingBytes {
+                count: rest.len(),
+                after: "CRL",
+            });
         }
         let tbs = &crl.tbs_cert_list;
         if crl.signature_algorithm != tbs.signature {
-            return Err("the two signature algorithm fields differ".into());
+            return Err(X509Problem::SignatureAlgorithmsDiffer);
         }
         let alg = sig_alg(&crl.signature_algorithm).ok_or_else(|| {
-            format!(
-                "signature algorithm {} is not accepted",
-                crl.signature_algorithm.algorithm
-            )
+            X509Problem::SignatureAlgorithm(crl.signature_algorithm.algorithm.to_string())
         })?;
         for ext in tbs.extensions() {
             if ext.oid == OID_X509_EXT_DELTA_CRL_INDICATOR {
-                return Err("a delta CRL: only complete CRLs are accepted".into());
+                return Err(X509Problem::DeltaCrl);
             }
             if matches!(
                 ext.parsed_extension(),
                 ParsedExtension::IssuingDistributionPoint(_)
             ) {
-                return Err(
-                    "a partitioned CRL (issuingDistributionPoint): only complete CRLs are accepted"
-                        .into(),
-                );
+                return Err(X509Problem::PartitionedCrl);
             }
             refuse_unknown_critical(ext)?;
         }
@@ -580,26 +577,19 @@ impl TrustedJpki {
             })
             .ok_or_else(|| {
                 if named {
-                    format!(
-                        "its signature does not verify with the key of the trusted CA {}",
-                        tbs.issuer
-                    )
+                    X509Problem::CrlSignature(tbs.issuer.to_string())
                 } else {
-                    format!("its issuer {} is not a trusted CA", tbs.issuer)
+                    X509Problem::UntrustedIssuer(tbs.issuer.to_string())
                 }
             })?;
         let ca = &self.cas[index];
         if !ca.may_sign_crls {
-            return Err(format!(
-                "the keyUsage of {} does not allow signing CRLs",
-                ca.subject
-            ));
+            return Err(X509Problem::MayNotSignCrls(ca.subject.clone()));
         }
 
-        let this_update =
-            utc(tbs.this_update).ok_or_else(|| "thisUpdate is out of range".to_owned())?;
+        let this_update = utc(tbs.this_update).ok_or(X509Problem::TimeOutOfRange("thisUpdate"))?;
         let next_update = match tbs.next_update {
-            Some(t) => Some(utc(t).ok_or_else(|| "nextUpdate is out of range".to_owned())?),
+            Some(t) => Some(utc(t).ok_or(X509Problem::TimeOutOfRange("nextUpdate"))?),
             None => None,
         };
         let number = crl.crl_number();
@@ -644,35 +634,40 @@ impl fmt::Debug for TrustedJpki {
 }
 
 impl TrustedCa {
-    fn from_der(der: Vec<u8>) -> Result<Self, String> {
+    fn from_der(der: Vec<u8>) -> Result<Self, X509Problem> {
         let (rest, cert) = X509Certificate::from_der(&der)
-            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+            .map_err(|e| X509Problem::NotCertificate(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(format!(
-                "{} trailing bytes after the certificate",
-                rest.len()
-            ));
+            return Err(X509Problem::TrailingBytes {
+                count: rest.len(),
+                after: "certificate",
+            });
         }
         let subject = cert.subject().to_string();
         let is_ca = cert
             .basic_constraints()
-            .map_err(|e| format!("{subject}: basicConstraints: {e}"))?
+            .map_err(|e| X509Problem::BasicConstraints {
+                subject: subject.clone(),
+                reason: e.to_string(),
+            })?
             .is_some_and(|bc| bc.value.ca);
         if !is_ca {
-            return Err(format!(
-                "{subject} is not a CA certificate (basicConstraints cA is not set)"
-            ));
+            return Err(X509Problem::NotCa(subject));
         }
         let key_usage = cert
             .key_usage()
-            .map_err(|e| format!("{subject}: keyUsage: {e}"))?
+            .map_err(|e| X509Problem::KeyUsage {
+                subject: subject.clone(),
+                reason: e.to_string(),
+            })?
             .map(|ku| *ku.value);
         if key_usage.is_some_and(|ku| !ku.key_cert_sign()) {
-            return Err(format!(
-                "{subject}: its keyUsage does not allow signing certificates"
-            ));
+            return Err(X509Problem::MayNotSignCertificates(subject));
         }
-        let verifiers = verifiers_for(cert.public_key()).map_err(|e| format!("{subject}: {e}"))?;
+        let verifiers = verifiers_for(cert.public_key()).map_err(|problem| X509Problem::CaKey {
+            subject: subject.clone(),
+            problem: Box::new(problem),
+        })?;
         let subject_raw = cert.subject().as_raw().to_vec();
         Ok(Self {
             der,
@@ -742,12 +737,12 @@ impl Default for GracePolicy {
 }
 
 impl CardWarning {
-    /// The service's warning code: `W001` in grace, `W002` expires soon (the values of
-    /// `onshi_proto::codes`).
-    pub fn code(&self) -> &'static str {
+    /// The service's warning code: `W001` in grace, `W002` expires soon.
+    pub fn code(&self) -> onshi_model::codes::ResultCode {
+        use onshi_model::codes::ResultCode;
         match self {
-            Self::InGracePeriod { .. } => "W001",
-            Self::ExpiresSoon { .. } => "W002",
+            Self::InGracePeriod { .. } => ResultCode::CertificateInGrace,
+            Self::ExpiresSoon { .. } => ResultCode::CertificateExpiresSoon,
         }
     }
 
@@ -894,19 +889,19 @@ fn check_end_entity(cert: &X509Certificate<'_>) -> Result<(), CardCheckError> {
         return Err(malformed("its keyUsage does not allow signing".into()));
     }
     for ext in cert.extensions() {
-        refuse_unknown_critical(ext).map_err(malformed)?;
+        refuse_unknown_critical(ext).map_err(|p| malformed(p.to_string()))?;
     }
     Ok(())
 }
 
-fn refuse_unknown_critical(ext: &X509Extension<'_>) -> Result<(), String> {
+fn refuse_unknown_critical(ext: &X509Extension<'_>) -> Result<(), X509Problem> {
     match ext.parsed_extension() {
         ParsedExtension::UnsupportedExtension { .. }
         | ParsedExtension::ParseError { .. }
         | ParsedExtension::Unparsed
             if ext.critical =>
         {
-            Err(format!("unknown critical extension {}", ext.oid))
+            Err(X509Problem::UnknownCriticalExtension(ext.oid.to_string()))
         }
         _ => Ok(()),
     }
@@ -946,7 +941,7 @@ fn judge_validity(
 
 /// The DER blocks of `input`: the input itself if it is DER, or every PEM block (all must carry
 /// `label`).
-fn der_blocks(input: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
+fn der_blocks(input: &[u8], label: &'static str) -> Result<Vec<Vec<u8>>, X509Problem> {
     let text_start = input
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -956,17 +951,17 @@ fn der_blocks(input: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
     }
     let mut blocks = Vec::new();
     for pem in x509_parser::pem::Pem::iter_from_buffer(input) {
-        let pem = pem.map_err(|e| format!("not PEM: {e}"))?;
+        let pem = pem.map_err(|e| X509Problem::NotPem(e.to_string()))?;
         if pem.label != label {
-            return Err(format!(
-                "a {label} PEM block was expected, found {}",
-                pem.label
-            ));
+            return Err(X509Problem::PemLabel {
+                expected: label,
+                found: pem.label,
+            });
         }
         blocks.push(pem.contents);
     }
     if blocks.is_empty() {
-        return Err(format!("no {label} PEM block"));
+        return Err(X509Problem::NoPemBlock(label));
     }
     Ok(blocks)
 }
@@ -1028,22 +1023,18 @@ fn verification_algorithm(key: KeyKind, alg: SigAlg) -> Option<&'static dyn Veri
 /// A CA key parsed once for each signature algorithm it can have made.
 fn verifiers_for(
     spki: &SubjectPublicKeyInfo<'_>,
-) -> Result<Vec<(SigAlg, ParsedPublicKey)>, String> {
-    let kind = key_kind(spki).ok_or_else(|| {
-        format!(
-            "its key type {} is not RSA, P-256 or P-384",
-            spki.algorithm.algorithm
-        )
-    })?;
+) -> Result<Vec<(SigAlg, ParsedPublicKey)>, X509Problem> {
+    let kind =
+        key_kind(spki).ok_or_else(|| X509Problem::KeyType(spki.algorithm.algorithm.to_string()))?;
     if spki.subject_public_key.unused_bits != 0 {
-        return Err("its key's BIT STRING is not whole bytes".into());
+        return Err(X509Problem::KeyBits);
     }
     let key = spki.subject_public_key.data.as_ref();
     let mut verifiers = Vec::new();
     for alg in SIG_ALGS {
         if let Some(verification) = verification_algorithm(kind, alg) {
             let parsed = ParsedPublicKey::new(verification, key)
-                .map_err(|e| format!("its key is refused ({e}): RSA must have 2048–8192 bits"))?;
+                .map_err(|e| X509Problem::KeyRefused(e.to_string()))?;
             verifiers.push((alg, parsed));
         }
     }

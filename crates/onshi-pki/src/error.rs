@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use onshi_model::codes::ResultCode;
 
 use crate::time::date_ja;
 
@@ -138,7 +139,7 @@ pub enum PkiError {
         /// Its position in the list given, from 1.
         index: usize,
         /// What is wrong with it.
-        what: String,
+        what: X509Problem,
     },
     /// A CRL that was not loaded: malformed, or not signed by a trusted CA.
     #[error("失効リスト（{index}番目）を読み込めません / CRL #{index} refused: {what}")]
@@ -146,13 +147,13 @@ pub enum PkiError {
         /// Its position in the list given, from 1.
         index: usize,
         /// Why it was refused.
-        what: String,
+        what: X509Problem,
     },
     /// A certificate signing request the terminal CA does not sign.
     #[error("証明書署名要求（CSR）を受け付けられません / CSR refused: {what}")]
     Csr {
         /// Why it was refused.
-        what: String,
+        what: X509Problem,
     },
     /// A terminal id that cannot be a terminal certificate's common name.
     #[error(
@@ -161,6 +162,158 @@ pub enum PkiError {
     TerminalId {
         /// The refused id.
         id: String,
+    },
+}
+
+/// What is wrong with a certificate, CRL or CSR given to the PKI (a trusted CA, a CRL to load, a
+/// terminal's CSR): the parser's own words where it has them, the subject or OID concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum X509Problem {
+    /// Text that looks like PEM but is not.
+    #[error("not PEM: {0}")]
+    NotPem(String),
+    /// A PEM block of another kind than expected.
+    #[error("a {expected} PEM block was expected, found {found}")]
+    PemLabel {
+        /// The label expected.
+        expected: &'static str,
+        /// The label found.
+        found: String,
+    },
+    /// PEM text without a block of the kind expected.
+    #[error("no {0} PEM block")]
+    NoPemBlock(&'static str),
+    /// Not DER of the kind expected (`CRL`, `certificate signing request`).
+    #[error("not a DER {what}: {reason}")]
+    NotDer {
+        /// What was expected.
+        what: &'static str,
+        /// The parser's words.
+        reason: String,
+    },
+    /// Not an X.509 certificate.
+    #[error("not an X.509 certificate: {0}")]
+    NotCertificate(String),
+    /// Bytes after the DER structure.
+    #[error("{count} trailing bytes after the {after}")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+        /// After what (`CRL`, `certificate`, `CSR`).
+        after: &'static str,
+    },
+    /// Several CRLs in one file where one is loaded.
+    #[error("{0} CRLs in one file: load them one by one")]
+    SeveralCrls(usize),
+    /// No certificate at all was given.
+    #[error("no CA certificate was given")]
+    NoCertificate,
+    /// The outer and the signed signature algorithm differ.
+    #[error("the two signature algorithm fields differ")]
+    SignatureAlgorithmsDiffer,
+    /// A signature algorithm not accepted (its OID).
+    #[error("signature algorithm {0} is not accepted")]
+    SignatureAlgorithm(String),
+    /// A delta CRL.
+    #[error("a delta CRL: only complete CRLs are accepted")]
+    DeltaCrl,
+    /// A partitioned CRL.
+    #[error("a partitioned CRL (issuingDistributionPoint): only complete CRLs are accepted")]
+    PartitionedCrl,
+    /// A critical extension this PKI does not know (its OID).
+    #[error("unknown critical extension {0}")]
+    UnknownCriticalExtension(String),
+    /// A CRL whose signature does not verify with the key of the trusted CA of its issuer's name.
+    #[error("its signature does not verify with the key of the trusted CA {0}")]
+    CrlSignature(String),
+    /// A CRL whose issuer is no trusted CA.
+    #[error("its issuer {0} is not a trusted CA")]
+    UntrustedIssuer(String),
+    /// A CA whose keyUsage does not allow signing CRLs.
+    #[error("the keyUsage of {0} does not allow signing CRLs")]
+    MayNotSignCrls(String),
+    /// A time outside what this PKI can hold (`thisUpdate`, `nextUpdate`).
+    #[error("{0} is out of range")]
+    TimeOutOfRange(&'static str),
+    /// A certificate's basicConstraints that does not parse.
+    #[error("{subject}: basicConstraints: {reason}")]
+    BasicConstraints {
+        /// The certificate's subject.
+        subject: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// A certificate that is not a CA's.
+    #[error("{0} is not a CA certificate (basicConstraints cA is not set)")]
+    NotCa(String),
+    /// A certificate's keyUsage that does not parse.
+    #[error("{subject}: keyUsage: {reason}")]
+    KeyUsage {
+        /// The certificate's subject.
+        subject: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// A CA whose keyUsage does not allow signing certificates.
+    #[error("{0}: its keyUsage does not allow signing certificates")]
+    MayNotSignCertificates(String),
+    /// A CA whose key cannot verify signatures.
+    #[error("{subject}: {problem}")]
+    CaKey {
+        /// The CA's subject.
+        subject: String,
+        /// What is wrong with its key.
+        problem: Box<X509Problem>,
+    },
+    /// A key type other than RSA, P-256 or P-384 (its OID).
+    #[error("its key type {0} is not RSA, P-256 or P-384")]
+    KeyType(String),
+    /// A key's BIT STRING with unused bits.
+    #[error("its key's BIT STRING is not whole bytes")]
+    KeyBits,
+    /// A key refused by the verifier.
+    #[error("its key is refused ({0}): RSA must have 2048–8192 bits")]
+    KeyRefused(String),
+    /// A terminal's RSA key.
+    #[error("an RSA key: terminals must use an ECDSA P-256 key")]
+    TerminalRsaKey,
+    /// A terminal's key of another type (its OID).
+    #[error("key type {0}: terminals must use an ECDSA P-256 key")]
+    TerminalKeyType(String),
+    /// A terminal's EC key on another curve (its OID).
+    #[error("an EC key on curve {0}: terminals must use P-256 (1.2.840.10045.3.1.7)")]
+    TerminalCurve(String),
+    /// A terminal's EC key without a named curve.
+    #[error("an EC key without a named curve: P-256 is required")]
+    TerminalNoCurve,
+    /// A terminal's P-256 key that is not an uncompressed point.
+    #[error("the P-256 key is not an uncompressed point")]
+    TerminalPoint,
+    /// A CSR whose signature does not verify with its own key.
+    #[error("its signature does not verify with its own key (altered in transit?)")]
+    CsrSignature,
+}
+
+/// A value of a line of the authority's records (`issued.csv`, `revoked.csv`) that is not what
+/// the authority writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordProblem {
+    /// A serial that is not uppercase hexadecimal without separators.
+    #[error("Serial {0:?} is not uppercase hexadecimal without separators")]
+    Serial(String),
+    /// Not a person id.
+    #[error("PersonId {0:?} is not a valid person id")]
+    PersonId(String),
+    /// Not a CA's subject.
+    #[error("Issuer {0:?} is not a CA's subject")]
+    Issuer(String),
+    /// Not an RFC 3339 time.
+    #[error("{column} {value:?} is not an RFC 3339 time")]
+    Time {
+        /// The column.
+        column: &'static str,
+        /// The value.
+        value: String,
     },
 }
 
@@ -227,18 +380,17 @@ pub enum CardCheckError {
 
 impl CardCheckError {
     /// The service's answer code: `E004` untrusted, malformed or weak; `E005` expired or not yet
-    /// valid; `E006` revoked; `E007` bad signature; `E011` revocation cannot be checked (the
-    /// values of `onshi_proto::codes`).
-    pub fn code(&self) -> &'static str {
+    /// valid; `E006` revoked; `E007` bad signature; `E011` revocation cannot be checked.
+    pub fn code(&self) -> ResultCode {
         match self {
             Self::Malformed(_)
             | Self::UnknownIssuer
             | Self::BadCertificateSignature
-            | Self::WeakKey => "E004",
-            Self::NotYetValid { .. } | Self::Expired { .. } => "E005",
-            Self::Revoked { .. } => "E006",
-            Self::BadSignature => "E007",
-            Self::RevocationUnknown { .. } => "E011",
+            | Self::WeakKey => ResultCode::CardCertificateUntrusted,
+            Self::NotYetValid { .. } | Self::Expired { .. } => ResultCode::CardCertificateExpired,
+            Self::Revoked { .. } => ResultCode::CardCertificateRevoked,
+            Self::BadSignature => ResultCode::BadSignature,
+            Self::RevocationUnknown { .. } => ResultCode::CrlNotCurrent,
         }
     }
 

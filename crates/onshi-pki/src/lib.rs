@@ -21,7 +21,7 @@ pub use card_check::{
     CardPublicKey, CardWarning, CheckedCard, CrlInfo, CrlProblem, GracePolicy, TrustedJpki,
     VerifiedCrl,
 };
-pub use error::{CardCheckError, PkiError};
+pub use error::{CardCheckError, PkiError, RecordProblem, X509Problem};
 pub use records::{is_valid_person_id, Holder, IssuedRecord, RevokedRecord};
 pub use serial::{canonical_serial, serial_text};
 pub use terminal_ca::{serial_of, terminal_id_of, IssuedTerminal, ServerPki};

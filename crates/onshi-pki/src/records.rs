@@ -11,7 +11,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::PkiError;
+use crate::error::{PkiError, RecordProblem};
 use crate::files::{self, MODE_PRIVATE};
 use crate::serial::canonical_serial;
 use crate::time::{parse_rfc3339, rfc3339};
@@ -145,11 +145,11 @@ pub fn read_issued(path: &Path, legacy_issuer: &str) -> Result<Vec<IssuedRecord>
         };
         let serial = serial_field(row[0])?;
         if !is_valid_person_id(row[1]) {
-            return Err(format!("PersonId {:?} is not a valid person id", row[1]));
+            return Err(RecordProblem::PersonId(row[1].to_owned()));
         }
         let issuer = row.get(4).copied().unwrap_or(legacy_issuer);
         if issuer.trim().is_empty() || issuer.trim() != issuer {
-            return Err(format!("Issuer {issuer:?} is not a CA's subject"));
+            return Err(RecordProblem::Issuer(issuer.to_owned()));
         }
         Ok(IssuedRecord {
             serial,
@@ -244,7 +244,7 @@ fn read_rows<T>(
     path: &Path,
     what: &'static str,
     header: &[&str],
-    parse: impl Fn(&[&str]) -> Result<T, String>,
+    parse: impl Fn(&[&str]) -> Result<T, RecordProblem>,
 ) -> Result<Vec<T>, PkiError> {
     let bytes = files::read_bytes(path, what)?;
     let malformed = |what: String| PkiError::Malformed {
@@ -280,17 +280,18 @@ fn csv_error(e: &csv::Error) -> String {
     }
 }
 
-fn serial_field(text: &str) -> Result<String, String> {
+fn serial_field(text: &str) -> Result<String, RecordProblem> {
     match canonical_serial(text) {
         Ok(serial) if serial == text => Ok(serial),
-        _ => Err(format!(
-            "Serial {text:?} is not uppercase hexadecimal without separators"
-        )),
+        _ => Err(RecordProblem::Serial(text.to_owned())),
     }
 }
 
-fn time_field(column: &str, text: &str) -> Result<DateTime<Utc>, String> {
-    parse_rfc3339(text).ok_or_else(|| format!("{column} {text:?} is not an RFC 3339 time"))
+fn time_field(column: &'static str, text: &str) -> Result<DateTime<Utc>, RecordProblem> {
+    parse_rfc3339(text).ok_or_else(|| RecordProblem::Time {
+        column,
+        value: text.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::SubjectPublicKeyInfo;
 use zeroize::Zeroizing;
 
-use crate::error::PkiError;
+use crate::error::{PkiError, X509Problem};
 use crate::files::{self, MODE_PRIVATE, MODE_PUBLIC};
 use crate::serial::serial_text;
 use crate::time::{add_years, since_epoch, whole_seconds};
@@ -112,14 +112,14 @@ impl CheckedCsr {
     pub fn from_pem(csr_pem: &str) -> Result<Self, PkiError> {
         let (_, pem) =
             x509_parser::pem::parse_x509_pem(csr_pem.as_bytes()).map_err(|e| PkiError::Csr {
-                what: format!("not PEM: {e}"),
+                what: X509Problem::NotPem(e.to_string()),
             })?;
         if pem.label != "CERTIFICATE REQUEST" && pem.label != "NEW CERTIFICATE REQUEST" {
             return Err(PkiError::Csr {
-                what: format!(
-                    "a CERTIFICATE REQUEST PEM block was expected, found {}",
-                    pem.label
-                ),
+                what: X509Problem::PemLabel {
+                    expected: "CERTIFICATE REQUEST",
+                    found: pem.label,
+                },
             });
         }
         Self::from_der(&pem.contents)
@@ -133,20 +133,23 @@ impl CheckedCsr {
     /// it takes the key's type from the signature algorithm and refuses CSRs that request
     /// extensions it does not know, which are ignored here anyway.
     pub fn from_der(csr_der: &[u8]) -> Result<Self, PkiError> {
-        let refuse = |what: String| PkiError::Csr { what };
-        let (rest, csr) = X509CertificationRequest::from_der(csr_der)
-            .map_err(|e| refuse(format!("not a DER certificate signing request: {e}")))?;
+        let refuse = |what: X509Problem| PkiError::Csr { what };
+        let (rest, csr) = X509CertificationRequest::from_der(csr_der).map_err(|e| {
+            refuse(X509Problem::NotDer {
+                what: "certificate signing request",
+                reason: e.to_string(),
+            })
+        })?;
         if !rest.is_empty() {
-            return Err(refuse(format!(
-                "{} trailing bytes after the CSR",
-                rest.len()
-            )));
+            return Err(refuse(X509Problem::TrailingBytes {
+                count: rest.len(),
+                after: "CSR",
+            }));
         }
         let spki = &csr.certification_request_info.subject_pki;
         require_p256(spki).map_err(refuse)?;
-        csr.verify_signature().map_err(|_| {
-            refuse("its signature does not verify with its own key (altered in transit?)".into())
-        })?;
+        csr.verify_signature()
+            .map_err(|_| refuse(X509Problem::CsrSignature))?;
         Ok(Self {
             spki_der: spki.raw.to_vec(),
         })
@@ -567,15 +570,13 @@ fn name(organization: &str, common_name: &str) -> DistinguishedName {
 }
 
 /// Refuses every key but an uncompressed P-256 point, saying what it is instead.
-fn require_p256(spki: &SubjectPublicKeyInfo<'_>) -> Result<(), String> {
+fn require_p256(spki: &SubjectPublicKeyInfo<'_>) -> Result<(), X509Problem> {
     let alg = &spki.algorithm.algorithm;
     if *alg == OID_PKCS1_RSAENCRYPTION {
-        return Err("an RSA key: terminals must use an ECDSA P-256 key".into());
+        return Err(X509Problem::TerminalRsaKey);
     }
     if *alg != OID_KEY_TYPE_EC_PUBLIC_KEY {
-        return Err(format!(
-            "key type {alg}: terminals must use an ECDSA P-256 key"
-        ));
+        return Err(X509Problem::TerminalKeyType(alg.to_string()));
     }
     let curve = spki
         .algorithm
@@ -584,16 +585,12 @@ fn require_p256(spki: &SubjectPublicKeyInfo<'_>) -> Result<(), String> {
         .and_then(|p| p.as_oid().ok());
     match curve {
         Some(curve) if curve == OID_EC_P256 => {}
-        Some(curve) => {
-            return Err(format!(
-                "an EC key on curve {curve}: terminals must use P-256 (1.2.840.10045.3.1.7)"
-            ))
-        }
-        None => return Err("an EC key without a named curve: P-256 is required".into()),
+        Some(curve) => return Err(X509Problem::TerminalCurve(curve.to_string())),
+        None => return Err(X509Problem::TerminalNoCurve),
     }
     let point = &spki.subject_public_key;
     if point.unused_bits != 0 || point.data.len() != 65 || point.data[0] != 0x04 {
-        return Err("the P-256 key is not an uncompressed point".into());
+        return Err(X509Problem::TerminalPoint);
     }
     Ok(())
 }

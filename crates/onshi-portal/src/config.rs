@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use onshi_server::config::ServerConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::PortalError;
+
 /// `[portal]`: the clinics' portal served under `/portal/` by the same server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -101,16 +103,16 @@ impl Default for PortalConfig {
 impl PortalConfig {
     /// Reads `[portal]` of `server` (its defaults where a key is absent); an unknown key or a
     /// value of the wrong kind is an error naming it.
-    pub fn from_server(server: &ServerConfig) -> Result<Self, String> {
+    pub fn from_server(server: &ServerConfig) -> Result<Self, PortalError> {
         toml::Value::Table(server.portal.clone())
             .try_into()
-            .map_err(|e| format!("config.toml [portal]: {e}"))
+            .map_err(PortalError::Section)
     }
 
     /// The section as config.toml holds it (every key, for `onshi server init` to write the
     /// defaults where an operator sees them).
-    pub fn to_table(&self) -> Result<toml::Table, String> {
-        toml::Table::try_from(self).map_err(|e| format!("[portal]: {e}"))
+    pub fn to_table(&self) -> Result<toml::Table, PortalError> {
+        toml::Table::try_from(self).map_err(PortalError::Table)
     }
 }
 
@@ -137,7 +139,7 @@ mod tests {
             40_000
         );
         server.portal = toml::from_str("equipment_cap = 40000\n").unwrap();
-        let e = PortalConfig::from_server(&server).unwrap_err();
+        let e = PortalConfig::from_server(&server).unwrap_err().to_string();
         assert!(e.contains("equipment_cap") && e.contains("[portal]"), "{e}");
     }
 

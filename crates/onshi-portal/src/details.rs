@@ -298,7 +298,7 @@ async fn save(
     );
     let address = one_line(&mut errors, "address", "所在地", &f.address, 200);
     let phone = normalise_phone(&f.phone).unwrap_or_else(|m| {
-        errors.push(("phone", m));
+        errors.push(("phone", m.to_string()));
         String::new()
     });
     let mut requests = Vec::new();
@@ -311,7 +311,7 @@ async fn save(
         }
         match RegistrationNumber::parse(practice, typed) {
             Ok(n) => requests.push((practice, n)),
-            Err(m) => errors.push((practice.field(), m)),
+            Err(m) => errors.push((practice.field(), m.to_string())),
         }
     }
     let clinic = user.clinic_id;

@@ -68,11 +68,14 @@ struct Fixture {
     app: Router,
 }
 
-fn make_fixture() -> Result<Fixture, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(
-        onshi_store::open_service_data_dir(&dir.path().join("data")).map_err(|e| e.to_string())?,
-    );
+/// What building the fixture can fail with: any of the crates' errors (the fuzzer stops).
+type FixtureError = Box<dyn std::error::Error + Send + Sync>;
+
+fn make_fixture() -> Result<Fixture, FixtureError> {
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(onshi_store::open_service_data_dir(
+        &dir.path().join("data"),
+    )?);
     let portal = crate::PortalConfig {
         enabled: true,
         outbox: Some(dir.path().join("outbox")),
@@ -105,12 +108,10 @@ fn make_fixture() -> Result<Fixture, String> {
         0,
         now,
         now + Duration::days(365),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     Ok(Fixture {
         app: crate::router(store, settings),
         _dir: dir,

@@ -22,6 +22,7 @@ pub mod clinic;
 pub mod config;
 pub mod db;
 pub mod details;
+pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hashing;
@@ -46,6 +47,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 pub use config::PortalConfig;
 use onshi_server::config::ServerConfig;
 use onshi_store::ServiceStore;
+
+pub use error::{FieldError, PortalError};
 
 /// The largest request: one receipt (10 MB) and the form around it.
 pub const MAX_REQUEST_BYTES: usize = 11 * 1024 * 1024;
@@ -113,21 +116,20 @@ impl Settings {
         dir: &Path,
         server: &ServerConfig,
         listening: std::net::SocketAddr,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PortalError> {
         let p = &PortalConfig::from_server(server)?;
-        let deadline = NaiveDate::parse_from_str(&p.subsidy_deadline, "%Y-%m-%d").map_err(|e| {
-            format!(
-                "[portal] subsidy_deadline {:?}: yyyy-mm-dd で書いてください / {e}",
-                p.subsidy_deadline
-            )
-        })?;
-        let end_day = deadline
-            .succ_opt()
-            .ok_or_else(|| "[portal] subsidy_deadline is out of range".to_owned())?;
+        let deadline =
+            NaiveDate::parse_from_str(&p.subsidy_deadline, "%Y-%m-%d").map_err(|reason| {
+                PortalError::Deadline {
+                    value: p.subsidy_deadline.clone(),
+                    reason,
+                }
+            })?;
+        let end_day = deadline.succ_opt().ok_or(PortalError::DeadlineRange)?;
         let deadline_end = jst()
             .from_local_datetime(&end_day.and_hms_opt(0, 0, 0).unwrap_or_default())
             .single()
-            .ok_or_else(|| "[portal] subsidy_deadline is out of range".to_owned())?
+            .ok_or(PortalError::DeadlineRange)?
             .with_timezone(&Utc);
         let smtp = p
             .smtp
@@ -150,20 +152,17 @@ impl Settings {
             ("worker_seconds", p.worker_seconds as i64),
         ] {
             if v <= 0 {
-                return Err(format!("[portal] {name} must be positive, not {v}"));
+                return Err(PortalError::NotPositive {
+                    key: name,
+                    value: v,
+                });
             }
         }
         if p.late_correction_days < 0 {
-            return Err(format!(
-                "[portal] late_correction_days must be 0 or more, not {}",
-                p.late_correction_days
-            ));
+            return Err(PortalError::LateCorrectionDays(p.late_correction_days));
         }
         if !(0..=100).contains(&p.rececon_rate_percent) {
-            return Err(format!(
-                "[portal] rececon_rate_percent must be 0–100, not {}",
-                p.rececon_rate_percent
-            ));
+            return Err(PortalError::RececonRate(p.rececon_rate_percent));
         }
         let service_url = format!("https://{listening}");
         let public_url = p
@@ -305,7 +304,7 @@ pub async fn blocking<T: Send + 'static>(
 pub fn extra_routes(
     dir: &Path,
     config: &ServerConfig,
-) -> Result<Option<onshi_server::run::ExtraRoutes>, String> {
+) -> Result<Option<onshi_server::run::ExtraRoutes>, PortalError> {
     if !PortalConfig::from_server(config)?.enabled {
         return Ok(None);
     }

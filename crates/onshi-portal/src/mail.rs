@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use onshi_store::portal::{transaction, PortalDb, PortalTx};
 use onshi_store::StoreError;
 
+use crate::PortalError;
+
 /// How to reach the SMTP server.
 #[derive(Clone, Debug)]
 pub struct SmtpSettings {
@@ -38,43 +40,40 @@ pub enum SmtpSecurity {
 
 impl SmtpSettings {
     /// From `[portal] smtp = "HOST:PORT"` and its companions.
-    pub fn from_config(server: &str, p: &crate::PortalConfig) -> Result<Self, String> {
+    pub fn from_config(server: &str, p: &crate::PortalConfig) -> Result<Self, PortalError> {
         let (host, port) = server
             .rsplit_once(':')
             .and_then(|(h, port)| Some((h.trim_matches(['[', ']']).to_owned(), port.parse().ok()?)))
             .filter(|(h, _)| !h.is_empty())
-            .ok_or_else(|| {
-                format!("[portal] smtp {server:?}: HOST:PORT で書いてください / write HOST:PORT")
-            })?;
+            .ok_or_else(|| PortalError::SmtpAddress(server.to_owned()))?;
         let security = match p.smtp_security.as_str() {
             "starttls" => SmtpSecurity::StartTls,
             "tls" => SmtpSecurity::Tls,
             "none" => SmtpSecurity::None,
-            other => {
-                return Err(format!(
-                    "[portal] smtp_security {other:?}: starttls、tls、none のどれかです / starttls, tls or none"
-                ))
-            }
+            other => return Err(PortalError::SmtpSecurity(other.to_owned())),
         };
         let loopback = host == "localhost"
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|a| a.is_loopback());
         if security == SmtpSecurity::None && !loopback {
-            return Err(format!(
-                "[portal] smtp_security = \"none\" は同じマシンの SMTP サーバー（localhost）にだけ使えます: {host} / plain SMTP only to localhost"
-            ));
+            return Err(PortalError::PlainSmtp { host });
         }
         let credentials = match (&p.smtp_username, &p.smtp_password_file) {
             (None, None) => None,
             (Some(user), Some(file)) => {
-                let password = std::fs::read_to_string(file)
-                    .map_err(|e| format!("[portal] smtp_password_file {}: {e}", file.display()))?;
-                Some((user.clone(), zeroize::Zeroizing::new(password.trim_end().to_owned())))
+                let password = std::fs::read_to_string(file).map_err(|cause| {
+                    PortalError::SmtpPasswordFile {
+                        path: file.clone(),
+                        cause,
+                    }
+                })?;
+                Some((
+                    user.clone(),
+                    zeroize::Zeroizing::new(password.trim_end().to_owned()),
+                ))
             }
-            _ => {
-                return Err("[portal] smtp_username と smtp_password_file は両方書いてください / set both smtp_username and smtp_password_file".to_owned())
-            }
+            _ => return Err(PortalError::SmtpCredentials),
         };
         Ok(Self {
             host,
@@ -121,11 +120,13 @@ pub struct Mail<'a> {
 
 impl Mailer {
     /// A mailer for the SMTP server `s`.
-    pub fn smtp(s: &SmtpSettings) -> Result<Self, String> {
+    pub fn smtp(s: &SmtpSettings) -> Result<Self, PortalError> {
         use lettre::transport::smtp::client::{Tls, TlsParameters};
         let tls = || {
-            TlsParameters::new(s.host.clone())
-                .map_err(|e| format!("[portal] smtp {}: TLS: {e}", s.host))
+            TlsParameters::new(s.host.clone()).map_err(|cause| PortalError::SmtpTls {
+                host: s.host.clone(),
+                cause,
+            })
         };
         let mut builder = lettre::SmtpTransport::builder_dangerous(s.host.as_str())
             .port(s.port)
@@ -457,6 +458,7 @@ mod tests {
         config.smtp_security = "none".to_owned();
         let e = SmtpSettings::from_config("smtp.example.jp:25", &config)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("localhost"), "{e}");
         config.smtp_security = "ssl".to_owned();

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::error::FieldError;
+
 /// The practice a 登録記号番号 was given for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Practice {
@@ -63,6 +65,23 @@ impl Practice {
             Self::Ahaki => &['契'],
         }
     }
+
+    /// The letters a number may start with, as the messages list them (`協」または「契`).
+    pub(crate) fn prefixes_text(self) -> String {
+        self.prefixes()
+            .iter()
+            .map(char::to_string)
+            .collect::<Vec<_>>()
+            .join("」または「")
+    }
+
+    /// An example number, as the messages show it.
+    pub(crate) fn example(self) -> &'static str {
+        match self {
+            Self::Judo => "協0123456-1-23 または 契0123456-1-23",
+            Self::Ahaki => "契0123456-1-23",
+        }
+    }
 }
 
 /// Digits after the prefix: 7 (施術所), 1, 2, written `協0123456-1-23`.
@@ -75,7 +94,7 @@ pub struct RegistrationNumber(String);
 impl RegistrationNumber {
     /// Reads what a clinic typed for `practice`: full-width digits and letters, spaces and
     /// every kind of hyphen are accepted and normalised. Errors are the page's Japanese.
-    pub fn parse(practice: Practice, typed: &str) -> Result<Self, String> {
+    pub fn parse(practice: Practice, typed: &str) -> Result<Self, FieldError> {
         let kept: String = typed
             .chars()
             .filter(|c| {
@@ -91,30 +110,14 @@ impl RegistrationNumber {
                 c => c,
             })
             .collect();
-        let example = match practice {
-            Practice::Judo => "協0123456-1-23 または 契0123456-1-23",
-            Practice::Ahaki => "契0123456-1-23",
-        };
         let mut chars = kept.chars();
         let prefix = chars.next();
         let digits: String = chars.collect();
         let Some(prefix) = prefix.filter(|p| practice.prefixes().contains(p)) else {
-            return Err(format!(
-                "{}の登録記号番号は「{}」で始まります（例: {example}）。",
-                practice.label(),
-                practice
-                    .prefixes()
-                    .iter()
-                    .map(char::to_string)
-                    .collect::<Vec<_>>()
-                    .join("」または「"),
-            ));
+            return Err(FieldError::RegistrationPrefix { practice });
         };
         if digits.chars().count() != DIGITS || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(format!(
-                "{}の登録記号番号は記号の後に数字10桁です（例: {example}、ハイフンは省略可）。",
-                practice.label()
-            ));
+            return Err(FieldError::RegistrationDigits { practice });
         }
         Ok(Self(format!("{prefix}{digits}")))
     }
@@ -192,8 +195,34 @@ mod tests {
             (Practice::Judo, "契0123456-1-23\u{7}"),
         ] {
             let e = RegistrationNumber::parse(practice, typed).unwrap_err();
-            assert!(e.contains("登録記号番号"), "{typed}: {e}");
+            assert!(e.to_string().contains("登録記号番号"), "{typed}: {e}");
         }
+        // The page's words, exactly.
+        assert_eq!(
+            RegistrationNumber::parse(Practice::Judo, "0123456-1-23")
+                .unwrap_err()
+                .to_string(),
+            "柔道整復の登録記号番号は「協」または「契」で始まります（例: 協0123456-1-23 または 契0123456-1-23）。"
+        );
+        assert_eq!(
+            RegistrationNumber::parse(Practice::Ahaki, "協0123456-1-23")
+                .unwrap_err()
+                .to_string(),
+            "あん摩マッサージ指圧・はり・きゅうの登録記号番号は「契」で始まります（例: 契0123456-1-23）。"
+        );
+        assert_eq!(
+            RegistrationNumber::parse(Practice::Judo, "契012345-1-23").unwrap_err(),
+            FieldError::RegistrationDigits {
+                practice: Practice::Judo
+            }
+        );
+        assert_eq!(
+            FieldError::RegistrationDigits {
+                practice: Practice::Judo
+            }
+            .to_string(),
+            "柔道整復の登録記号番号は記号の後に数字10桁です（例: 協0123456-1-23 または 契0123456-1-23、ハイフンは省略可）。"
+        );
         assert!(RegistrationNumber::parse(Practice::Ahaki, "契0123456-1-23").is_ok());
     }
 

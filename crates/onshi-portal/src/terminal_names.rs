@@ -8,6 +8,7 @@ use onshi_store::portal::{read, transaction, PortalDb, PortalTx, Value};
 use onshi_store::StoreError;
 
 use crate::db::{self, Role};
+use crate::error::FieldError;
 
 /// The longest name.
 pub const MAX_NAME_CHARS: usize = 30;
@@ -24,18 +25,20 @@ pub struct Named {
 }
 
 /// A name as typed: trimmed, one line, at most [`MAX_NAME_CHARS`]; empty: [`DEFAULT_NAME`].
-pub fn parse_name(typed: &str) -> Result<String, String> {
+pub fn parse_name(typed: &str) -> Result<String, FieldError> {
+    const LABEL: &str = "端末の名前";
     let s = typed.trim();
     if s.is_empty() {
         return Ok(DEFAULT_NAME.to_owned());
     }
     if s.chars().any(char::is_control) {
-        return Err("端末の名前に使えない文字が含まれています。".to_owned());
+        return Err(FieldError::Character { label: LABEL });
     }
     if s.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "端末の名前は{MAX_NAME_CHARS}文字以内で入力してください。"
-        ));
+        return Err(FieldError::TooLong {
+            label: LABEL,
+            max: MAX_NAME_CHARS,
+        });
     }
     Ok(s.to_owned())
 }

@@ -283,7 +283,8 @@ async fn create(
         Ok(a) => a,
         Err(page) => return Ok(page),
     };
-    let name = terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m))?;
+    let name =
+        terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m.to_string()))?;
     let clinic = user.clinic_id;
     let new = blocking(&portal, move |p| {
         let cap = p.settings.max_terminals_per_clinic;
@@ -440,7 +441,8 @@ async fn rename(
     if let Err(page) = approved(&portal, &user).await? {
         return Ok(page);
     }
-    let name = terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m))?;
+    let name =
+        terminal_names::parse_name(&f.name).map_err(|m| PageError::bad_request(&m.to_string()))?;
     let clinic = user.clinic_id;
     blocking(&portal, move |p| {
         let t = own_terminal(p, clinic, &id)?;

@@ -187,7 +187,7 @@ impl CheckResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorBody {
     /// A stable code for programs (see [`codes`]).
-    pub code: String,
+    pub code: ErrorCode,
     /// What happened and what to do, in Japanese, for the staff.
     pub message: String,
 }
@@ -278,88 +278,84 @@ pub mod codes {
     ];
 }
 
-/// A 処理結果コード of a check's answer: one of [`codes`], typed. On the wire the code's text
-/// (`W002` …); a text that is no code of this version of the API is refused where the answer is
-/// read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ResultCode {
-    /// [`codes::CARD_CERTIFICATE_UNTRUSTED`].
-    CardCertificateUntrusted,
-    /// [`codes::CARD_CERTIFICATE_EXPIRED`].
-    CardCertificateExpired,
-    /// [`codes::CARD_CERTIFICATE_REVOKED`].
-    CardCertificateRevoked,
-    /// [`codes::BAD_SIGNATURE`].
-    BadSignature,
-    /// [`codes::CRL_NOT_CURRENT`].
-    CrlNotCurrent,
-    /// [`codes::LINK_HELD`].
-    LinkHeld,
-    /// [`codes::WARN_CERTIFICATE_IN_GRACE`].
-    CertificateInGrace,
-    /// [`codes::WARN_CERTIFICATE_EXPIRES_SOON`].
-    CertificateExpiresSoon,
-    /// [`codes::CARD_NOT_REGISTERED`].
-    CardNotRegistered,
-    /// [`codes::WARN_LINK_CHANGED`].
-    LinkChanged,
+/// A 処理結果コード of a check's answer, typed: the domain's type (the receipt computer's files
+/// carry it too), its texts listed in [`codes`].
+pub use onshi_model::codes::ResultCode;
+
+/// The code of an error answer ([`ErrorBody::code`]): the codes this version's service sends in
+/// an error body, typed. On the wire the code's text (`E008` …); a text this version does not
+/// know (a newer service's code) is kept as [`ErrorCode::Other`], so an older app still shows the
+/// body's message instead of failing to read the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// [`codes::NO_CLIENT_CERTIFICATE`] (401).
+    NoClientCertificate,
+    /// [`codes::TERMINAL_NOT_ACTIVE`] (403).
+    TerminalNotActive,
+    /// [`codes::BAD_NONCE`] (403).
+    BadNonce,
+    /// [`codes::BAD_REQUEST`] (400, 413, 415).
+    BadRequest,
+    /// [`codes::BAD_ENROLLMENT`] (403).
+    BadEnrollment,
+    /// [`codes::RATE_LIMITED`] (429).
+    RateLimited,
+    /// [`codes::INTERNAL`] (500, 503).
+    Internal,
+    /// A code this version does not know, as sent.
+    Other(String),
 }
 
-impl ResultCode {
-    /// Every code a check's answer may carry.
-    pub const ALL: [Self; 10] = [
-        Self::CardCertificateUntrusted,
-        Self::CardCertificateExpired,
-        Self::CardCertificateRevoked,
-        Self::BadSignature,
-        Self::CrlNotCurrent,
-        Self::LinkHeld,
-        Self::CertificateInGrace,
-        Self::CertificateExpiresSoon,
-        Self::CardNotRegistered,
-        Self::LinkChanged,
+impl ErrorCode {
+    /// Every code the service sends in an error body.
+    pub const KNOWN: [Self; 7] = [
+        Self::NoClientCertificate,
+        Self::TerminalNotActive,
+        Self::BadNonce,
+        Self::BadRequest,
+        Self::BadEnrollment,
+        Self::RateLimited,
+        Self::Internal,
     ];
 
-    /// The code's text, as [`codes`] lists it.
-    pub fn as_str(self) -> &'static str {
+    /// The code's text, as [`codes`] lists it (an [`ErrorCode::Other`]'s text as sent).
+    pub fn as_str(&self) -> &str {
         match self {
-            Self::CardCertificateUntrusted => codes::CARD_CERTIFICATE_UNTRUSTED,
-            Self::CardCertificateExpired => codes::CARD_CERTIFICATE_EXPIRED,
-            Self::CardCertificateRevoked => codes::CARD_CERTIFICATE_REVOKED,
-            Self::BadSignature => codes::BAD_SIGNATURE,
-            Self::CrlNotCurrent => codes::CRL_NOT_CURRENT,
-            Self::LinkHeld => codes::LINK_HELD,
-            Self::CertificateInGrace => codes::WARN_CERTIFICATE_IN_GRACE,
-            Self::CertificateExpiresSoon => codes::WARN_CERTIFICATE_EXPIRES_SOON,
-            Self::CardNotRegistered => codes::CARD_NOT_REGISTERED,
-            Self::LinkChanged => codes::WARN_LINK_CHANGED,
+            Self::NoClientCertificate => codes::NO_CLIENT_CERTIFICATE,
+            Self::TerminalNotActive => codes::TERMINAL_NOT_ACTIVE,
+            Self::BadNonce => codes::BAD_NONCE,
+            Self::BadRequest => codes::BAD_REQUEST,
+            Self::BadEnrollment => codes::BAD_ENROLLMENT,
+            Self::RateLimited => codes::RATE_LIMITED,
+            Self::Internal => codes::INTERNAL,
+            Self::Other(text) => text,
         }
     }
 
-    /// The code of a text; `None` for a text that is no check's code.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    /// The code of a text: a known one, or [`ErrorCode::Other`] keeping the text.
+    pub fn parse(s: &str) -> Self {
+        Self::KNOWN
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .unwrap_or_else(|| Self::Other(s.to_owned()))
     }
 }
 
-impl std::fmt::Display for ResultCode {
+impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl Serialize for ResultCode {
+impl Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
 }
 
-impl<'de> Deserialize<'de> for ResultCode {
+impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("{s:?} is no ProcessingResultCode of this API"))
-        })
+        Ok(Self::parse(&String::deserialize(d)?))
     }
 }
 
@@ -417,6 +413,26 @@ pub fn signed_digest(purpose: Purpose, nonce: &[u8], terminal_id: &str) -> [u8; 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_keep_their_wire_text_and_an_unknown_one_survives() {
+        for c in ErrorCode::KNOWN {
+            assert!(codes::ALL.contains(&c.as_str()), "{c}");
+            let wire = serde_json::to_string(&c).unwrap();
+            assert_eq!(wire, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&wire).unwrap(), c);
+        }
+        assert_eq!(ErrorCode::BadRequest.as_str(), "E008");
+        assert_eq!(ErrorCode::Internal.to_string(), "E999");
+        // A newer service's code: read, kept as sent, written back the same; the message shows.
+        let newer = r#"{"code":"E042","message":"新しいエラー"}"#;
+        let body: ErrorBody = serde_json::from_str(newer).unwrap();
+        assert_eq!(body.code, ErrorCode::Other("E042".into()));
+        assert_eq!(body.message, "新しいエラー");
+        assert_eq!(serde_json::to_string(&body).unwrap(), newer);
+        // A check's code is no error body's code of this version: kept as text, too.
+        assert_eq!(ErrorCode::parse("E004"), ErrorCode::Other("E004".into()));
+    }
 
     #[test]
     fn result_codes_are_the_listed_codes_and_nothing_else_reads() {

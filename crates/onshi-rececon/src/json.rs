@@ -4,7 +4,8 @@
 //! describes it.
 
 use onshi_model::codes::{
-    CharacterCodeIdentifier, ProcessingResultStatus, QualificationValidity, ReferenceClassification,
+    CharacterCodeIdentifier, ProcessingResultStatus, QualificationValidity,
+    ReferenceClassification, ResultCode,
 };
 use onshi_model::date::format_yyyymmdd;
 use onshi_model::Qualification;
@@ -38,7 +39,7 @@ struct Body<'a> {
     result_list: Vec<Qualification>,
     processing_result_status: ProcessingResultStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    processing_result_code: Option<&'a str>,
+    processing_result_code: Option<ResultCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     processing_result_message: Option<&'a str>,
     qualification_validity: QualificationValidity,

@@ -21,7 +21,7 @@ pub mod sjis;
 mod xml;
 
 use onshi_model::codes::{
-    CharacterCodeIdentifier, ProcessingResultStatus, ReferenceClassification,
+    CharacterCodeIdentifier, ProcessingResultStatus, ReferenceClassification, ResultCode,
 };
 use onshi_model::{Answer, Qualification, QualificationValidity, ReferenceNumber};
 
@@ -50,7 +50,7 @@ pub struct CheckResult<'a> {
     /// ProcessingResultStatus: `1` 正常終了, `2` 異常終了.
     pub processing_result_status: ProcessingResultStatus,
     /// ProcessingResultCode, when the service gave one.
-    pub processing_result_code: Option<&'a str>,
+    pub processing_result_code: Option<ResultCode>,
     /// ProcessingResultMessage, when the service gave one.
     pub processing_result_message: Option<&'a str>,
     /// How the check was asked: 1 マイナンバーカード, 2 被保険者証情報.

@@ -4,6 +4,7 @@
 
 use std::io;
 
+use onshi_model::codes::ResultCode;
 use onshi_model::date::format_yyyymmdd;
 use onshi_model::Qualification;
 use quick_xml::events::{BytesDecl, BytesText, Event};
@@ -242,7 +243,12 @@ fn document(w: &mut W, v: &mut Values<'_>, part: &Part<'_>, encoding: Encoding) 
                 "ProcessingResultStatus",
                 c.processing_result_status.as_str(),
             )?;
-            opt(w, v, "ProcessingResultCode", c.processing_result_code)?;
+            opt(
+                w,
+                v,
+                "ProcessingResultCode",
+                c.processing_result_code.map(ResultCode::as_str),
+            )?;
             opt(w, v, "ProcessingResultMessage", c.processing_result_message)?;
             leaf(
                 w,

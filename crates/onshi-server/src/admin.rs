@@ -10,6 +10,7 @@ use onshi_store::link_checks::{self, HolderRecord, LinkCheck, LinkStatus};
 use onshi_store::{CardLink, Clinic, ServiceStore, StoredCrl, Terminal};
 
 use crate::config::ServerConfig;
+use crate::{RegistrationError, ServerError};
 use sha2::Digest;
 
 /// Hours an enrollment code stays valid.
@@ -41,9 +42,9 @@ pub fn code_hash(code: &str) -> [u8; 32] {
     sha2::Sha256::digest(normal.as_bytes()).into()
 }
 
-fn new_code() -> Result<String, String> {
+fn new_code() -> Result<String, AddTerminalError> {
     let mut raw = [0u8; CODE_LEN];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| "random generator failed".to_owned())?;
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| AddTerminalError::Random)?;
     // 256 is not a multiple of 31: the bias is below 2^-3 per letter and harmless for a code that
     // is valid 72 hours and locked after 5 wrong tries.
     let letters: Vec<char> = raw
@@ -63,19 +64,17 @@ pub fn add_clinic(
     name: &str,
     registration: &str,
     now: DateTime<Utc>,
-) -> Result<Clinic, String> {
+) -> Result<Clinic, ServerError> {
     if name.trim().is_empty() {
-        return Err("施術所名が空です / the clinic name is empty".to_owned());
+        return Err(ServerError::EmptyClinicName);
     }
     let registration = normalise_registration(registration)?;
-    store
-        .add_clinic(name.trim(), &registration, now)
-        .map_err(|e| e.to_string())
+    Ok(store.add_clinic(name.trim(), &registration, now)?)
 }
 
 /// 登録記号番号 of the 受領委任 contract: letters (e.g. 協, 契) and digits; hyphens optional.
 /// Kept without hyphens; at least 7 digits.
-pub fn normalise_registration(s: &str) -> Result<String, String> {
+pub fn normalise_registration(s: &str) -> Result<String, RegistrationError> {
     // Full-width digits (０–９) are the same digits.
     let kept: String = s
         .chars()
@@ -93,9 +92,9 @@ pub fn normalise_registration(s: &str) -> Result<String, String> {
         || kept.chars().any(|c| c.is_control())
         || kept.chars().count() > 20
     {
-        return Err(format!(
-            "登録記号番号「{s}」が正しくありません（例: 契0123456-1-23） / not a registration number"
-        ));
+        return Err(RegistrationError {
+            typed: s.to_owned(),
+        });
     }
     Ok(kept)
 }
@@ -109,9 +108,12 @@ pub enum AddTerminalError {
         /// The cap.
         limit: u32,
     },
-    /// Anything else (an unknown clinic, the store failing).
-    #[error("{0}")]
-    Other(String),
+    /// The operating system gave no random bytes for the code.
+    #[error("random generator failed")]
+    Random,
+    /// The store failed (an unknown clinic, among others).
+    #[error(transparent)]
+    Store(onshi_store::StoreError),
 }
 
 /// What a clinic reads when it has as many terminals as it may have.
@@ -141,7 +143,7 @@ pub fn add_named_terminal(
     name: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<NewTerminal, AddTerminalError> {
-    let code = new_code().map_err(AddTerminalError::Other)?;
+    let code = new_code()?;
     let expires = now + Duration::hours(ENROLLMENT_CODE_HOURS);
     let terminal = store
         .add_terminal(
@@ -156,7 +158,7 @@ pub fn add_named_terminal(
             onshi_store::StoreError::TooManyTerminals { limit, .. } => {
                 AddTerminalError::TooMany { limit }
             }
-            other => AddTerminalError::Other(other.to_string()),
+            other => AddTerminalError::Store(other),
         })?;
     Ok(NewTerminal {
         terminal,
@@ -166,7 +168,7 @@ pub fn add_named_terminal(
 }
 
 /// The trusted JPKI CA certificates a configuration names (`jpki_ca`, relative to `dir`), as read.
-pub fn read_jpki_cas(dir: &Path, config: &ServerConfig) -> Result<Vec<Vec<u8>>, String> {
+pub fn read_jpki_cas(dir: &Path, config: &ServerConfig) -> Result<Vec<Vec<u8>>, ServerError> {
     config
         .jpki_ca
         .iter()
@@ -176,22 +178,21 @@ pub fn read_jpki_cas(dir: &Path, config: &ServerConfig) -> Result<Vec<Vec<u8>>, 
             } else {
                 dir.join(ca)
             };
-            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::read(&path).map_err(|cause| ServerError::Io { path, cause })
         })
         .collect()
 }
 
 /// The trusted JPKI CAs of a server data directory, as the service trusts them (what a CRL is
 /// verified against and what an `issued.csv` may name as issuer).
-pub fn trusted_jpki(dir: &Path, config: &ServerConfig) -> Result<TrustedJpki, String> {
+pub fn trusted_jpki(dir: &Path, config: &ServerConfig) -> Result<TrustedJpki, ServerError> {
     let cas = read_jpki_cas(dir, config)?;
     if cas.is_empty() {
-        return Err(format!(
-            "{}: 信頼する JPKI CA が設定されていません（config.toml の jpki_ca） / no trusted JPKI CA is configured (jpki_ca)",
-            dir.display()
-        ));
+        return Err(ServerError::NoTrustedJpki {
+            dir: dir.to_path_buf(),
+        });
     }
-    TrustedJpki::new(&cas).map_err(|e| e.to_string())
+    Ok(TrustedJpki::new(&cas)?)
 }
 
 /// Loads a CRL (DER or PEM) into the store, where every instance picks it up. Refused unless it
@@ -203,34 +204,27 @@ pub fn load_crl(
     trusted: &TrustedJpki,
     bytes: &[u8],
     now: DateTime<Utc>,
-) -> Result<CrlInfo, String> {
-    let crl = trusted
-        .verify_crl(bytes)
-        .map_err(|e| format!("CRL を検証できないため読み込みませんでした / CRL refused: {e}"))?;
+) -> Result<CrlInfo, ServerError> {
+    let crl = trusted.verify_crl(bytes).map_err(ServerError::CrlRefused)?;
     let issuer = crl.info.issuer.clone();
     let Some(number) = crl.number.clone() else {
-        return Err(format!(
-            "{issuer}: CRL番号（cRLNumber）のない CRL は読み込めません（古い CRL との区別がつきません） / a CRL without a CRL number is refused"
-        ));
+        return Err(ServerError::CrlWithoutNumber { issuer });
     };
     if crl.info.next_update.is_none() {
-        return Err(format!(
-            "{issuer}: nextUpdate のない CRL は読み込めません / a CRL without nextUpdate is refused"
-        ));
+        return Err(ServerError::CrlWithoutNextUpdate { issuer });
     }
     let shown = decimal(&number);
-    let refused = |stored: &str| {
-        format!(
-            "{issuer}: CRL番号 {shown} は保存済みの CRL の番号 {stored} より大きくないため読み込みませんでした（古い CRL では失効を取り消せません） / CRL number {shown} is not higher than the stored CRL's {stored}: refused"
-        )
-    };
     // A CRL stored before numbers were kept: compare with the number inside its DER.
-    let stored = store.crls().map_err(|e| e.to_string())?;
+    let stored = store.crls()?;
     if let Some(old) = stored.iter().find(|c| c.issuer == issuer) {
         let old_number = old.number.clone().or_else(|| der_crl_number(&old.der));
         if let Some(old_number) = old_number {
             if integer_cmp(&number, &old_number) != std::cmp::Ordering::Greater {
-                return Err(refused(&decimal(&old_number)));
+                return Err(ServerError::CrlNotNewer {
+                    issuer,
+                    number: shown,
+                    stored: decimal(&old_number),
+                });
             }
         }
     }
@@ -240,11 +234,11 @@ pub fn load_crl(
         der: crl.der.clone(),
         loaded_at: now,
     };
-    if !store
-        .put_crl(&stored_crl, &crl.revoked)
-        .map_err(|e| e.to_string())?
-    {
-        return Err(refused("（同時に読み込まれた CRL / one loaded meanwhile）"));
+    if !store.put_crl(&stored_crl, &crl.revoked)? {
+        return Err(ServerError::CrlLoadedMeanwhile {
+            issuer,
+            number: shown,
+        });
     }
     Ok(crl.info)
 }
@@ -252,17 +246,17 @@ pub fn load_crl(
 /// Removes the stored CRL of an issuer (as `onshi admin crl list` prints it): for a CRL that no
 /// longer verifies. Its CA then has no CRL until a good one is loaded; the serials it revoked
 /// stay revoked. False if none was stored.
-pub fn remove_crl(store: &dyn ServiceStore, issuer: &str) -> Result<bool, String> {
-    store.remove_crl(issuer).map_err(|e| e.to_string())
+pub fn remove_crl(store: &dyn ServiceStore, issuer: &str) -> Result<bool, ServerError> {
+    Ok(store.remove_crl(issuer)?)
 }
 
 /// One line of `onshi admin crl list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct CrlStatus {
     /// The CA's subject (the issuer key of the stored CRL).
     pub issuer: String,
     /// The stored CRL as it verifies, or why it does not; `None` when no CRL is stored.
-    pub crl: Option<Result<CrlInfo, String>>,
+    pub crl: Option<Result<CrlInfo, onshi_pki::PkiError>>,
     /// Whether the CA is trusted (a stored CRL of a CA no longer trusted is useless).
     pub trusted: bool,
     /// Whether revocation of this CA's cards can be checked at `now`.
@@ -274,7 +268,7 @@ pub fn crl_status(
     store: &dyn ServiceStore,
     trusted: &TrustedJpki,
     now: DateTime<Utc>,
-) -> Result<Vec<CrlStatus>, String> {
+) -> Result<Vec<CrlStatus>, ServerError> {
     let mut rows: Vec<CrlStatus> = trusted
         .issuers()
         .into_iter()
@@ -285,11 +279,8 @@ pub fn crl_status(
             current: false,
         })
         .collect();
-    for stored in store.crls().map_err(|e| e.to_string())? {
-        let verified = trusted
-            .verify_crl(&stored.der)
-            .map(|v| v.info)
-            .map_err(|e| e.to_string());
+    for stored in store.crls()? {
+        let verified = trusted.verify_crl(&stored.der).map(|v| v.info);
         let current = verified
             .as_ref()
             .is_ok_and(|info| info.next_update.is_none_or(|next| next >= now));
@@ -400,9 +391,12 @@ impl LinkImport {
 
 /// Writes the import's report as CSV (`Line,Serial,Issuer,PersonId,Status,Differences`; UTF-8,
 /// atomically). Names are not in it: the operator looks them up with `onshi admin links review`.
-pub fn write_link_report(path: &Path, report: &[LinkReportLine]) -> Result<(), String> {
+pub fn write_link_report(path: &Path, report: &[LinkReportLine]) -> Result<(), ServerError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| format!("{}: {e}", path.display());
+    let fail = |cause: csv::Error| ServerError::Csv {
+        path: path.to_path_buf(),
+        cause,
+    };
     w.write_record([
         "Line",
         "Serial",
@@ -426,9 +420,8 @@ pub fn write_link_report(path: &Path, report: &[LinkReportLine]) -> Result<(), S
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    onshi_fs::write_atomic(path, &bytes, onshi_fs::MODE_PRIVATE)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| ServerError::io(path)(e.into_error()))?;
+    onshi_fs::write_atomic(path, &bytes, onshi_fs::MODE_PRIVATE).map_err(ServerError::io(path))
 }
 
 /// [`import_card_links_trusting`] without knowing the trusted CAs: the file must have the
@@ -437,7 +430,7 @@ pub fn import_card_links(
     store: &dyn ServiceStore,
     path: &Path,
     unregistered: bool,
-) -> Result<Result<LinkImport, Vec<LinkError>>, String> {
+) -> Result<Result<LinkImport, Vec<LinkError>>, ServerError> {
     import_card_links_trusting(store, path, unregistered, &[])
 }
 
@@ -477,7 +470,7 @@ pub fn import_card_links_trusting(
     path: &Path,
     unregistered: bool,
     trusted_issuers: &[String],
-) -> Result<Result<LinkImport, Vec<LinkError>>, String> {
+) -> Result<Result<LinkImport, Vec<LinkError>>, ServerError> {
     import_card_links_at(store, path, unregistered, trusted_issuers, Utc::now())
 }
 
@@ -488,31 +481,30 @@ pub fn import_card_links_at(
     unregistered: bool,
     trusted_issuers: &[String],
     now: DateTime<Utc>,
-) -> Result<Result<LinkImport, Vec<LinkError>>, String> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
+) -> Result<Result<LinkImport, Vec<LinkError>>, ServerError> {
+    let csv_error = |cause: csv::Error| ServerError::Csv {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let headers = reader.headers().map_err(csv_error)?.clone();
     let header: Vec<&str> = headers.iter().collect();
     let Some(shape) = LINK_HEADERS.iter().position(|h| *h == header.as_slice()) else {
-        return Err(format!(
-            "{}: 見出し行は Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex です / the header must be Serial,PersonId,NotBefore,NotAfter,Issuer,Name,NameKana,Birthdate,Sex",
-            path.display()
-        ));
+        return Err(ServerError::LinkHeader {
+            path: path.to_path_buf(),
+        });
     };
     let legacy = shape == 0;
     let only_issuer = match trusted_issuers {
         [only] => Some(only.as_str()),
         _ => None,
     };
-    let known = store.person_ids().map_err(|e| e.to_string())?;
+    let known = store.person_ids()?;
     let mut links = Vec::new();
     let mut holders = Vec::new();
     let mut errors = Vec::new();
     for row in reader.records() {
-        let row = row.map_err(|e| format!("{}: {e}", path.display()))?;
+        let row = row.map_err(csv_error)?;
         let line = row.position().map_or(0, |p| p.line());
         let mut fail = |m: String| errors.push(LinkError { line, message: m });
         let issuer = if legacy {
@@ -576,7 +568,7 @@ pub fn import_card_links_at(
         let holder = match holder_of(&row) {
             Ok(h) => h,
             Err(m) => {
-                fail(m);
+                fail(m.to_string());
                 continue;
             }
         };
@@ -599,7 +591,7 @@ pub fn import_card_links_at(
     };
     let mut checks = Vec::with_capacity(links.len());
     for (link, (line, holder)) in links.iter().zip(holders) {
-        let check = guard(store, link, holder, now).map_err(|e| e.to_string())?;
+        let check = guard(store, link, holder, now)?;
         match (check.status, check.decision.is_some()) {
             (_, true) => result.decisions_kept += 1,
             (LinkStatus::Match, _) => result.matched += 1,
@@ -624,30 +616,26 @@ pub fn import_card_links_at(
         checks.push(check);
     }
     // The checks first: a crash before the links land leaves the old links answering as before.
-    link_checks::put_link_checks(store.portal(), &checks).map_err(|e| e.to_string())?;
-    let mut tx = store.begin_import().map_err(|e| e.to_string())?;
-    tx.put_card_links(&links).map_err(|e| e.to_string())?;
-    tx.commit().map_err(|e| e.to_string())?;
+    link_checks::put_link_checks(store.portal(), &checks)?;
+    let mut tx = store.begin_import()?;
+    tx.put_card_links(&links)?;
+    tx.commit()?;
     Ok(Ok(result))
 }
 
 /// The holder columns of a line (`None` when the file has none, or leaves `Name` empty).
-fn holder_of(row: &csv::StringRecord) -> Result<Option<HolderRecord>, String> {
+fn holder_of(row: &csv::StringRecord) -> Result<Option<HolderRecord>, HolderError> {
     let name = row.get(5).unwrap_or("").trim();
     if name.is_empty() {
         return Ok(None);
     }
     let birth = row.get(7).unwrap_or("");
     if onshi_model::date::parse_yyyymmdd(birth).is_err() {
-        return Err(format!(
-            "Birthdate {birth:?}: 生年月日は YYYYMMDD の8桁です / the birth date must be YYYYMMDD"
-        ));
+        return Err(HolderError::Birthdate(birth.to_owned()));
     }
     let sex = row.get(8).unwrap_or("");
     if !matches!(sex, "1" | "2" | "3") {
-        return Err(format!(
-            "Sex {sex:?}: 性別は 1（男）、2（女）、3（未設定）のどれかです / the sex must be 1, 2 or 3"
-        ));
+        return Err(HolderError::Sex(sex.to_owned()));
     }
     Ok(Some(HolderRecord {
         name: name.to_owned(),
@@ -655,6 +643,19 @@ fn holder_of(row: &csv::StringRecord) -> Result<Option<HolderRecord>, String> {
         birthdate: birth.to_owned(),
         sex: sex.to_owned(),
     }))
+}
+
+/// A holder column of a card links line that is not what the format says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HolderError {
+    /// `Birthdate` is not `YYYYMMDD`.
+    #[error("Birthdate {0:?}: 生年月日は YYYYMMDD の8桁です / the birth date must be YYYYMMDD")]
+    Birthdate(String),
+    /// `Sex` is not 1, 2 or 3.
+    #[error(
+        "Sex {0:?}: 性別は 1（男）、2（女）、3（未設定）のどれかです / the sex must be 1, 2 or 3"
+    )]
+    Sex(String),
 }
 
 /// The guard's row for one link of an import.
@@ -752,6 +753,55 @@ fn identity_of_person(p: &onshi_model::Person) -> Identity {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_keep_the_operators_words() {
+        // What `onshi admin` printed before these errors were typed, word for word.
+        let issuer = "C=JP, O=onshi TEST, CN=CA".to_owned();
+        let shown = "5".to_owned();
+        let refused = |stored: &str| {
+            format!(
+                "{issuer}: CRL番号 {shown} は保存済みの CRL の番号 {stored} より大きくないため読み込みませんでした（古い CRL では失効を取り消せません） / CRL number {shown} is not higher than the stored CRL's {stored}: refused"
+            )
+        };
+        assert_eq!(
+            ServerError::CrlNotNewer {
+                issuer: issuer.clone(),
+                number: shown.clone(),
+                stored: "7".into(),
+            }
+            .to_string(),
+            refused("7")
+        );
+        assert_eq!(
+            ServerError::CrlLoadedMeanwhile {
+                issuer: issuer.clone(),
+                number: shown.clone(),
+            }
+            .to_string(),
+            refused("（同時に読み込まれた CRL / one loaded meanwhile）")
+        );
+        assert_eq!(
+            normalise_registration("契12").unwrap_err().to_string(),
+            "登録記号番号「契12」が正しくありません（例: 契0123456-1-23） / not a registration number"
+        );
+        assert_eq!(
+            HolderError::Sex("4".into()).to_string(),
+            "Sex \"4\": 性別は 1（男）、2（女）、3（未設定）のどれかです / the sex must be 1, 2 or 3"
+        );
+        let key = std::path::PathBuf::from("/srv/onshi/audit.key");
+        assert_eq!(
+            ServerError::NotAuditKey { path: key.clone() }.to_string(),
+            "/srv/onshi/audit.key: 監査ログの鍵ではありません（32 バイトの乱数が必要） / not an audit key (32 random bytes)"
+        );
+        // A wrapped store error reads as the store's own (no prefix twice in `{:#}`).
+        let store = onshi_store::StoreError::NotFound {
+            what: "person",
+            id: "P1".into(),
+        };
+        let text = store.to_string();
+        assert_eq!(ServerError::from(store).to_string(), text);
+    }
 
     #[test]
     fn codes_and_registrations() {

@@ -60,7 +60,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        proto::codes::BAD_REQUEST,
+                        proto::ErrorCode::BadRequest,
                         "要求が大きすぎます。",
                     )
                 }
@@ -68,7 +68,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 // the client went away.
                 JsonRejection::BytesRejection(_) => ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    proto::codes::BAD_REQUEST,
+                    proto::ErrorCode::BadRequest,
                     "要求の受信に時間がかかりすぎました。通信環境を確かめて、もう一度お試しください。",
                 ),
                 other => ApiError::bad_request(format!(
@@ -78,6 +78,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }),
         }
     }
+}
+
+/// 503: the request waited past its time, or found no place.
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        proto::ErrorCode::Internal,
+        "サービスが混み合っています。しばらくしてからもう一度お試しください。",
+    )
 }
 
 /// Runs store-bound work off the async threads, with the request timeout.
@@ -90,11 +99,7 @@ async fn blocking<T: Send + 'static>(
     match tokio::time::timeout(state.timeout, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(ApiError::internal(join)),
-        Err(_) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            proto::codes::INTERNAL,
-            "サービスが混み合っています。しばらくしてからもう一度お試しください。",
-        )),
+        Err(_) => Err(busy()),
     }
 }
 
@@ -122,13 +127,7 @@ where
             Err(elapsed) => Err(elapsed),
         }
     };
-    answer.unwrap_or_else(|_| {
-        Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            proto::codes::INTERNAL,
-            "サービスが混み合っています。しばらくしてからもう一度お試しください。",
-        ))
-    })
+    answer.unwrap_or_else(|_| Err(busy()))
 }
 
 /// The router of the whole API, counting into `metrics`.
@@ -235,12 +234,7 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
     };
     let Ok(_permit) = slots.clone().try_acquire_owned() else {
         tracing::debug!("shed: max_in_flight reached");
-        let mut response = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            proto::codes::INTERNAL,
-            "サービスが混み合っています。しばらくしてからもう一度お試しください。",
-        )
-        .into_response();
+        let mut response = busy().into_response();
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
@@ -321,7 +315,7 @@ async fn enroll_rate_limit(State(state): State<AppState>, req: Request, next: Ne
 fn too_many(limiter: &RateLimiter, message: &str) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        proto::codes::RATE_LIMITED,
+        proto::ErrorCode::RateLimited,
         message,
     )
     .into_response();
@@ -436,7 +430,7 @@ async fn renew(
 fn clinic_queries_limited() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        proto::codes::RATE_LIMITED,
+        proto::ErrorCode::RateLimited,
         "この施術所からの番号による照会が多すぎます。少し待ってからもう一度お試しください。",
     )
 }

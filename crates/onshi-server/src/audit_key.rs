@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use onshi_store::{AuditKey, ServiceStore};
 
+use crate::ServerError;
+
 /// The key's file name in the data directory.
 pub const AUDIT_KEY_FILE: &str = "audit.key";
 
@@ -24,21 +26,16 @@ pub fn default_path(dir: &Path) -> PathBuf {
 }
 
 /// Reads a key file (exactly 32 bytes). Warns when others than the owner may read it.
-pub fn read(path: &Path) -> Result<AuditKey, String> {
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
-        format!(
-            "{}: 監査ログの鍵を読めません / cannot read the audit key: {e}",
-            path.display()
-        )
+pub fn read(path: &Path) -> Result<AuditKey, ServerError> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|cause| {
+        ServerError::AuditKeyUnreadable {
+            path: path.to_path_buf(),
+            cause,
+        }
     })?);
     warn_if_readable_by_others(path);
-    AuditKey::from_bytes(&bytes).ok_or_else(|| {
-        format!(
-            "{}: 監査ログの鍵ではありません（{} バイトの乱数が必要） / not an audit key ({} random bytes)",
-            path.display(),
-            AuditKey::LEN,
-            AuditKey::LEN
-        )
+    AuditKey::from_bytes(&bytes).ok_or_else(|| ServerError::NotAuditKey {
+        path: path.to_path_buf(),
     })
 }
 
@@ -61,24 +58,20 @@ fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Writes a new file that only its owner can read ([`onshi_fs::write_new`]: whole or not at
 /// all, never over an existing one).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    onshi_fs::write_new(path, bytes, onshi_fs::MODE_PRIVATE)
-        .map_err(|e| format!("{}: {e}", path.display()))
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    onshi_fs::write_new(path, bytes, onshi_fs::MODE_PRIVATE).map_err(ServerError::io(path))
 }
 
 /// The data directory's audit key, adopted by the store: read from `audit.key`, or created (and
 /// the chains written without a key sealed) when there is none yet.
-pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, String> {
+pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, ServerError> {
     let path = default_path(dir);
     if path.exists() {
         let key = read(&path)?;
         return match store.adopt_audit_key(&key, false) {
             Ok(Ok(_)) => Ok(key),
-            Ok(Err(_)) => Err(format!(
-                "{}: この鍵はデータベースの監査ログの鍵と違います。最初のインスタンスの audit.key を使ってください / this is not the key the database's audit log was written with: use the first instance's audit.key",
-                path.display()
-            )),
-            Err(e) => Err(e.to_string()),
+            Ok(Err(_)) => Err(ServerError::AuditKeyMismatch { path }),
+            Err(e) => Err(e.into()),
         };
     }
     let pending = dir.join(PENDING_FILE);
@@ -86,10 +79,8 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
         read(&pending)?
     } else {
         let mut bytes = zeroize::Zeroizing::new([0u8; AuditKey::LEN]);
-        aws_lc_rs::rand::fill(&mut bytes[..])
-            .map_err(|_| "乱数を生成できません / the random generator failed".to_owned())?;
-        let key = AuditKey::from_bytes(&bytes[..])
-            .ok_or_else(|| "乱数を生成できません / the random generator failed".to_owned())?;
+        aws_lc_rs::rand::fill(&mut bytes[..]).map_err(|_| ServerError::Random)?;
+        let key = AuditKey::from_bytes(&bytes[..]).ok_or(ServerError::Random)?;
         write_private(&pending, &bytes[..])?;
         key
     };
@@ -104,15 +95,10 @@ pub fn open_or_create(dir: &Path, store: &dyn ServiceStore) -> Result<AuditKey, 
                 tracing::info!(path = %path.display(), "audit key created");
             }
         }
-        Ok(Err(_)) => {
-            return Err(format!(
-                "{}: 監査ログの鍵がありませんが、データベースには別の鍵で書かれた監査ログがあります。他のインスタンスかバックアップから audit.key をコピーしてください / the audit key is missing but the database's audit log has one: copy audit.key from another instance or from the backup",
-                path.display()
-            ))
-        }
-        Err(e) => return Err(e.to_string()),
+        Ok(Err(_)) => return Err(ServerError::AuditKeyMissing { path }),
+        Err(e) => return Err(e.into()),
     }
-    onshi_fs::rename_durable(&pending, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    onshi_fs::rename_durable(&pending, &path).map_err(ServerError::io(&path))?;
     Ok(key)
 }
 

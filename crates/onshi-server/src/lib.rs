@@ -28,5 +28,5 @@ pub mod serve;
 pub mod service;
 
 pub use config::ServerConfig;
-pub use error::{loggable, ApiError};
+pub use error::{loggable, ApiError, RegistrationError, ServerError};
 pub use service::Service;

@@ -189,7 +189,7 @@ mod tests {
             &json(check(false)),
         );
         let error = json(proto::ErrorBody {
-            code: codes::BAD_REQUEST.into(),
+            code: proto::ErrorCode::BadRequest,
             message: "…".into(),
         });
         assert_schema(&doc, "ErrorBody", &error, &error);

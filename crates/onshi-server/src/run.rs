@@ -13,42 +13,44 @@ use tokio::sync::oneshot;
 
 use crate::config::{ServerConfig, JPKI_DIR};
 use crate::metrics::Metrics;
-use crate::{api, serve, Service};
+use crate::{api, serve, ServerError, Service};
 
 /// `onshi server init`: config, SQLite store, audit key, terminal CA, server CA and TLS certificate, and the
 /// trusted JPKI CA certificates copied in; the directory 0700 and every file 0600 from the start
 /// (see [`crate::doctor`]).
-pub fn init(dir: &Path, jpki_cas: &[PathBuf], now: DateTime<Utc>) -> Result<ServerConfig, String> {
+pub fn init(
+    dir: &Path,
+    jpki_cas: &[PathBuf],
+    now: DateTime<Utc>,
+) -> Result<ServerConfig, ServerError> {
     if dir.join(crate::config::CONFIG_FILE).exists() {
-        return Err(format!(
-            "{}: 既に初期化されています / already initialised",
-            dir.display()
-        ));
+        return Err(ServerError::AlreadyInitialised {
+            dir: dir.to_path_buf(),
+        });
     }
     // Owner-only from the start: the directory 0700, every file in it 0600 as it is created
     // (the keys by the PKI, the config and JPKI CAs here, the SQLite file by the store).
-    crate::doctor::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    crate::doctor::create_private_dir(&dir.join(JPKI_DIR))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    ServerPki::init(dir, now).map_err(|e| e.to_string())?;
+    crate::doctor::create_private_dir(dir).map_err(ServerError::io(dir))?;
+    crate::doctor::create_private_dir(&dir.join(JPKI_DIR)).map_err(ServerError::io(dir))?;
+    ServerPki::init(dir, now)?;
     let mut config = ServerConfig::default();
     for (i, ca) in jpki_cas.iter().enumerate() {
-        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        onshi_pki::card_check::TrustedJpki::new(std::slice::from_ref(&pem)).map_err(|e| {
-            format!(
-                "{}: JPKI CA 証明書として読めません / not a CA certificate: {e}",
-                ca.display()
-            )
+        let pem = std::fs::read(ca).map_err(ServerError::io(ca))?;
+        onshi_pki::card_check::TrustedJpki::new(std::slice::from_ref(&pem)).map_err(|reason| {
+            ServerError::NotJpkiCa {
+                path: ca.clone(),
+                reason,
+            }
         })?;
         let name = PathBuf::from(JPKI_DIR).join(format!("ca-{}.pem", i + 1));
-        crate::doctor::write_private(&dir.join(&name), &pem)
-            .map_err(|e| format!("{}: {e}", name.display()))?;
+        crate::doctor::write_private(&dir.join(&name), &pem).map_err(ServerError::io(&name))?;
         config.jpki_ca.push(name);
     }
-    config.save(dir).map_err(|e| e.to_string())?;
-    let store =
-        onshi_store::open_service_with(&config.database_url(dir), &config.database.store_options())
-            .map_err(|e| e.to_string())?;
+    config.save(dir)?;
+    let store = onshi_store::open_service_with(
+        &config.database_url(dir),
+        &config.database.store_options(),
+    )?;
     // The audit chain's key, beside the config (0600).
     crate::audit_key::open_or_create(dir, store.as_ref())?;
     Ok(config)
@@ -60,22 +62,19 @@ fn server_identity(
     dir: &Path,
     config: &ServerConfig,
     pki: &ServerPki,
-) -> Result<(String, zeroize::Zeroizing<String>), String> {
+) -> Result<(String, zeroize::Zeroizing<String>), ServerError> {
     let read = |p: &Path| {
         let path = if p.is_absolute() {
             p.to_path_buf()
         } else {
             dir.join(p)
         };
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::read_to_string(&path).map_err(|cause| ServerError::Io { path, cause })
     };
     match (&config.tls_certificate, &config.tls_key) {
         (Some(cert), Some(key)) => Ok((read(cert)?, zeroize::Zeroizing::new(read(key)?))),
         (None, None) => Ok((pki.server_cert_chain_pem(), pki.server_key_pem())),
-        _ => Err(
-            "tls_certificate と tls_key は両方指定してください / set both tls_certificate and tls_key"
-                .to_owned(),
-        ),
+        _ => Err(ServerError::TlsPair),
     }
 }
 
@@ -112,7 +111,7 @@ impl RunningServer {
 ///
 /// CRLs: every instance polls the store's CRL generation every `crl_poll_seconds`; on unix,
 /// SIGHUP reloads the trusted CAs and CRLs at once.
-pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, String> {
+pub async fn start(dir: &Path, config: &ServerConfig) -> Result<RunningServer, ServerError> {
     start_with(dir, config, None).await
 }
 
@@ -122,7 +121,7 @@ pub type ExtraRoutes = Box<
     dyn FnOnce(
             Arc<dyn onshi_store::ServiceStore>,
             std::net::SocketAddr,
-        ) -> Result<axum::Router, String>
+        ) -> Result<axum::Router, Box<dyn std::error::Error + Send + Sync>>
         + Send,
 >;
 
@@ -131,31 +130,33 @@ pub async fn start_with(
     dir: &Path,
     config: &ServerConfig,
     extra: Option<ExtraRoutes>,
-) -> Result<RunningServer, String> {
+) -> Result<RunningServer, ServerError> {
     // The store clients block: open them off the async threads.
     let (owned_dir, owned_config) = (dir.to_path_buf(), config.clone());
     let (service, store) = tokio::task::spawn_blocking(move || {
         let store = onshi_store::open_service_with(
             &owned_config.database_url(&owned_dir),
             &owned_config.database.store_options(),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let store: Arc<dyn onshi_store::ServiceStore> = Arc::from(store);
         Service::open(&owned_dir, &owned_config, store.clone()).map(|s| (Arc::new(s), store))
     })
     .await
-    .map_err(|e| e.to_string())??;
-    let pki = ServerPki::open(dir).map_err(|e| e.to_string())?;
+    .map_err(ServerError::Task)??;
+    let pki = ServerPki::open(dir)?;
     let (chain, key) = server_identity(dir, config, &pki)?;
     let tls = serve::tls_config(&chain, &key, pki.terminal_ca_pem())?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("{}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|cause| ServerError::Bind {
+            addr: config.listen,
+            cause,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
     let metrics = Arc::new(Metrics::new());
     let mut router = api::router(service.clone(), config, metrics.clone());
     if let Some(extra) = extra {
-        router = router.merge(extra(store, addr)?);
+        router = router.merge(extra(store, addr).map_err(ServerError::Extra)?);
     }
     let (stop, stopped) = oneshot::channel::<()>();
     let poll = Duration::from_secs(config.crl_poll_seconds.max(1));

@@ -81,34 +81,60 @@ pub fn tls_config(
     server_chain_pem: &str,
     server_key_pem: &str,
     terminal_ca_pem: &str,
-) -> Result<Arc<rustls::ServerConfig>, String> {
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(server_chain_pem.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("server certificate: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(server_key_pem.as_bytes())
-        .map_err(|e| format!("server key: {e}"))?;
+            .map_err(TlsError::ServerCertificatePem)?;
+    let key =
+        PrivateKeyDer::from_pem_slice(server_key_pem.as_bytes()).map_err(TlsError::ServerKey)?;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(terminal_ca_pem.as_bytes()) {
         roots
-            .add(ca.map_err(|e| format!("terminal CA: {e}"))?)
-            .map_err(|e| format!("terminal CA: {e}"))?;
+            .add(ca.map_err(TlsError::TerminalCaPem)?)
+            .map_err(TlsError::TerminalCa)?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()
-        .map_err(|e| format!("client verifier: {e}"))?;
+        .map_err(TlsError::ClientVerifier)?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(TlsError::Rustls)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| format!("server certificate: {e}"))?;
+        .map_err(TlsError::ServerCertificate)?;
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
-    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(TlsError::Rustls)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Why the TLS configuration could not be built: which part, and rustls' own words.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The server's certificate chain is not PEM.
+    #[error("server certificate: {0}")]
+    ServerCertificatePem(rustls_pki_types::pem::Error),
+    /// rustls refused the server's certificate or key.
+    #[error("server certificate: {0}")]
+    ServerCertificate(rustls::Error),
+    /// The server's key is not PEM.
+    #[error("server key: {0}")]
+    ServerKey(rustls_pki_types::pem::Error),
+    /// The terminal CA's certificate is not PEM.
+    #[error("terminal CA: {0}")]
+    TerminalCaPem(rustls_pki_types::pem::Error),
+    /// The terminal CA's certificate is not a usable trust anchor.
+    #[error("terminal CA: {0}")]
+    TerminalCa(rustls::Error),
+    /// The client certificate verifier could not be built.
+    #[error("client verifier: {0}")]
+    ClientVerifier(rustls::server::VerifierBuilderError),
+    /// rustls refused the protocol versions or the session ticketer.
+    #[error("{0}")]
+    Rustls(rustls::Error),
 }
 
 /// How accepted connections are served.
@@ -300,7 +326,7 @@ where
 fn body_timed_out() -> axum::response::Response {
     let mut response = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        onshi_proto::codes::BAD_REQUEST,
+        onshi_proto::ErrorCode::BadRequest,
         "要求の受信に時間がかかりすぎたため、接続を閉じました。通信環境を確かめて、もう一度お試しください。",
     )
     .into_response();

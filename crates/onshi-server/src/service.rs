@@ -14,8 +14,8 @@ use onshi_model::{
 use onshi_pki::card_check::{CardCheckError, CardWarning, CheckedCard, GracePolicy, TrustedJpki};
 use onshi_pki::terminal_ca::{CheckedCsr, PlannedSerial, ServerPki};
 use onshi_proto::{
-    codes, CheckResponse, EnrollRequest, EnrollResponse, Mode, Purpose, QueryRequest, RenewRequest,
-    ResultCode, VerifyRequest,
+    codes, CheckResponse, EnrollRequest, EnrollResponse, ErrorCode, Mode, Purpose, QueryRequest,
+    RenewRequest, ResultCode, VerifyRequest,
 };
 use onshi_store::{
     AuditEntry, AuditKey, AuditMode, Blocking, CardLink, CardLookup, CheckStore, ServiceStore,
@@ -72,16 +72,16 @@ pub enum ServiceError {
     /// The caller presented no terminal certificate.
     #[error("{code}: {message}")]
     Unauthenticated {
-        /// `codes::…`.
-        code: &'static str,
+        /// The error body's code.
+        code: ErrorCode,
         /// For the staff.
         message: String,
     },
     /// The caller is known but may not do this (a terminal not active, a refused enrollment).
     #[error("{code}: {message}")]
     Refused {
-        /// `codes::…`.
-        code: &'static str,
+        /// The error body's code.
+        code: ErrorCode,
         /// For the staff.
         message: String,
     },
@@ -119,7 +119,7 @@ impl From<onshi_store::StoreError> for ServiceError {
     }
 }
 
-fn forbidden(code: &'static str, message: &str) -> ServiceError {
+fn forbidden(code: ErrorCode, message: &str) -> ServiceError {
     ServiceError::Refused {
         code,
         message: message.to_owned(),
@@ -129,7 +129,7 @@ fn forbidden(code: &'static str, message: &str) -> ServiceError {
 /// The one answer to every refused enrollment (403, `E009`).
 pub fn enroll_refused() -> ServiceError {
     ServiceError::Refused {
-        code: codes::BAD_ENROLLMENT,
+        code: ErrorCode::BadEnrollment,
         message: format!(
             "端末を登録できませんでした。端末のアカウント名と登録コードを確かめてください。登録コードは一度しか使えず、有効期限は発行から{}時間です。解決しないときは、施術所の管理画面で新しい端末のアカウントを作成してください。",
             crate::admin::ENROLLMENT_CODE_HOURS
@@ -143,20 +143,18 @@ impl Service {
         dir: &Path,
         config: &ServerConfig,
         store: Arc<dyn ServiceStore>,
-    ) -> Result<Self, String> {
-        let pki = ServerPki::open(dir).map_err(|e| e.to_string())?;
+    ) -> Result<Self, crate::ServerError> {
+        let pki = ServerPki::open(dir)?;
         let jpki_cas = crate::admin::read_jpki_cas(dir, config)?;
         let audit_key = crate::audit_key::open_or_create(dir, store.as_ref())?;
-        let key = store
-            .secret(CHALLENGE_KEY, &|| {
-                let mut k = vec![0u8; 32];
-                // A failed RNG leaves zeros; refuse that below rather than run with a weak key.
-                let _ = aws_lc_rs::rand::fill(&mut k);
-                k
-            })
-            .map_err(|e| e.to_string())?;
+        let key = store.secret(CHALLENGE_KEY, &|| {
+            let mut k = vec![0u8; 32];
+            // A failed RNG leaves zeros; refuse that below rather than run with a weak key.
+            let _ = aws_lc_rs::rand::fill(&mut k);
+            k
+        })?;
         if key.iter().all(|&b| b == 0) {
-            return Err("the challenge key could not be generated".to_owned());
+            return Err(crate::ServerError::ChallengeKey);
         }
         let check = store
             .check_path()
@@ -175,7 +173,7 @@ impl Service {
             crl_missing: config.crl_missing,
             link_change_warning: chrono::Duration::days(i64::from(config.link_change_warning_days)),
         };
-        service.reload_crls().map_err(|e| e.to_string())?;
+        service.reload_crls()?;
         service.adopt_legacy_card_links()?;
         Ok(service)
     }
@@ -183,17 +181,14 @@ impl Service {
     /// Card links stored before they named their issuer belong to the one trusted CA, when there
     /// is exactly one; with several, they answer no card until `issued.csv` is imported again
     /// (with its `Issuer` column).
-    fn adopt_legacy_card_links(&self) -> Result<(), String> {
+    fn adopt_legacy_card_links(&self) -> Result<(), onshi_store::StoreError> {
         let Some(trusted) = self.trusted() else {
             return Ok(());
         };
         // With several CAs, which one issued a legacy link is not known: such links answer no
         // card until issued.csv is imported again with its Issuer column.
         if let [only] = trusted.issuers().as_slice() {
-            let n = self
-                .store
-                .adopt_legacy_card_links(only)
-                .map_err(|e| e.to_string())?;
+            let n = self.store.adopt_legacy_card_links(only)?;
             if n > 0 {
                 tracing::info!(
                     n,
@@ -327,20 +322,23 @@ impl Service {
     pub async fn terminal(&self, peer: Option<&[u8]>) -> Result<Terminal, ServiceError> {
         let Some(der) = peer else {
             return Err(ServiceError::Unauthenticated {
-                code: codes::NO_CLIENT_CERTIFICATE,
+                code: ErrorCode::NoClientCertificate,
                 message: "端末の証明書がありません。この端末はまだ登録（利用開始）されていません。"
                     .to_owned(),
             });
         };
         let serial = onshi_pki::terminal_ca::serial_of(der).ok_or_else(|| {
-            forbidden(codes::TERMINAL_NOT_ACTIVE, "端末の証明書を読み取れません。")
+            forbidden(
+                ErrorCode::TerminalNotActive,
+                "端末の証明書を読み取れません。",
+            )
         })?;
         match self.check.active_terminal_by_serial(&serial).await? {
             Some(t) => Ok(t),
             None => {
                 tracing::warn!(%serial, "refused: terminal certificate not active");
                 Err(forbidden(
-                    codes::TERMINAL_NOT_ACTIVE,
+                    ErrorCode::TerminalNotActive,
                     "この端末は利用できません（登録が取り消されたか、証明書が更新されています）。施術所の管理者に連絡してください。",
                 ))
             }
@@ -425,7 +423,7 @@ impl Service {
             .renew_terminal_certificate(&terminal.id, &issued.serial, now)?
         {
             return Err(forbidden(
-                codes::TERMINAL_NOT_ACTIVE,
+                ErrorCode::TerminalNotActive,
                 "この端末は利用できません。施術所の管理者に連絡してください。",
             ));
         }
@@ -475,7 +473,7 @@ impl Service {
         {
             Ok(_) => Ok(reference_number),
             Err(_spent) => Err(forbidden(
-                codes::BAD_NONCE,
+                ErrorCode::BadNonce,
                 "この確認要求は既に使われています。もう一度最初から確認してください。",
             )),
         }
@@ -513,7 +511,7 @@ impl Service {
                 )
                 .await?;
                 return Err(forbidden(
-                    codes::BAD_NONCE,
+                    ErrorCode::BadNonce,
                     match e {
                         TokenError::Expired => {
                             "確認の有効時間（2分）が過ぎました。もう一度最初から確認してください。"
@@ -543,19 +541,13 @@ impl Service {
                     mode,
                     serial: None,
                     person: None,
-                    answer: e.code(),
+                    answer: e.code().as_str(),
                     nonce_id: Some(redeemed.id),
                     recheck_of: recheck,
                     register: None,
                 };
                 let reference = self.audit(terminal, what, now).await?;
-                let code = ResultCode::parse(e.code()).ok_or_else(|| {
-                    ServiceError::internal(format!(
-                        "card check code {} is no result code",
-                        e.code()
-                    ))
-                })?;
-                return Ok(failure(reference, code, &e.message_ja()));
+                return Ok(failure(reference, e.code(), &e.message_ja()));
             }
         };
         let CardLookup {

@@ -464,9 +464,7 @@ pub fn run(command: &AppCommand) -> anyhow::Result<ExitCode> {
             let now = chrono::Utc::now();
             let mut report = runtime()?.block_on(onshi_app::doctor::doctor(data, now));
             if let Some(spec) = reader {
-                let opened = open_reader(spec)
-                    .map(Client::new)
-                    .map_err(|e| format!("{e:#}"));
+                let opened = open_reader(spec).map(Client::new).map_err(Into::into);
                 report
                     .findings
                     .push(onshi_app::doctor::reader(spec, opened, now));

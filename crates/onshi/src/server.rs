@@ -507,7 +507,7 @@ pub fn admin_run(command: &AdminCommand) -> anyhow::Result<ExitCode> {
                         let (number, next, problem) = match &r.crl {
                             None => (None, None, Some("no CRL".to_owned())),
                             Some(Ok(i)) => (i.number.clone(), i.next_update.map(|t| t.to_rfc3339()), None),
-                            Some(Err(e)) => (None, None, Some(e.clone())),
+                            Some(Err(e)) => (None, None, Some(e.to_string())),
                         };
                         serde_json::json!({"issuer": r.issuer, "trusted": r.trusted, "current": r.current, "number": number, "next_update": next, "problem": problem})
                     })

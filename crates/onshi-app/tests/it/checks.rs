@@ -92,7 +92,9 @@ async fn enroll_check_renew_and_outage() {
     .await
     .unwrap_err();
     match &e {
-        AppError::Refused { body, .. } => assert_eq!(body.code, onshi_proto::codes::BAD_ENROLLMENT),
+        AppError::Refused { body, .. } => {
+            assert_eq!(body.code, onshi_proto::ErrorCode::BadEnrollment)
+        }
         other => panic!("{other:?}"),
     }
     assert!(!e.message_ja().is_empty());

@@ -210,7 +210,7 @@ impl World {
     /// run` serves it.
     pub(crate) async fn start(&self) -> Result<RunningServer, VerifyError> {
         let portal = onshi_portal::extra_routes(&self.service.data, &self.service.config)
-            .map_err(VerifyError::Setup)?;
+            .map_err(VerifyError::Portal)?;
         Ok(self.service.start(portal).await?)
     }
 

@@ -222,7 +222,7 @@ fn a_terminal_gets_the_shape_the_ca_decides() {
 fn csrs_with_other_keys_or_altered_are_refused() {
     let (_tmp, pki) = pki();
     let refused = |csr_pem: &str| match pki.issue_terminal_certificate(csr_pem, "W0000001", now()) {
-        Err(PkiError::Csr { what }) => what,
+        Err(PkiError::Csr { what }) => what.to_string(),
         other => panic!("{other:?}"),
     };
 
@@ -240,7 +240,7 @@ fn csrs_with_other_keys_or_altered_are_refused() {
     let at = der.windows(4).position(|w| w == b"evil").unwrap();
     der[at] = b'E';
     match pki.issue_terminal_certificate_der(&der, "W0000001", now()) {
-        Err(PkiError::Csr { what }) => assert!(what.contains("signature"), "{what}"),
+        Err(PkiError::Csr { what }) => assert!(what.to_string().contains("signature"), "{what}"),
         other => panic!("{other:?}"),
     }
     // Trailing bytes, garbage, a certificate instead of a CSR.

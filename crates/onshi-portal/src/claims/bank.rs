@@ -3,6 +3,8 @@
 //! set: half-width katakana, A–Z, 0–9, space and `( ) - . / ｢ ｣ , \`). A clinic may type
 //! full-width katakana, hiragana or letters: they are converted before the check.
 
+use crate::error::FieldError;
+
 /// 預金種目.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountKind {
@@ -136,7 +138,7 @@ pub fn to_transfer_text(s: &str) -> String {
         .collect()
 }
 
-fn digits(typed: &str, n: usize, label: &str) -> Result<String, String> {
+fn digits(typed: &str, n: usize, label: &'static str) -> Result<String, FieldError> {
     let s: String = typed
         .trim()
         .chars()
@@ -148,25 +150,21 @@ fn digits(typed: &str, n: usize, label: &str) -> Result<String, String> {
     if s.chars().count() == n && s.chars().all(|c| c.is_ascii_digit()) {
         Ok(s)
     } else {
-        Err(format!("{label}は数字{n}桁で入力してください。"))
+        Err(FieldError::Digits { label, n })
     }
 }
 
-fn transfer_name(typed: &str, max: usize, label: &str) -> Result<String, String> {
+fn transfer_name(typed: &str, max: usize, label: &'static str) -> Result<String, FieldError> {
     let s = to_transfer_text(typed);
     if s.is_empty() {
-        return Err(format!("{label}を入力してください。"));
+        return Err(FieldError::Required { label });
     }
     if let Some(bad) = s.chars().find(|c| !is_transfer_char(*c)) {
-        return Err(format!(
-            "{label}に振込で使えない文字「{bad}」があります。カタカナ・英大文字・数字・スペースと ( ) - . / ｢ ｣ , で入力してください（漢字・ひらがなの小さい文字は使えません）。"
-        ));
+        return Err(FieldError::TransferCharacter { label, bad });
     }
     let n = s.chars().count();
     if n > max {
-        return Err(format!(
-            "{label}は半角カナに直して{max}文字以内です（いまは{n}文字。濁点・半濁点も1文字に数えます）。"
-        ));
+        return Err(FieldError::TransferTooLong { label, max, n });
     }
     Ok(s)
 }
@@ -175,10 +173,10 @@ impl AccountForm {
     /// The checked account, or each wrong field with its Japanese message.
     pub fn parse(&self) -> Result<BankAccount, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
-        let mut take = |field: &'static str, r: Result<String, String>| match r {
+        let mut take = |field: &'static str, r: Result<String, FieldError>| match r {
             Ok(v) => v,
             Err(m) => {
-                errors.push((field, m));
+                errors.push((field, m.to_string()));
                 String::new()
             }
         };

@@ -499,16 +499,16 @@ pub(super) fn check_item(
 ) -> Result<(NewItem, Vec<u8>), Errors> {
     let mut errors: Errors = Vec::new();
     let purchased_on = parse_purchase_date(&form.purchased_on, today)
-        .map_err(|m| errors.push(("purchased_on", m)))
+        .map_err(|m| errors.push(("purchased_on", m.to_string())))
         .ok();
     let vendor = parse_line(&form.vendor, "購入先", MAX_VENDOR_CHARS)
-        .map_err(|m| errors.push(("vendor", m)))
+        .map_err(|m| errors.push(("vendor", m.to_string())))
         .ok();
     let description = parse_line(&form.description, "品名・内容", MAX_DESCRIPTION_CHARS)
-        .map_err(|m| errors.push(("description", m)))
+        .map_err(|m| errors.push(("description", m.to_string())))
         .ok();
     let amount = parse_amount(&form.amount)
-        .map_err(|m| errors.push(("amount", m)))
+        .map_err(|m| errors.push(("amount", m.to_string())))
         .ok();
     let receipt = match receipt {
         Some((name, bytes)) if !bytes.is_empty() => match ReceiptType::sniff(&bytes) {

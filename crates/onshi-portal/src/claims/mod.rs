@@ -28,6 +28,7 @@ use onshi_store::StoreError;
 
 pub use receipt::{display_name, ReceiptType};
 
+use crate::error::FieldError;
 use crate::view::PageError;
 use crate::{Settings, State};
 
@@ -216,7 +217,7 @@ pub struct Computation {
 
 /// An amount of yen as typed: digits, with commas between thousands allowed (52,800),
 /// full-width digits and a trailing 円 accepted; no sign, decimals or exponents.
-pub fn parse_amount(s: &str) -> Result<i64, String> {
+pub fn parse_amount(s: &str) -> Result<i64, FieldError> {
     let normalised: String = s
         .trim()
         .chars()
@@ -231,29 +232,21 @@ pub fn parse_amount(s: &str) -> Result<i64, String> {
         .unwrap_or(&normalised)
         .trim_end();
     if normalised.is_empty() {
-        return Err("金額を入力してください。".to_owned());
+        return Err(FieldError::AmountRequired);
     }
     if !normalised.chars().all(|c| c.is_ascii_digit() || c == ',') {
-        return Err(
-            "金額は半角数字で入力してください（例: 52,800）。マイナス、小数点、記号は使えません。"
-                .to_owned(),
-        );
+        return Err(FieldError::AmountCharacters);
     }
     if normalised.contains(',') {
         let mut groups = normalised.split(',');
         let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
         if !first_ok || !groups.all(|g| g.len() == 3) {
-            return Err("金額のカンマの位置が正しくありません（例: 52,800）。".to_owned());
+            return Err(FieldError::AmountCommas);
         }
     }
     let digits: String = normalised.chars().filter(char::is_ascii_digit).collect();
     let digits = digits.trim_start_matches('0');
-    let too_big = || {
-        format!(
-            "金額は{}以下で入力してください。",
-            crate::view::yen(MAX_ITEM_YEN)
-        )
-    };
+    let too_big = || FieldError::AmountTooBig { max: MAX_ITEM_YEN };
     if digits.len() > 9 {
         return Err(too_big());
     }
@@ -263,7 +256,7 @@ pub fn parse_amount(s: &str) -> Result<i64, String> {
         digits.parse().map_err(|_| too_big())?
     };
     if value == 0 {
-        return Err("金額は1円以上で入力してください。".to_owned());
+        return Err(FieldError::AmountZero);
     }
     if value > MAX_ITEM_YEN {
         return Err(too_big());
@@ -272,33 +265,33 @@ pub fn parse_amount(s: &str) -> Result<i64, String> {
 }
 
 /// A purchase date as typed (`yyyy-mm-dd`, or with slashes), not after `today`.
-pub fn parse_purchase_date(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+pub fn parse_purchase_date(s: &str, today: NaiveDate) -> Result<NaiveDate, FieldError> {
     let s = s.trim().replace('/', "-");
     if s.is_empty() {
-        return Err("購入日を入力してください。".to_owned());
+        return Err(FieldError::PurchaseDateRequired);
     }
     let date = (s.len() == 10)
         .then(|| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
         .flatten()
         .filter(|d| d.year() >= 2000)
-        .ok_or_else(|| "購入日は年-月-日で入力してください（例: 2025-10-01）。".to_owned())?;
+        .ok_or(FieldError::PurchaseDateFormat)?;
     if date > today {
-        return Err("購入日が未来の日付になっています。".to_owned());
+        return Err(FieldError::PurchaseDateFuture);
     }
     Ok(date)
 }
 
 /// A one-line text as typed: trimmed, required, at most `max` characters, no control
 /// characters. `label` names the field in the messages.
-pub fn parse_line(s: &str, label: &str, max: usize) -> Result<String, String> {
+pub fn parse_line(s: &str, label: &'static str, max: usize) -> Result<String, FieldError> {
     let t = s.trim();
     let n = t.chars().count();
     if n == 0 {
-        Err(format!("{label}を入力してください。"))
+        Err(FieldError::Required { label })
     } else if n > max {
-        Err(format!("{label}は{max}文字以内で入力してください。"))
+        Err(FieldError::TooLong { label, max })
     } else if t.chars().any(char::is_control) {
-        Err(format!("{label}に改行や制御文字は使えません。"))
+        Err(FieldError::LineBreak { label })
     } else {
         Ok(t.to_owned())
     }
@@ -492,9 +485,24 @@ mod tests {
             parse_line(" 家電店 ", "購入先", 10).as_deref(),
             Ok("家電店")
         );
-        assert!(parse_line("", "購入先", 10).is_err_and(|m| m.contains("購入先")));
-        assert!(parse_line("a\nb", "購入先", 10).is_err());
-        assert!(parse_line(&"あ".repeat(11), "購入先", 10).is_err());
+        // The page's words, exactly.
+        let said = |r: Result<String, FieldError>| r.map_err(|e| e.to_string());
+        assert_eq!(
+            said(parse_line("", "購入先", 10)),
+            Err("購入先を入力してください。".to_owned())
+        );
+        assert_eq!(
+            said(parse_line("a\nb", "購入先", 10)),
+            Err("購入先に改行や制御文字は使えません。".to_owned())
+        );
+        assert_eq!(
+            said(parse_line(&"あ".repeat(11), "購入先", 10)),
+            Err("購入先は10文字以内で入力してください。".to_owned())
+        );
+        assert_eq!(
+            parse_purchase_date("2025-12-02", today).map_err(|e| e.to_string()),
+            Err("購入日が未来の日付になっています。".to_owned())
+        );
     }
 
     #[test]

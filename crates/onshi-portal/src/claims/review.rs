@@ -17,6 +17,7 @@ use super::store::{self, ExportRow, ListFilter, Refusal, Review};
 use super::{parse_amount, Rates, Status, MAX_REASON_CHARS};
 use crate::auth::OperatorUser;
 use crate::db;
+use crate::error::FieldError;
 use crate::view::{self, csrf, field, respond, when, yen, Nav, PageError};
 use crate::{blocking, jst, State};
 
@@ -436,17 +437,19 @@ pub(super) async fn approve(
 }
 
 /// A reason as typed: required, at most [`MAX_REASON_CHARS`], line breaks allowed.
-pub fn parse_reason(s: &str) -> Result<String, String> {
+pub fn parse_reason(s: &str) -> Result<String, FieldError> {
+    const LABEL: &str = "差戻しの理由";
     let t = s.trim().replace("\r\n", "\n");
     let n = t.chars().count();
     if n == 0 {
-        Err("差戻しの理由を入力してください。".to_owned())
+        Err(FieldError::Required { label: LABEL })
     } else if n > MAX_REASON_CHARS {
-        Err(format!(
-            "差戻しの理由は{MAX_REASON_CHARS}文字以内で入力してください。"
-        ))
+        Err(FieldError::TooLong {
+            label: LABEL,
+            max: MAX_REASON_CHARS,
+        })
     } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        Err("差戻しの理由に使えない文字が含まれています。".to_owned())
+        Err(FieldError::Character { label: LABEL })
     } else {
         Ok(t)
     }
@@ -466,7 +469,7 @@ pub(super) async fn return_claim(
         Err(m) => {
             let form = DetailForm {
                 reason: f.reason.clone(),
-                error: Some(m),
+                error: Some(m.to_string()),
                 ..DetailForm::default()
             };
             return detail_response(&portal, &user, id, form, StatusCode::BAD_REQUEST).await;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::{self, ClinicUser};
 use crate::db::{self, AccountStatus, NewAccount, Role};
+use crate::error::FieldError;
 use crate::mail::Outgoing;
 use crate::registration::{Practice, RegistrationNumber};
 use crate::view::{self, csrf, respond, Nav, PageError};
@@ -54,7 +55,7 @@ pub(super) async fn register_form(headers: HeaderMap) -> Result<Response, PageEr
 }
 
 /// A normalised e-mail address, or why it is not one.
-pub fn normalise_email(s: &str) -> Result<String, String> {
+pub fn normalise_email(s: &str) -> Result<String, FieldError> {
     let s = s.trim().to_lowercase();
     let ok = s.len() <= 254
         && s.split_once('@').is_some_and(|(local, domain)| {
@@ -70,12 +71,12 @@ pub fn normalise_email(s: &str) -> Result<String, String> {
     if ok {
         Ok(s)
     } else {
-        Err("メールアドレスの形式が正しくありません（例: clinic@example.jp）。".to_owned())
+        Err(FieldError::Email)
     }
 }
 
 /// A phone number as digits with hyphens, or why it is not one.
-pub fn normalise_phone(s: &str) -> Result<String, String> {
+pub fn normalise_phone(s: &str) -> Result<String, FieldError> {
     let kept: String = s
         .trim()
         .chars()
@@ -92,10 +93,7 @@ pub fn normalise_phone(s: &str) -> Result<String, String> {
     {
         Ok(kept)
     } else {
-        Err(
-            "電話番号は0から始まる10桁または11桁の数字で入力してください（ハイフン可）。"
-                .to_owned(),
-        )
+        Err(FieldError::Phone)
     }
 }
 
@@ -151,11 +149,11 @@ pub(super) async fn register(
     let numbers = registration_numbers(&r, &kinds, &mut errors);
     let phone = normalise_phone(&r.phone);
     if let Err(m) = &phone {
-        errors.insert("phone", m.clone());
+        errors.insert("phone", m.to_string());
     }
     let email = normalise_email(&r.email);
     if let Err(m) = &email {
-        errors.insert("email", m.clone());
+        errors.insert("email", m.to_string());
     }
     if let Some(m) = auth::password_problem(&r.password, &r.password_confirm) {
         errors.insert("password", m);
@@ -322,7 +320,7 @@ pub(super) fn registration_numbers(
         match RegistrationNumber::parse(practice, typed) {
             Ok(n) => out.push((practice, n)),
             Err(m) => {
-                errors.insert(practice.field(), m);
+                errors.insert(practice.field(), m.to_string());
             }
         }
     }

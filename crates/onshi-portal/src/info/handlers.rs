@@ -12,6 +12,7 @@ use super::queries::{self, Faq, Inquiry, Notice};
 use super::{national_links, NEW_DAYS};
 use crate::auth::{ClinicUser, OperatorUser};
 use crate::db;
+use crate::error::FieldError;
 use crate::view::{self, csrf, field, respond, Nav, PageError};
 use crate::{blocking, State};
 
@@ -22,15 +23,15 @@ const MAX_BODY_CHARS: usize = 4000;
 
 /// Checked text: trimmed, not empty, at most `max` characters, no control characters but line
 /// breaks and tabs.
-fn text(typed: &str, label: &str, max: usize) -> Result<String, String> {
+fn text(typed: &str, label: &'static str, max: usize) -> Result<String, FieldError> {
     let s = typed.trim().replace("\r\n", "\n");
     let n = s.chars().count();
     if n == 0 {
-        Err(format!("{label}を入力してください。"))
+        Err(FieldError::Required { label })
     } else if n > max {
-        Err(format!("{label}は{max}文字以内で入力してください。"))
+        Err(FieldError::TooLong { label, max })
     } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        Err(format!("{label}に使えない文字が含まれています。"))
+        Err(FieldError::Character { label })
     } else {
         Ok(s)
     }
@@ -318,7 +319,7 @@ async fn guest_contact(
     let mut errors = Vec::new();
     for (k, r) in [("email", email), ("subject", subject), ("body", body)] {
         if let Err(m) = r {
-            errors.push((k, m));
+            errors.push((k, m.to_string()));
         }
     }
     Ok((
@@ -360,10 +361,10 @@ pub(super) async fn contact(
         (s, b) => {
             let mut errors = Vec::new();
             if let Err(m) = s {
-                errors.push(("subject", m));
+                errors.push(("subject", m.to_string()));
             }
             if let Err(m) = b {
-                errors.push(("body", m));
+                errors.push(("body", m.to_string()));
             }
             let (name, mine) = blocking(&portal, move |p| {
                 let db = p.store.portal();
@@ -493,7 +494,7 @@ pub(super) async fn post_notice(
                     &user.session.csrf,
                     &list,
                     &f,
-                    Some(&m),
+                    Some(&m.to_string()),
                 )),
             )
                 .into_response())
@@ -569,8 +570,9 @@ pub(super) async fn edit_faq(
             .parse::<i64>()
             .map_err(|_| PageError::bad_request("表示順は数字で入力してください。"))?;
         let q = text(&f.question, "質問", MAX_TITLE_CHARS * 2)
-            .map_err(|m| PageError::bad_request(&m))?;
-        let a = text(&f.answer, "回答", MAX_BODY_CHARS).map_err(|m| PageError::bad_request(&m))?;
+            .map_err(|m| PageError::bad_request(&m.to_string()))?;
+        let a = text(&f.answer, "回答", MAX_BODY_CHARS)
+            .map_err(|m| PageError::bad_request(&m.to_string()))?;
         Some((position, q, a))
     } else {
         None
@@ -648,7 +650,8 @@ pub(super) async fn reply(
 ) -> Result<Response, PageError> {
     user.session.check_csrf(&f.csrf)?;
     let id = id.parse::<i64>().map_err(|_| PageError::not_found())?;
-    let text = text(&f.reply, "回答", MAX_BODY_CHARS).map_err(|m| PageError::bad_request(&m))?;
+    let text = text(&f.reply, "回答", MAX_BODY_CHARS)
+        .map_err(|m| PageError::bad_request(&m.to_string()))?;
     let operator = user.operator_id;
     let done = blocking(&portal, move |p| {
         Ok(queries::reply(

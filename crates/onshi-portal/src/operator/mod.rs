@@ -15,7 +15,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::State;
+use crate::{PortalError, State};
 
 #[allow(clippy::wildcard_imports)]
 use handlers::*;
@@ -53,7 +53,7 @@ pub fn add_operator(
     name: &str,
     password: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<NewOperator, String> {
+) -> Result<NewOperator, PortalError> {
     let login = login.trim();
     if login.is_empty()
         || login.len() > 64
@@ -61,19 +61,19 @@ pub fn add_operator(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
     {
-        return Err("ログイン名は英数字と . _ - @ で64文字以内にしてください / login: letters, digits, . _ - @".to_owned());
+        return Err(PortalError::Login);
     }
     if name.trim().is_empty() {
-        return Err("名前が空です / the name is empty".to_owned());
+        return Err(PortalError::EmptyName);
     }
     if let Some(problem) = crate::auth::password_problem(password, password) {
-        return Err(problem);
+        return Err(PortalError::Password(problem));
     }
-    let hash = crate::auth::hash_password(password).map_err(|e| e.message)?;
-    let secret = crate::totp::new_secret().map_err(|e| e.to_string())?;
+    let hash = crate::auth::hash_password(password).map_err(|e| PortalError::Hash(e.message))?;
+    let secret = crate::totp::new_secret().map_err(PortalError::Random)?;
     let id = crate::db::add_operator(store.portal(), login, name.trim(), &hash, &secret, now)
-        .map_err(|e| onshi_server::loggable(&e))?
-        .ok_or_else(|| format!("ログイン名「{login}」はすでに使われています / login taken"))?;
+        .map_err(PortalError::Store)?
+        .ok_or_else(|| PortalError::LoginTaken(login.to_owned()))?;
     Ok(NewOperator {
         id,
         otpauth_uri: crate::totp::uri(&secret, login),
@@ -88,11 +88,11 @@ pub fn renew_totp(
     store: &dyn onshi_store::ServiceStore,
     login: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<String, String> {
-    let secret = crate::totp::new_secret().map_err(|e| e.to_string())?;
+) -> Result<String, PortalError> {
+    let secret = crate::totp::new_secret().map_err(PortalError::Random)?;
     crate::db::set_totp_secret(store.portal(), login.trim(), &secret, now)
-        .map_err(|e| onshi_server::loggable(&e))?
-        .ok_or_else(|| format!("運用担当者「{login}」はいません / no such operator"))?;
+        .map_err(PortalError::Store)?
+        .ok_or_else(|| PortalError::NoSuchOperator(login.to_owned()))?;
     Ok(crate::totp::uri(&secret, login.trim()))
 }
 

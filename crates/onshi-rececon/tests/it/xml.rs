@@ -243,7 +243,7 @@ fn no_record_and_error_fields() {
     let e = onshi_model::Answer::not_found();
     let mut c = check(&e);
     c.processing_result_status = ProcessingResultStatus::ERROR;
-    c.processing_result_code = Some("EQ0001");
+    c.processing_result_code = Some(onshi_model::codes::ResultCode::LinkHeld);
     c.processing_result_message = Some("該当資格なし<&>");
     let text = String::from_utf8(one(&c, Encoding::Utf8).bytes).unwrap();
     assert!(text.contains("&lt;&amp;&gt;"));
@@ -257,6 +257,7 @@ fn no_record_and_error_fields() {
             "QualificationValidity"
         ]
     );
+    assert_eq!(value(&l, "XmlMsg/MessageBody/ProcessingResultCode"), "E012");
     assert_eq!(
         value(&l, "XmlMsg/MessageBody/ProcessingResultMessage"),
         "該当資格なし<&>"

@@ -566,7 +566,7 @@ async fn the_audit_key_is_created_beside_the_config_and_guards_the_log() {
         let err = sync(|| {
             onshi_server::audit_key::open_or_create(other.path(), world.store.as_ref()).unwrap_err()
         });
-        assert!(err.contains("audit.key"), "{err}");
+        assert!(err.to_string().contains("audit.key"), "{err}");
         let wrong = onshi_server::audit_key::read(&other.path().join("audit.key")).unwrap();
         assert!(sync(|| world.store.audit_verify(&wrong, &[]).unwrap()).is_err());
         // Without a key, on a database that has one: refused too.
