@@ -6,7 +6,7 @@ use chrono::Datelike;
 use onshi_card::error::CardError;
 use onshi_model::codes::{ProcessingResultStatus, QualificationValidity};
 use onshi_model::Date;
-use onshi_proto::codes;
+use onshi_proto::ResultCode;
 
 use crate::check::{Asked, CheckOutcome};
 use crate::error::AppError;
@@ -56,16 +56,16 @@ fn wareki(d: Date) -> String {
 }
 
 /// The card certificate's warning (W001, W002), with the date when it is known.
-fn certificate_warning(code: &str, expiry: Option<Date>) -> Option<String> {
+fn certificate_warning(code: Option<ResultCode>, expiry: Option<Date>) -> Option<String> {
     match code {
-        codes::WARN_CERTIFICATE_EXPIRES_SOON => Some(match expiry {
+        Some(ResultCode::CertificateExpiresSoon) => Some(match expiry {
             Some(d) => format!(
                 "マイナンバーカードの電子証明書の有効期限（{}）が近づいています。期限までに、お住まいの市区町村の窓口で電子証明書を更新するよう患者さんにお伝えください。更新しないと、期限の後はこのカードで資格確認ができなくなります。",
                 wareki(d)
             ),
             None => "マイナンバーカードの電子証明書の有効期限が3か月以内に切れます。期限までに、お住まいの市区町村の窓口で電子証明書を更新するよう患者さんにお伝えください。更新しないと、期限の後はこのカードで資格確認ができなくなります。".to_owned(),
         }),
-        codes::WARN_CERTIFICATE_IN_GRACE => Some(match expiry.and_then(|d| grace_end(d).map(|g| (d, g))) {
+        Some(ResultCode::CertificateInGrace) => Some(match expiry.and_then(|d| grace_end(d).map(|g| (d, g))) {
             Some((d, g)) => format!(
                 "マイナンバーカードの電子証明書の有効期限（{}）が過ぎています。猶予期間中のため今回は確認できましたが、{}を過ぎるとこのカードでは確認できなくなります。それまでに、お住まいの市区町村の窓口で電子証明書を更新するよう患者さんにお伝えください。",
                 wareki(d),
@@ -82,17 +82,14 @@ const NUMBERS_TODAY: &str = "本日は、患者さんが資格確認書または
 
 /// Whether the answer says the card is not registered for health-insurance use (W003).
 pub fn unregistered(outcome: &CheckOutcome) -> bool {
-    outcome.response.processing_result_code == Some(onshi_proto::ResultCode::CardNotRegistered)
+    outcome.response.processing_result_code == Some(ResultCode::CardNotRegistered)
         || outcome.answer().validity == QualificationValidity::VALID_UNREGISTERED
 }
 
 /// The verdict, warnings and next steps of an answered check.
 pub fn for_outcome(outcome: &CheckOutcome) -> Guidance {
     let response = &outcome.response;
-    let code = response
-        .processing_result_code
-        .map(onshi_proto::ResultCode::as_str)
-        .unwrap_or("");
+    let code = response.processing_result_code;
     let by_numbers = outcome.asked == Asked::Numbers;
     if response.processing_result_status != ProcessingResultStatus::OK {
         return for_refusal(code, response.processing_result_message.as_deref());
@@ -185,10 +182,10 @@ pub fn for_outcome(outcome: &CheckOutcome) -> Guidance {
 }
 
 /// An answer that ended in 異常終了: the card's certificate or the link refused.
-fn for_refusal(code: &str, message: Option<&str>) -> Guidance {
+fn for_refusal(code: Option<ResultCode>, message: Option<&str>) -> Guidance {
     let numbers = vec![Action::Numbers];
     let (verdict, steps, actions): (&str, Vec<String>, Vec<Action>) = match code {
-        codes::LINK_HELD => (
+        Some(ResultCode::LinkHeld) => (
             "資格情報を表示できません（カードの登録内容を確認中）",
             vec![
                 "このカードのひも付け（どなたのカードか）を保険者が確認しているため、資格情報は表示されません。カードや受付アプリの故障ではありません。".to_owned(),
@@ -197,7 +194,7 @@ fn for_refusal(code: &str, message: Option<&str>) -> Guidance {
             ],
             numbers,
         ),
-        codes::CARD_CERTIFICATE_EXPIRED => (
+        Some(ResultCode::CardCertificateExpired) => (
             "カードの電子証明書の有効期限が切れています",
             vec![
                 "このマイナンバーカードの電子証明書は有効期限と猶予期間を過ぎているため、このカードでは確認できません。".to_owned(),
@@ -206,7 +203,7 @@ fn for_refusal(code: &str, message: Option<&str>) -> Guidance {
             ],
             numbers,
         ),
-        codes::CARD_CERTIFICATE_REVOKED => (
+        Some(ResultCode::CardCertificateRevoked) => (
             "カードの電子証明書が失効しています",
             vec![
                 "このカードの電子証明書は失効しています（カードの紛失の届出や再発行などのため）。このカードでは確認できません。".to_owned(),
@@ -215,7 +212,7 @@ fn for_refusal(code: &str, message: Option<&str>) -> Guidance {
             ],
             numbers,
         ),
-        codes::CARD_CERTIFICATE_UNTRUSTED => (
+        Some(ResultCode::CardCertificateUntrusted) => (
             "カードの電子証明書を確認できません",
             vec![
                 "このカードの電子証明書は資格確認サービスが信頼する発行元のものではありません（マイナンバーカードでない可能性があります）。".to_owned(),
@@ -223,12 +220,12 @@ fn for_refusal(code: &str, message: Option<&str>) -> Guidance {
             ],
             numbers,
         ),
-        codes::BAD_SIGNATURE | codes::BAD_NONCE => (
+        Some(ResultCode::BadSignature) => (
             "確認できませんでした",
             vec!["カードによる本人確認を資格確認サービスが受け付けませんでした。カードを置き直して、もう一度最初から確認してください。続く場合は「目視で確認」か「番号で確認」で受付してください。".to_owned()],
             vec![Action::Again, Action::Visual, Action::Numbers],
         ),
-        codes::CRL_NOT_CURRENT => (
+        Some(ResultCode::CrlNotCurrent) => (
             "いまはこのカードを確認できません（資格確認サービス側の問題）",
             vec![
                 "資格確認サービスがカードの失効情報を確認できない状態です。カードや受付アプリの問題ではありません。".to_owned(),
@@ -399,7 +396,7 @@ pub fn render_text(g: &Guidance) -> String {
 mod tests {
     use super::*;
     use onshi_model::ReferenceNumber;
-    use onshi_proto::{CheckResponse, Mode};
+    use onshi_proto::{codes, CheckResponse, Mode};
 
     const REFERENCE: &str = "20260401003005ABCDEF12";
 
