@@ -39,6 +39,85 @@ static LINK_CHECK: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A connection inside a transaction opened by hand: dropped before [`Open::close`] (an error,
+/// a request given up), it is rolled back before the pool hands it out again.
+struct Open(Option<deadpool_postgres::Object>);
+
+impl Open {
+    fn client(&self) -> Result<&deadpool_postgres::Object, StoreError> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| StoreError::Data("the transaction's connection is gone".to_owned()))
+    }
+
+    /// The transaction ended (committed, or rolled back by PostgreSQL itself).
+    fn close(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The connection goes back to the pool once the ROLLBACK is answered.
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        // Not given back to the pool: closed with the transaction.
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                });
+            }
+            // No runtime to roll back on: the connection is closed, never reused.
+            Err(_) => drop(deadpool_postgres::Object::take(client)),
+        }
+    }
+}
+
+/// The audit append in two round trips instead of four: `BEGIN` with the head's lock, then the
+/// append with `COMMIT` (tokio-postgres sends a connection's requests in order without waiting
+/// for each answer). A spent challenge inserts and updates nothing, so its `COMMIT` ends an empty
+/// transaction; a failed append aborts the transaction, and PostgreSQL answers its `COMMIT` with
+/// a rollback.
+async fn append_pipelined(
+    client: deadpool_postgres::Object,
+    lock_head: &tokio_postgres::Statement,
+    append: &tokio_postgres::Statement,
+    key: &AuditKey,
+    entry: &AuditEntry,
+) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
+    let open = Open(Some(client));
+    let c = open.client()?;
+    let terminal: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&entry.terminal_id];
+    let (begun, head) = tokio::join!(c.batch_execute("BEGIN"), c.query_opt(lock_head, &terminal),);
+    begun?;
+    let Some(head) = head? else {
+        return Err(StoreError::NotFound {
+            what: "terminal",
+            id: entry.terminal_id.clone(),
+        });
+    };
+    let next = NextRecord::after(&head, key, entry)?;
+    let values = AppendValues::new(entry, &next);
+    let params = values.params();
+    let (updated, committed) = tokio::join!(c.execute(append, &params), c.batch_execute("COMMIT"),);
+    // Either way the transaction has ended.
+    let committed = committed.map_err(StoreError::from);
+    let updated = updated.map_err(StoreError::from);
+    if committed.is_ok() {
+        open.close();
+    }
+    let updated = updated?;
+    committed?;
+    if updated == 0 {
+        return Ok(Err(NonceSpent));
+    }
+    Ok(Ok(next.record(entry)))
+}
+
 /// The pool's size when `[database] pool_size` sets no cap.
 const UNCAPPED_POOL: usize = 128;
 
@@ -237,6 +316,9 @@ impl CheckStore for PgCheckPath {
             client.prepare_cached(LOCK_HEAD),
             client.prepare_cached(&APPEND_AUDIT),
         )?;
+        if register.is_none() {
+            return append_pipelined(client, &lock_head, &append, key, &entry).await;
+        }
         // Dropped without a commit (an error, a spent nonce): rolled back.
         let tx = client.transaction().await?;
         let Some(head) = tx.query_opt(&lock_head, &[&entry.terminal_id]).await? else {

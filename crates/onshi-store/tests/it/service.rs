@@ -1894,10 +1894,84 @@ fn the_check_path_answers_as_the_store_does_and_extends_the_same_chain() {
                 .await
                 .unwrap();
             assert_eq!(spent, Err(NonceSpent), "{}", e.name);
+            let third = path
+                .record_check(
+                    &key(),
+                    &entry(&terminal, clinic, "2026-04-01T09:03:00Z", None, 3),
+                    None,
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((third.seq, third.prev_hash), (3, second.hash), "{}", e.name);
         });
         assert!(s.card_link(CA_A, "0001").unwrap().unwrap().registered);
         let v = s.verify_audit().unwrap();
-        assert_eq!((v.records, v.problems.len()), (2, 0), "{}: {v:?}", e.name);
-        assert_eq!(s.terminal(&terminal).unwrap().unwrap().checks, 2);
+        assert_eq!((v.records, v.problems.len()), (3, 0), "{}: {v:?}", e.name);
+        assert_eq!(s.terminal(&terminal).unwrap().unwrap().checks, 3);
+    }
+}
+
+/// The async path's audit append opens its transaction by hand (`BEGIN` sent with the head's
+/// lock): one that fails before its `COMMIT` is rolled back before its connection is used again,
+/// never left "idle in transaction" holding the head's lock.
+#[test]
+fn a_failed_append_leaves_no_transaction_open_on_postgresql() {
+    use onshi_store::StoreOptions;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for e in service_engines()
+        .into_iter()
+        .filter(|e| e.name == "postgres")
+    {
+        // One connection: the next call gets the very one that failed.
+        let one = StoreOptions {
+            pool_size: 1,
+            ..StoreOptions::default()
+        };
+        let store = onshi_store::postgres::PgStore::connect_with(&e.url, &one).unwrap();
+        let (clinic, terminal) = active_terminal(&store, "5EC0DF");
+        let path = store.check_path().unwrap();
+        let failed = runtime.block_on(async {
+            let failed = path
+                .record_check(
+                    &key(),
+                    &entry("W9999999", clinic, "2026-04-01T09:00:00Z", None, 1),
+                    None,
+                )
+                .await;
+            // The connection back from the pool, after its rollback.
+            path.active_terminal_by_serial("5EC0DF").await.unwrap();
+            failed
+        });
+        assert!(
+            matches!(
+                failed,
+                Err(StoreError::NotFound {
+                    what: "terminal",
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        let open: u64 = e.raw(
+            "UPDATE terminals SET last_used_at = last_used_at
+             WHERE EXISTS (SELECT 1 FROM pg_stat_activity
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%')",
+        );
+        assert_eq!(open, 0, "a connection was left inside its transaction");
+        // And the one connection appends and commits as usual.
+        runtime
+            .block_on(path.record_check(
+                &key(),
+                &entry(&terminal, clinic, "2026-04-01T09:01:00Z", None, 2),
+                None,
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.terminal(&terminal).unwrap().unwrap().checks, 1);
     }
 }
