@@ -322,6 +322,29 @@ static RECORDS_FOR_KEY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The parameters of [`RECORDS_FOR_KEY`]: a missing 記号 is stored as the empty text.
+struct KeyParams<'a> {
+    insurer: &'a str,
+    symbol: &'a str,
+    number: &'a str,
+    branch: Option<String>,
+}
+
+impl<'a> KeyParams<'a> {
+    fn of(q: &'a KeyQuery) -> Self {
+        Self {
+            insurer: q.insurer_number.as_str(),
+            symbol: q.symbol.as_ref().map_or("", |s| s.as_str()),
+            number: q.number.as_str(),
+            branch: q.branch.map(|b| b.to_string()),
+        }
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 4] {
+        [&self.insurer, &self.symbol, &self.number, &self.branch]
+    }
+}
+
 /// The records of the person a card is linked to (issuer, serial).
 static RECORDS_OF_CARD: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -941,17 +964,8 @@ impl Store for PgStore {
     }
 
     fn records_for_key(&self, q: &KeyQuery) -> Result<Vec<EligibilityRecord>, StoreError> {
-        let symbol = q.symbol.as_ref().map_or("", |s| s.as_str());
-        let branch = q.branch.map(|b| b.to_string());
-        self.query_records(
-            |c| &c.records_for_key,
-            &[
-                &q.insurer_number.as_str(),
-                &symbol,
-                &q.number.as_str(),
-                &branch,
-            ],
-        )
+        let key = KeyParams::of(q);
+        self.query_records(|c| &c.records_for_key, &key.params())
     }
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {

@@ -21,7 +21,7 @@ use super::service::{
     REGISTER_CARD,
 };
 use super::{
-    audit_month, create_audit_partitions, month_known, note_month, AuditMonths, PgStore,
+    audit_month, create_audit_partitions, month_known, note_month, AuditMonths, KeyParams, PgStore,
     RECORDS_FOR_KEY, RECORDS_OF_CARD, RECORDS_OF_PERSON,
 };
 use crate::check_path::{all_of, CardLookup, CheckStore};
@@ -81,18 +81,20 @@ impl Drop for Open {
 /// append with `COMMIT` (tokio-postgres sends a connection's requests in order without waiting
 /// for each answer). A spent challenge inserts and updates nothing, so its `COMMIT` ends an empty
 /// transaction; a failed append aborts the transaction, and PostgreSQL answers its `COMMIT` with
-/// a rollback.
-async fn append_pipelined(
+/// a rollback. With `register` (利用登録 on the spot, rare), the card is registered only once the
+/// append has written its record, in the same transaction: one round trip more.
+async fn append_audit(
     client: deadpool_postgres::Object,
     lock_head: &tokio_postgres::Statement,
     append: &tokio_postgres::Statement,
     key: &AuditKey,
     entry: &AuditEntry,
+    register: Option<&CardLink>,
 ) -> Result<Result<AuditRecord, NonceSpent>, StoreError> {
     let open = Open(Some(client));
     let c = open.client()?;
     let terminal: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&entry.terminal_id];
-    let (begun, head) = tokio::join!(c.batch_execute("BEGIN"), c.query_opt(lock_head, &terminal),);
+    let (begun, head) = tokio::join!(c.batch_execute("BEGIN"), c.query_opt(lock_head, &terminal));
     begun?;
     let Some(head) = head? else {
         return Err(StoreError::NotFound {
@@ -103,15 +105,37 @@ async fn append_pipelined(
     let next = NextRecord::after(&head, key, entry)?;
     let values = AppendValues::new(entry, &next);
     let params = values.params();
-    let (updated, committed) = tokio::join!(c.execute(append, &params), c.batch_execute("COMMIT"),);
-    // Either way the transaction has ended.
-    let committed = committed.map_err(StoreError::from);
-    let updated = updated.map_err(StoreError::from);
-    if committed.is_ok() {
-        open.close();
-    }
-    let updated = updated?;
-    committed?;
+    let updated = match register {
+        None => {
+            let (updated, committed) =
+                tokio::join!(c.execute(append, &params), c.batch_execute("COMMIT"));
+            // Either way the transaction has ended.
+            if committed.is_ok() {
+                open.close();
+            }
+            let updated = updated?;
+            committed?;
+            updated
+        }
+        Some(link) => {
+            let updated = c.execute(append, &params).await?;
+            if updated > 0 {
+                let n = c
+                    .execute(REGISTER_CARD, &[&link.serial, &entry.at, &link.issuer])
+                    .await?;
+                if n != 1 {
+                    // Dropped open: rolled back, record and registration both.
+                    return Err(StoreError::NotFound {
+                        what: "card link",
+                        id: link.serial.clone(),
+                    });
+                }
+            }
+            c.batch_execute("COMMIT").await?;
+            open.close();
+            updated
+        }
+    };
     if updated == 0 {
         return Ok(Err(NonceSpent));
     }
@@ -285,19 +309,8 @@ impl CheckStore for PgCheckPath {
     ) -> Result<Eligibility, StoreError> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(&RECORDS_FOR_KEY).await?;
-        let symbol = q.symbol.as_ref().map_or("", |s| s.as_str());
-        let branch = q.branch.map(|b| b.to_string());
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &q.insurer_number.as_str(),
-                    &symbol,
-                    &q.number.as_str(),
-                    &branch,
-                ],
-            )
-            .await?;
+        let key = KeyParams::of(q);
+        let rows = client.query(&stmt, &key.params()).await?;
         let records = rows.iter().map(decode_record).collect::<Result<_, _>>()?;
         Ok(Eligibility::for_key(q, records, date))
     }
@@ -311,42 +324,11 @@ impl CheckStore for PgCheckPath {
         let mut entry = entry.clone();
         entry.at = stored_time(entry.at);
         self.ensure_audit_partitions(entry.at).await?;
-        let mut client = self.client().await?;
+        let client = self.client().await?;
         let (lock_head, append) = tokio::try_join!(
             client.prepare_cached(LOCK_HEAD),
             client.prepare_cached(&APPEND_AUDIT),
         )?;
-        if register.is_none() {
-            return append_pipelined(client, &lock_head, &append, key, &entry).await;
-        }
-        // Dropped without a commit (an error, a spent nonce): rolled back.
-        let tx = client.transaction().await?;
-        let Some(head) = tx.query_opt(&lock_head, &[&entry.terminal_id]).await? else {
-            return Err(StoreError::NotFound {
-                what: "terminal",
-                id: entry.terminal_id.clone(),
-            });
-        };
-        let next = NextRecord::after(&head, key, &entry)?;
-        let updated = tx
-            .execute(&append, &AppendValues::new(&entry, &next).params())
-            .await?;
-        if updated == 0 {
-            tx.rollback().await?;
-            return Ok(Err(NonceSpent));
-        }
-        if let Some(link) = register {
-            let n = tx
-                .execute(REGISTER_CARD, &[&link.serial, &entry.at, &link.issuer])
-                .await?;
-            if n != 1 {
-                return Err(StoreError::NotFound {
-                    what: "card link",
-                    id: link.serial.clone(),
-                });
-            }
-        }
-        tx.commit().await?;
-        Ok(Ok(next.record(&entry)))
+        append_audit(client, &lock_head, &append, key, &entry, register).await
     }
 }
